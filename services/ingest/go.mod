@@ -1,0 +1,7 @@
+module github.com/rarenet/rarenet/services/ingest
+
+go 1.26.0
+
+require github.com/rarenet/rarenet/shared v0.0.0
+
+replace github.com/rarenet/rarenet/shared => ../../shared

@@ -1,0 +1,103 @@
+// Package control defines the in-band messages and headers that stages pass along with the
+// data: watermarks (event time up to which a stream is complete), the end-of-input marker of a
+// replay, and the headers of dead letters and raw input.
+//
+// Markers travel on the same subjects as the data they follow, so JetStream's per-publisher
+// ordering guarantees that a stage has seen every message before a marker when it sees the
+// marker.
+package control
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Header names.
+const (
+	// HeaderKind marks a control message; its value is KindWatermark or KindEOF. Data messages
+	// do not carry it.
+	HeaderKind = "Rarenet-Control"
+	// HeaderWatermark holds the watermark in Unix milliseconds.
+	HeaderWatermark = "Rarenet-Watermark"
+	// HeaderReplay holds the id of the replay an end-of-input marker belongs to.
+	HeaderReplay = "Rarenet-Replay"
+	// HeaderPartition holds the partition an end-of-input marker was published on.
+	HeaderPartition = "Rarenet-Partition"
+	// HeaderSource names the input (file name, "-" for stdin, or a source id).
+	HeaderSource = "Rarenet-Source"
+	// HeaderLine holds the 1-based number of the first line of a raw message or dead letter.
+	HeaderLine = "Rarenet-Line"
+	// HeaderReason says why a message is a dead letter.
+	HeaderReason = "Rarenet-Reason"
+	// HeaderStage names the stage that dead-lettered a message.
+	HeaderStage = "Rarenet-Stage"
+	// HeaderFormat names the input format of a raw message or dead letter.
+	HeaderFormat = "Rarenet-Format"
+)
+
+// Kinds of control message.
+const (
+	KindWatermark = "watermark"
+	KindEOF       = "eof"
+)
+
+// ErrBadMarker is returned for a control message whose headers do not parse.
+var ErrBadMarker = errors.New("control: malformed control message")
+
+// Marker is a decoded control message.
+type Marker struct {
+	Kind      string
+	Watermark time.Time // zero for EOF markers that carry none
+	Replay    string
+	Partition int
+}
+
+// IsControl reports whether h belongs to a control message.
+func IsControl(h nats.Header) bool { return h != nil && h.Get(HeaderKind) != "" }
+
+// Parse decodes the control headers.
+func Parse(h nats.Header) (Marker, error) {
+	m := Marker{Kind: h.Get(HeaderKind), Replay: h.Get(HeaderReplay)}
+	switch m.Kind {
+	case KindWatermark, KindEOF:
+	default:
+		return m, fmt.Errorf("%w: %s %q", ErrBadMarker, HeaderKind, m.Kind)
+	}
+	if v := h.Get(HeaderWatermark); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("%w: %s %q is not Unix milliseconds", ErrBadMarker, HeaderWatermark, v)
+		}
+		m.Watermark = time.UnixMilli(ms).UTC()
+	} else if m.Kind == KindWatermark {
+		return m, fmt.Errorf("%w: watermark without %s", ErrBadMarker, HeaderWatermark)
+	}
+	if v := h.Get(HeaderPartition); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			return m, fmt.Errorf("%w: %s %q is not a number", ErrBadMarker, HeaderPartition, v)
+		}
+		m.Partition = p
+	}
+	return m, nil
+}
+
+// Msg builds the control message for m on subject.
+func (m Marker) Msg(subject string) *nats.Msg {
+	msg := nats.NewMsg(subject)
+	msg.Header.Set(HeaderKind, m.Kind)
+	if !m.Watermark.IsZero() {
+		msg.Header.Set(HeaderWatermark, strconv.FormatInt(m.Watermark.UnixMilli(), 10))
+	}
+	if m.Replay != "" {
+		msg.Header.Set(HeaderReplay, m.Replay)
+	}
+	if m.Kind == KindEOF {
+		msg.Header.Set(HeaderPartition, strconv.Itoa(m.Partition))
+	}
+	return msg
+}

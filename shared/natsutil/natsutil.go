@@ -1,0 +1,41 @@
+// Package natsutil holds the NATS plumbing every stage shares: connecting, publishing
+// asynchronously with a checked flush, and dead letters.
+package natsutil
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Connect opens a connection to url, or in-process to srv when srv is not nil (which needs
+// no listening port and skips the loopback network).
+func Connect(url string, srv *server.Server, name string) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name("rarenet-" + name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+	}
+	if srv != nil {
+		opts = append(opts, nats.InProcessServer(srv))
+		url = ""
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("natsutil: connect %s: %w", name, err)
+	}
+	return nc, nil
+}
+
+// JetStream returns a JetStream context whose asynchronous publishing allows many messages in
+// flight: the pipeline's throughput depends on it.
+func JetStream(nc *nats.Conn) (jetstream.JetStream, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, fmt.Errorf("natsutil: jetstream: %w", err)
+	}
+	return js, nil
+}

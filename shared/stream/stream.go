@@ -1,0 +1,179 @@
+// Package stream names every JetStream stream, subject, consumer and key-value bucket of the
+// pipeline, and creates them. It is the one place where these names live.
+//
+// The flow, one stream per hop:
+//
+//	publishers ─► RAW (rarenet.raw.<format>) ─► ingest ─► EVENTS (rarenet.events.<p>)
+//	  ─► scorer ─► ANOMALIES (rarenet.anomalies) ─► enricher ─► ENRICHED (rarenet.enriched)
+//	  ─► windower ─► SIGNALS (rarenet.signals)
+//
+// Bad input and late data go to DLQ (rarenet.dlq.<stage>) with the original bytes and the
+// reason; each stage reports on STATUS (rarenet.status.<stage>).
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names.
+const (
+	Raw       = "RARENET_RAW"
+	Events    = "RARENET_EVENTS"
+	Anomalies = "RARENET_ANOMALIES"
+	Enriched  = "RARENET_ENRICHED"
+	Signals   = "RARENET_SIGNALS"
+	DLQ       = "RARENET_DLQ"
+	Status    = "RARENET_STATUS"
+)
+
+// Subjects. The raw and signal subjects are the public surface: publish input to
+// RawSubject(format), subscribe to SignalsSubject.
+const (
+	RawPrefix         = "rarenet.raw."
+	EventsPrefix      = "rarenet.events."
+	AnomaliesSubject  = "rarenet.anomalies"
+	EnrichedSubject   = "rarenet.enriched"
+	SignalsSubject    = "rarenet.signals"
+	DLQPrefix         = "rarenet.dlq."
+	StatusPrefix      = "rarenet.status."
+	RawWildcard       = RawPrefix + ">"
+	EventsWildcard    = EventsPrefix + "*"
+	DLQWildcard       = DLQPrefix + ">"
+	StatusWildcard    = StatusPrefix + ">"
+	DefaultPartitions = 8
+)
+
+// Durable consumer names, one per stage: replicas of a stage share it.
+const (
+	IngestConsumer   = "ingest"
+	ScorerConsumer   = "scorer"
+	EnricherConsumer = "enricher"
+	WindowerConsumer = "windower"
+)
+
+// EmittedBucket is the key-value bucket in which the windower remembers the signal ids it has
+// published, so overlapping look-back windows, redeliveries and restarts never repeat one.
+const EmittedBucket = "rarenet_emitted"
+
+// RawSubject is the subject on which input of the given format is published.
+func RawSubject(format string) string { return RawPrefix + format }
+
+// EventsSubject is the subject of partition p of the normalized events.
+func EventsSubject(p int) string { return EventsPrefix + strconv.Itoa(p) }
+
+// DLQSubject is the dead-letter subject of a stage.
+func DLQSubject(stage string) string { return DLQPrefix + stage }
+
+// StatusSubject is the status subject of a stage.
+func StatusSubject(stage string) string { return StatusPrefix + stage }
+
+// Config sets the storage and limits of the pipeline's streams.
+type Config struct {
+	// Partitions is P, the number of event partitions. It is fixed when the EVENTS stream is
+	// created: choose it for the largest number of scorers expected.
+	Partitions int
+	// Replicas is the JetStream replication factor (1 on one server, 3 on a cluster).
+	Replicas int
+	// MaxAge bounds how long the work streams keep messages; 0 keeps them until limits.
+	MaxAge time.Duration
+	// Memory keeps the streams in memory instead of on disk, for tests and one-shot replays.
+	Memory bool
+}
+
+// ErrPartitionMismatch is returned when the EVENTS stream exists with another partition count
+// than the one configured: partitions cannot change once events are routed.
+var ErrPartitionMismatch = errors.New("stream: partition count differs from the existing EVENTS stream")
+
+// DefaultConfig returns the configuration for one server.
+func DefaultConfig() Config {
+	return Config{Partitions: DefaultPartitions, Replicas: 1}
+}
+
+// Definitions returns the stream configurations of the pipeline.
+func Definitions(c Config) []jetstream.StreamConfig {
+	storage := jetstream.FileStorage
+	if c.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	replicas := max(c.Replicas, 1)
+	mk := func(name, desc string, subjects ...string) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:        name,
+			Description: desc,
+			Subjects:    subjects,
+			Storage:     storage,
+			Replicas:    replicas,
+			MaxAge:      c.MaxAge,
+			Discard:     jetstream.DiscardOld,
+			Duplicates:  2 * time.Minute,
+		}
+	}
+	return []jetstream.StreamConfig{
+		mk(Raw, "raw input lines, as published by sources", RawWildcard),
+		mk(Events, "normalized network events, partitioned by xxhash64(process.name) mod "+strconv.Itoa(c.Partitions), EventsWildcard),
+		mk(Anomalies, "anomaly records of the rare model", AnomaliesSubject),
+		mk(Enriched, "anomaly records with investigation context", EnrichedSubject),
+		mk(Signals, "Elastic-compatible signal documents", SignalsSubject),
+		mk(DLQ, "dead letters: original bytes and the reason", DLQWildcard),
+		mk(Status, "stage status reports (rule runs, end of replay)", StatusWildcard),
+	}
+}
+
+// partitionsKey is stored in the EVENTS stream's metadata so that every stage agrees on P.
+const partitionsKey = "rarenet_partitions"
+
+// Ensure creates or updates the pipeline's streams and the emitted-signals bucket. It fails
+// with ErrPartitionMismatch when EVENTS already exists with another partition count.
+func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL time.Duration) error {
+	if c.Partitions < 1 {
+		return fmt.Errorf("stream: partitions must be at least 1, got %d", c.Partitions)
+	}
+	for _, sc := range Definitions(c) {
+		if sc.Name == Events {
+			if s, err := js.Stream(ctx, Events); err == nil {
+				got := s.CachedInfo().Config.Metadata[partitionsKey]
+				if got != "" && got != strconv.Itoa(c.Partitions) {
+					return fmt.Errorf("%w: stream has %s, configured %d", ErrPartitionMismatch, got, c.Partitions)
+				}
+			}
+			sc.Metadata = map[string]string{partitionsKey: strconv.Itoa(c.Partitions)}
+		}
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("stream: create %s: %w", sc.Name, err)
+		}
+	}
+	storage := jetstream.FileStorage
+	if c.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      EmittedBucket,
+		Description: "signal ids already published by the windower",
+		TTL:         emittedTTL,
+		Storage:     storage,
+		Replicas:    max(c.Replicas, 1),
+	})
+	if err != nil {
+		return fmt.Errorf("stream: create key-value bucket %s: %w", EmittedBucket, err)
+	}
+	return nil
+}
+
+// Partitions reads P from the EVENTS stream, for stages that do not configure it.
+func Partitions(ctx context.Context, js jetstream.JetStream) (int, error) {
+	s, err := js.Stream(ctx, Events)
+	if err != nil {
+		return 0, fmt.Errorf("stream: %s: %w", Events, err)
+	}
+	p, err := strconv.Atoi(s.CachedInfo().Config.Metadata[partitionsKey])
+	if err != nil || p < 1 {
+		return 0, fmt.Errorf("stream: %s has no valid %s metadata", Events, partitionsKey)
+	}
+	return p, nil
+}
