@@ -1,0 +1,110 @@
+package scorer
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/record"
+)
+
+// Bounds that keep a bucket's memory proportional to its distinct process names, whatever the
+// event rate.
+const (
+	maxExamples        = 3
+	maxInfluenceValues = 100
+)
+
+// bucket gathers one 15-minute bucket of events, per by-field value.
+type bucket struct {
+	start  int64 // bucket index: start / span
+	values map[string]*valueAgg
+}
+
+// valueAgg is what the bucket knows of one process.name: how often it connected, every
+// influencer value (bounded), and the first few events as examples.
+type valueAgg struct {
+	count       int64
+	influencers map[string]map[string]struct{}
+	examples    []record.Example
+}
+
+func newBucket(k int64) *bucket { return &bucket{start: k, values: map[string]*valueAgg{}} }
+
+func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
+	v := ev.Field(byField)
+	a := b.values[v]
+	if a == nil {
+		a = &valueAgg{influencers: make(map[string]map[string]struct{}, len(influencers))}
+		b.values[v] = a
+	}
+	a.count++
+	for _, f := range influencers {
+		val := ev.Field(f)
+		if val == "" {
+			continue
+		}
+		set := a.influencers[f]
+		if set == nil {
+			set = map[string]struct{}{}
+			a.influencers[f] = set
+		}
+		if len(set) < maxInfluenceValues {
+			set[val] = struct{}{}
+		}
+	}
+	if len(a.examples) < maxExamples {
+		a.examples = append(a.examples, example(ev))
+	}
+}
+
+// sortedValues returns the bucket's by-field values in a stable order.
+func (b *bucket) sortedValues() []string {
+	vs := make([]string, 0, len(b.values))
+	for v := range b.values {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
+}
+
+// influencerList returns the record's influencers in the job's order, values sorted, as
+// Elastic writes them.
+func (a *valueAgg) influencerList(fields []string) []record.Influencer {
+	var out []record.Influencer
+	for _, f := range fields {
+		set := a.influencers[f]
+		if len(set) == 0 {
+			continue
+		}
+		vals := make([]string, 0, len(set))
+		for v := range set {
+			vals = append(vals, v)
+		}
+		slices.Sort(vals)
+		out = append(out, record.Influencer{FieldName: f, FieldValues: vals})
+	}
+	return out
+}
+
+func example(ev *event.Event) record.Example {
+	src := ev.Origin.Source
+	if src != "" && ev.Origin.Line > 0 {
+		src += ":" + strconv.FormatInt(ev.Origin.Line, 10)
+	}
+	return record.Example{
+		Timestamp:        ev.Timestamp,
+		HostName:         ev.Host.Name,
+		UserName:         ev.User.Name,
+		UserID:           ev.User.ID,
+		PID:              ev.Process.PID,
+		Executable:       ev.Process.Executable,
+		Args:             ev.Process.Args,
+		Title:            ev.Process.Title,
+		WorkingDirectory: ev.Process.WorkingDirectory,
+		DestinationIP:    ev.Destination.IP,
+		DestinationPort:  ev.Destination.Port,
+		Outcome:          ev.Event.Outcome,
+		Source:           src,
+	}
+}
