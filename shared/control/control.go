@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,6 +38,9 @@ const (
 	HeaderStage = "Rarenet-Stage"
 	// HeaderFormat names the input format of a raw message or dead letter.
 	HeaderFormat = "Rarenet-Format"
+	// HeaderStatsPrefix starts the headers in which each stage adds its counters (JSON) to an
+	// end-of-input marker as it passes, so the end of a replay reports the whole pipeline.
+	HeaderStatsPrefix = "Rarenet-Stats-"
 )
 
 // Kinds of control message.
@@ -54,6 +58,8 @@ type Marker struct {
 	Watermark time.Time // zero for EOF markers that carry none
 	Replay    string
 	Partition int
+	// Stats holds each stage's counters as JSON, by stage name (end-of-input markers only).
+	Stats map[string]string
 }
 
 // IsControl reports whether h belongs to a control message.
@@ -83,6 +89,14 @@ func Parse(h nats.Header) (Marker, error) {
 		}
 		m.Partition = p
 	}
+	for k, v := range h {
+		if len(k) > len(HeaderStatsPrefix) && strings.EqualFold(k[:len(HeaderStatsPrefix)], HeaderStatsPrefix) && len(v) > 0 {
+			if m.Stats == nil {
+				m.Stats = map[string]string{}
+			}
+			m.Stats[strings.ToLower(k[len(HeaderStatsPrefix):])] = v[0]
+		}
+	}
 	return m, nil
 }
 
@@ -98,6 +112,9 @@ func (m Marker) Msg(subject string) *nats.Msg {
 	}
 	if m.Kind == KindEOF {
 		msg.Header.Set(HeaderPartition, strconv.Itoa(m.Partition))
+	}
+	for stage, js := range m.Stats {
+		msg.Header.Set(HeaderStatsPrefix+stage, js)
 	}
 	return msg
 }

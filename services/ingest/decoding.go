@@ -1,0 +1,111 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"github.com/rarenet/rarenet/services/ingest/datafeed"
+	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/services/ingest/format/formats"
+	"github.com/rarenet/rarenet/shared/event"
+)
+
+// Output receives what Decoding makes of its input.
+type Output interface {
+	// Accept takes an event that passed the datafeed filter.
+	Accept(ev *event.Event)
+	// Filtered takes an event the datafeed filter dropped, with the reason.
+	Filtered(ev *event.Event, reason string)
+	// Reject takes input that could not be decoded.
+	Reject(r format.Result)
+}
+
+// Decoding turns lines from any number of sources into filtered events: one decoder per
+// source (auditd events span lines), the format fixed or detected from each source's first
+// line. It is the ingest stage without NATS, shared by the service and `rarenet normalize`.
+//
+// Decoding is not safe for concurrent use.
+type Decoding struct {
+	filter   datafeed.Filter
+	format   string
+	decoders map[string]format.Decoder
+}
+
+// NewDecoding returns a Decoding for input of the given format (format.Auto detects it per
+// source).
+func NewDecoding(formatName string, filter datafeed.Filter) (*Decoding, error) {
+	if formatName == "" {
+		formatName = format.Auto
+	}
+	if formatName != format.Auto {
+		if _, err := formats.New(formatName); err != nil {
+			return nil, err
+		}
+	}
+	return &Decoding{filter: filter, format: formatName, decoders: map[string]format.Decoder{}}, nil
+}
+
+// Line decodes one line of source. formatName overrides the Decoding's format when not empty
+// (the raw subject names the format).
+func (d *Decoding) Line(formatName, source string, num int64, data []byte, out Output) {
+	if formatName == "" {
+		formatName = d.format
+	}
+	key := formatName + "\x00" + source
+	dec := d.decoders[key]
+	if dec == nil {
+		name := formatName
+		if name == format.Auto {
+			if len(bytes.TrimSpace(data)) == 0 {
+				return
+			}
+			name = formats.Detect(data)
+			if name == "" {
+				out.Reject(format.Result{
+					Err:    fmt.Errorf("%w: cannot detect the format: expected an ECS JSON object or an auditd record (type=... msg=audit(...))", format.ErrMalformed),
+					Source: source, Line: num, Raw: bytes.Clone(data),
+				})
+				return
+			}
+		}
+		var err error
+		if dec, err = formats.New(name); err != nil {
+			out.Reject(format.Result{Err: err, Source: source, Line: num, Raw: bytes.Clone(data)})
+			return
+		}
+		d.decoders[key] = dec
+	}
+	dec.Decode(format.Line{Source: source, Num: num, Data: data}, d.emit(out))
+}
+
+// Flush completes what every source has pending, in a stable order of sources, at the end
+// of the input.
+func (d *Decoding) Flush(out Output) {
+	keys := make([]string, 0, len(d.decoders))
+	for k := range d.decoders {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		d.decoders[k].Flush(d.emit(out))
+		delete(d.decoders, k)
+	}
+}
+
+func (d *Decoding) emit(out Output) format.Emit {
+	return func(r format.Result) {
+		if r.Err != nil || r.Event == nil {
+			if r.Err == nil {
+				r.Err = fmt.Errorf("%w: decoder returned neither event nor error", format.ErrMalformed)
+			}
+			out.Reject(r)
+			return
+		}
+		if reason := d.filter.Reason(r.Event); reason != "" {
+			out.Filtered(r.Event, reason)
+			return
+		}
+		out.Accept(r.Event)
+	}
+}

@@ -1,0 +1,65 @@
+// Package ecs decodes Elastic Common Schema documents, one JSON object per line, as
+// Auditbeat, Auditd Manager and Elastic Defend write them (or as an export of their indices
+// holds them), into normalized events.
+//
+// Fields may be nested objects ({"process":{"name":"curl"}}), dotted keys
+// ({"process.name":"curl"}) or a mix, as Elasticsearch accepts all three. A document may
+// also come wrapped as a search hit or bulk item, under "_source".
+package ecs
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/shared/event"
+)
+
+// Decoder decodes ECS NDJSON. Every line is a document of its own, so it keeps no state
+// between lines; it implements format.Decoder.
+type Decoder struct{}
+
+var _ format.Decoder = (*Decoder)(nil)
+
+// New returns a Decoder.
+func New() *Decoder { return &Decoder{} }
+
+// Decode decodes one line: an event, a reject, or nothing for a blank line. A document
+// without process.name is still an event; the datafeed filter decides about it later.
+func (d *Decoder) Decode(l format.Line, emit format.Emit) {
+	data := bytes.TrimSpace(l.Data)
+	if len(data) == 0 {
+		return
+	}
+	res := format.Result{Source: l.Source, Line: l.Num, Raw: bytes.Clone(l.Data)}
+	ev, err := decode(data)
+	if err != nil {
+		res.Err = err
+	} else {
+		ev.Origin = event.Origin{Source: l.Source, Line: l.Num, Format: format.ECS}
+		res.Event = ev
+	}
+	emit(res)
+}
+
+// Flush does nothing: no document spans lines.
+func (d *Decoder) Flush(format.Emit) {}
+
+// decode parses one JSON document into an event.
+func decode(data []byte) (*event.Event, error) {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("%w: expected a JSON object, got invalid JSON: %v", format.ErrMalformed, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: expected a JSON object, got %s", format.ErrMalformed, describe(v))
+	}
+	if src, ok := m["_source"]; ok {
+		if m, ok = src.(map[string]any); !ok {
+			return nil, fmt.Errorf("%w: _source: expected a JSON object, got %s", format.ErrMalformed, describe(src))
+		}
+	}
+	return toEvent(doc{m: m})
+}

@@ -1,0 +1,271 @@
+// Package ingest is the ingest stage: it decodes raw input from the RAW stream into
+// normalized network events, applies the job's datafeed filter, and routes each event to the
+// partition of its process.name on the EVENTS stream. Bad input goes to the DLQ with its
+// original bytes and the reason.
+//
+// Ingest is stateless but for the auditd records of events not yet complete; replicas share
+// one durable consumer.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/services/ingest/datafeed"
+	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/partition"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// Stage is the stage's name in dead letters, status and logs.
+const Stage = "ingest"
+
+// Config configures the ingest stage.
+type Config struct {
+	// Datafeed names the built-in datafeed filter: rarenet (default), v1 or v3.
+	Datafeed string
+	// BucketSpan is the model's bucket span; ingest announces its watermark to every
+	// partition each time event time enters a new bucket.
+	BucketSpan time.Duration
+}
+
+// RegisterFlags registers the stage's flags on fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Datafeed, "datafeed", "rarenet", "datafeed filter: rarenet (both generations' vocabulary, non-network sockets and all loopback dropped), v1 or v3 (the reference's, as shipped)")
+	fs.DurationVar(&c.BucketSpan, "bucket-span", 15*time.Minute, "the job's bucket span")
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if _, err := datafeed.ByName(c.Datafeed); err != nil {
+		return err
+	}
+	if c.BucketSpan <= 0 {
+		return fmt.Errorf("ingest: bucket span must be positive, got %s", c.BucketSpan)
+	}
+	return nil
+}
+
+// Stats counts what ingest has done. Read it with Snapshot.
+type Stats struct {
+	Lines, Accepted, Filtered, Rejected atomic.Int64
+}
+
+// StatsSnapshot is a copy of Stats.
+type StatsSnapshot struct {
+	Lines    int64 `json:"lines"`
+	Accepted int64 `json:"accepted"`
+	Filtered int64 `json:"filtered"`
+	Rejected int64 `json:"rejected"`
+}
+
+// Snapshot copies the counters.
+func (s *Stats) Snapshot() StatsSnapshot {
+	return StatsSnapshot{s.Lines.Load(), s.Accepted.Load(), s.Filtered.Load(), s.Rejected.Load()}
+}
+
+// Service is a running ingest stage.
+type Service struct {
+	cfg        Config
+	js         jetstream.JetStream
+	pub        *natsutil.Publisher
+	dec        *Decoding
+	log        *slog.Logger
+	partitions int
+	batches    [][]byte
+	watermark  time.Time
+	marked     int64 // the bucket whose start was last announced
+	err        error // the first publish error inside an Output callback
+	stats      Stats
+}
+
+// New prepares the stage on nc. The streams must exist (stream.Ensure).
+func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	js, err := natsutil.JetStream(nc)
+	if err != nil {
+		return nil, err
+	}
+	p, err := stream.Partitions(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	filter, _ := datafeed.ByName(cfg.Datafeed)
+	dec, err := NewDecoding(format.Auto, filter)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		cfg: cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
+		partitions: p, batches: make([][]byte, p), marked: -1 << 62,
+	}, nil
+}
+
+// Stats returns the stage's counters.
+func (s *Service) Stats() *Stats { return &s.stats }
+
+// Run consumes the RAW stream until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	cons, err := natsutil.DurableConsumer(ctx, s.js, stream.Raw, stream.IngestConsumer)
+	if err != nil {
+		return err
+	}
+	s.log.Info("started", "partitions", s.partitions, "datafeed", s.dec.filter.Name)
+	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.pub.Flush}
+	return loop.Run(ctx)
+}
+
+// Run runs the ingest stage on nc until ctx is done.
+func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
+	s, err := New(ctx, cfg, nc, log)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}
+
+func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("ingest: message metadata: %w", err)
+	}
+	h := msg.Headers()
+	if control.IsControl(h) {
+		return s.handleControl(h)
+	}
+	formatName := strings.TrimPrefix(msg.Subject(), stream.RawPrefix)
+	source := h.Get(control.HeaderSource)
+	if source == "" {
+		source = msg.Subject()
+	}
+	line, _ := strconv.ParseInt(h.Get(control.HeaderLine), 10, 64)
+	if line < 1 {
+		line = 1
+	}
+	data := msg.Data()
+	for len(data) > 0 {
+		l := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			l, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		l = bytes.TrimSuffix(l, []byte{'\r'})
+		s.stats.Lines.Add(1)
+		s.dec.Line(formatName, source, line, l, s)
+		line++
+	}
+	return s.publishBatches("raw-" + strconv.FormatUint(meta.Sequence.Stream, 10))
+}
+
+// handleControl completes pending input at the end of a replay and passes the marker on to
+// every partition, after the events it follows.
+func (s *Service) handleControl(h nats.Header) error {
+	m, err := control.Parse(h)
+	if err != nil {
+		s.log.Warn("ignoring control message", "err", err)
+		return nil
+	}
+	if m.Kind != control.KindEOF {
+		return nil
+	}
+	s.dec.Flush(s)
+	if err := s.publishBatches("eof-" + m.Replay); err != nil {
+		return err
+	}
+	stats, err := json.Marshal(s.stats.Snapshot())
+	if err != nil {
+		return err
+	}
+	for p := range s.partitions {
+		eof := control.Marker{Kind: control.KindEOF, Watermark: s.watermark, Replay: m.Replay, Partition: p,
+			Stats: map[string]string{Stage: string(stats)}}
+		if err := s.pub.Publish(eof.Msg(stream.EventsSubject(p)), ""); err != nil {
+			return err
+		}
+	}
+	s.log.Info("end of input", "replay", m.Replay, "watermark", s.watermark)
+	return nil
+}
+
+// publishBatches sends each partition's events as one NDJSON message, then announces the
+// watermark when event time has entered a new bucket. idBase makes the message ids
+// deterministic, so a redelivered raw message is de-duplicated by JetStream.
+func (s *Service) publishBatches(idBase string) error {
+	if s.err != nil {
+		return s.err
+	}
+	for p, b := range s.batches {
+		if len(b) == 0 {
+			continue
+		}
+		m := nats.NewMsg(stream.EventsSubject(p))
+		m.Data = b
+		if err := s.pub.Publish(m, idBase+"-"+strconv.Itoa(p)); err != nil {
+			return err
+		}
+		s.batches[p] = nil
+	}
+	if s.watermark.IsZero() {
+		return nil
+	}
+	bucket := s.watermark.UnixNano() / int64(s.cfg.BucketSpan)
+	if bucket <= s.marked {
+		return nil
+	}
+	s.marked = bucket
+	for p := range s.partitions {
+		wm := control.Marker{Kind: control.KindWatermark, Watermark: s.watermark}
+		if err := s.pub.Publish(wm.Msg(stream.EventsSubject(p)), ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Accept implements Output: the event joins its partition's batch.
+func (s *Service) Accept(ev *event.Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		s.Reject(format.Result{Err: fmt.Errorf("cannot encode the event: %w", err), Source: ev.Origin.Source, Line: ev.Origin.Line})
+		return
+	}
+	s.stats.Accepted.Add(1)
+	p := partition.Of(ev.Process.Name, s.partitions)
+	s.batches[p] = append(append(s.batches[p], b...), '\n')
+	if ev.Timestamp.After(s.watermark) {
+		s.watermark = ev.Timestamp
+	}
+}
+
+// Filtered implements Output: filtered events are counted, not forwarded.
+func (s *Service) Filtered(*event.Event, string) { s.stats.Filtered.Add(1) }
+
+// Reject implements Output: the original bytes go to the DLQ with the reason.
+func (s *Service) Reject(r format.Result) {
+	s.stats.Rejected.Add(1)
+	reason := "malformed"
+	if r.Err != nil {
+		reason = r.Err.Error()
+	}
+	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Source: r.Source, Line: r.Line, Data: r.Raw}
+	if err := s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), ""); err != nil && s.err == nil {
+		s.err = fmt.Errorf("ingest: dead letter: %w", err)
+	}
+}
