@@ -72,7 +72,19 @@ func (c *Config) Validate() error {
 
 // Stats counts what the scorer has done.
 type Stats struct {
-	Events, Late, Records, Buckets atomic.Int64
+	Events, Late, Records atomic.Int64
+}
+
+// StatsSnapshot is a copy of Stats.
+type StatsSnapshot struct {
+	Events  int64 `json:"events"`
+	Late    int64 `json:"late"`
+	Records int64 `json:"records"`
+}
+
+// Snapshot copies the counters.
+func (s *Stats) Snapshot() StatsSnapshot {
+	return StatsSnapshot{s.Events.Load(), s.Late.Load(), s.Records.Load()}
 }
 
 // Service is a running scorer.
@@ -191,7 +203,9 @@ func (s *Service) advance(wm time.Time) error {
 		return nil
 	}
 	s.watermark = wm
-	return s.publish(s.det.CloseBefore(wm), control.Marker{Kind: control.KindWatermark})
+	recs := s.det.CloseBefore(wm)
+	s.stats.Records.Add(int64(len(recs)))
+	return s.publish(recs, control.Marker{Kind: control.KindWatermark})
 }
 
 // endOfInput closes every bucket once every partition has delivered the replay's end.
@@ -211,7 +225,18 @@ func (s *Service) endOfInput(m control.Marker) error {
 	}
 	delete(s.eofs, m.Replay)
 	s.log.Info("end of input: closing every bucket", "replay", m.Replay)
-	return s.publish(s.det.CloseAll(), control.Marker{Kind: control.KindEOF, Replay: m.Replay})
+	recs := s.det.CloseAll()
+	s.stats.Records.Add(int64(len(recs)))
+	stats, err := json.Marshal(s.stats.Snapshot())
+	if err != nil {
+		return err
+	}
+	eof := control.Marker{Kind: control.KindEOF, Replay: m.Replay, Stats: m.Stats}
+	if eof.Stats == nil {
+		eof.Stats = map[string]string{}
+	}
+	eof.Stats[Stage] = string(stats)
+	return s.publish(recs, eof)
 }
 
 // publish sends records and then the marker carrying the detector's completeness.
@@ -227,7 +252,6 @@ func (s *Service) publish(recs []record.Record, marker control.Marker) error {
 			return err
 		}
 	}
-	s.stats.Records.Add(int64(len(recs)))
 	complete := s.det.Complete()
 	if marker.Kind == control.KindWatermark && !complete.After(s.announced) {
 		return nil
@@ -236,4 +260,3 @@ func (s *Service) publish(recs []record.Record, marker control.Marker) error {
 	marker.Watermark = complete
 	return s.pub.Publish(marker.Msg(stream.AnomaliesSubject), "")
 }
-
