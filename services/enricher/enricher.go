@@ -85,6 +85,13 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if control.IsControl(msg.Headers()) {
 		out := nats.NewMsg(stream.EnrichedSubject)
 		out.Header = msg.Headers()
+		if out.Header.Get(control.HeaderKind) == control.KindEOF {
+			stats, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "rejected": s.stats.Rejected.Load()})
+			if err != nil {
+				return err
+			}
+			out.Header.Set(control.HeaderStatsPrefix+Stage, string(stats))
+		}
 		return s.pub.Publish(out, "")
 	}
 	var r record.Record

@@ -39,14 +39,18 @@ type Config struct {
 	// Datafeed names the built-in datafeed filter: rarenet (default), v1 or v3.
 	Datafeed string
 	// BucketSpan is the model's bucket span; ingest announces its watermark to every
-	// partition each time event time enters a new bucket.
+	// partition each time the watermark enters a new bucket.
 	BucketSpan time.Duration
+	// AllowedLateness is how far behind the latest event time seen an event may be and still
+	// count: the watermark is the latest event time minus this.
+	AllowedLateness time.Duration
 }
 
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Datafeed, "datafeed", "rarenet", "datafeed filter: rarenet (both generations' vocabulary, non-network sockets and all loopback dropped), v1 or v3 (the reference's, as shipped)")
 	fs.DurationVar(&c.BucketSpan, "bucket-span", 15*time.Minute, "the job's bucket span")
+	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "how far behind the latest event time an event may arrive and still count (out-of-order hosts, interleaved logs)")
 }
 
 // Validate checks the configuration.
@@ -56,6 +60,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BucketSpan <= 0 {
 		return fmt.Errorf("ingest: bucket span must be positive, got %s", c.BucketSpan)
+	}
+	if c.AllowedLateness < 0 {
+		return fmt.Errorf("ingest: allowed lateness must not be negative, got %s", c.AllowedLateness)
 	}
 	return nil
 }
@@ -87,8 +94,8 @@ type Service struct {
 	log        *slog.Logger
 	partitions int
 	batches    [][]byte
-	watermark  time.Time
-	marked     int64 // the bucket whose start was last announced
+	latest     time.Time // the latest event time seen
+	marked     int64     // the bucket of the watermark last announced
 	err        error // the first publish error inside an Output callback
 	stats      Stats
 }
@@ -194,13 +201,13 @@ func (s *Service) handleControl(h nats.Header) error {
 		return err
 	}
 	for p := range s.partitions {
-		eof := control.Marker{Kind: control.KindEOF, Watermark: s.watermark, Replay: m.Replay, Partition: p,
+		eof := control.Marker{Kind: control.KindEOF, Watermark: s.latest, Replay: m.Replay, Partition: p,
 			Stats: map[string]string{Stage: string(stats)}}
 		if err := s.pub.Publish(eof.Msg(stream.EventsSubject(p)), ""); err != nil {
 			return err
 		}
 	}
-	s.log.Info("end of input", "replay", m.Replay, "watermark", s.watermark)
+	s.log.Info("end of input", "replay", m.Replay, "latest_event", s.latest)
 	return nil
 }
 
@@ -222,16 +229,17 @@ func (s *Service) publishBatches(idBase string) error {
 		}
 		s.batches[p] = nil
 	}
-	if s.watermark.IsZero() {
+	if s.latest.IsZero() {
 		return nil
 	}
-	bucket := s.watermark.UnixNano() / int64(s.cfg.BucketSpan)
+	watermark := s.latest.Add(-s.cfg.AllowedLateness)
+	bucket := watermark.UnixNano() / int64(s.cfg.BucketSpan)
 	if bucket <= s.marked {
 		return nil
 	}
 	s.marked = bucket
 	for p := range s.partitions {
-		wm := control.Marker{Kind: control.KindWatermark, Watermark: s.watermark}
+		wm := control.Marker{Kind: control.KindWatermark, Watermark: watermark}
 		if err := s.pub.Publish(wm.Msg(stream.EventsSubject(p)), ""); err != nil {
 			return err
 		}
@@ -249,8 +257,8 @@ func (s *Service) Accept(ev *event.Event) {
 	s.stats.Accepted.Add(1)
 	p := partition.Of(ev.Process.Name, s.partitions)
 	s.batches[p] = append(append(s.batches[p], b...), '\n')
-	if ev.Timestamp.After(s.watermark) {
-		s.watermark = ev.Timestamp
+	if ev.Timestamp.After(s.latest) {
+		s.latest = ev.Timestamp
 	}
 }
 

@@ -79,6 +79,8 @@ type Status struct {
 	Warnings    []string  `json:"warnings,omitempty"`
 	EOF         bool      `json:"eof,omitempty"`
 	Replay      string    `json:"replay,omitempty"`
+	// Stages holds, in an end-of-input status, every stage's counters since it started.
+	Stages map[string]json.RawMessage `json:"stages,omitempty"`
 }
 
 // Service is a running windower.
@@ -159,7 +161,18 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 				return err
 			}
 			s.log.Info("end of input", "replay", m.Replay)
-			return s.status(Status{RuleID: s.cfg.Rule.ID, EOF: true, Replay: m.Replay})
+			st := Status{RuleID: s.cfg.Rule.ID, EOF: true, Replay: m.Replay, Stages: map[string]json.RawMessage{}}
+			for stage, js := range m.Stats {
+				st.Stages[stage] = json.RawMessage(js)
+			}
+			own, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "runs": s.stats.Runs.Load(),
+				"signals": s.stats.Signals.Load(), "duplicates": s.stats.Duplicates.Load(),
+				"truncated": s.stats.Truncated.Load(), "too_late": s.stats.TooLate.Load()})
+			if err != nil {
+				return err
+			}
+			st.Stages[Stage] = own
+			return s.status(st)
 		}
 		return nil
 	}

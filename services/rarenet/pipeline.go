@@ -1,0 +1,218 @@
+// Package rarenet composes the four stages into one process: an embedded NATS server with
+// JetStream (or an external one), ingest, scorer, enricher and windower each on their own
+// connection, exactly as the separate binaries would run them. It also holds the commands of
+// the all-in-one binary: run, replay and normalize.
+package rarenet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/rarenet/rarenet/services/enricher"
+	"github.com/rarenet/rarenet/services/ingest"
+	"github.com/rarenet/rarenet/services/scorer"
+	"github.com/rarenet/rarenet/services/windower"
+	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// Options configures a pipeline.
+type Options struct {
+	// NATSURL points at an external server or cluster; empty embeds a server.
+	NATSURL string
+	// DataDir is the embedded server's JetStream directory; empty uses a temporary one that
+	// Close removes.
+	DataDir string
+	// Listen is the embedded server's client address (host:port); empty accepts in-process
+	// connections only.
+	Listen string
+	// Streams is the stream layout.
+	Streams stream.Config
+	// EmittedTTL is how long signalled record ids are remembered.
+	EmittedTTL time.Duration
+	// NoStages starts no stage: the process only drives the pipeline that separate stage
+	// binaries run against NATSURL.
+	NoStages bool
+
+	Ingest   ingest.Config
+	Scorer   scorer.Config
+	Enricher enricher.Config
+	Windower windower.Config
+}
+
+// Pipeline is a running pipeline.
+type Pipeline struct {
+	srv     *server.Server
+	nc      *nats.Conn
+	tmpDir  string
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	errOnce sync.Once
+	err     error
+	failed  chan struct{}
+	conns   []*nats.Conn
+
+	Ingest   *ingest.Service
+	Scorer   *scorer.Service
+	Enricher *enricher.Service
+	Windower *windower.Service
+}
+
+// Start starts the server (unless external), creates the streams and starts the stages.
+func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err error) {
+	p := &Pipeline{failed: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if o.NATSURL == "" {
+		dir := o.DataDir
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "rarenet-js-"); err != nil {
+				return nil, err
+			}
+			p.tmpDir = dir
+		}
+		cfg := natsembed.Config{StoreDir: dir}
+		if o.Listen != "" {
+			host, port, err := splitHostPort(o.Listen)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Host, cfg.Port = host, port
+		}
+		if p.srv, err = natsembed.Start(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if p.nc, err = p.connect(o, "driver"); err != nil {
+		return nil, err
+	}
+	js, err := natsutil.JetStream(p.nc)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Ensure(ctx, js, o.Streams, o.EmittedTTL); err != nil {
+		return nil, err
+	}
+	if o.NoStages {
+		return p, nil
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
+	type stage struct {
+		name string
+		run  func(context.Context) error
+	}
+	var stages []stage
+	conn := func(name string) (*nats.Conn, error) { return p.connect(o, name) }
+	nc, err := conn(ingest.Stage)
+	if err != nil {
+		return nil, err
+	}
+	if p.Ingest, err = ingest.New(ctx, o.Ingest, nc, log); err != nil {
+		return nil, err
+	}
+	if nc, err = conn(scorer.Stage); err != nil {
+		return nil, err
+	}
+	if p.Scorer, err = scorer.New(ctx, o.Scorer, nc, log); err != nil {
+		return nil, err
+	}
+	if nc, err = conn(enricher.Stage); err != nil {
+		return nil, err
+	}
+	if p.Enricher, err = enricher.New(o.Enricher, nc, log); err != nil {
+		return nil, err
+	}
+	if nc, err = conn(windower.Stage); err != nil {
+		return nil, err
+	}
+	if p.Windower, err = windower.New(ctx, o.Windower, nc, log); err != nil {
+		return nil, err
+	}
+	stages = append(stages,
+		stage{ingest.Stage, p.Ingest.Run}, stage{scorer.Stage, p.Scorer.Run},
+		stage{enricher.Stage, p.Enricher.Run}, stage{windower.Stage, p.Windower.Run})
+	for _, s := range stages {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := s.run(runCtx); err != nil {
+				p.fail(fmt.Errorf("%s: %w", s.name, err))
+			}
+		}()
+	}
+	return p, nil
+}
+
+func (p *Pipeline) connect(o Options, name string) (*nats.Conn, error) {
+	nc, err := natsutil.Connect(o.NATSURL, p.srv, name)
+	if err != nil {
+		return nil, err
+	}
+	p.conns = append(p.conns, nc)
+	return nc, nil
+}
+
+// fail records the first stage failure and stops the others: one stage down stops the line,
+// as a run group does.
+func (p *Pipeline) fail(err error) {
+	p.errOnce.Do(func() {
+		p.err = err
+		close(p.failed)
+		if p.cancel != nil {
+			p.cancel()
+		}
+	})
+}
+
+// Conn is the driver's connection.
+func (p *Pipeline) Conn() *nats.Conn { return p.nc }
+
+// Server is the embedded server, nil when external.
+func (p *Pipeline) Server() *server.Server { return p.srv }
+
+// Failed is closed when a stage has failed; Err says why.
+func (p *Pipeline) Failed() <-chan struct{} { return p.failed }
+
+// Err returns the first stage failure, or nil.
+func (p *Pipeline) Err() error {
+	select {
+	case <-p.failed:
+		return p.err
+	default:
+		return nil
+	}
+}
+
+// Close stops the stages, closes the connections and the embedded server, and removes a
+// temporary data directory. It returns the first stage failure, if any.
+func (p *Pipeline) Close() error {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+	for _, nc := range p.conns {
+		nc.Close()
+	}
+	if p.srv != nil {
+		p.srv.Shutdown()
+		p.srv.WaitForShutdown()
+	}
+	var errs []error
+	if p.tmpDir != "" {
+		errs = append(errs, os.RemoveAll(p.tmpDir))
+	}
+	return errors.Join(append(errs, p.Err())...)
+}

@@ -1,0 +1,336 @@
+package rarenet
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/services/ingest"
+	"github.com/rarenet/rarenet/services/scorer"
+	"github.com/rarenet/rarenet/services/windower"
+	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// Limits of the replay driver's raw messages: many lines per message keeps JetStream's
+// per-message cost off the hot path.
+const (
+	chunkLines   = 1000
+	chunkBytes   = 1 << 20
+	maxLineBytes = 4 << 20
+)
+
+// ErrNoEOF is returned when the pipeline never reported the end of a replay.
+var ErrNoEOF = errors.New("replay: the pipeline did not report the end of the input")
+
+// ReplayOptions configures a replay.
+type ReplayOptions struct {
+	Pipeline Options
+	// Files are the inputs, "-" for standard input.
+	Files []string
+	// Format is auto, ecs or auditd.
+	Format string
+	// Stdin is read for "-".
+	Stdin io.Reader
+	// Out receives the signals, one JSON document per line.
+	Out io.Writer
+	// Progress, when not nil, is told of bytes read (a progress bar).
+	Progress Progress
+	// Timeout bounds the wait for the pipeline after the input is sent (0: no bound).
+	Timeout time.Duration
+	// Log receives the stages' logs; nil discards them.
+	Log *slog.Logger
+}
+
+// Progress is told how far the input has been read.
+type Progress interface {
+	Add(bytes int64)
+	Finish()
+}
+
+// Stats is the summary of a replay, written by --stats.
+type Stats struct {
+	Read     int64   `json:"read"`
+	Accepted int64   `json:"accepted"`
+	Filtered int64   `json:"filtered"`
+	Rejected int64   `json:"rejected"`
+	Late     int64   `json:"late"`
+	Records  int64   `json:"records"`
+	Signals  int64   `json:"signals"`
+	TooLate  int64   `json:"too_late"`
+	Runs     int64   `json:"rule_runs"`
+	Seconds  float64 `json:"seconds"`
+	Replay   string  `json:"replay"`
+}
+
+// Replay pushes history through the pipeline in event time: it publishes the input on the raw
+// subjects, then an end-of-input marker that makes every stage flush, waits for the windower
+// to report the end, and writes the signals the replay produced.
+func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
+	began := time.Now()
+	id := uuid.NewString()
+	st := Stats{Replay: id}
+	o.Pipeline.Scorer.Clock = scorer.ClockWatermark
+	o.Pipeline.Windower.Clock = windower.ClockWatermark
+	log := o.Log
+	if log == nil {
+		log = discardLogger()
+	}
+	p, err := Start(ctx, o.Pipeline, log)
+	if err != nil {
+		return st, err
+	}
+	defer p.Close()
+	nc := p.Conn()
+	js, err := natsutil.JetStream(nc)
+	if err != nil {
+		return st, err
+	}
+	// Subscribe before publishing, so the end-of-input status cannot be missed.
+	statuses := make(chan *nats.Msg, 4096)
+	sub, err := nc.ChanSubscribe(stream.StatusSubject(windower.Stage), statuses)
+	if err != nil {
+		return st, err
+	}
+	defer sub.Unsubscribe()
+	sig, err := js.Stream(ctx, stream.Signals)
+	if err != nil {
+		return st, err
+	}
+	firstSignal := sig.CachedInfo().State.LastSeq + 1
+
+	pub := natsutil.NewPublisher(js)
+	for _, f := range o.Files {
+		n, err := sendFile(ctx, pub, f, o)
+		st.Read += n
+		if err != nil {
+			return st, err
+		}
+	}
+	eof := control.Marker{Kind: control.KindEOF, Replay: id}
+	if err := pub.Publish(eof.Msg(stream.RawSubject("control")), ""); err != nil {
+		return st, err
+	}
+	if err := pub.Flush(ctx); err != nil {
+		return st, err
+	}
+	if o.Progress != nil {
+		o.Progress.Finish()
+	}
+	end, err := waitEOF(ctx, p, statuses, id, o.Timeout)
+	if err != nil {
+		return st, err
+	}
+	collectStats(&st, end)
+	if st.Signals, err = copySignals(ctx, js, firstSignal, o.Out); err != nil {
+		return st, err
+	}
+	st.Seconds = time.Since(began).Seconds()
+	return st, p.Close()
+}
+
+// sendFile publishes one input as raw messages of many lines, each naming its source and
+// first line, and returns the number of lines read.
+func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o ReplayOptions) (int64, error) {
+	var r io.Reader
+	if name == "-" {
+		r = o.Stdin
+		if r == nil {
+			r = os.Stdin
+		}
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return 0, fmt.Errorf("replay: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	format := o.Format
+	if format == "" {
+		format = "auto"
+	}
+	subject := stream.RawSubject(format)
+	br := bufio.NewReaderSize(r, 1<<20)
+	var (
+		lines     int64
+		chunk     []byte
+		chunkFrom int64 = 1
+		inChunk   int
+	)
+	flush := func() error {
+		if inChunk == 0 {
+			return nil
+		}
+		if o.Progress != nil {
+			o.Progress.Add(int64(len(chunk)) + 1)
+		}
+		m := nats.NewMsg(subject)
+		m.Data = chunk
+		m.Header.Set(control.HeaderSource, name)
+		m.Header.Set(control.HeaderLine, strconv.FormatInt(chunkFrom, 10))
+		if err := pub.Publish(m, ""); err != nil {
+			return err
+		}
+		if pub.Pending() >= 256 {
+			if err := pub.Flush(ctx); err != nil {
+				return err
+			}
+		}
+		chunk, inChunk, chunkFrom = nil, 0, lines+1
+		return nil
+	}
+	for {
+		line, err := readLine(br)
+		if len(line) > 0 || err == nil {
+			lines++
+			if len(line) > maxLineBytes {
+				// Too long for one message: dead-letter its head rather than stall the line.
+				dl := natsutil.DeadLetter{Stage: "replay", Source: name, Line: lines, Format: format,
+					Reason: fmt.Sprintf("%s:%d: line of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, lines, len(line), maxLineBytes),
+					Data:   line[:64<<10]}
+				if err := flush(); err != nil {
+					return lines, err
+				}
+				chunkFrom = lines + 1
+				if err := pub.Publish(dl.Msg(stream.DLQSubject("replay")), ""); err != nil {
+					return lines, err
+				}
+			} else {
+				if inChunk > 0 {
+					chunk = append(chunk, '\n')
+				}
+				chunk = append(chunk, line...)
+				inChunk++
+				if inChunk >= chunkLines || len(chunk) >= chunkBytes {
+					if err := flush(); err != nil {
+						return lines, err
+					}
+				}
+			}
+		}
+		if err == io.EOF {
+			return lines, flush()
+		}
+		if err != nil {
+			return lines, fmt.Errorf("replay: %s:%d: %w", name, lines+1, err)
+		}
+	}
+}
+
+// readLine returns the next line without its newline; io.EOF comes with the last, unterminated
+// line (or none).
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		line = append(line, frag...)
+		switch {
+		case err == nil:
+			return line[:len(line)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		default:
+			return line, err
+		}
+	}
+}
+
+// waitEOF waits for the windower's end-of-input status of replay id.
+func waitEOF(ctx context.Context, p *Pipeline, statuses <-chan *nats.Msg, id string, timeout time.Duration) (windower.Status, error) {
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		select {
+		case m := <-statuses:
+			var s windower.Status
+			if err := json.Unmarshal(m.Data, &s); err != nil {
+				continue
+			}
+			if s.EOF && s.Replay == id {
+				return s, nil
+			}
+		case <-p.Failed():
+			return windower.Status{}, p.Err()
+		case <-deadline:
+			return windower.Status{}, fmt.Errorf("%w within %s", ErrNoEOF, timeout)
+		case <-ctx.Done():
+			return windower.Status{}, ctx.Err()
+		}
+	}
+}
+
+// collectStats reads the stages' counters from the end-of-input status.
+func collectStats(st *Stats, end windower.Status) {
+	var in ingest.StatsSnapshot
+	var sc scorer.StatsSnapshot
+	var win map[string]int64
+	_ = json.Unmarshal(end.Stages[ingest.Stage], &in)
+	_ = json.Unmarshal(end.Stages[scorer.Stage], &sc)
+	_ = json.Unmarshal(end.Stages[windower.Stage], &win)
+	st.Accepted, st.Filtered, st.Rejected = in.Accepted, in.Filtered, in.Rejected
+	st.Late, st.Records = sc.Late, sc.Records
+	st.TooLate, st.Runs = win["too_late"], win["runs"]
+}
+
+// copySignals writes every signal from sequence first to the end of the SIGNALS stream.
+func copySignals(ctx context.Context, js jetstream.JetStream, first uint64, out io.Writer) (int64, error) {
+	s, err := js.Stream(ctx, stream.Signals)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	last := info.State.LastSeq
+	if last < first {
+		return 0, nil
+	}
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: first,
+	})
+	if err != nil {
+		return 0, err
+	}
+	bw := bufio.NewWriter(out)
+	var n int64
+	for {
+		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return n, err
+		}
+		for m := range batch.Messages() {
+			if _, err := bw.Write(append(m.Data(), '\n')); err != nil {
+				return n, err
+			}
+			n++
+			md, err := m.Metadata()
+			if err != nil {
+				return n, err
+			}
+			if md.Sequence.Stream >= last {
+				return n, bw.Flush()
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return n, err
+		}
+	}
+}
