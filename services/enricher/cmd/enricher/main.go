@@ -17,4 +17,3 @@ func main() {
 		return enricher.Run(ctx, cfg, nc, log)
 	})
 }
-

@@ -18,4 +18,3 @@ func main() {
 		return ingest.Run(ctx, cfg, nc, log)
 	})
 }
-

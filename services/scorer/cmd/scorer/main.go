@@ -17,4 +17,3 @@ func main() {
 		return scorer.Run(ctx, cfg, nc, log)
 	})
 }
-

@@ -17,4 +17,3 @@ func main() {
 		return windower.Run(ctx, cfg, nc, log)
 	})
 }
-
