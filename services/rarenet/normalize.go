@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/rarenet/rarenet/services/ingest"
 	"github.com/rarenet/rarenet/services/ingest/datafeed"
@@ -47,32 +46,8 @@ func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 	defer bw.Flush()
 	out := &normalizeOutput{o: o, w: bw, enc: json.NewEncoder(bw), st: &st}
 	for _, name := range o.Files {
-		r := o.Stdin
-		if name != "-" {
-			f, err := os.Open(name)
-			if err != nil {
-				return st, err
-			}
-			defer f.Close()
-			r = f
-		} else if r == nil {
-			r = os.Stdin
-		}
-		br := bufio.NewReaderSize(r, 1<<20)
-		var num int64
-		for {
-			line, err := readLine(br)
-			if len(line) > 0 || err == nil {
-				num++
-				st.Lines++
-				dec.Line("", name, num, line, out)
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return st, fmt.Errorf("%s:%d: %w", name, num+1, err)
-			}
+		if err := normalizeFile(name, o.Stdin, dec, out); err != nil {
+			return st, err
 		}
 		if out.err != nil {
 			return st, out.err
@@ -83,6 +58,30 @@ func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 		return st, out.err
 	}
 	return st, bw.Flush()
+}
+
+func normalizeFile(name string, stdin io.Reader, dec *ingest.Decoding, out *normalizeOutput) error {
+	in, err := openInput(name, stdin)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	br := lineReader(in)
+	var num int64
+	for {
+		line, err := readLine(br)
+		if len(line) > 0 || err == nil {
+			num++
+			out.st.Lines++
+			dec.Line("", name, num, line, out)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", name, num+1, err)
+		}
+	}
 }
 
 type normalizeOutput struct {

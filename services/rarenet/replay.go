@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"time"
 
@@ -144,26 +143,17 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 // sendFile publishes one input as raw messages of many lines, each naming its source and
 // first line, and returns the number of lines read.
 func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o ReplayOptions) (int64, error) {
-	var r io.Reader
-	if name == "-" {
-		r = o.Stdin
-		if r == nil {
-			r = os.Stdin
-		}
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return 0, fmt.Errorf("replay: %w", err)
-		}
-		defer f.Close()
-		r = f
+	in, err := openInput(name, o.Stdin)
+	if err != nil {
+		return 0, fmt.Errorf("replay: %w", err)
 	}
+	defer in.Close()
 	format := o.Format
 	if format == "" {
 		format = "auto"
 	}
 	subject := stream.RawSubject(format)
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := lineReader(in)
 	var (
 		lines     int64
 		chunk     []byte

@@ -10,13 +10,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// DurableConsumer creates or updates the shared durable pull consumer of a stage. Ack policy
-// is AckAll: a stage processes its input in order and acks the last message once everything
-// it produced from the input before it is stored.
+// DurableConsumer creates or updates the shared durable pull consumer of a stage. Acks are
+// explicit (the work-queue streams require it): a stage processes its input in order and acks
+// each message once everything it produced from it is stored.
 func DurableConsumer(ctx context.Context, js jetstream.JetStream, stream, name string, filters ...string) (jetstream.Consumer, error) {
 	cfg := jetstream.ConsumerConfig{
 		Durable:        name,
-		AckPolicy:      jetstream.AckAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        2 * time.Minute,
 		MaxAckPending:  65536,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
@@ -65,10 +65,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		return fmt.Errorf("natsutil: pull messages: %w", err)
 	}
 	defer it.Stop()
-	var last jetstream.Msg
-	handled := 0
+	handled := make([]jetstream.Msg, 0, maxBatch)
 	commit := func() error {
-		if handled == 0 {
+		if len(handled) == 0 {
 			return nil
 		}
 		if l.Commit != nil {
@@ -76,10 +75,13 @@ func (l *Loop) Run(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := last.Ack(); err != nil {
-			return fmt.Errorf("natsutil: ack: %w", err)
+		for _, m := range handled {
+			if err := m.Ack(); err != nil {
+				return fmt.Errorf("natsutil: ack: %w", err)
+			}
 		}
-		last, handled = nil, 0
+		clear(handled)
+		handled = handled[:0]
 		return nil
 	}
 	for {
@@ -107,9 +109,8 @@ func (l *Loop) Run(ctx context.Context) error {
 		if err := l.Handle(ctx, msg); err != nil {
 			return stopErr(ctx, err)
 		}
-		last = msg
-		handled++
-		if handled >= maxBatch {
+		handled = append(handled, msg)
+		if len(handled) >= maxBatch {
 			if err := commit(); err != nil {
 				return stopErr(ctx, err)
 			}

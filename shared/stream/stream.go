@@ -104,6 +104,7 @@ func Definitions(c Config) []jetstream.StreamConfig {
 	replicas := max(c.Replicas, 1)
 	mk := func(name, desc string, subjects ...string) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
+			Retention:   jetstream.LimitsPolicy,
 			Name:        name,
 			Description: desc,
 			Subjects:    subjects,
@@ -114,11 +115,18 @@ func Definitions(c Config) []jetstream.StreamConfig {
 			Duplicates:  2 * time.Minute,
 		}
 	}
+	// The hops between stages are work queues: a message is deleted once the stage that
+	// consumes it has acknowledged it, so a month of history never sits in the server twice.
+	// Signals, dead letters and status are kept by limits, for subscribers and operators.
+	work := func(sc jetstream.StreamConfig) jetstream.StreamConfig {
+		sc.Retention = jetstream.WorkQueuePolicy
+		return sc
+	}
 	return []jetstream.StreamConfig{
-		mk(Raw, "raw input lines, as published by sources", RawWildcard),
-		mk(Events, "normalized network events, partitioned by xxhash64(process.name) mod "+strconv.Itoa(c.Partitions), EventsWildcard),
-		mk(Anomalies, "anomaly records of the rare model", AnomaliesSubject),
-		mk(Enriched, "anomaly records with investigation context", EnrichedSubject),
+		work(mk(Raw, "raw input lines, as published by sources", RawWildcard)),
+		work(mk(Events, "normalized network events, partitioned by xxhash64(process.name) mod "+strconv.Itoa(c.Partitions), EventsWildcard)),
+		work(mk(Anomalies, "anomaly records of the rare model", AnomaliesSubject)),
+		work(mk(Enriched, "anomaly records with investigation context", EnrichedSubject)),
 		mk(Signals, "Elastic-compatible signal documents", SignalsSubject),
 		mk(DLQ, "dead letters: original bytes and the reason", DLQWildcard),
 		mk(Status, "stage status reports (rule runs, end of replay)", StatusWildcard),

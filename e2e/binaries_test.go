@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// natsServerVersion is the standalone server the multi-process tests run: the version of the
+// nats-server module the project embeds.
+const natsServerVersion = "v2.15.2"
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// repoRoot finds the repository root: the directory holding go.work.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.work above the working directory: run the tests inside the repository")
+		}
+		dir = parent
+	}
+}
+
+// binaries builds the service binaries and installs the standalone nats-server, once per test
+// binary, and returns their directory.
+func binaries(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root := repoRoot(t)
+		binDir, buildErr = os.MkdirTemp("", "rarenet-e2e-bin-")
+		if buildErr != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator),
+			"./services/rarenet/cmd/rarenet", "./services/ingest/cmd/ingest", "./services/scorer/cmd/scorer",
+			"./services/enricher/cmd/enricher", "./services/windower/cmd/windower")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+			return
+		}
+		install := exec.Command("go", "install", "github.com/nats-io/nats-server/v2@"+natsServerVersion)
+		install.Env = append(os.Environ(), "GOBIN="+binDir, "GOWORK=off")
+		install.Dir = os.TempDir()
+		if out, err := install.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go install nats-server: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a child process whose output is kept for the failure message.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs a binary until the test ends; its output is logged if the test fails.
+func start(t testing.TB, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: filepath.Base(name), cmd: exec.Command(name, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("--- output of %s:\n%s", p.name, p.out.String())
+		}
+	})
+	return p
+}
+
+// stop asks the process to end (SIGTERM), and kills it if it does not.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// waitPort waits until something listens on port.
+func waitPort(t testing.TB, port int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on port %d", port)
+}
+
+// run runs a binary to completion and returns its stdout; stderr goes to the failure message.
+func run(t testing.TB, name string, args ...string) []byte {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) || err != nil {
+		t.Fatalf("%s %v: %v\nstderr:\n%s", filepath.Base(name), args, err, stderr.String())
+	}
+	return stdout.Bytes()
+}

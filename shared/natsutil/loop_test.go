@@ -1,0 +1,153 @@
+package natsutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// publishN stores n messages "m1".."mn" on subject.
+func publishN(t *testing.T, js jetstream.JetStream, subject string, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		if _, err := js.Publish(testContext(t), subject, []byte(fmt.Sprintf("m%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLoopAcksOnlyAfterCommit(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "LOOPTEST", "loop.>")
+	publishN(t, js, "loop.a", 5)
+	cons, err := DurableConsumer(ctx, js, "LOOPTEST", "looper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cons.CachedInfo().Config.AckPolicy; got != jetstream.AckAllPolicy {
+		t.Fatalf("ack policy %v, want AckAll", got)
+	}
+
+	type atCommit struct {
+		handled  int
+		ackFloor uint64
+	}
+	var handled []string
+	var commits []atCommit
+	runCtx, cancel := context.WithCancel(ctx)
+	l := Loop{
+		Consumer: cons,
+		MaxBatch: 5,
+		Idle:     time.Second,
+		Handle: func(_ context.Context, m jetstream.Msg) error {
+			handled = append(handled, string(m.Data()))
+			return nil
+		},
+		Commit: func(ctx context.Context) error {
+			info, err := cons.Info(ctx)
+			if err != nil {
+				return err
+			}
+			commits = append(commits, atCommit{len(handled), info.AckFloor.Stream})
+			return nil
+		},
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(runCtx) }()
+
+	// Wait until the last message is acknowledged.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.AckFloor.Stream == 5 && info.NumAckPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ack floor %d, pending %d: the loop never acked all 5 messages", info.AckFloor.Stream, info.NumAckPending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil on cancellation", err)
+	}
+	if fmt.Sprint(handled) != "[m1 m2 m3 m4 m5]" {
+		t.Errorf("handled %v, want m1..m5 in order", handled)
+	}
+	if len(commits) == 0 {
+		t.Fatal("Commit never called")
+	}
+	// At each commit nothing beyond what earlier commits covered is acked yet.
+	prev := 0
+	for i, c := range commits {
+		if c.ackFloor != uint64(prev) {
+			t.Errorf("commit %d: ack floor %d before the commit returned, want %d", i, c.ackFloor, prev)
+		}
+		prev = c.handled
+	}
+	if prev != 5 {
+		t.Errorf("the last commit covered %d messages, want 5", prev)
+	}
+}
+
+func TestLoopCommitErrorStopsWithoutAck(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "LOOPTEST", "loop.>")
+	publishN(t, js, "loop.a", 3)
+	cons, err := DurableConsumer(ctx, js, "LOOPTEST", "looper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errCommit := errors.New("commit failed")
+	l := Loop{
+		Consumer: cons,
+		MaxBatch: 3,
+		Idle:     time.Second,
+		Handle:   func(context.Context, jetstream.Msg) error { return nil },
+		Commit:   func(context.Context) error { return errCommit },
+	}
+	if err := l.Run(ctx); !errors.Is(err, errCommit) {
+		t.Fatalf("Run = %v, want the commit error", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.AckFloor.Stream != 0 || info.NumAckPending != 3 {
+		t.Errorf("ack floor %d, pending %d; want 0 and 3: nothing may be acked when Commit fails", info.AckFloor.Stream, info.NumAckPending)
+	}
+}
+
+func TestLoopHandleErrorStops(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "LOOPTEST", "loop.>")
+	publishN(t, js, "loop.a", 2)
+	cons, err := DurableConsumer(ctx, js, "LOOPTEST", "looper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errHandle := errors.New("stage failed")
+	commits := 0
+	l := Loop{
+		Consumer: cons,
+		Idle:     time.Second,
+		Handle:   func(context.Context, jetstream.Msg) error { return errHandle },
+		Commit:   func(context.Context) error { commits++; return nil },
+	}
+	if err := l.Run(ctx); !errors.Is(err, errHandle) {
+		t.Fatalf("Run = %v, want the handle error", err)
+	}
+	if commits != 0 {
+		t.Errorf("Commit called %d times after a failed Handle, want 0", commits)
+	}
+}

@@ -1,0 +1,123 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natsutil"
+)
+
+func startJetStream(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := natsutil.Connect("", srv, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := natsutil.JetStream(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func TestEnsure(t *testing.T) {
+	js := startJetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := Config{Partitions: 4, Replicas: 1, Memory: true}
+
+	for i := range 2 { // idempotent
+		if err := Ensure(ctx, js, cfg, time.Hour); err != nil {
+			t.Fatalf("Ensure #%d: %v", i+1, err)
+		}
+	}
+	p, err := Partitions(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p != 4 {
+		t.Errorf("Partitions = %d, want 4", p)
+	}
+	wantSubjects := map[string]string{
+		Raw: "rarenet.raw.>", Events: "rarenet.events.*", Anomalies: "rarenet.anomalies",
+		Enriched: "rarenet.enriched", Signals: "rarenet.signals", DLQ: "rarenet.dlq.>", Status: "rarenet.status.>",
+	}
+	for name, subj := range wantSubjects {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Errorf("stream %s: %v", name, err)
+			continue
+		}
+		c := s.CachedInfo().Config
+		if len(c.Subjects) != 1 || c.Subjects[0] != subj {
+			t.Errorf("%s subjects %v, want [%s]", name, c.Subjects, subj)
+		}
+		if c.Storage != jetstream.MemoryStorage {
+			t.Errorf("%s storage %v, want memory", name, c.Storage)
+		}
+	}
+	kv, err := js.KeyValue(ctx, EmittedBucket)
+	if err != nil {
+		t.Fatalf("emitted bucket: %v", err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TTL() != time.Hour {
+		t.Errorf("emitted TTL %v, want 1h", st.TTL())
+	}
+
+	t.Run("another partition count", func(t *testing.T) {
+		err := Ensure(ctx, js, Config{Partitions: 8, Replicas: 1, Memory: true}, time.Hour)
+		if !errors.Is(err, ErrPartitionMismatch) {
+			t.Fatalf("Ensure with 8 partitions = %v, want ErrPartitionMismatch", err)
+		}
+		if p, err := Partitions(ctx, js); err != nil || p != 4 {
+			t.Errorf("after the refused change Partitions = %d, %v; want 4", p, err)
+		}
+	})
+
+	t.Run("no partitions", func(t *testing.T) {
+		err := Ensure(ctx, js, Config{Partitions: 0, Memory: true}, time.Hour)
+		if err == nil || errors.Is(err, ErrPartitionMismatch) {
+			t.Fatalf("Ensure with 0 partitions = %v, want a configuration error", err)
+		}
+	})
+}
+
+func TestPartitionsWithoutStreams(t *testing.T) {
+	js := startJetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := Partitions(ctx, js); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("Partitions without EVENTS = %v, want ErrStreamNotFound", err)
+	}
+}
+
+func TestSubjects(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{RawSubject("auditd"), "rarenet.raw.auditd"},
+		{EventsSubject(7), "rarenet.events.7"},
+		{DLQSubject("scorer"), "rarenet.dlq.scorer"},
+		{StatusSubject("windower"), "rarenet.status.windower"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+}
