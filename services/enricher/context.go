@@ -30,6 +30,7 @@ var (
 	thisNetwork   = netip.MustParsePrefix("0.0.0.0/8")                                                                                                       // RFC 791
 	ietfProtocol  = netip.MustParsePrefix("192.0.0.0/24")                                                                                                    // RFC 6890
 	docV6         = netip.MustParsePrefix("2001:db8::/32")                                                                                                   // RFC 3849
+	docV6New      = netip.MustParsePrefix("3fff::/20")                                                                                                       // RFC 9637
 	docV4         = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("203.0.113.0/24")} // RFC 5737
 	cloudMetadata = netip.MustParseAddr("169.254.169.254")
 	awsMetadataV6 = netip.MustParseAddr("fd00:ec2::254")
@@ -43,8 +44,11 @@ func IPClass(ip string) (class, note string) {
 		return ClassInvalid, ""
 	}
 	a = a.Unmap()
-	if a == cloudMetadata || a == awsMetadataV6 {
+	switch a {
+	case cloudMetadata:
 		return ClassLinkLocal, "cloud instance metadata service"
+	case awsMetadataV6: // a unique-local address (fd00::/8)
+		return ClassPrivate, "cloud instance metadata service"
 	}
 	switch {
 	case a.IsUnspecified():
@@ -55,7 +59,7 @@ func IPClass(ip string) (class, note string) {
 		return ClassMulticast, ""
 	case a.IsLinkLocalUnicast():
 		return ClassLinkLocal, ""
-	case docV6.Contains(a):
+	case docV6.Contains(a) || docV6New.Contains(a):
 		return ClassDocumentation, ""
 	case a.Is4() && (docV4[0].Contains(a) || docV4[1].Contains(a) || docV4[2].Contains(a)):
 		return ClassDocumentation, ""

@@ -30,6 +30,7 @@ type Decoding struct {
 	filter   datafeed.Filter
 	format   string
 	decoders map[string]format.Decoder
+	names    map[string]string // the format of each decoder, by key
 }
 
 // NewDecoding returns a Decoding for input of the given format (format.Auto detects it per
@@ -43,7 +44,7 @@ func NewDecoding(formatName string, filter datafeed.Filter) (*Decoding, error) {
 			return nil, err
 		}
 	}
-	return &Decoding{filter: filter, format: formatName, decoders: map[string]format.Decoder{}}, nil
+	return &Decoding{filter: filter, format: formatName, decoders: map[string]format.Decoder{}, names: map[string]string{}}, nil
 }
 
 // Line decodes one line of source. formatName overrides the Decoding's format when not empty
@@ -64,7 +65,7 @@ func (d *Decoding) Line(formatName, source string, num int64, data []byte, out O
 			if name == "" {
 				out.Reject(format.Result{
 					Err:    fmt.Errorf("%w: cannot detect the format: expected an ECS JSON object or an auditd record (type=... msg=audit(...))", format.ErrMalformed),
-					Source: source, Line: num, Raw: bytes.Clone(data),
+					Source: source, Line: num, Raw: bytes.Clone(data), Format: format.Auto,
 				})
 				return
 			}
@@ -75,8 +76,9 @@ func (d *Decoding) Line(formatName, source string, num int64, data []byte, out O
 			return
 		}
 		d.decoders[key] = dec
+		d.names[key] = name
 	}
-	dec.Decode(format.Line{Source: source, Num: num, Data: data}, d.emit(out))
+	dec.Decode(format.Line{Source: source, Num: num, Data: data}, d.emit(out, d.names[key]))
 }
 
 // Flush completes what every source has pending, in a stable order of sources, at the end
@@ -88,13 +90,15 @@ func (d *Decoding) Flush(out Output) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		d.decoders[k].Flush(d.emit(out))
+		d.decoders[k].Flush(d.emit(out, d.names[k]))
 		delete(d.decoders, k)
+		delete(d.names, k)
 	}
 }
 
-func (d *Decoding) emit(out Output) format.Emit {
+func (d *Decoding) emit(out Output, name string) format.Emit {
 	return func(r format.Result) {
+		r.Format = name
 		if r.Err != nil || r.Event == nil {
 			if r.Err == nil {
 				r.Err = fmt.Errorf("%w: decoder returned neither event nor error", format.ErrMalformed)

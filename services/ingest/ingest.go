@@ -272,7 +272,9 @@ func (s *Service) Reject(r format.Result) {
 	if r.Err != nil {
 		reason = r.Err.Error()
 	}
-	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Source: r.Source, Line: r.Line, Data: r.Raw}
+	// The reason names the place too, so it reads on its own wherever it is shown.
+	reason = fmt.Sprintf("%s:%d: %s", r.Source, r.Line, reason)
+	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Source: r.Source, Line: r.Line, Format: r.Format, Data: r.Raw}
 	if err := s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), ""); err != nil && s.err == nil {
 		s.err = fmt.Errorf("ingest: dead letter: %w", err)
 	}

@@ -32,6 +32,8 @@ type Result struct {
 	Source string
 	Line   int64 // the first line of the event or reject
 	Raw    []byte
+	// Format names the decoder that made the result; Decoding fills it in.
+	Format string
 }
 
 // Emit receives results. A decoder may call it several times per line (never with a Result

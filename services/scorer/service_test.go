@@ -1,0 +1,328 @@
+package scorer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/partition"
+	"github.com/rarenet/rarenet/shared/record"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+const testPartitions = 4
+
+// harness is an embedded server with the pipeline's streams and a running scorer.
+type harness struct {
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	svc *Service
+	ctx context.Context
+}
+
+func startScorer(t *testing.T) *harness {
+	t.Helper()
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	nc, err := natsutil.Connect("", srv, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := natsutil.JetStream(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: testPartitions, Replicas: 1, Memory: true}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	snc, err := natsutil.Connect("", srv, Stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(snc.Close)
+	svc, err := New(ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute}, snc, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("scorer Run: %v", err)
+		}
+	})
+	return &harness{nc: nc, js: js, svc: svc, ctx: ctx}
+}
+
+func (h *harness) publish(t *testing.T, m *nats.Msg) {
+	t.Helper()
+	if _, err := h.js.PublishMsg(h.ctx, m); err != nil {
+		t.Fatalf("publish on %s: %v", m.Subject, err)
+	}
+}
+
+// publishEvents sends events as one NDJSON message per partition, and returns the lines.
+func (h *harness) publishEvents(t *testing.T, evs ...*event.Event) map[string][]byte {
+	t.Helper()
+	batches := make([][]byte, testPartitions)
+	lines := map[string][]byte{}
+	for _, e := range evs {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines[e.Process.Name] = b
+		p := partition.Of(e.Process.Name, testPartitions)
+		batches[p] = append(append(batches[p], b...), '\n')
+	}
+	for p, b := range batches {
+		if len(b) > 0 {
+			m := nats.NewMsg(stream.EventsSubject(p))
+			m.Data = b
+			h.publish(t, m)
+		}
+	}
+	return lines
+}
+
+// watermark announces wm on every partition, as ingest does.
+func (h *harness) watermark(t *testing.T, wm time.Time) {
+	t.Helper()
+	for p := range testPartitions {
+		h.publish(t, control.Marker{Kind: control.KindWatermark, Watermark: wm}.Msg(stream.EventsSubject(p)))
+	}
+}
+
+func (h *harness) eof(t *testing.T, replay string, p int) {
+	t.Helper()
+	m := control.Marker{Kind: control.KindEOF, Replay: replay, Partition: p,
+		Stats: map[string]string{"ingest": `{"lines":` + strconv.Itoa(p) + `}`}}
+	h.publish(t, m.Msg(stream.EventsSubject(p)))
+}
+
+// reader receives what a stage publishes on a subject through a core subscription, which
+// sees every message whatever the stream's retention. Create it before publishing input.
+type reader struct {
+	sub *nats.Subscription
+}
+
+func newReader(t *testing.T, h *harness, subject string) *reader {
+	t.Helper()
+	sub, err := h.nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return &reader{sub: sub}
+}
+
+func (r *reader) next(t *testing.T) *nats.Msg {
+	t.Helper()
+	m, err := r.sub.NextMsg(30 * time.Second)
+	if err != nil {
+		t.Fatalf("no message on %s: %v", r.sub.Subject, err)
+	}
+	return m
+}
+
+// describe names an ANOMALIES message: "wm HH:MM", "rec <value>@HH:MM" or "eof".
+func describe(t *testing.T, m *nats.Msg) string {
+	t.Helper()
+	if control.IsControl(m.Header) {
+		mk, err := control.Parse(m.Header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mk.Kind == control.KindEOF {
+			return "eof " + mk.Watermark.Format("15:04")
+		}
+		return "wm " + mk.Watermark.Format("15:04")
+	}
+	var r record.Record
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		t.Fatal(err)
+	}
+	return "rec " + r.ByFieldValue + "@" + r.BucketStart().Format("15:04")
+}
+
+func TestServiceEndToEnd(t *testing.T) {
+	h := startScorer(t)
+	anomalies := newReader(t, h, stream.AnomaliesSubject)
+	dlq := newReader(t, h, stream.DLQSubject(Stage))
+
+	events := 0
+	// 10 regular names in each of buckets 0..19.
+	for b := range 20 {
+		var evs []*event.Event
+		for n := range 10 {
+			evs = append(evs, ev(at(b).Add(time.Duration(n)*time.Second), regular(n)))
+		}
+		h.publishEvents(t, evs...)
+		events += len(evs)
+		h.watermark(t, at(b+1))
+	}
+	// Bucket 20: the regulars and a new name.
+	var evs []*event.Event
+	for n := range 10 {
+		evs = append(evs, ev(at(20), regular(n)))
+	}
+	nc := ev(at(20).Add(time.Minute), "nc")
+	nc.Host.Name, nc.User.Name, nc.Destination.IP = "web1", "www-data", "198.51.100.9"
+	evs = append(evs, nc)
+	h.publishEvents(t, evs...)
+	events += len(evs)
+	h.watermark(t, at(21))
+
+	// A late event, in one message with an event of the open bucket 21.
+	late := ev(at(5).Add(time.Minute), regular(3))
+	late.Origin = event.Origin{Source: "late.log", Line: 3, Format: "ecs"}
+	lateLine, err := json.Marshal(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := json.Marshal(ev(at(21), regular(3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(stream.EventsSubject(partition.Of(regular(3), testPartitions)))
+	m.Data = append(append(append(ok, '\n'), lateLine...), '\n')
+	h.publish(t, m)
+	events += 2
+
+	// The end of the replay on three partitions of four, then a watermark that closes
+	// bucket 21: its marker on ANOMALIES proves the scorer handled the three EOFs.
+	for p := range testPartitions - 1 {
+		h.eof(t, "r1", p)
+	}
+	h.eof(t, "r1", 0) // a repeated EOF does not count for another partition
+	h.watermark(t, at(22))
+	// Bucket 22 holds a new name, closed only by the last EOF.
+	h.publishEvents(t, ev(at(22), "socat"))
+	events++
+	h.eof(t, "r1", testPartitions-1)
+
+	var want []string
+	for b := 1; b <= 20; b++ {
+		want = append(want, "wm "+at(b).Format("15:04"))
+	}
+	want = append(want, "rec nc@05:00", "wm 05:15", "wm 05:30", "rec socat@05:30", "eof 05:45")
+	var got []string
+	var msgs []*nats.Msg
+	for len(got) < len(want) {
+		m := anomalies.next(t)
+		msgs = append(msgs, m)
+		got = append(got, describe(t, m))
+		if strings.HasPrefix(got[len(got)-1], "eof") {
+			break
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("ANOMALIES\n got %v\nwant %v", got, want)
+	}
+
+	t.Run("record", func(t *testing.T) {
+		m := msgs[20]
+		var r record.Record
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			t.Fatal(err)
+		}
+		wantID := record.ID(DefaultJob().ID, at(20), span, 0, "nc")
+		if r.ID != wantID || m.Header.Get(nats.MsgIdHdr) != wantID {
+			t.Errorf("record id %q, Nats-Msg-Id %q, want %q", r.ID, m.Header.Get(nats.MsgIdHdr), wantID)
+		}
+		if r.Probability >= 0.035 || !r.Explanation.FirstOccurrence || r.Explanation.EventCount != 1 {
+			t.Errorf("record %+v", r)
+		}
+		if len(r.Examples) != 1 || r.Examples[0].HostName != "web1" || r.Examples[0].DestinationIP != "198.51.100.9" {
+			t.Errorf("examples %+v", r.Examples)
+		}
+	})
+
+	t.Run("EOF marker", func(t *testing.T) {
+		mk, err := control.Parse(msgs[len(msgs)-1].Header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mk.Replay != "r1" {
+			t.Errorf("replay %q, want r1", mk.Replay)
+		}
+		// The stats of the marker that completed the replay travel on, with the scorer's.
+		if mk.Stats["ingest"] != `{"lines":3}` {
+			t.Errorf("ingest stats %q, want those of the last EOF", mk.Stats["ingest"])
+		}
+		var st StatsSnapshot
+		if err := json.Unmarshal([]byte(mk.Stats[Stage]), &st); err != nil {
+			t.Fatalf("scorer stats %q: %v", mk.Stats[Stage], err)
+		}
+		if want := (StatsSnapshot{Events: int64(events), Late: 1, Records: 2}); st != want {
+			t.Errorf("scorer stats %+v, want %+v", st, want)
+		}
+	})
+
+	t.Run("late event on the DLQ", func(t *testing.T) {
+		m := dlq.next(t)
+		if m.Subject != "rarenet.dlq.scorer" {
+			t.Errorf("subject %q", m.Subject)
+		}
+		if !bytes.Equal(m.Data, lateLine) {
+			t.Errorf("data %q, want the original line %q", m.Data, lateLine)
+		}
+		hd := m.Header
+		checks := map[string]string{control.HeaderStage: "scorer", control.HeaderSource: "late.log",
+			control.HeaderLine: "3", control.HeaderFormat: "ecs"}
+		for k, v := range checks {
+			if hd.Get(k) != v {
+				t.Errorf("%s = %q, want %q", k, hd.Get(k), v)
+			}
+		}
+		if r := hd.Get(control.HeaderReason); !strings.Contains(r, "late event") {
+			t.Errorf("reason %q does not say late", r)
+		}
+		info, err := h.js.Stream(h.ctx, stream.DLQ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := info.CachedInfo().State.Msgs; n != 1 {
+			t.Errorf("DLQ holds %d messages, want 1", n)
+		}
+	})
+}
+
+func TestServiceUndecodableEvent(t *testing.T) {
+	h := startScorer(t)
+	dlq := newReader(t, h, stream.DLQSubject(Stage))
+	m := nats.NewMsg(stream.EventsSubject(2))
+	m.Data = []byte("{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"process\":{\"name\":\"ok\"}}\nnot json\n")
+	h.publish(t, m)
+	got := dlq.next(t)
+	if string(got.Data) != "not json" {
+		t.Errorf("data %q, want the undecodable line", got.Data)
+	}
+	if r := got.Header.Get(control.HeaderReason); !strings.HasPrefix(r, "undecodable event") {
+		t.Errorf("reason %q", r)
+	}
+}
