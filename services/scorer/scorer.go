@@ -2,27 +2,35 @@
 // over 15-minute event-time buckets, closes buckets as the watermark passes them, and
 // publishes an anomaly record for every value whose probability is below 0.035.
 //
-// The watermark comes from ingest, in band on every partition; in live mode an idle scorer
-// also advances on the wall clock. Events for a closed bucket are late: they go to the DLQ.
+// The stage has two halves joined by the BUCKETS stream. Partition aggregators bucket the
+// events of their partitions and, when the watermark closes buckets, publish one summary per
+// partition (values, counts, influencers, examples). The model takes the union of every
+// partition's summary of a bucket once all partitions are closed through it, and scores it.
+// Event volume is spread over partitions; the model only ever sees distinct values per bucket,
+// and sees all of them, so results do not depend on the partition count.
+//
+// Durability: an aggregator acks an event message only once every bucket it touched is
+// closed and published, and remembers in a KV bucket how far each partition is closed (to tell
+// a redelivered event from a late one). The model checkpoints its state to an object store and
+// acks the summaries the checkpoint covers. A restart resumes from there: nothing is lost or
+// counted twice, and what is republished carries the same message ids.
 package scorer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/rarenet/rarenet/shared/control"
-	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natsutil"
-	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -70,7 +78,7 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Stats counts what the scorer has done.
+// Stats counts what the scorer has done since it started.
 type Stats struct {
 	Events, Late, Records atomic.Int64
 }
@@ -87,21 +95,17 @@ func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{s.Events.Load(), s.Late.Load(), s.Records.Load()}
 }
 
-// Service is a running scorer.
+// Service is a running scorer: the aggregators of every partition and the model.
 type Service struct {
-	cfg        Config
-	js         jetstream.JetStream
-	pub        *natsutil.Publisher
-	det        *Detector
-	log        *slog.Logger
-	partitions int
-	watermark  time.Time
-	announced  time.Time         // the completeness last published on ANOMALIES
-	eofs       map[string][]bool // per replay, the partitions whose end of input arrived
-	stats      Stats
+	cfg   Config
+	js    jetstream.JetStream
+	log   *slog.Logger
+	agg   *aggregating
+	model *modelling
+	stats Stats
 }
 
-// New prepares the scorer on nc. The streams must exist.
+// New prepares the scorer on nc and restores its state. The streams must exist.
 func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -114,12 +118,14 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
-	det, err := NewDetector(cfg.Job)
-	if err != nil {
+	s := &Service{cfg: cfg, js: js, log: log.With("stage", Stage)}
+	if s.agg, err = newAggregating(ctx, s, p); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, js: js, pub: natsutil.NewPublisher(js), det: det, log: log.With("stage", Stage),
-		partitions: p, eofs: map[string][]bool{}}, nil
+	if s.model, err = newModelling(ctx, s, p); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Stats returns the scorer's counters.
@@ -134,129 +140,60 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	return s.Run(ctx)
 }
 
-// Run consumes every partition of EVENTS until ctx is done.
+// Run consumes EVENTS (the aggregators) and BUCKETS (the model) until ctx is done or one of
+// them fails.
 func (s *Service) Run(ctx context.Context) error {
-	cons, err := natsutil.DurableConsumer(ctx, s.js, stream.Events, stream.ScorerConsumer, stream.EventsWildcard)
+	// A restart must see its unacknowledged input again at once, not after the ack wait:
+	// recreating the durable consumers of the work queues delivers it from the first message
+	// not yet acknowledged. (One scorer owns all partitions; several would each own theirs.)
+	events, err := freshConsumer(ctx, s.js, stream.Events, stream.ScorerConsumer, stream.EventsWildcard)
 	if err != nil {
 		return err
 	}
-	s.log.Info("started", "job", s.cfg.Job.ID, "partitions", s.partitions, "clock", s.cfg.Clock)
-	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.pub.Flush}
+	buckets, err := freshConsumer(ctx, s.js, stream.Buckets, stream.ModelConsumer, stream.BucketsWildcard)
+	if err != nil {
+		return err
+	}
+	s.log.Info("started", "job", s.cfg.Job.ID, "partitions", s.agg.partitions, "clock", s.cfg.Clock,
+		"model_buckets", s.model.rarity.Modelled() != noBucket)
+	aggLoop := natsutil.Loop{Consumer: events, Handle: s.agg.handle, Commit: s.agg.commit, Retain: s.agg.retain}
 	if s.cfg.Clock == ClockWall {
-		loop.Tick = func(ctx context.Context, now time.Time) error {
-			return s.advance(now.Add(-s.cfg.AllowedLateness))
+		aggLoop.Tick = func(ctx context.Context, now time.Time) error {
+			return s.agg.closeAllBefore(now.Add(-s.cfg.AllowedLateness))
 		}
 	}
-	return loop.Run(ctx)
+	modelLoop := natsutil.Loop{Consumer: buckets, Handle: s.model.handle, Commit: s.model.commit}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, l := range []*natsutil.Loop{&aggLoop, &modelLoop} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = l.Run(ctx); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
-func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
-	h := msg.Headers()
-	if control.IsControl(h) {
-		m, err := control.Parse(h)
-		if err != nil {
-			s.log.Warn("ignoring control message", "err", err)
-			return nil
-		}
-		if m.Kind == control.KindEOF {
-			return s.endOfInput(m)
-		}
-		return s.advance(m.Watermark)
+func freshConsumer(ctx context.Context, js jetstream.JetStream, streamName, name, filter string) (jetstream.Consumer, error) {
+	if err := js.DeleteConsumer(ctx, streamName, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("scorer: reset consumer %s: %w", name, err)
 	}
-	data := msg.Data()
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		if len(line) == 0 {
-			continue
-		}
-		var ev event.Event
-		if err := json.Unmarshal(line, &ev); err != nil {
-			s.deadLetter("undecodable event: "+err.Error(), &ev, line)
-			continue
-		}
-		s.stats.Events.Add(1)
-		if err := s.det.Add(&ev); err != nil {
-			s.stats.Late.Add(1)
-			s.deadLetter(err.Error(), &ev, line)
-		}
-	}
-	return nil
+	return natsutil.DurableConsumer(ctx, js, streamName, name, filter)
 }
 
-func (s *Service) deadLetter(reason string, ev *event.Event, line []byte) {
-	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Source: ev.Origin.Source, Line: ev.Origin.Line,
-		Format: ev.Origin.Format, Data: bytes.Clone(line)}
-	if err := s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), ""); err != nil {
-		s.log.Error("dead letter not published", "err", err, "reason", reason)
-	}
-}
-
-// advance moves the watermark and publishes the records of every bucket it closes, then the
-// new completeness for the stages downstream.
-func (s *Service) advance(wm time.Time) error {
-	if !wm.After(s.watermark) {
-		return nil
-	}
-	s.watermark = wm
-	recs := s.det.CloseBefore(wm)
-	s.stats.Records.Add(int64(len(recs)))
-	return s.publish(recs, control.Marker{Kind: control.KindWatermark})
-}
-
-// endOfInput closes every bucket once every partition has delivered the replay's end.
-func (s *Service) endOfInput(m control.Marker) error {
-	seen := s.eofs[m.Replay]
-	if seen == nil {
-		seen = make([]bool, s.partitions)
-		s.eofs[m.Replay] = seen
-	}
-	if m.Partition >= 0 && m.Partition < len(seen) {
-		seen[m.Partition] = true
-	}
-	for _, ok := range seen {
-		if !ok {
-			return nil
-		}
-	}
-	delete(s.eofs, m.Replay)
-	s.log.Info("end of input: closing every bucket", "replay", m.Replay)
-	recs := s.det.CloseAll()
-	s.stats.Records.Add(int64(len(recs)))
-	stats, err := json.Marshal(s.stats.Snapshot())
+// publishJSON publishes v on subject with the message id.
+func publishJSON(pub *natsutil.Publisher, subject, id string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return fmt.Errorf("scorer: encode %T: %w", v, err)
 	}
-	eof := control.Marker{Kind: control.KindEOF, Replay: m.Replay, Stats: m.Stats}
-	if eof.Stats == nil {
-		eof.Stats = map[string]string{}
-	}
-	eof.Stats[Stage] = string(stats)
-	return s.publish(recs, eof)
-}
-
-// publish sends records and then the marker carrying the detector's completeness.
-func (s *Service) publish(recs []record.Record, marker control.Marker) error {
-	for i := range recs {
-		b, err := json.Marshal(&recs[i])
-		if err != nil {
-			return fmt.Errorf("scorer: encode record: %w", err)
-		}
-		m := nats.NewMsg(stream.AnomaliesSubject)
-		m.Data = b
-		if err := s.pub.Publish(m, recs[i].ID); err != nil {
-			return err
-		}
-	}
-	complete := s.det.Complete()
-	if marker.Kind == control.KindWatermark && !complete.After(s.announced) {
-		return nil
-	}
-	s.announced = complete
-	marker.Watermark = complete
-	return s.pub.Publish(marker.Msg(stream.AnomaliesSubject), "")
+	m := nats.NewMsg(subject)
+	m.Data = b
+	return pub.Publish(m, id)
 }

@@ -116,7 +116,9 @@ func (h *harness) watermark(t *testing.T, wm time.Time) {
 
 func (h *harness) eof(t *testing.T, replay string, p int) {
 	t.Helper()
-	m := control.Marker{Kind: control.KindEOF, Replay: replay, Partition: p,
+	// Ingest's end-of-input markers carry the replay's latest event time, so that every
+	// partition closes through the same bucket.
+	m := control.Marker{Kind: control.KindEOF, Replay: replay, Partition: p, Watermark: at(22),
 		Stats: map[string]string{"ingest": `{"lines":` + strconv.Itoa(p) + `}`}}
 	h.publish(t, m.Msg(stream.EventsSubject(p)))
 }
@@ -229,7 +231,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	for b := 1; b <= 20; b++ {
 		want = append(want, "wm "+at(b).Format("15:04"))
 	}
-	want = append(want, "rec nc@05:00", "wm 05:15", "wm 05:30", "rec socat@05:30", "eof 05:45")
+	want = append(want, "rec nc@05:00", "wm 05:15", "wm 05:30", "rec socat@05:30", "wm 05:45", "eof 05:45")
 	var got []string
 	var msgs []*nats.Msg
 	for len(got) < len(want) {

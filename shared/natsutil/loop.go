@@ -44,6 +44,10 @@ type Loop struct {
 	// Tick is called whenever the input is idle, with the wall-clock time, for stages that
 	// advance on the clock in live mode. Optional.
 	Tick func(context.Context, time.Time) error
+	// Retain, called after each Commit for every message not yet acked, keeps a message
+	// unacked while it returns true: for stages whose commit does not yet cover everything a
+	// message contributed to (an event in a bucket still open). Optional: nil acks all.
+	Retain func(jetstream.Msg) bool
 	// MaxBatch bounds the messages handled between commits (default 1000).
 	MaxBatch int
 	// Idle is how long to wait for input before committing and ticking (default 50ms).
@@ -65,9 +69,12 @@ func (l *Loop) Run(ctx context.Context) error {
 		return fmt.Errorf("natsutil: pull messages: %w", err)
 	}
 	defer it.Stop()
+	// handled holds the messages not acked yet: those handled since the last commit, and those
+	// Retain kept back at earlier commits. fresh counts the former.
 	handled := make([]jetstream.Msg, 0, maxBatch)
+	fresh := 0
 	commit := func() error {
-		if len(handled) == 0 {
+		if fresh == 0 {
 			return nil
 		}
 		if l.Commit != nil {
@@ -75,13 +82,18 @@ func (l *Loop) Run(ctx context.Context) error {
 				return err
 			}
 		}
+		kept := handled[:0]
 		for _, m := range handled {
+			if l.Retain != nil && l.Retain(m) {
+				kept = append(kept, m)
+				continue
+			}
 			if err := m.Ack(); err != nil {
 				return fmt.Errorf("natsutil: ack: %w", err)
 			}
 		}
-		clear(handled)
-		handled = handled[:0]
+		clear(handled[len(kept):])
+		handled, fresh = kept, 0
 		return nil
 	}
 	for {
@@ -110,7 +122,8 @@ func (l *Loop) Run(ctx context.Context) error {
 			return stopErr(ctx, err)
 		}
 		handled = append(handled, msg)
-		if len(handled) >= maxBatch {
+		fresh++
+		if fresh >= maxBatch {
 			if err := commit(); err != nil {
 				return stopErr(ctx, err)
 			}

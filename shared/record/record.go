@@ -82,19 +82,167 @@ type Example struct {
 	Source           string    `json:"source,omitempty"`
 }
 
-// Context is the enricher's answer to the investigation guide, per destination of the
-// examples.
+// Context is the enricher's answer to the investigation guide: why the record fired, in plain
+// words and numbers; each destination (class, service, organisation, place, name, and whether
+// the process went there before); the users; the history of execution; the process detail.
+// History-derived parts are nil when the enricher holds no history for the record's bucket.
 type Context struct {
+	Why          *Why          `json:"why,omitempty"`
 	Destinations []Destination `json:"destinations,omitempty"`
+	Users        *Users        `json:"users,omitempty"`
+	History      *History      `json:"history,omitempty"`
+	Processes    []Process     `json:"processes,omitempty"`
 }
 
-// Destination is what is known of one destination without leaving the machine.
+// Destination is what is known of one destination of the record.
 type Destination struct {
 	IP      string `json:"ip"`
 	Port    int    `json:"port,omitempty"`
 	IPClass string `json:"ip_class"`
 	Service string `json:"service,omitempty"`
 	Note    string `json:"note,omitempty"`
+	// AS and Geo come from MaxMind-format databases, when given.
+	AS  *AS  `json:"as,omitempty"`
+	Geo *Geo `json:"geo,omitempty"`
+	// ReverseDNS is set when reverse lookups are enabled.
+	ReverseDNS *ReverseDNS `json:"reverse_dns,omitempty"`
+	// IPSeenBefore and PortSeenBefore say whether this process connected to this address or
+	// this port in any earlier bucket of the history; nil without history.
+	IPSeenBefore   *bool      `json:"ip_seen_before,omitempty"`
+	IPFirstSeen    *time.Time `json:"ip_first_seen,omitempty"`
+	PortSeenBefore *bool      `json:"port_seen_before,omitempty"`
+	PortFirstSeen  *time.Time `json:"port_first_seen,omitempty"`
+}
+
+// AS is the autonomous system of an address (ECS destination.as.*).
+type AS struct {
+	Number       uint32 `json:"number"`
+	Organization string `json:"organization,omitempty"`
+}
+
+// Geo is the place of an address (ECS destination.geo.*).
+type Geo struct {
+	CountryISOCode string `json:"country_iso_code,omitempty"`
+	CountryName    string `json:"country_name,omitempty"`
+	CityName       string `json:"city_name,omitempty"`
+	ContinentCode  string `json:"continent_code,omitempty"`
+}
+
+// ReverseDNS is the outcome of a PTR lookup: the names, or why there are none (not-found,
+// timeout, error, busy: every lookup slot was taken for the whole time allowed).
+type ReverseDNS struct {
+	Names  []string `json:"names,omitempty"`
+	Status string   `json:"status"`
+}
+
+// Users answers "is this their workflow?": the users of the record and, from the history,
+// the users the process ran as before the record's bucket.
+type Users struct {
+	// Current are the record's users (user.name, or uid=<id> when only the id is known).
+	Current []string `json:"current"`
+	// New are the current users the process never ran as before.
+	New []string `json:"new"`
+	// Before are the users it ran as before, most recent first (at most 20), of BeforeCount.
+	Before      []string `json:"before,omitempty"`
+	BeforeCount int      `json:"before_count"`
+}
+
+// History is the process's history of execution before the record's bucket, fleet-wide.
+type History struct {
+	// Since is the first bucket the history holds; Buckets the buckets from Since up to the
+	// record's (excluded); ActiveBuckets those in which the process connected.
+	Since         time.Time `json:"since"`
+	Buckets       int64     `json:"buckets"`
+	ActiveBuckets int64     `json:"active_buckets"`
+	// New is true when the process never connected before, anywhere.
+	New       bool       `json:"new"`
+	FirstSeen *time.Time `json:"first_seen,omitempty"`
+	LastSeen  *time.Time `json:"last_seen,omitempty"`
+	// Hosts is the history of each of the record's hosts.
+	Hosts []HostHistory `json:"hosts,omitempty"`
+	// Prevalence: HostCount hosts ran it (before or in this bucket) of FleetHostCount hosts
+	// known.
+	HostCount      int `json:"host_count"`
+	FleetHostCount int `json:"fleet_host_count"`
+	// Schedule is a recognised schedule of the process's runs, with its evidence.
+	Schedule *Schedule `json:"schedule,omitempty"`
+}
+
+// HostHistory is the process's history on one host.
+type HostHistory struct {
+	Name          string     `json:"name"`
+	New           bool       `json:"new"`
+	FirstSeen     *time.Time `json:"first_seen,omitempty"`
+	ActiveBuckets int64      `json:"active_buckets"`
+}
+
+// Schedule is a recognised period (hourly, daily, weekly, monthly, quarterly): the runs that
+// show it, the record's bucket last.
+type Schedule struct {
+	Period      string      `json:"period"`
+	Description string      `json:"description"`
+	Runs        []time.Time `json:"runs"`
+}
+
+// Process is one distinct process of the record's example events.
+type Process struct {
+	Host             string   `json:"host,omitempty"`
+	User             string   `json:"user,omitempty"`
+	PID              int64    `json:"pid,omitempty"`
+	Executable       string   `json:"executable,omitempty"`
+	Args             []string `json:"args,omitempty"`
+	Title            string   `json:"title,omitempty"`
+	WorkingDirectory string   `json:"working_directory,omitempty"`
+	// Notes are what an analyst should not miss (a temporary directory, a deleted or
+	// masquerading executable).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Why says why the record fired: one sentence in plain words, its clauses, and the numbers
+// behind them.
+type Why struct {
+	Text  string   `json:"text"`
+	Facts []string `json:"facts"`
+	// ActiveBuckets of Buckets earlier buckets had the process (from the history, or the
+	// model's buckets when there is none); Hosts of FleetHosts ran it (0 without history).
+	ActiveBuckets   int64   `json:"active_buckets"`
+	Buckets         int64   `json:"buckets"`
+	Hosts           int     `json:"hosts"`
+	FleetHosts      int     `json:"fleet_hosts"`
+	FirstOccurrence bool    `json:"first_occurrence"`
+	Probability     float64 `json:"probability"`
+	RecordScore     float64 `json:"record_score"`
+}
+
+// ResultTypeBucketSummary is the result_type of a BucketSummary: what the scorer publishes on
+// the anomalies subject for every closed bucket, before the bucket's records, so the enricher
+// keeps the history of every process and not only of the rare ones.
+const ResultTypeBucketSummary = "rarenet_bucket_summary"
+
+// BucketSummary is what one closed bucket held, per by-field value. A bucket may be split
+// into several summaries (each value in exactly one), to keep messages small.
+type BucketSummary struct {
+	ResultType string         `json:"result_type"`
+	JobID      string         `json:"job_id"`
+	Timestamp  int64          `json:"timestamp"`   // bucket start, Unix milliseconds
+	BucketSpan int64          `json:"bucket_span"` // seconds
+	Values     []ValueSummary `json:"values"`
+}
+
+// ValueSummary is one by-field value in a bucket: its events, hosts, users (user.name, or
+// uid=<id>) and destinations, each list bounded by the scorer.
+type ValueSummary struct {
+	Value        string     `json:"value"`
+	EventCount   int64      `json:"event_count"`
+	Hosts        []string   `json:"hosts,omitempty"`
+	Users        []string   `json:"users,omitempty"`
+	Destinations []Endpoint `json:"destinations,omitempty"`
+}
+
+// Endpoint is an address and port.
+type Endpoint struct {
+	IP   string `json:"ip"`
+	Port int    `json:"port,omitempty"`
 }
 
 // ID returns the stable id of the record of value in the bucket starting at bucketStart, in

@@ -25,6 +25,7 @@ import (
 const (
 	Raw       = "RARENET_RAW"
 	Events    = "RARENET_EVENTS"
+	Buckets   = "RARENET_BUCKETS"
 	Anomalies = "RARENET_ANOMALIES"
 	Enriched  = "RARENET_ENRICHED"
 	Signals   = "RARENET_SIGNALS"
@@ -37,6 +38,7 @@ const (
 const (
 	RawPrefix         = "rarenet.raw."
 	EventsPrefix      = "rarenet.events."
+	BucketsPrefix     = "rarenet.buckets."
 	AnomaliesSubject  = "rarenet.anomalies"
 	EnrichedSubject   = "rarenet.enriched"
 	SignalsSubject    = "rarenet.signals"
@@ -44,6 +46,7 @@ const (
 	StatusPrefix      = "rarenet.status."
 	RawWildcard       = RawPrefix + ">"
 	EventsWildcard    = EventsPrefix + "*"
+	BucketsWildcard   = BucketsPrefix + "*"
 	DLQWildcard       = DLQPrefix + ">"
 	StatusWildcard    = StatusPrefix + ">"
 	DefaultPartitions = 8
@@ -53,9 +56,17 @@ const (
 const (
 	IngestConsumer   = "ingest"
 	ScorerConsumer   = "scorer"
+	ModelConsumer    = "scorer-model"
 	EnricherConsumer = "enricher"
 	WindowerConsumer = "windower"
 )
+
+// ScorerBucket is the key-value bucket of the scorer's partition aggregators: how far each
+// partition is closed, so a restarted aggregator tells late events from redelivered ones.
+const ScorerBucket = "rarenet_scorer"
+
+// ModelStore is the object store holding the scorer's model checkpoint.
+const ModelStore = "rarenet_scorer_model"
 
 // EmittedBucket is the key-value bucket in which the windower remembers the signal ids it has
 // published, so overlapping look-back windows, redeliveries and restarts never repeat one.
@@ -66,6 +77,9 @@ func RawSubject(format string) string { return RawPrefix + format }
 
 // EventsSubject is the subject of partition p of the normalized events.
 func EventsSubject(p int) string { return EventsPrefix + strconv.Itoa(p) }
+
+// BucketsSubject is the subject of partition p's closed-bucket summaries.
+func BucketsSubject(p int) string { return BucketsPrefix + strconv.Itoa(p) }
 
 // DLQSubject is the dead-letter subject of a stage.
 func DLQSubject(stage string) string { return DLQPrefix + stage }
@@ -125,6 +139,7 @@ func Definitions(c Config) []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		work(mk(Raw, "raw input lines, as published by sources", RawWildcard)),
 		work(mk(Events, "normalized network events, partitioned by xxhash64(process.name) mod "+strconv.Itoa(c.Partitions), EventsWildcard)),
+		work(mk(Buckets, "closed-bucket summaries of each partition, for the rare model", BucketsWildcard)),
 		work(mk(Anomalies, "anomaly records of the rare model", AnomaliesSubject)),
 		work(mk(Enriched, "anomaly records with investigation context", EnrichedSubject)),
 		mk(Signals, "Elastic-compatible signal documents", SignalsSubject),
@@ -169,6 +184,24 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL ti
 	})
 	if err != nil {
 		return fmt.Errorf("stream: create key-value bucket %s: %w", EmittedBucket, err)
+	}
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      ScorerBucket,
+		Description: "how far each partition's aggregator is closed",
+		Storage:     storage,
+		Replicas:    max(c.Replicas, 1),
+	})
+	if err != nil {
+		return fmt.Errorf("stream: create key-value bucket %s: %w", ScorerBucket, err)
+	}
+	_, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      ModelStore,
+		Description: "the scorer's model checkpoint",
+		Storage:     storage,
+		Replicas:    max(c.Replicas, 1),
+	})
+	if err != nil {
+		return fmt.Errorf("stream: create object store %s: %w", ModelStore, err)
 	}
 	return nil
 }

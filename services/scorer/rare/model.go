@@ -189,9 +189,15 @@ func (m *Model) Concentration(value string) (float64, bool) {
 }
 
 // TotalConcentration returns the sum of all concentrations.
+//
+// The sum runs over the concentrations in ascending order, as ScoreBucket's does, so the
+// result does not depend on the order in which values were first seen: a model restored
+// from a checkpoint (values sorted by name) gives the same bits as the one that wrote it.
 func (m *Model) TotalConcentration() float64 {
+	sorted := slices.Clone(m.conc)
+	slices.Sort(sorted)
 	var s float64
-	for _, c := range m.conc {
+	for _, c := range sorted {
 		s += c
 	}
 	return s * m.scale

@@ -1,0 +1,222 @@
+package scorer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/record"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// checkpointObject is the name of the model checkpoint in the object store.
+const checkpointObject = "model"
+
+// modelCheckpoint is everything the model half needs to resume: the model, how far each
+// partition is closed, the summaries waiting for slower partitions, and the replays whose end
+// has not arrived from every partition. Summaries at or before a partition's closed bucket are
+// in here, so a redelivered one is recognised and skipped.
+type modelCheckpoint struct {
+	Rarity    RarityState              `json:"rarity"`
+	Closed    []int64                  `json:"closed"`
+	Pending   map[int64][]ValueSummary `json:"pending,omitempty"`
+	EOFs      map[string]*replayEnd    `json:"eofs,omitempty"`
+	Announced int64                    `json:"announced"`
+	Records   int64                    `json:"records"`
+}
+
+// replayEnd gathers the end of a replay from each partition.
+type replayEnd struct {
+	Seen  []bool            `json:"seen"`
+	Stats map[string]string `json:"stats,omitempty"`
+}
+
+// modelling is the scorer's second half: the rare model over the union of the partitions'
+// bucket summaries.
+type modelling struct {
+	s       *Service
+	pub     *natsutil.Publisher
+	obj     jetstream.ObjectStore
+	rarity  *Rarity
+	closed  []int64 // per partition: the last bucket it closed
+	pending map[int64][]ValueSummary
+	eofs    map[string]*replayEnd
+	// announced is the completeness last published: records of every bucket before it are out.
+	announced int64
+	records   int64
+	dirty     bool
+}
+
+func newModelling(ctx context.Context, s *Service, partitions int) (*modelling, error) {
+	obj, err := s.js.ObjectStore(ctx, stream.ModelStore)
+	if err != nil {
+		return nil, fmt.Errorf("scorer: object store %s: %w", stream.ModelStore, err)
+	}
+	r, err := NewRarity(s.cfg.Job)
+	if err != nil {
+		return nil, err
+	}
+	m := &modelling{s: s, pub: natsutil.NewPublisher(s.js), obj: obj, rarity: r,
+		closed: make([]int64, partitions), pending: map[int64][]ValueSummary{}, eofs: map[string]*replayEnd{}, announced: noBucket}
+	for p := range m.closed {
+		m.closed[p] = noBucket
+	}
+	b, err := obj.GetBytes(ctx, checkpointObject)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scorer: read model checkpoint: %w", err)
+	}
+	var cp modelCheckpoint
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return nil, fmt.Errorf("scorer: decode model checkpoint: %w", err)
+	}
+	if len(cp.Closed) != partitions {
+		return nil, fmt.Errorf("scorer: model checkpoint has %d partitions, the stream %d", len(cp.Closed), partitions)
+	}
+	if err := r.Restore(cp.Rarity); err != nil {
+		return nil, fmt.Errorf("scorer: restore model: %w", err)
+	}
+	m.closed, m.announced, m.records = cp.Closed, cp.Announced, cp.Records
+	if cp.Pending != nil {
+		m.pending = cp.Pending
+	}
+	if cp.EOFs != nil {
+		m.eofs = cp.EOFs
+	}
+	s.stats.Records.Store(cp.Records)
+	return m, nil
+}
+
+func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
+	var pc PartitionClose
+	if err := json.Unmarshal(msg.Data(), &pc); err != nil || pc.Partition < 0 || pc.Partition >= len(m.closed) {
+		reason := fmt.Sprintf("bucket summary on %s: not a partition close of one of %d partitions", msg.Subject(), len(m.closed))
+		if err != nil {
+			reason = "undecodable bucket summary: " + err.Error()
+		}
+		dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Data: msg.Data()}
+		return m.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), "")
+	}
+	p := pc.Partition
+	if pc.ClosedThrough > m.closed[p] {
+		for _, b := range pc.Buckets {
+			m.pending[b.Bucket] = append(m.pending[b.Bucket], b.Values...)
+		}
+		m.closed[p] = pc.ClosedThrough
+		m.dirty = true
+	} else if !pc.EOF {
+		return nil // a redelivered close, already in the model or pending
+	}
+	if err := m.scoreReady(); err != nil {
+		return err
+	}
+	if pc.EOF {
+		return m.endOfInput(pc)
+	}
+	return nil
+}
+
+// ready is the last bucket every partition has closed.
+func (m *modelling) ready() int64 {
+	return slices.Min(m.closed)
+}
+
+// scoreReady scores, in order, every pending bucket that all partitions have closed, then
+// announces the new completeness downstream.
+func (m *modelling) scoreReady() error {
+	ready := m.ready()
+	if ready == noBucket || ready <= m.announced {
+		return nil
+	}
+	var ks []int64
+	for k := range m.pending {
+		if k <= ready {
+			ks = append(ks, k)
+		}
+	}
+	slices.Sort(ks)
+	for _, k := range ks {
+		if err := m.publishRecords(m.rarity.Score(k, m.pending[k])); err != nil {
+			return err
+		}
+		delete(m.pending, k)
+	}
+	m.announced = ready
+	m.dirty = true
+	complete := time.Unix(0, (ready+1)*int64(m.s.cfg.Job.BucketSpan)).UTC()
+	wm := control.Marker{Kind: control.KindWatermark, Watermark: complete}
+	return m.pub.Publish(wm.Msg(stream.AnomaliesSubject), "")
+}
+
+func (m *modelling) publishRecords(recs []record.Record) error {
+	for i := range recs {
+		if err := publishJSON(m.pub, stream.AnomaliesSubject, recs[i].ID, &recs[i]); err != nil {
+			return err
+		}
+	}
+	m.records += int64(len(recs))
+	m.s.stats.Records.Add(int64(len(recs)))
+	return nil
+}
+
+// endOfInput forwards a replay's end once every partition has delivered it, with the
+// counters of the stages so far.
+func (m *modelling) endOfInput(pc PartitionClose) error {
+	end := m.eofs[pc.Replay]
+	if end == nil {
+		end = &replayEnd{Seen: make([]bool, len(m.closed))}
+		m.eofs[pc.Replay] = end
+	}
+	if end.Seen[pc.Partition] {
+		return nil
+	}
+	end.Seen[pc.Partition] = true
+	end.Stats = pc.Stats
+	m.dirty = true
+	if slices.Contains(end.Seen, false) {
+		return nil
+	}
+	delete(m.eofs, pc.Replay)
+	m.s.log.Info("end of input", "replay", pc.Replay)
+	own, err := json.Marshal(m.s.stats.Snapshot())
+	if err != nil {
+		return err
+	}
+	marker := control.Marker{Kind: control.KindEOF, Replay: pc.Replay, Stats: map[string]string{Stage: string(own)}}
+	for k, v := range end.Stats {
+		marker.Stats[k] = v
+	}
+	if m.announced != noBucket {
+		marker.Watermark = time.Unix(0, (m.announced+1)*int64(m.s.cfg.Job.BucketSpan)).UTC()
+	}
+	return m.pub.Publish(marker.Msg(stream.AnomaliesSubject), "")
+}
+
+// commit stores the records, then checkpoints the model; the loop then acks the summaries.
+func (m *modelling) commit(ctx context.Context) error {
+	if err := m.pub.Flush(ctx); err != nil {
+		return err
+	}
+	if !m.dirty {
+		return nil
+	}
+	b, err := json.Marshal(modelCheckpoint{Rarity: m.rarity.Snapshot(), Closed: m.closed, Pending: m.pending,
+		EOFs: m.eofs, Announced: m.announced, Records: m.records})
+	if err != nil {
+		return fmt.Errorf("scorer: encode model checkpoint: %w", err)
+	}
+	if _, err := m.obj.PutBytes(ctx, checkpointObject, b); err != nil {
+		return fmt.Errorf("scorer: write model checkpoint: %w", err)
+	}
+	m.dirty = false
+	return nil
+}

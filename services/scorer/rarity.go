@@ -1,0 +1,140 @@
+package scorer
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rarenet/rarenet/services/scorer/rare"
+	"github.com/rarenet/rarenet/shared/record"
+)
+
+// Rarity is the job's rare model over whole buckets: it takes the union of every partition's
+// summary of a bucket, adds it to the model, scores it and builds the records. One Rarity
+// serves all partitions, which is why the results do not depend on the partition count.
+//
+// A Rarity is not safe for concurrent use.
+type Rarity struct {
+	job   Job
+	model *rare.Model
+	norm  *rare.Normalizer
+	// first and modelled are the first and the last bucket added to the model.
+	first, modelled int64
+}
+
+// RarityState is a checkpoint of a Rarity.
+type RarityState struct {
+	Model      rare.State           `json:"model"`
+	Normalizer rare.NormalizerState `json:"normalizer"`
+	First      int64                `json:"first"`
+	Modelled   int64                `json:"modelled"`
+}
+
+// NewRarity returns an empty model for job.
+func NewRarity(job Job) (*Rarity, error) {
+	m, err := rare.NewModel(rare.DefaultConfig(job.BucketSpan))
+	if err != nil {
+		return nil, err
+	}
+	n, err := rare.NewNormalizer(rare.DefaultNormalizerConfig(job.BucketSpan))
+	if err != nil {
+		return nil, err
+	}
+	return &Rarity{job: job, model: m, norm: n, first: noBucket, modelled: noBucket}, nil
+}
+
+// Modelled returns the last bucket added to the model (noBucket before the first).
+func (r *Rarity) Modelled() int64 { return r.modelled }
+
+// Snapshot returns the model's state.
+func (r *Rarity) Snapshot() RarityState {
+	return RarityState{Model: r.model.Snapshot(), Normalizer: r.norm.Snapshot(), First: r.first, Modelled: r.modelled}
+}
+
+// Restore replaces the model's state with s.
+func (r *Rarity) Restore(s RarityState) error {
+	if err := r.model.Restore(s.Model); err != nil {
+		return err
+	}
+	if err := r.norm.Restore(s.Normalizer); err != nil {
+		return err
+	}
+	r.first, r.modelled = s.First, s.Modelled
+	return nil
+}
+
+// Score adds bucket k, made of the summaries of every partition, to the model (decaying over
+// the buckets since the last one, empty ones included), scores it, and returns the records
+// of the values whose probability is below the job's record probability. Buckets must come in
+// increasing order; an empty bucket only moves time on.
+func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
+	var values []ValueSummary
+	for _, p := range parts {
+		values = append(values, p...)
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	// Partitions hold disjoint values; sorting makes the union independent of how values were
+	// spread over them.
+	slices.SortFunc(values, func(a, b ValueSummary) int { return strings.Compare(a.Value, b.Value) })
+	if r.modelled != noBucket {
+		r.model.Advance(int(k - r.modelled))
+		r.norm.Advance(int(k - r.modelled))
+	} else {
+		r.first = k
+	}
+	r.modelled = k
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = v.Value
+	}
+	scores := r.model.ScoreBucket(names)
+	r.norm.Update(scores)
+	if k-r.first < r.job.WarmupBuckets {
+		return nil
+	}
+	start := time.Unix(0, k*int64(r.job.BucketSpan)).UTC()
+	var out []record.Record
+	total := -1.0
+	for i, s := range scores {
+		if s.Probability >= r.job.RecordProbability {
+			continue
+		}
+		if total < 0 {
+			total = r.model.TotalConcentration()
+		}
+		v := values[i]
+		score, ceil := r.norm.Normalize(s)
+		out = append(out, record.Record{
+			ID:                 record.ID(r.job.ID, start, r.job.BucketSpan, 0, s.Value),
+			JobID:              r.job.ID,
+			ResultType:         "record",
+			Timestamp:          start.UnixMilli(),
+			BucketSpan:         int64(r.job.BucketSpan / time.Second),
+			Probability:        s.Probability,
+			RecordScore:        score,
+			InitialRecordScore: score,
+			Function:           "rare",
+			FunctionDesc:       "rare",
+			ByFieldName:        r.job.ByField,
+			ByFieldValue:       s.Value,
+			Typical:            []float64{s.Typical},
+			Actual:             []float64{s.Actual},
+			Influencers:        v.Influencers,
+			Explanation: record.Explanation{
+				FirstOccurrence:    s.FirstOccurrence,
+				RelativeRarity:     s.RelativeRarity,
+				Concentration:      s.Concentration,
+				TotalConcentration: total,
+				DistinctValues:     r.model.Len(),
+				RawScore:           s.RawScore,
+				Ceilings:           record.Ceilings{Noise: ceil.Noise, Quantile: ceil.Quantile, Ratio: ceil.Ratio, Probability: ceil.Probability, Percentile: ceil.Percentile},
+				EventCount:         v.Count,
+				BucketsModelled:    k - r.first + 1,
+			},
+			Examples: v.Examples,
+		})
+	}
+	return out
+}

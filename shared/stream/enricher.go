@@ -1,0 +1,44 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// HistoryBucket is the key-value bucket in which the enricher keeps the history of execution
+// of every process.name (first seen, active buckets, hosts, users, destinations, ports) and of
+// the fleet (hosts), built from the scorer's bucket summaries. Enricher replicas share it.
+// Every entry is bounded by the enricher (see services/enricher/history.go); a process not
+// seen for HistoryMaxAge is forgotten.
+const HistoryBucket = "rarenet_history"
+
+// HistoryMaxAge is how long a history entry lives without being updated: a little over a
+// year, so quarterly schedules are still recognised after a missed run.
+const HistoryMaxAge = 400 * 24 * time.Hour
+
+// historyMaxValueSize bounds one entry; the enricher keeps entries far below it.
+const historyMaxValueSize = 1 << 20
+
+// EnsureEnricher creates or updates the enricher's history bucket with the storage and
+// replication of the pipeline's streams.
+func EnsureEnricher(ctx context.Context, js jetstream.JetStream, c Config) error {
+	storage := jetstream.FileStorage
+	if c.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:       HistoryBucket,
+		Description:  "history of execution per process.name, kept by the enricher",
+		TTL:          HistoryMaxAge,
+		MaxValueSize: historyMaxValueSize,
+		Storage:      storage,
+		Replicas:     max(c.Replicas, 1),
+	})
+	if err != nil {
+		return fmt.Errorf("stream: create key-value bucket %s: %w", HistoryBucket, err)
+	}
+	return nil
+}
