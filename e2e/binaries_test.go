@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -163,13 +162,21 @@ func waitPort(t testing.TB, port int) {
 // run runs a binary to completion and returns its stdout; stderr goes to the failure message.
 func run(t testing.TB, name string, args ...string) []byte {
 	t.Helper()
+	out, err := runErr(name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runErr runs a binary to completion; the error carries its stderr. Safe off the test's
+// goroutine.
+func runErr(name string, args ...string) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) || err != nil {
-		t.Fatalf("%s %v: %v\nstderr:\n%s", filepath.Base(name), args, err, stderr.String())
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("%s %v: %w\nstderr:\n%s", filepath.Base(name), args, err, stderr.String())
 	}
-	return stdout.Bytes()
+	return stdout.Bytes(), nil
 }

@@ -15,22 +15,27 @@ import (
 type Window struct {
 	rule    Rule
 	pending []record.Record
-	lastRun time.Time // zero before the first run
+	ids     map[string]bool // ids of the pending records
+	lastRun time.Time       // zero before the first run
 }
 
 // NewWindow returns an empty Window for rule.
-func NewWindow(rule Rule) *Window { return &Window{rule: rule} }
+func NewWindow(rule Rule) *Window { return &Window{rule: rule, ids: map[string]bool{}} }
 
 // LastRun returns the time of the last run, zero before the first.
 func (w *Window) LastRun() time.Time { return w.lastRun }
 
 // Add keeps r for the runs to come. It returns false when no future run can cover r any
-// more: its bucket fell out of the look-back of the next run before r arrived.
+// more: its bucket fell out of the look-back of the next run before r arrived. A record
+// already waiting (redelivered, or republished by a restarted scorer) is kept once.
 func (w *Window) Add(r record.Record) bool {
 	if !w.lastRun.IsZero() && r.BucketStart().Before(w.lastRun.Add(w.rule.Interval-w.rule.From)) {
 		return false
 	}
-	w.pending = append(w.pending, r)
+	if !w.ids[r.ID] {
+		w.ids[r.ID] = true
+		w.pending = append(w.pending, r)
+	}
 	return true
 }
 
@@ -109,7 +114,13 @@ func (w *Window) Run(t time.Time) RuleRun {
 	})
 	// The next run covers buckets from t+interval-from on.
 	keepFrom := t.Add(w.rule.Interval - w.rule.From)
-	w.pending = slices.DeleteFunc(w.pending, func(r record.Record) bool { return r.BucketStart().Before(keepFrom) })
+	w.pending = slices.DeleteFunc(w.pending, func(r record.Record) bool {
+		if r.BucketStart().Before(keepFrom) {
+			delete(w.ids, r.ID)
+			return true
+		}
+		return false
+	})
 	w.lastRun = t
 	return run
 }

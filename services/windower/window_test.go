@@ -238,3 +238,17 @@ func TestDrain(t *testing.T) {
 		})
 	}
 }
+
+func TestAddKeepsARecordOnce(t *testing.T) {
+	w := NewWindow(DefaultRule())
+	r := rec("10:00", "perl", 90)
+	for range 3 {
+		if !w.Add(r) {
+			t.Fatal("Add refused a record in the look-back")
+		}
+	}
+	run := w.Run(clock("10:15"))
+	if len(run.Matches) != 1 {
+		t.Fatalf("%d matches for one record added three times, want 1", len(run.Matches))
+	}
+}

@@ -29,13 +29,16 @@ func EnsureEnricher(ctx context.Context, js jetstream.JetStream, c Config) error
 	if c.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:       HistoryBucket,
-		Description:  "history of execution per process.name, kept by the enricher",
-		TTL:          HistoryMaxAge,
-		MaxValueSize: historyMaxValueSize,
-		Storage:      storage,
-		Replicas:     max(c.Replicas, 1),
+	err := retryRace(ctx, func() error {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:       HistoryBucket,
+			Description:  "history of execution per process.name, kept by the enricher",
+			TTL:          HistoryMaxAge,
+			MaxValueSize: historyMaxValueSize,
+			Storage:      storage,
+			Replicas:     max(c.Replicas, 1),
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("stream: create key-value bucket %s: %w", HistoryBucket, err)

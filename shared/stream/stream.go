@@ -167,7 +167,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL ti
 			}
 			sc.Metadata = map[string]string{partitionsKey: strconv.Itoa(c.Partitions)}
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		if err := retryRace(ctx, func() error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
 			return fmt.Errorf("stream: create %s: %w", sc.Name, err)
 		}
 	}
@@ -175,30 +175,39 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL ti
 	if c.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      EmittedBucket,
-		Description: "signal ids already published by the windower",
-		TTL:         emittedTTL,
-		Storage:     storage,
-		Replicas:    max(c.Replicas, 1),
+	err := retryRace(ctx, func() error {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      EmittedBucket,
+			Description: "signal ids already published by the windower",
+			TTL:         emittedTTL,
+			Storage:     storage,
+			Replicas:    max(c.Replicas, 1),
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("stream: create key-value bucket %s: %w", EmittedBucket, err)
 	}
-	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      ScorerBucket,
-		Description: "how far each partition's aggregator is closed",
-		Storage:     storage,
-		Replicas:    max(c.Replicas, 1),
+	err = retryRace(ctx, func() error {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      ScorerBucket,
+			Description: "how far each partition's aggregator is closed",
+			Storage:     storage,
+			Replicas:    max(c.Replicas, 1),
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("stream: create key-value bucket %s: %w", ScorerBucket, err)
 	}
-	_, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      ModelStore,
-		Description: "the scorer's model checkpoint",
-		Storage:     storage,
-		Replicas:    max(c.Replicas, 1),
+	err = retryRace(ctx, func() error {
+		_, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      ModelStore,
+			Description: "the scorer's model checkpoint",
+			Storage:     storage,
+			Replicas:    max(c.Replicas, 1),
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("stream: create object store %s: %w", ModelStore, err)
@@ -217,4 +226,21 @@ func Partitions(ctx context.Context, js jetstream.JetStream) (int, error) {
 		return 0, fmt.Errorf("stream: %s has no valid %s metadata", Events, partitionsKey)
 	}
 	return p, nil
+}
+
+// retryRace runs create again when it lost a race with another process creating the same
+// stream: every stage ensures the streams at start, and stages start together.
+func retryRace(ctx context.Context, create func() error) error {
+	var err error
+	for attempt := range 10 {
+		if err = create(); err == nil || !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -119,5 +120,44 @@ func TestSubjects(t *testing.T) {
 				t.Errorf("got %q, want %q", tt.got, tt.want)
 			}
 		})
+	}
+}
+
+// TestEnsureConcurrently is every stage starting at once against a fresh server: they all
+// create the same streams, and none may fail for having lost the race.
+func TestEnsureConcurrently(t *testing.T) {
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	cfg := Config{Partitions: 4, Replicas: 1}
+	errs := make(chan error, 8)
+	for i := range cap(errs) {
+		// One connection each, as separate processes have.
+		nc, err := natsutil.Connect(srv.ClientURL(), nil, "stage"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := natsutil.JetStream(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Stages configured differently (here: the emitted-ids TTL) make a lost race an error
+		// rather than a no-op; Ensure must still succeed.
+		ttl := time.Duration(1+i%2) * time.Hour
+		go func() {
+			err := Ensure(context.Background(), js, cfg, ttl)
+			if err == nil {
+				err = EnsureEnricher(context.Background(), js, cfg)
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -124,8 +123,6 @@ func replayCmd(ctx context.Context, args []string) error {
 	var ro rarenet.ReplayOptions
 	var common service.Common
 	pipelineFlags(fs, &ro.Pipeline, &common)
-	fs.Lookup("emitted-ttl").DefValue = "1h"
-	common.EmittedTTL = time.Hour
 	var out, stats string
 	var verbose, driverOnly bool
 	fs.StringVar(&ro.Format, "format", "auto", "input format: auto, ecs or auditd")
