@@ -64,7 +64,7 @@ func (d *Decoding) Line(formatName, source string, num int64, data []byte, out O
 			name = formats.Detect(data)
 			if name == "" {
 				out.Reject(format.Result{
-					Err:    fmt.Errorf("%w: cannot detect the format: expected an ECS JSON object or an auditd record (type=... msg=audit(...))", format.ErrMalformed),
+					Err:    fmt.Errorf("%w: cannot detect the format: expected an auditd record (type=... msg=audit(...)), Sysmon for Linux XML, or a JSON object from ECS, Tetragon, osquery or Falco", format.ErrMalformed),
 					Source: source, Line: num, Raw: bytes.Clone(data), Format: format.Auto,
 				})
 				return

@@ -93,8 +93,9 @@ func TestDecodingRealFiles(t *testing.T) {
 		// Single records sorted by type: the unknown one at once, the connect without its
 		// SOCKADDR at the end.
 		{"auditd/go-libaudit-rhel7.log", datafeed.Default(), "[]", "[]", "[rhel7:31 rhel7:28]"},
-		// Sysmon rows from a log workspace are not ECS: each is rejected, none dropped.
-		{"sysmon-linux/otrf-log4shell-sysmon-eid3.jsonl", datafeed.Default(), "[]", "[]", "[sysmon:1 sysmon:2 sysmon:3 sysmon:4 sysmon:5 sysmon:6]"},
+		// Sysmon rows from a log workspace are detected as sysmon: five outbound connections
+		// pass, the unspecified IPv6 destination (port 0) is not network activity.
+		{"sysmon-linux/otrf-log4shell-sysmon-eid3.jsonl", datafeed.Default(), "[wdavdaemon@1 java@2 java@3 bash@4 telemetryd_v2@5]", "[bash@6]", "[]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file+"/"+tt.filter.Name, func(t *testing.T) {
@@ -196,7 +197,11 @@ func TestNewDecoding(t *testing.T) {
 		{format.Auto, nil},
 		{format.ECS, nil},
 		{format.Auditd, nil},
-		{"sysmon", format.ErrUnknownFormat},
+		{"sysmon", nil},
+		{"tetragon", nil},
+		{"osquery", nil},
+		{"falco", nil},
+		{"syslog", format.ErrUnknownFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

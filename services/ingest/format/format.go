@@ -11,9 +11,13 @@ import (
 // Names of the supported input formats, as used in --format and in the raw subject
 // (rarenet.raw.<format>).
 const (
-	Auto   = "auto"
-	ECS    = "ecs"
-	Auditd = "auditd"
+	Auto     = "auto"
+	ECS      = "ecs"
+	Auditd   = "auditd"
+	Sysmon   = "sysmon"
+	Tetragon = "tetragon"
+	Osquery  = "osquery"
+	Falco    = "falco"
 )
 
 // Line is one line of input with its position, for messages that name file and line.

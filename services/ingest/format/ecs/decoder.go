@@ -4,7 +4,9 @@
 //
 // Fields may be nested objects ({"process":{"name":"curl"}}), dotted keys
 // ({"process.name":"curl"}) or a mix, as Elasticsearch accepts all three. A document may
-// also come wrapped as a search hit or bulk item, under "_source".
+// also come wrapped as a search hit or bulk item, under "_source". The action lines of an
+// Elasticsearch bulk body ({"index":{...}} or {"create":{...}} before each document, as
+// Beats send them) are skipped, so a captured bulk request reads as its documents.
 package ecs
 
 import (
@@ -34,6 +36,9 @@ func (d *Decoder) Decode(l format.Line, emit format.Emit) {
 	}
 	res := format.Result{Source: l.Source, Line: l.Num, Raw: bytes.Clone(l.Data)}
 	ev, err := decode(data)
+	if ev == nil && err == nil {
+		return // a bulk action line
+	}
 	if err != nil {
 		res.Err = err
 	} else {
@@ -46,7 +51,7 @@ func (d *Decoder) Decode(l format.Line, emit format.Emit) {
 // Flush does nothing: no document spans lines.
 func (d *Decoder) Flush(format.Emit) {}
 
-// decode parses one JSON document into an event.
+// decode parses one JSON document into an event; nil without error for a bulk action line.
 func decode(data []byte) (*event.Event, error) {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
@@ -56,10 +61,28 @@ func decode(data []byte) (*event.Event, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: expected a JSON object, got %s", format.ErrMalformed, describe(v))
 	}
+	if isBulkAction(m) {
+		return nil, nil
+	}
 	if src, ok := m["_source"]; ok {
 		if m, ok = src.(map[string]any); !ok {
 			return nil, fmt.Errorf("%w: _source: expected a JSON object, got %s", format.ErrMalformed, describe(src))
 		}
 	}
 	return toEvent(doc{m: m})
+}
+
+// isBulkAction reports whether m is the action line of a bulk request: one key, index or
+// create, holding the target's metadata. No ECS document has that shape (it would lack
+// @timestamp and be rejected anyway).
+func isBulkAction(m map[string]any) bool {
+	if len(m) != 1 {
+		return false
+	}
+	for _, k := range []string{"index", "create"} {
+		if _, ok := m[k].(map[string]any); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -4,16 +4,21 @@
 package formats
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/services/ingest/format/auditd"
 	"github.com/rarenet/rarenet/services/ingest/format/ecs"
+	"github.com/rarenet/rarenet/services/ingest/format/falco"
+	"github.com/rarenet/rarenet/services/ingest/format/osquery"
+	"github.com/rarenet/rarenet/services/ingest/format/sysmon"
+	"github.com/rarenet/rarenet/services/ingest/format/tetragon"
 )
 
 // Names returns the formats New accepts, for flag help and error messages.
-func Names() []string { return []string{format.ECS, format.Auditd} }
+func Names() []string {
+	return []string{format.ECS, format.Auditd, format.Sysmon, format.Tetragon, format.Osquery, format.Falco}
+}
 
 // New returns a new Decoder for the named format. Names other than those of Names, including
 // format.Auto (resolve it with Detect first), give an error wrapping format.ErrUnknownFormat.
@@ -23,22 +28,14 @@ func New(name string) (format.Decoder, error) {
 		return ecs.New(), nil
 	case format.Auditd:
 		return auditd.New(), nil
+	case format.Sysmon:
+		return sysmon.New(), nil
+	case format.Tetragon:
+		return tetragon.New(), nil
+	case format.Osquery:
+		return osquery.New(), nil
+	case format.Falco:
+		return falco.New(), nil
 	}
 	return nil, fmt.Errorf("%w: %q (expected one of %q)", format.ErrUnknownFormat, name, Names())
-}
-
-// auditMarker occurs in every audit record header, with or without a node= prefix.
-var auditMarker = []byte("msg=audit(")
-
-// Detect guesses the format of an input from its first non-empty line: ECS for a JSON
-// object, auditd for an audit record, "" when it cannot tell.
-func Detect(firstLine []byte) string {
-	line := bytes.TrimLeft(firstLine, " \t\r\n\ufeff")
-	switch {
-	case len(line) > 0 && line[0] == '{':
-		return format.ECS
-	case bytes.Contains(line, auditMarker):
-		return format.Auditd
-	}
-	return ""
 }

@@ -7,6 +7,10 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/services/ingest/format/auditd"
 	"github.com/rarenet/rarenet/services/ingest/format/ecs"
+	"github.com/rarenet/rarenet/services/ingest/format/falco"
+	"github.com/rarenet/rarenet/services/ingest/format/osquery"
+	"github.com/rarenet/rarenet/services/ingest/format/sysmon"
+	"github.com/rarenet/rarenet/services/ingest/format/tetragon"
 )
 
 func TestNew(t *testing.T) {
@@ -17,10 +21,15 @@ func TestNew(t *testing.T) {
 	}{
 		{format.ECS, nil, func(d format.Decoder) bool { _, ok := d.(*ecs.Decoder); return ok }},
 		{format.Auditd, nil, func(d format.Decoder) bool { _, ok := d.(*auditd.Decoder); return ok }},
+		{format.Sysmon, nil, func(d format.Decoder) bool { _, ok := d.(sysmon.Decoder); return ok }},
+		{format.Tetragon, nil, func(d format.Decoder) bool { _, ok := d.(tetragon.Decoder); return ok }},
+		{format.Osquery, nil, func(d format.Decoder) bool { _, ok := d.(osquery.Decoder); return ok }},
+		{format.Falco, nil, func(d format.Decoder) bool { _, ok := d.(falco.Decoder); return ok }},
 		{format.Auto, format.ErrUnknownFormat, nil},
 		{"", format.ErrUnknownFormat, nil},
 		{"ECS", format.ErrUnknownFormat, nil},
-		{"sysmon", format.ErrUnknownFormat, nil},
+		{"Sysmon", format.ErrUnknownFormat, nil},
+		{"zeek", format.ErrUnknownFormat, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,12 +48,17 @@ func TestNew(t *testing.T) {
 }
 
 // TestNewDecodersAreIndependent checks that each call gives a decoder of its own, since
-// auditd decoders hold per-source state.
+// decoders hold per-source state (auditd its pending groups, the line decoders a buffer).
 func TestNewDecodersAreIndependent(t *testing.T) {
-	a, _ := New(format.Auditd)
-	b, _ := New(format.Auditd)
-	if a == b {
-		t.Error("New returned the same decoder twice")
+	for _, n := range Names() {
+		if n == format.ECS {
+			continue // stateless and zero-sized: two pointers to it may compare equal
+		}
+		a, _ := New(n)
+		b, _ := New(n)
+		if a == b {
+			t.Errorf("New(%q) returned the same decoder twice", n)
+		}
 	}
 }
 

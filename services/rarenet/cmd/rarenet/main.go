@@ -125,7 +125,7 @@ func replayCmd(ctx context.Context, args []string) error {
 	pipelineFlags(fs, &ro.Pipeline, &common)
 	var out, stats string
 	var verbose, driverOnly bool
-	fs.StringVar(&ro.Format, "format", "auto", "input format: auto, ecs or auditd")
+	fs.StringVar(&ro.Format, "format", "auto", "input format: auto (detected per file), ecs, auditd, sysmon, tetragon, osquery or falco")
 	fs.StringVar(&out, "out", "-", "write signals (NDJSON) to this file; - is stdout")
 	fs.StringVar(&stats, "stats", "", "write a JSON summary (read, accepted, filtered, rejected, late, records, signals, seconds) to this file")
 	fs.BoolVar(&verbose, "v", false, "log the stages' progress on stderr")
@@ -194,7 +194,7 @@ func replayCmd(ctx context.Context, args []string) error {
 func normalizeCmd(args []string) error {
 	fs := flag.NewFlagSet("rarenet normalize", flag.ExitOnError)
 	o := rarenet.NormalizeOptions{Out: os.Stdout, Errors: os.Stderr}
-	fs.StringVar(&o.Format, "format", "auto", "input format: auto, ecs or auditd")
+	fs.StringVar(&o.Format, "format", "auto", "input format: auto (detected per file), ecs, auditd, sysmon, tetragon, osquery or falco")
 	fs.StringVar(&o.Datafeed, "datafeed", "rarenet", "datafeed filter: rarenet, v1 or v3")
 	fs.BoolVar(&o.All, "all", false, "also write the events the datafeed filter drops, with the reason in rarenet.filtered")
 	fs.Usage = func() {
