@@ -1,13 +1,24 @@
 // Package enricher is the enrichment stage: it adds to each anomaly record the context that
-// answers the investigation guide (for now: destination IP class and port service), and
-// passes the stream's watermarks on unchanged.
+// answers the investigation guide, so a signal can be decided on its own: the destination
+// (class, service, organisation and place from MaxMind-format databases, reverse DNS, whether
+// the process went there before), the users, the history of execution (first seen, buckets
+// active, prevalence across hosts, a recognised schedule), the process detail, and why it
+// fired in plain words. It passes the stream's markers on unchanged.
+//
+// The history comes from the scorer's bucket summaries (record.BucketSummary), which travel on
+// the anomalies subject before each bucket's records: the enricher folds them into the KV
+// bucket stream.HistoryBucket, which replicas share, and reads it as of each record's bucket.
 package enricher
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
@@ -22,19 +33,43 @@ import (
 // Stage is the stage's name in dead letters, status and logs.
 const Stage = "enricher"
 
-// Config configures the enricher. It has no settings yet; GeoIP databases and reverse DNS
-// will live here.
-type Config struct{}
+// Config configures the enricher. The zero Config is valid: history on, no GeoIP, no
+// reverse DNS.
+type Config struct {
+	// GeoIPASN and GeoIPCity are paths to MaxMind-format databases (GeoLite2-ASN, and
+	// GeoLite2-City or -Country, or compatible); empty skips them.
+	GeoIPASN, GeoIPCity string
+	// RDNS turns reverse DNS on, with the bounds of RDNSConfig (zero fields take defaults).
+	RDNS       bool
+	RDNSConfig RDNSConfig
+	// Resolver does the reverse lookups; nil uses the system's.
+	Resolver Resolver
+}
 
 // RegisterFlags registers the stage's flags on fs.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {}
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	def := DefaultRDNSConfig()
+	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "MaxMind-format ASN database (GeoLite2-ASN.mmdb or compatible): AS number and organisation of destinations")
+	fs.StringVar(&c.GeoIPCity, "geoip-city", "", "MaxMind-format City or Country database (GeoLite2-City.mmdb or compatible): country and city of destinations")
+	fs.BoolVar(&c.RDNS, "rdns", false, "resolve destinations to names (reverse DNS, cached, never holding a record longer than --rdns-timeout)")
+	fs.DurationVar(&c.RDNSConfig.Timeout, "rdns-timeout", def.Timeout, "the longest a record waits for its reverse lookups")
+	fs.IntVar(&c.RDNSConfig.Concurrency, "rdns-concurrency", def.Concurrency, "reverse lookups in flight at once")
+	fs.IntVar(&c.RDNSConfig.CacheSize, "rdns-cache-size", def.CacheSize, "addresses kept in the reverse DNS cache")
+	fs.DurationVar(&c.RDNSConfig.TTL, "rdns-cache-ttl", def.TTL, "how long a reverse DNS answer is cached")
+}
 
 // Validate checks the configuration.
-func (c *Config) Validate() error { return nil }
+func (c *Config) Validate() error {
+	r := c.RDNSConfig
+	if r.Timeout < 0 || r.Concurrency < 0 || r.CacheSize < 0 || r.TTL < 0 || r.FailureTTL < 0 {
+		return errors.New("enricher: reverse DNS bounds must not be negative")
+	}
+	return nil
+}
 
 // Stats counts what the enricher has done.
 type Stats struct {
-	Records, Rejected atomic.Int64
+	Records, Rejected, Summaries atomic.Int64
 }
 
 // Service is a running enricher.
@@ -43,10 +78,13 @@ type Service struct {
 	js    jetstream.JetStream
 	pub   *natsutil.Publisher
 	log   *slog.Logger
+	geo   *GeoIP
+	rdns  *ReverseDNS
+	hist  *Store
 	stats Stats
 }
 
-// New prepares the enricher on nc.
+// New prepares the enricher on nc: it opens the GeoIP databases.
 func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -55,7 +93,20 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, js: js, pub: natsutil.NewPublisher(js), log: log.With("stage", Stage)}, nil
+	s := &Service{cfg: cfg, js: js, pub: natsutil.NewPublisher(js), log: log.With("stage", Stage)}
+	if cfg.GeoIPASN != "" || cfg.GeoIPCity != "" {
+		if s.geo, err = OpenGeoIP(cfg.GeoIPASN, cfg.GeoIPCity); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.RDNS {
+		res := cfg.Resolver
+		if res == nil {
+			res = &net.Resolver{}
+		}
+		s.rdns = NewReverseDNS(res, cfg.RDNSConfig)
+	}
+	return s, nil
 }
 
 // Stats returns the enricher's counters.
@@ -70,15 +121,52 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	return s.Run(ctx)
 }
 
-// Run consumes ANOMALIES until ctx is done.
+// Run consumes ANOMALIES until ctx is done. It creates the history bucket when missing, with
+// the storage and replicas of the ANOMALIES stream, and closes the GeoIP databases on return.
 func (s *Service) Run(ctx context.Context) error {
+	if s.geo != nil {
+		defer s.geo.Close()
+	}
+	kv, err := s.historyBucket(ctx)
+	if err != nil {
+		return err
+	}
+	s.hist = NewStore(kv)
 	cons, err := natsutil.DurableConsumer(ctx, s.js, stream.Anomalies, stream.EnricherConsumer)
 	if err != nil {
 		return err
 	}
-	s.log.Info("started")
-	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.pub.Flush}
+	s.log.Info("started", "geoip_asn", s.cfg.GeoIPASN, "geoip_city", s.cfg.GeoIPCity, "rdns", s.cfg.RDNS)
+	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.commit}
 	return loop.Run(ctx)
+}
+
+func (s *Service) historyBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	info, err := s.js.Stream(ctx, stream.Anomalies)
+	if err != nil {
+		return nil, fmt.Errorf("enricher: stream %s: %w", stream.Anomalies, err)
+	}
+	sc := info.CachedInfo().Config
+	cfg := stream.Config{Replicas: sc.Replicas, Memory: sc.Storage == jetstream.MemoryStorage}
+	if err := stream.EnsureEnricher(ctx, s.js, cfg); err != nil {
+		return nil, err
+	}
+	kv, err := s.js.KeyValue(ctx, stream.HistoryBucket)
+	if err != nil {
+		return nil, fmt.Errorf("enricher: key-value bucket %s: %w", stream.HistoryBucket, err)
+	}
+	return kv, nil
+}
+
+// commit flushes the records, then makes the history durable, then the loop acknowledges
+// the input. Records go first: a record is only ever built from the history as it stood in
+// stream order, and a crash between the two redelivers summaries (applied idempotently) and
+// records (dropped as duplicates by their ids).
+func (s *Service) commit(ctx context.Context) error {
+	if err := s.pub.Flush(ctx); err != nil {
+		return err
+	}
+	return s.hist.Commit(ctx)
 }
 
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
@@ -86,7 +174,8 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		out := nats.NewMsg(stream.EnrichedSubject)
 		out.Header = msg.Headers()
 		if out.Header.Get(control.HeaderKind) == control.KindEOF {
-			stats, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "rejected": s.stats.Rejected.Load()})
+			stats, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "rejected": s.stats.Rejected.Load(),
+				"summaries": s.stats.Summaries.Load()})
 			if err != nil {
 				return err
 			}
@@ -94,13 +183,32 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		}
 		return s.pub.Publish(out, "")
 	}
+	var head struct {
+		ResultType string `json:"result_type"`
+	}
+	if err := json.Unmarshal(msg.Data(), &head); err != nil {
+		return s.reject(msg, "undecodable anomaly record: "+err.Error())
+	}
+	if head.ResultType == record.ResultTypeBucketSummary {
+		var sum record.BucketSummary
+		if err := json.Unmarshal(msg.Data(), &sum); err != nil {
+			return s.reject(msg, "undecodable bucket summary: "+err.Error())
+		}
+		if sum.BucketSpan <= 0 {
+			return s.reject(msg, "bucket summary without a bucket span")
+		}
+		s.stats.Summaries.Add(1)
+		return s.hist.Apply(ctx, &sum)
+	}
 	var r record.Record
 	if err := json.Unmarshal(msg.Data(), &r); err != nil {
-		s.stats.Rejected.Add(1)
-		dl := natsutil.DeadLetter{Stage: Stage, Reason: "undecodable anomaly record: " + err.Error(), Data: msg.Data()}
-		return s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), "")
+		return s.reject(msg, "undecodable anomaly record: "+err.Error())
 	}
-	r.Context = Contextualize(&r)
+	c, err := s.enrich(ctx, &r)
+	if err != nil {
+		return err
+	}
+	r.Context = c
 	b, err := json.Marshal(&r)
 	if err != nil {
 		return err
@@ -109,4 +217,41 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	out.Data = b
 	s.stats.Records.Add(1)
 	return s.pub.Publish(out, r.ID)
+}
+
+func (s *Service) reject(msg jetstream.Msg, reason string) error {
+	s.stats.Rejected.Add(1)
+	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Data: msg.Data()}
+	return s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), "")
+}
+
+// enrich gathers the record's inputs (history, GeoIP, reverse DNS) and builds its context.
+func (s *Service) enrich(ctx context.Context, r *record.Record) (*record.Context, error) {
+	in := Inputs{GeoIP: s.geo}
+	var err error
+	if in.Fleet, err = s.hist.Fleet(ctx); err != nil {
+		return nil, err
+	}
+	if in.Entry, err = s.hist.Process(ctx, r.ByFieldValue); err != nil {
+		return nil, err
+	}
+	if s.rdns != nil {
+		in.RDNS = s.rdns.Lookup(ctx, resolvable(r))
+	}
+	return Build(r, in), nil
+}
+
+// resolvable are the record's destination addresses worth a reverse lookup.
+func resolvable(r *record.Record) []string {
+	var ips []string
+	if c := Contextualize(r); c != nil {
+		for _, d := range c.Destinations {
+			a, err := netip.ParseAddr(d.IP)
+			if err != nil || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() {
+				continue
+			}
+			ips = append(ips, d.IP)
+		}
+	}
+	return ips
 }

@@ -13,6 +13,8 @@ import (
 const (
 	maxExamples        = 3
 	maxInfluenceValues = 100
+	maxDestinations    = 100
+	maxUsers           = 100
 )
 
 // bucket gathers one 15-minute bucket of events, per by-field value.
@@ -27,6 +29,10 @@ type valueAgg struct {
 	count       int64
 	influencers map[string]map[string]struct{}
 	examples    []record.Example
+	// dests and users feed the enricher's history: which address and port, and which user
+	// (user.name, or uid=<id> where only the id is known) the process used.
+	dests map[record.Endpoint]struct{}
+	users map[string]struct{}
 }
 
 func newBucket(k int64) *bucket { return &bucket{start: k, values: map[string]*valueAgg{}} }
@@ -35,7 +41,8 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 	v := ev.Field(byField)
 	a := b.values[v]
 	if a == nil {
-		a = &valueAgg{influencers: make(map[string]map[string]struct{}, len(influencers))}
+		a = &valueAgg{influencers: make(map[string]map[string]struct{}, len(influencers)),
+			dests: map[record.Endpoint]struct{}{}, users: map[string]struct{}{}}
 		b.values[v] = a
 	}
 	a.count++
@@ -55,6 +62,16 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 	}
 	if len(a.examples) < maxExamples {
 		a.examples = append(a.examples, example(ev))
+	}
+	if ip := ev.Destination.IP; ip != "" && len(a.dests) < maxDestinations {
+		a.dests[record.Endpoint{IP: ip, Port: ev.Destination.Port}] = struct{}{}
+	}
+	user := ev.User.Name
+	if user == "" && ev.User.ID != "" {
+		user = "uid=" + ev.User.ID
+	}
+	if user != "" && len(a.users) < maxUsers {
+		a.users[user] = struct{}{}
 	}
 }
 
@@ -98,6 +115,7 @@ func example(ev *event.Event) record.Example {
 		UserName:         ev.User.Name,
 		UserID:           ev.User.ID,
 		PID:              ev.Process.PID,
+		ParentPID:        ev.Process.Parent.PID,
 		Executable:       ev.Process.Executable,
 		Args:             ev.Process.Args,
 		Title:            ev.Process.Title,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -145,6 +146,14 @@ func (m *modelling) scoreReady() error {
 	}
 	slices.Sort(ks)
 	for _, k := range ks {
+		// The bucket's summary goes first, so the enricher's history holds the bucket before
+		// its records ask about it.
+		for i, sum := range bucketSummaries(m.s.cfg.Job, k, m.pending[k]) {
+			id := m.s.cfg.Job.ID + "_summary_" + strconv.FormatInt(sum.Timestamp, 10) + "_" + strconv.Itoa(i)
+			if err := publishJSON(m.pub, stream.AnomaliesSubject, id, &sum); err != nil {
+				return err
+			}
+		}
 		if err := m.publishRecords(m.rarity.Score(k, m.pending[k])); err != nil {
 			return err
 		}

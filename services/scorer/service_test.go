@@ -168,6 +168,13 @@ func describe(t *testing.T, m *nats.Msg) string {
 	if err := json.Unmarshal(m.Data, &r); err != nil {
 		t.Fatal(err)
 	}
+	if r.ResultType == record.ResultTypeBucketSummary {
+		var sum record.BucketSummary
+		if err := json.Unmarshal(m.Data, &sum); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("sum %d@%s", len(sum.Values), time.UnixMilli(sum.Timestamp).UTC().Format("15:04"))
+	}
 	return "rec " + r.ByFieldValue + "@" + r.BucketStart().Format("15:04")
 }
 
@@ -227,11 +234,13 @@ func TestServiceEndToEnd(t *testing.T) {
 	events++
 	h.eof(t, "r1", testPartitions-1)
 
+	// Each closed bucket's summary of every value comes before its records, for the enricher.
 	var want []string
 	for b := 1; b <= 20; b++ {
-		want = append(want, "wm "+at(b).Format("15:04"))
+		want = append(want, "sum 10@"+at(b-1).Format("15:04"), "wm "+at(b).Format("15:04"))
 	}
-	want = append(want, "rec nc@05:00", "wm 05:15", "wm 05:30", "rec socat@05:30", "wm 05:45", "eof 05:45")
+	want = append(want, "sum 11@05:00", "rec nc@05:00", "wm 05:15", "sum 1@05:15", "wm 05:30",
+		"sum 1@05:30", "rec socat@05:30", "wm 05:45", "eof 05:45")
 	var got []string
 	var msgs []*nats.Msg
 	for len(got) < len(want) {
@@ -247,7 +256,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 
 	t.Run("record", func(t *testing.T) {
-		m := msgs[20]
+		m := msgs[41]
 		var r record.Record
 		if err := json.Unmarshal(m.Data, &r); err != nil {
 			t.Fatal(err)

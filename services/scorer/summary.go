@@ -1,6 +1,11 @@
 package scorer
 
 import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
 	"github.com/rarenet/rarenet/shared/record"
 )
 
@@ -27,10 +32,12 @@ type BucketSummary struct {
 
 // ValueSummary is what a bucket holds of one by-field value.
 type ValueSummary struct {
-	Value       string              `json:"value"`
-	Count       int64               `json:"count"`
-	Influencers []record.Influencer `json:"influencers,omitempty"`
-	Examples    []record.Example    `json:"examples,omitempty"`
+	Value        string              `json:"value"`
+	Count        int64               `json:"count"`
+	Influencers  []record.Influencer `json:"influencers,omitempty"`
+	Examples     []record.Example    `json:"examples,omitempty"`
+	Users        []string            `json:"users,omitempty"`
+	Destinations []record.Endpoint   `json:"destinations,omitempty"`
 }
 
 // summary turns an open bucket into its summary, values in a stable order.
@@ -38,7 +45,49 @@ func (b *bucket) summary(influencers []string) BucketSummary {
 	s := BucketSummary{Bucket: b.start, Values: make([]ValueSummary, 0, len(b.values))}
 	for _, v := range b.sortedValues() {
 		a := b.values[v]
-		s.Values = append(s.Values, ValueSummary{Value: v, Count: a.count, Influencers: a.influencerList(influencers), Examples: a.examples})
+		users := make([]string, 0, len(a.users))
+		for u := range a.users {
+			users = append(users, u)
+		}
+		slices.Sort(users)
+		dests := make([]record.Endpoint, 0, len(a.dests))
+		for d := range a.dests {
+			dests = append(dests, d)
+		}
+		slices.SortFunc(dests, func(x, y record.Endpoint) int {
+			return cmp.Or(strings.Compare(x.IP, y.IP), cmp.Compare(x.Port, y.Port))
+		})
+		s.Values = append(s.Values, ValueSummary{Value: v, Count: a.count, Influencers: a.influencerList(influencers),
+			Examples: a.examples, Users: users, Destinations: dests})
 	}
 	return s
+}
+
+// summaryChunk bounds the values per published bucket summary, to keep messages small.
+const summaryChunk = 500
+
+// bucketSummaries turns the union of a bucket's partition summaries into the summaries the
+// enricher keeps its history from, values sorted, in chunks.
+func bucketSummaries(job Job, k int64, values []ValueSummary) []record.BucketSummary {
+	values = slices.Clone(values)
+	slices.SortFunc(values, func(a, b ValueSummary) int { return strings.Compare(a.Value, b.Value) })
+	start := k * int64(job.BucketSpan) / int64(time.Millisecond)
+	var out []record.BucketSummary
+	for len(values) > 0 {
+		n := min(len(values), summaryChunk)
+		sum := record.BucketSummary{ResultType: record.ResultTypeBucketSummary, JobID: job.ID, Timestamp: start,
+			BucketSpan: int64(job.BucketSpan / time.Second), Values: make([]record.ValueSummary, n)}
+		for i, v := range values[:n] {
+			vs := record.ValueSummary{Value: v.Value, EventCount: v.Count, Users: v.Users, Destinations: v.Destinations}
+			for _, inf := range v.Influencers {
+				if inf.FieldName == "host.name" {
+					vs.Hosts = inf.FieldValues
+				}
+			}
+			sum.Values[i] = vs
+		}
+		out = append(out, sum)
+		values = values[n:]
+	}
+	return out
 }

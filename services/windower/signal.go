@@ -116,8 +116,13 @@ func Signal(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any
 	return doc
 }
 
-// Reason is the alert's one-sentence reason.
+// Reason is the alert's one-sentence reason: the enricher's plain-words explanation when
+// there is one, else a sentence from the record alone.
 func Reason(r *record.Record) string {
+	if r.Context != nil && r.Context.Why != nil && r.Context.Why.Text != "" {
+		return fmt.Sprintf("Unusual network activity: %s (probability %.3g, record score %.1f).",
+			r.Context.Why.Text, r.Probability, r.RecordScore)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Unusual network activity: %s %q", r.ByFieldName, r.ByFieldValue)
 	if r.Explanation.FirstOccurrence {

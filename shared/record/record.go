@@ -72,6 +72,7 @@ type Example struct {
 	UserName         string    `json:"user.name,omitempty"`
 	UserID           string    `json:"user.id,omitempty"`
 	PID              int64     `json:"process.pid,omitempty"`
+	ParentPID        int64     `json:"process.parent.pid,omitempty"`
 	Executable       string    `json:"process.executable,omitempty"`
 	Args             []string  `json:"process.args,omitempty"`
 	Title            string    `json:"process.title,omitempty"`
@@ -189,6 +190,7 @@ type Process struct {
 	Host             string   `json:"host,omitempty"`
 	User             string   `json:"user,omitempty"`
 	PID              int64    `json:"pid,omitempty"`
+	ParentPID        int64    `json:"parent_pid,omitempty"`
 	Executable       string   `json:"executable,omitempty"`
 	Args             []string `json:"args,omitempty"`
 	Title            string   `json:"title,omitempty"`

@@ -1,0 +1,274 @@
+package enricher
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	"github.com/rarenet/rarenet/shared/record"
+)
+
+// The history of execution is built from the scorer's bucket summaries (one per closed bucket,
+// every process.name of the bucket, published before the bucket's records) and kept in the
+// KV bucket stream.HistoryBucket: one entry per process.name and one for the fleet.
+//
+// Every query is "as of" a bucket: it only counts what happened before that bucket, so a
+// record gets the same context whether the history already holds its own bucket or later
+// ones (a redelivery, a restart, a second replica). Times are bucket starts in Unix ms.
+//
+// Size: each list is bounded (the constants below), dropping the least recently seen item
+// first, so a process entry stays under about 64 KiB of JSON and the fleet entry under about
+// 300 KiB; the bucket holds one entry per process.name seen within stream.HistoryMaxAge.
+const (
+	maxEpisodes   = 256  // runs of consecutive active buckets, the schedule's evidence
+	maxHosts      = 256  // hosts per process
+	maxUsers      = 64   // users per process
+	maxIPs        = 256  // destination addresses per process
+	maxPorts      = 128  // destination ports per process
+	maxFleetHosts = 4096 // hosts of the fleet
+)
+
+// Seen is when an item (a host, a user, an address, a port) was seen with a process.
+type Seen struct {
+	First   int64 `json:"f"`
+	Last    int64 `json:"l"`
+	Buckets int64 `json:"n"`
+}
+
+// Episode is a run of consecutive active buckets, [Start, End).
+type Episode struct {
+	Start int64 `json:"s"`
+	End   int64 `json:"e"`
+}
+
+// Entry is the history of one process.name.
+type Entry struct {
+	Name   string `json:"name"`
+	SpanMS int64  `json:"span_ms"`
+	First  int64  `json:"first"`
+	// Episodes are the most recent runs, oldest first; DroppedBuckets counts the active
+	// buckets of the runs dropped to keep the bound.
+	Episodes       []Episode        `json:"episodes"`
+	DroppedBuckets int64            `json:"dropped_buckets,omitempty"`
+	Hosts          map[string]*Seen `json:"hosts,omitempty"`
+	Users          map[string]*Seen `json:"users,omitempty"`
+	IPs            map[string]*Seen `json:"ips,omitempty"`
+	Ports          map[string]*Seen `json:"ports,omitempty"`
+}
+
+// Fleet is what the history knows of the whole fleet: the buckets it covers and its hosts.
+type Fleet struct {
+	SpanMS int64            `json:"span_ms"`
+	First  int64            `json:"first"`
+	Last   int64            `json:"last"`
+	Hosts  map[string]*Seen `json:"hosts,omitempty"`
+}
+
+// observation is one value of one bucket summary.
+type observation struct {
+	bucket, span int64
+	value        record.ValueSummary
+}
+
+// lastBucket is the last active bucket the entry holds, or -1.
+func (e *Entry) lastBucket() int64 {
+	if len(e.Episodes) == 0 {
+		return -1
+	}
+	return e.Episodes[len(e.Episodes)-1].End - e.SpanMS
+}
+
+// apply adds one bucket's observation. Buckets arrive in order, so a bucket at or before the
+// last one is a repeat (a redelivered summary) and is ignored: applying is idempotent.
+func (e *Entry) apply(o observation) {
+	if e.SpanMS == 0 {
+		e.SpanMS = o.span
+		e.First = o.bucket
+	}
+	if o.bucket <= e.lastBucket() {
+		return
+	}
+	if n := len(e.Episodes); n > 0 && e.Episodes[n-1].End == o.bucket {
+		e.Episodes[n-1].End = o.bucket + e.SpanMS
+	} else {
+		e.Episodes = append(e.Episodes, Episode{Start: o.bucket, End: o.bucket + e.SpanMS})
+	}
+	if len(e.Episodes) > maxEpisodes {
+		d := e.Episodes[0]
+		e.DroppedBuckets += (d.End - d.Start) / e.SpanMS
+		e.Episodes = slices.Delete(e.Episodes, 0, 1)
+	}
+	e.First = min(e.First, o.bucket)
+	e.Hosts = see(e.Hosts, o.value.Hosts, o.bucket, maxHosts)
+	e.Users = see(e.Users, o.value.Users, o.bucket, maxUsers)
+	ips := make([]string, 0, len(o.value.Destinations))
+	ports := make([]string, 0, len(o.value.Destinations))
+	for _, d := range o.value.Destinations {
+		if d.IP != "" {
+			ips = append(ips, d.IP)
+		}
+		if d.Port > 0 {
+			ports = append(ports, strconv.Itoa(d.Port))
+		}
+	}
+	e.IPs = see(e.IPs, ips, o.bucket, maxIPs)
+	e.Ports = see(e.Ports, ports, o.bucket, maxPorts)
+}
+
+// see records items as seen in bucket, counting the bucket once per item, and keeps at most
+// limit items by dropping the least recently seen (ties by name, for determinism).
+func see(m map[string]*Seen, items []string, bucket int64, limit int) map[string]*Seen {
+	if len(items) == 0 {
+		return m
+	}
+	if m == nil {
+		m = map[string]*Seen{}
+	}
+	for _, it := range items {
+		s := m[it]
+		switch {
+		case s == nil:
+			m[it] = &Seen{First: bucket, Last: bucket, Buckets: 1}
+		case bucket > s.Last:
+			s.Last, s.Buckets = bucket, s.Buckets+1
+		case bucket < s.First:
+			s.First = bucket
+		}
+	}
+	trim(m, limit)
+	return m
+}
+
+// apply adds the hosts of one bucket to the fleet. It is idempotent without ordering:
+// the fleet keeps no counts.
+func (f *Fleet) apply(o observation) {
+	if f.SpanMS == 0 {
+		f.SpanMS, f.First, f.Last = o.span, o.bucket, o.bucket
+	}
+	f.First, f.Last = min(f.First, o.bucket), max(f.Last, o.bucket)
+	if f.Hosts == nil {
+		f.Hosts = map[string]*Seen{}
+	}
+	for _, h := range o.value.Hosts {
+		s := f.Hosts[h]
+		if s == nil {
+			f.Hosts[h] = &Seen{First: o.bucket, Last: o.bucket, Buckets: 1}
+			continue
+		}
+		s.First, s.Last = min(s.First, o.bucket), max(s.Last, o.bucket)
+	}
+	trim(f.Hosts, maxFleetHosts)
+}
+
+// trim keeps the limit most recently seen items of m (ties by name, for determinism).
+func trim(m map[string]*Seen, limit int) {
+	if len(m) <= limit {
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(cmp.Compare(m[a].Last, m[b].Last), cmp.Compare(a, b))
+	})
+	for _, k := range keys[:len(m)-limit] {
+		delete(m, k)
+	}
+}
+
+// Covers reports whether the history can speak for bucket k: it started at or before k.
+func (f *Fleet) Covers(k int64) bool { return f != nil && f.SpanMS > 0 && f.First <= k }
+
+// BucketsBefore is the number of buckets the history spans before bucket k.
+func (f *Fleet) BucketsBefore(k int64) int64 {
+	if !f.Covers(k) {
+		return 0
+	}
+	return (k - f.First) / f.SpanMS
+}
+
+// seenBefore returns the item's record as of bucket k, or nil when it was not seen before k.
+func seenBefore(m map[string]*Seen, item string, k int64) *Seen {
+	s := m[item]
+	if s == nil || s.First >= k {
+		return nil
+	}
+	return s
+}
+
+// bucketsBefore is the item's active buckets before k. The history is at most at bucket k
+// when a record of k is enriched in order (its summary comes first), so a last bucket at k
+// is one bucket too many.
+func (s *Seen) bucketsBefore(k int64) int64 {
+	if s.Last >= k {
+		return max(s.Buckets-1, 1)
+	}
+	return s.Buckets
+}
+
+// countBefore counts the items of m seen before k, plus the extra items not among them.
+func countBefore(m map[string]*Seen, k int64, extra []string) int {
+	n := 0
+	for _, s := range m {
+		if s.First < k {
+			n++
+		}
+	}
+	for _, x := range extra {
+		if seenBefore(m, x, k) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// ActiveBefore counts the buckets before k in which the process connected.
+func (e *Entry) ActiveBefore(k int64) int64 {
+	if e == nil {
+		return 0
+	}
+	n := e.DroppedBuckets
+	for _, ep := range e.Episodes {
+		if ep.Start >= k {
+			break
+		}
+		n += (min(ep.End, k) - ep.Start) / e.SpanMS
+	}
+	return n
+}
+
+// SeenBefore reports whether the process connected before bucket k.
+func (e *Entry) SeenBefore(k int64) bool { return e != nil && e.SpanMS > 0 && e.First < k }
+
+// LastBefore is the last active bucket before k (only valid when SeenBefore).
+func (e *Entry) LastBefore(k int64) int64 {
+	last := e.First
+	for _, ep := range e.Episodes {
+		if ep.Start >= k {
+			break
+		}
+		last = min(ep.End, k) - e.SpanMS
+	}
+	return last
+}
+
+// runsThrough returns the start of every run before k, and k itself unless k continues the
+// last run: the occurrences in which a schedule is sought.
+func (e *Entry) runsThrough(k int64) []int64 {
+	var runs []int64
+	cont := false
+	if e != nil {
+		for _, ep := range e.Episodes {
+			if ep.Start >= k {
+				break
+			}
+			runs = append(runs, ep.Start)
+			cont = ep.End >= k
+		}
+	}
+	if !cont {
+		runs = append(runs, k)
+	}
+	return runs
+}

@@ -1,0 +1,202 @@
+package enricher
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/shared/record"
+)
+
+// ErrHistoryConflict is returned by Store.Commit when another writer kept changing an entry
+// faster than the store could merge its own changes into it.
+var ErrHistoryConflict = errors.New("enricher: history entry changed concurrently, retries exhausted")
+
+// fleetKey is the key of the fleet entry; process entries are "p." + the name in unpadded
+// base64url, which any process.name maps to without collisions and within KV key rules.
+const fleetKey = "fleet"
+
+func processKey(name string) string { return "p." + base64.RawURLEncoding.EncodeToString([]byte(name)) }
+
+// maxCached bounds the entries a store keeps in memory between commits; beyond it, entries
+// without pending changes are dropped after a commit and read again when needed.
+const maxCached = 10000
+
+// slot is one cached KV entry: its value, the revision it was read at (0: absent), and the
+// observations applied since the last commit, replayed onto a fresher value on a conflict.
+type slot[T any] struct {
+	val     *T
+	rev     uint64
+	pending []observation
+}
+
+// Store is the history in a KV bucket, with the entries in use cached in memory. Reads and
+// summaries go through the cache; Commit writes the changed entries with compare-and-set, so
+// replicas sharing the bucket never lose each other's buckets.
+//
+// A Store is not safe for concurrent use: the stage's loop is its only user.
+type Store struct {
+	kv    jetstream.KeyValue
+	procs map[string]*slot[Entry]
+	fleet *slot[Fleet]
+}
+
+// NewStore returns a Store on kv.
+func NewStore(kv jetstream.KeyValue) *Store {
+	return &Store{kv: kv, procs: map[string]*slot[Entry]{}}
+}
+
+// load reads key into a fresh slot.
+func load[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*slot[T], error) {
+	s := &slot[T]{val: new(T)}
+	e, err := kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("enricher: history get %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), s.val); err != nil {
+		return nil, fmt.Errorf("enricher: history entry %s: %w", key, err)
+	}
+	s.rev = e.Revision()
+	return s, nil
+}
+
+// Process returns the history of a process.name (an empty entry when there is none). The
+// entry is the store's own: read it, never change it.
+func (st *Store) Process(ctx context.Context, name string) (*Entry, error) {
+	s, err := st.proc(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.val, nil
+}
+
+func (st *Store) proc(ctx context.Context, name string) (*slot[Entry], error) {
+	if s := st.procs[name]; s != nil {
+		return s, nil
+	}
+	s, err := load[Entry](ctx, st.kv, processKey(name))
+	if err != nil {
+		return nil, err
+	}
+	st.procs[name] = s
+	return s, nil
+}
+
+// Fleet returns the fleet's history. Like Process, it is read-only.
+func (st *Store) Fleet(ctx context.Context) (*Fleet, error) {
+	if st.fleet == nil {
+		s, err := load[Fleet](ctx, st.kv, fleetKey)
+		if err != nil {
+			return nil, err
+		}
+		st.fleet = s
+	}
+	return st.fleet.val, nil
+}
+
+// Apply adds a bucket summary to the history. The change is visible at once to Process and
+// Fleet, and durable after Commit.
+func (st *Store) Apply(ctx context.Context, sum *record.BucketSummary) error {
+	span := sum.BucketSpan * 1000
+	if span <= 0 {
+		return fmt.Errorf("enricher: bucket summary with bucket span %d", sum.BucketSpan)
+	}
+	if _, err := st.Fleet(ctx); err != nil {
+		return err
+	}
+	for _, v := range sum.Values {
+		o := observation{bucket: sum.Timestamp, span: span, value: v}
+		s, err := st.proc(ctx, v.Value)
+		if err != nil {
+			return err
+		}
+		s.val.Name = v.Value
+		s.val.apply(o)
+		s.pending = append(s.pending, o)
+		st.fleet.val.apply(o)
+		st.fleet.pending = append(st.fleet.pending, o)
+	}
+	return nil
+}
+
+// Commit writes every changed entry. On a conflict (another replica wrote the entry since it
+// was read) it reads the entry again, applies its own observations onto it, and retries.
+func (st *Store) Commit(ctx context.Context) error {
+	names := make([]string, 0, len(st.procs))
+	for name, s := range st.procs {
+		if len(s.pending) > 0 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names) // a stable write order keeps revisions reproducible
+	for _, name := range names {
+		s, err := commitSlot(ctx, st.kv, processKey(name), st.procs[name], func(e *Entry, o observation) {
+			e.Name = o.value.Value
+			e.apply(o)
+		})
+		if err != nil {
+			return err
+		}
+		st.procs[name] = s
+	}
+	if st.fleet != nil && len(st.fleet.pending) > 0 {
+		s, err := commitSlot(ctx, st.kv, fleetKey, st.fleet, (*Fleet).apply)
+		if err != nil {
+			return err
+		}
+		st.fleet = s
+	}
+	if len(st.procs) > maxCached {
+		clear(st.procs)
+	}
+	return nil
+}
+
+// commitRetries bounds the re-reads of one entry in one commit.
+const commitRetries = 5
+
+func commitSlot[T any](ctx context.Context, kv jetstream.KeyValue, key string, s *slot[T], apply func(*T, observation)) (*slot[T], error) {
+	for range commitRetries {
+		b, err := json.Marshal(s.val)
+		if err != nil {
+			return nil, err
+		}
+		var rev uint64
+		if s.rev == 0 {
+			rev, err = kv.Create(ctx, key, b)
+		} else {
+			rev, err = kv.Update(ctx, key, b, s.rev)
+		}
+		if err == nil {
+			s.rev, s.pending = rev, nil
+			return s, nil
+		}
+		if !isConflict(err) {
+			return nil, fmt.Errorf("enricher: history put %s: %w", key, err)
+		}
+		fresh, err := load[T](ctx, kv, key)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range s.pending {
+			apply(fresh.val, o)
+		}
+		fresh.pending = s.pending
+		s = fresh
+	}
+	return nil, fmt.Errorf("%w: %s", ErrHistoryConflict, key)
+}
+
+// isConflict reports a compare-and-set failure: the key exists (Create) or has another
+// revision (Update).
+func isConflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}
