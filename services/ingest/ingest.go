@@ -38,6 +38,8 @@ const Stage = "ingest"
 type Config struct {
 	// Datafeed names the built-in datafeed filter: rarenet (default), v1 or v3.
 	Datafeed string
+	// DatafeedFile is a datafeed in Elastic's JSON layout; it replaces Datafeed.
+	DatafeedFile string
 	// BucketSpan is the model's bucket span; ingest announces its watermark to every
 	// partition each time the watermark enters a new bucket.
 	BucketSpan time.Duration
@@ -49,13 +51,14 @@ type Config struct {
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Datafeed, "datafeed", "rarenet", "datafeed filter: rarenet (both generations' vocabulary, non-network sockets and all loopback dropped), v1 or v3 (the reference's, as shipped)")
+	fs.StringVar(&c.DatafeedFile, "datafeed-file", "", "datafeed file in Elastic's JSON layout (its query); replaces --datafeed")
 	fs.DurationVar(&c.BucketSpan, "bucket-span", 15*time.Minute, "the job's bucket span")
 	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "how far behind the latest event time an event may arrive and still count (out-of-order hosts, interleaved logs)")
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	if _, err := datafeed.ByName(c.Datafeed); err != nil {
+	if _, err := c.Filter(); err != nil {
 		return err
 	}
 	if c.BucketSpan <= 0 {
@@ -65,6 +68,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("ingest: allowed lateness must not be negative, got %s", c.AllowedLateness)
 	}
 	return nil
+}
+
+// Filter returns the datafeed filter the configuration names.
+func (c *Config) Filter() (datafeed.Filter, error) {
+	if c.DatafeedFile != "" {
+		return datafeed.Load(c.DatafeedFile, "process.name")
+	}
+	return datafeed.ByName(c.Datafeed)
 }
 
 // Stats counts what ingest has done. Read it with Snapshot.
@@ -113,7 +124,10 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
-	filter, _ := datafeed.ByName(cfg.Datafeed)
+	filter, err := cfg.Filter()
+	if err != nil {
+		return nil, err
+	}
 	dec, err := NewDecoding(format.Auto, filter)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/job"
 	"github.com/rarenet/rarenet/shared/record"
 )
 
@@ -27,13 +28,17 @@ type Job struct {
 
 // DefaultJob is the reference job, v3_linux_anomalous_network_activity.
 func DefaultJob() Job {
-	return Job{
-		ID:                "v3_linux_anomalous_network_activity",
-		BucketSpan:        15 * time.Minute,
-		ByField:           "process.name",
-		Influencers:       []string{"host.name", "process.name", "user.name", "destination.ip"},
-		RecordProbability: 0.035,
+	j, _, err := job.Builtin(job.BuiltinV3)
+	if err != nil {
+		panic(err) // embedded and tested
 	}
+	return FromJob(j)
+}
+
+// FromJob is the scorer's job for an Elastic job definition.
+func FromJob(j job.Job) Job {
+	return Job{ID: j.ID, BucketSpan: j.BucketSpan, ByField: j.ByField, Influencers: j.Influencers,
+		RecordProbability: 0.035}
 }
 
 // noBucket marks "no bucket yet" for bucket indexes.

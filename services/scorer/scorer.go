@@ -30,6 +30,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rarenet/rarenet/shared/job"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -52,11 +53,31 @@ type Config struct {
 	// AllowedLateness is how long after a bucket's end, on the wall clock, events are still
 	// taken in live mode.
 	AllowedLateness time.Duration
+	// JobFile is an anomaly detection job in Elastic's JSON layout; it replaces Job's id,
+	// bucket span, by-field and influencers (ApplyJobFile).
+	JobFile string
+}
+
+// ApplyJobFile loads JobFile, when set, into Job.
+func (c *Config) ApplyJobFile() error {
+	if c.JobFile == "" {
+		return nil
+	}
+	j, err := job.LoadJob(c.JobFile)
+	if err != nil {
+		return err
+	}
+	warmup := c.Job.WarmupBuckets
+	c.Job = FromJob(j)
+	c.Job.WarmupBuckets = warmup
+	c.JobFile = ""
+	return nil
 }
 
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Job = DefaultJob()
+	fs.StringVar(&c.JobFile, "job", "", "anomaly detection job file in Elastic's JSON layout (rare by one field); default: the reference's v3 job")
 	fs.StringVar(&c.Job.ID, "job-id", c.Job.ID, "anomaly detection job id, written into records")
 	fs.DurationVar(&c.Job.BucketSpan, "bucket-span", c.Job.BucketSpan, "the job's bucket span")
 	fs.Int64Var(&c.Job.WarmupBuckets, "warmup-buckets", 0, "write no records in the job's first N buckets (Elastic advises 20 buckets of data; 0 as the reference)")
@@ -66,6 +87,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
+	if err := c.ApplyJobFile(); err != nil {
+		return err
+	}
 	if c.Clock != ClockWall && c.Clock != ClockWatermark {
 		return fmt.Errorf("scorer: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)
 	}

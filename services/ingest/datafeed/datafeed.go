@@ -1,75 +1,27 @@
 // Package datafeed is the job's datafeed filter: which normalized events the rare model sees.
-// It is a small bool query (must, must_not, should) of term clauses, the subset of the
-// Elasticsearch query DSL that the reference datafeeds use.
+// The query is the datafeed's, in Elastic's query DSL (shared/job); the filter adds the
+// detector's by-field and, in rarenet's own datafeed, what is not network activity.
 package datafeed
 
 import (
 	"fmt"
 	"net/netip"
-	"slices"
-	"strings"
 
 	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/job"
 )
-
-// Clause matches an event. Term clauses match when the field holds any of the values;
-// Any clauses (a bool should) match when one of their clauses does, All clauses (a nested
-// bool must) when all of them do.
-type Clause struct {
-	Field  string
-	Values []string
-	Any    []Clause
-	All    []Clause
-}
-
-// Term is a term (or terms) query on a keyword field.
-func Term(field string, values ...string) Clause { return Clause{Field: field, Values: values} }
-
-// AnyOf is a bool query whose should clauses need one match.
-func AnyOf(cs ...Clause) Clause { return Clause{Any: cs} }
-
-// AllOf is a bool query whose must clauses all need to match.
-func AllOf(cs ...Clause) Clause { return Clause{All: cs} }
-
-func (c Clause) match(ev *event.Event) bool {
-	if c.Any != nil {
-		return slices.ContainsFunc(c.Any, func(s Clause) bool { return s.match(ev) })
-	}
-	if c.All != nil {
-		return !slices.ContainsFunc(c.All, func(s Clause) bool { return !s.match(ev) })
-	}
-	return slices.ContainsFunc(c.Values, func(v string) bool { return ev.HasValue(c.Field, v) })
-}
-
-func (c Clause) String() string {
-	if c.Any != nil || c.All != nil {
-		sub, sep := c.Any, " or "
-		if c.All != nil {
-			sub, sep = c.All, " and "
-		}
-		parts := make([]string, len(sub))
-		for i, s := range sub {
-			parts[i] = s.String()
-		}
-		return "(" + strings.Join(parts, sep) + ")"
-	}
-	if len(c.Values) == 1 {
-		return c.Field + ": " + c.Values[0]
-	}
-	return c.Field + ": [" + strings.Join(c.Values, ", ") + "]"
-}
 
 // Filter is a datafeed query plus the job's by-field: the reference's rare detector ignores
 // documents without it.
 type Filter struct {
-	Name    string
-	Must    []Clause
-	MustNot []Clause
+	Name  string
+	Query job.Query
 	// ByField is the detector's by_field_name; events without it are dropped.
 	ByField string
-	// NotNetwork drops connects that are not network activity (AF_UNIX, netlink) and all
-	// loopback and unspecified destinations, not only the reference's listed addresses.
-	// rarenet's deliberate difference from the reference, on by default.
+	// NotNetwork drops connects that are not network activity (AF_UNIX, netlink, no
+	// destination address) and all loopback and unspecified destinations, not only the
+	// reference's listed addresses. rarenet's deliberate difference from the reference, on by
+	// default.
 	NotNetwork bool
 }
 
@@ -78,20 +30,11 @@ func (f *Filter) Reason(ev *event.Event) string {
 	if f.ByField != "" && ev.Field(f.ByField) == "" {
 		return "no " + f.ByField + " (the rare detector ignores documents without its by-field)"
 	}
-	for _, c := range f.Must {
-		if !c.match(ev) {
-			return "datafeed " + f.Name + ": does not match must " + c.String()
-		}
-	}
-	for _, c := range f.MustNot {
-		if c.match(ev) {
-			return "datafeed " + f.Name + ": matches must_not " + c.String()
-		}
+	if r := f.Query.Explain(ev); r != "" {
+		return "datafeed " + f.Name + ": " + r
 	}
 	if f.NotNetwork {
-		if r := notNetwork(ev); r != "" {
-			return r
-		}
+		return notNetwork(ev)
 	}
 	return ""
 }
@@ -120,42 +63,26 @@ func notNetwork(ev *event.Event) string {
 	return ""
 }
 
-// Reference exclusions, from the prebuilt jobs' datafeeds (see docs/reference-elastic.md).
-var (
-	v1Loopback = []string{"127.0.0.1", "127.0.0.53", "::1"}
-	v3Loopback = []string{"127.0.0.1", "127.0.0.53", "::", "::1"}
-	agents     = []string{"elastic-agent", "metricbeat", "filebeat", "packetbeat", "winlogbeat"}
-)
+// FromJob is the filter of a job's datafeed, as shipped.
+func FromJob(name string, j job.Job, d job.Datafeed) Filter {
+	return Filter{Name: name, Query: d.Query, ByField: j.ByField}
+}
+
+func builtin(name string) Filter {
+	j, d, err := job.Builtin(name)
+	if err != nil {
+		panic(err) // the built-ins are embedded and tested
+	}
+	return FromJob(name, j, d)
+}
 
 // V1 is the datafeed of linux_anomalous_network_activity_ecs (stack 7.7, Auditbeat), as
 // shipped.
-func V1() Filter {
-	return Filter{
-		Name:    "v1",
-		Must:    []Clause{Term("event.action", "connected-to"), Term("agent.type", "auditbeat")},
-		MustNot: []Clause{Term("destination.ip", v1Loopback...)},
-		ByField: "process.name",
-	}
-}
+func V1() Filter { return builtin(job.BuiltinV1) }
 
 // V3 is the datafeed of v3_linux_anomalous_network_activity (Auditbeat, Auditd Manager,
 // Elastic Defend), newest copy, as shipped.
-func V3() Filter {
-	return Filter{
-		Name: "v3",
-		Must: []Clause{
-			Term("event.category", "network"),
-			Term("event.type", "start"),
-			AnyOf(Term("host.os.type", "linux"), Term("host.os.family", "debian", "redhat", "suse", "ubuntu")),
-		},
-		MustNot: []Clause{
-			Term("destination.ip", v3Loopback...),
-			Term("user.name", "jenkins"),
-			Term("process.name", agents...),
-		},
-		ByField: "process.name",
-	}
-}
+func V3() Filter { return builtin(job.BuiltinV3) }
 
 // Default is rarenet's datafeed: network connections in either generation's vocabulary
 // (v1's event.action, v3's event.category/event.type), with v3's exclusions, and with
@@ -165,11 +92,13 @@ func Default() Filter {
 	v3 := V3()
 	return Filter{
 		Name: "rarenet",
-		Must: []Clause{AnyOf(
-			Term("event.action", "connected-to", "connection_attempted"),
-			AllOf(Term("event.category", "network"), Term("event.type", "start")),
-		)},
-		MustNot:    v3.MustNot,
+		Query: job.Query{
+			Must: []job.Query{job.AnyOf(
+				job.Term("event.action", "connected-to", "connection_attempted"),
+				job.AllOf(job.Term("event.category", "network"), job.Term("event.type", "start")),
+			)},
+			MustNot: v3.Query.MustNot,
+		},
 		ByField:    "process.name",
 		NotNetwork: true,
 	}
@@ -180,10 +109,20 @@ func ByName(name string) (Filter, error) {
 	switch name {
 	case "", "rarenet", "default":
 		return Default(), nil
-	case "v1":
+	case job.BuiltinV1:
 		return V1(), nil
-	case "v3":
+	case job.BuiltinV3:
 		return V3(), nil
 	}
 	return Filter{}, fmt.Errorf("datafeed: unknown filter %q (want rarenet, v1 or v3)", name)
+}
+
+// Load returns the filter of a datafeed file in Elastic's layout, for a job whose detector is
+// by byField.
+func Load(path, byField string) (Filter, error) {
+	d, err := job.LoadDatafeed(path)
+	if err != nil {
+		return Filter{}, err
+	}
+	return Filter{Name: path, Query: d.Query, ByField: byField}, nil
 }

@@ -1,0 +1,173 @@
+// Package job reads anomaly detection jobs and their datafeeds in Elastic's JSON layout (the
+// subset a rare job uses), and holds the reference's jobs as built-ins: the job tells the
+// scorer what to model, the datafeed tells ingest which events it sees.
+package job
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed builtin/*.json
+var builtins embed.FS
+
+// ErrUnsupportedJob is returned for a job rarenet cannot run: another function than rare, an
+// over or partition field, several detectors.
+var ErrUnsupportedJob = errors.New("job: unsupported anomaly detection job")
+
+// Job is an anomaly detection job's analysis configuration.
+type Job struct {
+	ID               string
+	Description      string
+	BucketSpan       time.Duration
+	Function         string
+	ByField          string
+	Influencers      []string
+	ModelMemoryLimit string
+}
+
+// Datafeed is a job's datafeed: the query selecting its documents.
+type Datafeed struct {
+	JobID string
+	Query Query
+}
+
+type jobJSON struct {
+	JobID          string `json:"job_id"`
+	Description    string `json:"description"`
+	AnalysisConfig struct {
+		BucketSpan string `json:"bucket_span"`
+		Detectors  []struct {
+			Function           string `json:"function"`
+			ByFieldName        string `json:"by_field_name"`
+			OverFieldName      string `json:"over_field_name"`
+			PartitionFieldName string `json:"partition_field_name"`
+			FieldName          string `json:"field_name"`
+		} `json:"detectors"`
+		Influencers []string `json:"influencers"`
+	} `json:"analysis_config"`
+	AnalysisLimits struct {
+		ModelMemoryLimit string `json:"model_memory_limit"`
+	} `json:"analysis_limits"`
+	DataDescription struct {
+		TimeField string `json:"time_field"`
+	} `json:"data_description"`
+}
+
+// ParseJob reads a job in Elastic's layout. name is used in messages (a file name).
+func ParseJob(b []byte, name string) (Job, error) {
+	var j jobJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return Job{}, fmt.Errorf("%s: expected an anomaly detection job (JSON object): %w", name, err)
+	}
+	if j.JobID == "" {
+		return Job{}, fmt.Errorf("%s: job_id: expected a job id", name)
+	}
+	span, err := ParseDuration(j.AnalysisConfig.BucketSpan)
+	if err != nil {
+		return Job{}, fmt.Errorf("%s: analysis_config.bucket_span: %w", name, err)
+	}
+	if n := len(j.AnalysisConfig.Detectors); n != 1 {
+		return Job{}, fmt.Errorf("%w: %s: analysis_config.detectors: expected one detector, got %d", ErrUnsupportedJob, name, n)
+	}
+	d := j.AnalysisConfig.Detectors[0]
+	switch {
+	case d.Function != "rare":
+		return Job{}, fmt.Errorf("%w: %s: analysis_config.detectors[0].function: expected rare, got %q", ErrUnsupportedJob, name, d.Function)
+	case d.ByFieldName == "":
+		return Job{}, fmt.Errorf("%w: %s: analysis_config.detectors[0].by_field_name: expected a field", ErrUnsupportedJob, name)
+	case d.OverFieldName != "" || d.PartitionFieldName != "" || d.FieldName != "":
+		return Job{}, fmt.Errorf("%w: %s: analysis_config.detectors[0]: over_field_name, partition_field_name and field_name are not supported", ErrUnsupportedJob, name)
+	}
+	if tf := j.DataDescription.TimeField; tf != "" && tf != "@timestamp" {
+		return Job{}, fmt.Errorf("%w: %s: data_description.time_field: expected @timestamp, got %q", ErrUnsupportedJob, name, tf)
+	}
+	return Job{
+		ID: j.JobID, Description: j.Description, BucketSpan: span, Function: d.Function, ByField: d.ByFieldName,
+		Influencers: j.AnalysisConfig.Influencers, ModelMemoryLimit: j.AnalysisLimits.ModelMemoryLimit,
+	}, nil
+}
+
+// ParseDatafeed reads a datafeed in Elastic's layout.
+func ParseDatafeed(b []byte, name string) (Datafeed, error) {
+	var d struct {
+		JobID string          `json:"job_id"`
+		Query json.RawMessage `json:"query"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return Datafeed{}, fmt.Errorf("%s: expected a datafeed (JSON object): %w", name, err)
+	}
+	df := Datafeed{JobID: d.JobID, Query: Query{All: true}}
+	if len(d.Query) > 0 {
+		q, err := ParseQuery(d.Query)
+		if err != nil {
+			return Datafeed{}, fmt.Errorf("%s: %w", name, err)
+		}
+		df.Query = q
+	}
+	return df, nil
+}
+
+// Builtin names: the reference's jobs.
+const (
+	BuiltinV1 = "v1" // linux_anomalous_network_activity_ecs, stack 7.7, Auditbeat
+	BuiltinV3 = "v3" // v3_linux_anomalous_network_activity, from 8.3
+)
+
+// Builtin returns a built-in job and its datafeed.
+func Builtin(name string) (Job, Datafeed, error) {
+	if name != BuiltinV1 && name != BuiltinV3 {
+		return Job{}, Datafeed{}, fmt.Errorf("job: unknown built-in %q (want %s or %s)", name, BuiltinV1, BuiltinV3)
+	}
+	jb, err := builtins.ReadFile("builtin/" + name + "_job.json")
+	if err != nil {
+		return Job{}, Datafeed{}, err
+	}
+	db, err := builtins.ReadFile("builtin/" + name + "_datafeed.json")
+	if err != nil {
+		return Job{}, Datafeed{}, err
+	}
+	j, err := ParseJob(jb, "built-in "+name+" job")
+	if err != nil {
+		return Job{}, Datafeed{}, err
+	}
+	d, err := ParseDatafeed(db, "built-in "+name+" datafeed")
+	return j, d, err
+}
+
+// LoadJob reads a job file.
+func LoadJob(path string) (Job, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Job{}, err
+	}
+	return ParseJob(b, path)
+}
+
+// LoadDatafeed reads a datafeed file.
+func LoadDatafeed(path string) (Datafeed, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Datafeed{}, err
+	}
+	return ParseDatafeed(b, path)
+}
+
+// ParseDuration reads an Elasticsearch time unit: "15m", "900s", "1h", "1d".
+func ParseDuration(s string) (time.Duration, error) {
+	units := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+	for _, u := range []string{"ms", "s", "m", "h", "d"} {
+		if n, ok := strings.CutSuffix(s, u); ok {
+			if v, err := strconv.ParseInt(n, 10, 64); err == nil && v > 0 {
+				return time.Duration(v) * units[u], nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("expected a positive time like 15m, 900s or 1h, got %q", s)
+}

@@ -1,0 +1,170 @@
+package job
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// doc is a flat set of ECS fields for queries.
+type doc map[string][]string
+
+func (d doc) FieldValues(name string) []string { return d[name] }
+
+func TestBuiltins(t *testing.T) {
+	tests := []struct {
+		name, id string
+	}{
+		{BuiltinV1, "linux_anomalous_network_activity_ecs"},
+		{BuiltinV3, "v3_linux_anomalous_network_activity"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, d, err := Builtin(tt.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.ID != tt.id || d.JobID != tt.id || j.BucketSpan != 15*time.Minute || j.Function != "rare" ||
+				j.ByField != "process.name" || j.ModelMemoryLimit != "64mb" ||
+				strings.Join(j.Influencers, ",") != "host.name,process.name,user.name,destination.ip" {
+				t.Fatalf("job %+v, datafeed job %s", j, d.JobID)
+			}
+		})
+	}
+	if _, _, err := Builtin("v2"); err == nil {
+		t.Error("Builtin(v2) succeeded")
+	}
+}
+
+func TestBuiltinDatafeeds(t *testing.T) {
+	v1 := doc{"event.action": {"connected-to"}, "agent.type": {"auditbeat"}, "process.name": {"curl"}, "destination.ip": {"203.0.113.9"}}
+	v3 := doc{"event.category": {"network"}, "event.type": {"connection", "start"}, "host.os.type": {"linux"},
+		"process.name": {"curl"}, "user.name": {"alice"}, "destination.ip": {"203.0.113.9"}}
+	with := func(d doc, k string, v ...string) doc {
+		c := doc{}
+		for kk, vv := range d {
+			c[kk] = vv
+		}
+		c[k] = v
+		return c
+	}
+	without := func(d doc, k string) doc {
+		c := with(d, k)
+		delete(c, k)
+		return c
+	}
+	tests := []struct {
+		feed string
+		doc  doc
+		want string // "" matches; else a substring of the explanation
+	}{
+		{BuiltinV1, v1, ""},
+		{BuiltinV1, with(v1, "destination.ip", "127.0.0.53"), "must_not"},
+		{BuiltinV1, with(v1, "destination.ip", "0:0:0:0:0:0:0:1"), "must_not"}, // ::1, written long
+		{BuiltinV1, with(v1, "destination.ip", "127.0.0.2"), ""},               // listed addresses only
+		{BuiltinV1, with(v1, "agent.type", "filebeat"), "agent.type: auditbeat"},
+		{BuiltinV3, v3, ""},
+		{BuiltinV3, with(without(v3, "host.os.type"), "host.os.family", "ubuntu"), ""},
+		{BuiltinV3, without(v3, "host.os.type"), "should"},
+		{BuiltinV3, with(v3, "user.name", "jenkins"), "must_not"},
+		{BuiltinV3, with(v3, "process.name", "metricbeat"), "must_not"},
+		{BuiltinV3, with(v3, "destination.ip", "::"), "must_not"},
+		{BuiltinV3, with(v3, "event.type", "end"), "event.type: start"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.feed+" "+tt.want, func(t *testing.T) {
+			_, d, err := Builtin(tt.feed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := d.Query.Explain(tt.doc)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Fatalf("Explain = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseQuery(t *testing.T) {
+	tests := []struct {
+		query string
+		doc   doc
+		match bool
+	}{
+		{`{"term": {"destination.ip": "127.0.0.0/8"}}`, doc{"destination.ip": {"127.1.2.3"}}, true},
+		{`{"term": {"destination.ip": "127.0.0.0/8"}}`, doc{"destination.ip": {"::ffff:127.0.0.1"}}, true},
+		{`{"term": {"destination.ip": {"value": "10.0.0.1"}}}`, doc{"destination.ip": {"10.0.0.1"}}, true},
+		{`{"terms": {"destination.port": [22, 443]}}`, doc{"destination.port": {"443"}}, true},
+		{`{"exists": {"field": "user.name"}}`, doc{}, false},
+		{`{"wildcard": {"process.name": {"value": "kworker*"}}}`, doc{"process.name": {"kworkerds"}}, true},
+		{`{"match_phrase": {"event.action": "connected-to"}}`, doc{"event.action": {"connected-to"}}, true},
+		{`{"bool": {"should": [{"term": {"a": "1"}}, {"term": {"b": "2"}}], "minimum_should_match": 2}}`, doc{"a": {"1"}}, false},
+		{`{"bool": {"filter": {"term": {"a": "1"}}}}`, doc{"a": {"1"}}, true},
+		{`{"match_all": {}}`, doc{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			q, err := ParseQuery(json.RawMessage(tt.query))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := q.Match(tt.doc); got != tt.match {
+				t.Fatalf("Match = %v, want %v (%s)", got, tt.match, q.Explain(tt.doc))
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, json, want string
+		is               error
+	}{
+		{"range", `{"query": {"bool": {"filter": [{"range": {"x": {"gt": 1}}}]}}}`, "query.bool.filter[0].range", ErrUnsupportedQuery},
+		{"two kinds", `{"query": {"term": {"a": "1"}, "exists": {"field": "a"}}}`, "expected exactly one query type", nil},
+		{"not json", `{"query": `, "expected a datafeed", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseDatafeed([]byte(tt.json), "feed.json")
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "feed.json: ") {
+				t.Fatalf("err = %v, want it to name feed.json and contain %q", err, tt.want)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Fatalf("err = %v, want errors.Is %v", err, tt.is)
+			}
+		})
+	}
+}
+
+func TestParseJobRejectsOtherDetectors(t *testing.T) {
+	tests := map[string]string{
+		"count":      `{"job_id":"j","analysis_config":{"bucket_span":"15m","detectors":[{"function":"count"}]}}`,
+		"over field": `{"job_id":"j","analysis_config":{"bucket_span":"15m","detectors":[{"function":"rare","by_field_name":"a","over_field_name":"b"}]}}`,
+		"two":        `{"job_id":"j","analysis_config":{"bucket_span":"15m","detectors":[{"function":"rare","by_field_name":"a"},{"function":"rare","by_field_name":"b"}]}}`,
+		"bad span":   `{"job_id":"j","analysis_config":{"bucket_span":"15 minutes","detectors":[{"function":"rare","by_field_name":"a"}]}}`,
+		"no job id":  `{"analysis_config":{"bucket_span":"15m","detectors":[{"function":"rare","by_field_name":"a"}]}}`,
+	}
+	for name, js := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ParseJob([]byte(js), "job.json"); err == nil || !strings.Contains(err.Error(), "job.json") {
+				t.Fatalf("err = %v, want an error naming job.json", err)
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for s, want := range map[string]time.Duration{"15m": 15 * time.Minute, "900s": 15 * time.Minute, "1h": time.Hour, "1d": 24 * time.Hour, "500ms": 500 * time.Millisecond} {
+		if got, err := ParseDuration(s); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "15", "m", "-5m", "15 m"} {
+		if _, err := ParseDuration(s); err == nil {
+			t.Errorf("ParseDuration(%q) succeeded", s)
+		}
+	}
+}
