@@ -31,6 +31,7 @@ fmt-check:
 bench:
 	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./format/...
 	cd services/scorer && $(GO) test -run '^$$' -bench . -benchmem ./rare/
+	cd services/scorer && $(GO) test -run '^$$' -bench BenchmarkModelFootprint -benchtime 1x .
 	cd e2e && $(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 1x -timeout 30m .
 
 ## demo: replay the bundled sample (a generated 3-day fleet history) and print the signals
