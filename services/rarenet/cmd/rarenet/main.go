@@ -32,6 +32,8 @@ Usage:
   rarenet run [flags]                 run live; publish input on rarenet.raw.<format>
   rarenet replay [flags] FILE...      replay history ("-" is stdin); signals as NDJSON
   rarenet normalize [flags] FILE...   decode and filter only; network events as NDJSON
+  rarenet simulate [flags]            a fleet history with ground truth, for measuring quality
+  rarenet evaluate --labels F SIGNALS recall, false signals, duplicates against the ground truth
 
 Run "rarenet COMMAND -h" for a command's flags.
 `
@@ -49,6 +51,10 @@ func main() {
 		err = runCmd(ctx, os.Args[2:])
 	case "replay":
 		err = replayCmd(ctx, os.Args[2:])
+	case "simulate":
+		err = simulateCmd(os.Args[2:])
+	case "evaluate":
+		err = evaluateCmd(os.Args[2:])
 	case "normalize":
 		err = normalizeCmd(os.Args[2:])
 	case "-h", "-help", "--help", "help":
@@ -90,6 +96,9 @@ func finishOptions(fs *flag.FlagSet, o *rarenet.Options, common *service.Common)
 	o.NATSURL = common.NATSURL
 	o.Streams = common.StreamConfig()
 	o.EmittedTTL = common.EmittedTTL
+	if err := o.Scorer.ApplyJobFile(); err != nil {
+		return err
+	}
 	o.Ingest.BucketSpan = o.Scorer.Job.BucketSpan
 	o.Ingest.AllowedLateness = o.Scorer.AllowedLateness
 	return nil
