@@ -80,7 +80,8 @@ func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 	slices.SortFunc(values, func(a, b ValueSummary) int { return strings.Compare(a.Value, b.Value) })
 	if r.modelled != noBucket {
 		r.model.Advance(int(k - r.modelled))
-		r.norm.Advance(int(k - r.modelled))
+		// Update ages the normaliser by this bucket itself; Advance covers the empty ones.
+		r.norm.Advance(int(k-r.modelled) - 1)
 	} else {
 		r.first = k
 	}
