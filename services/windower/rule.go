@@ -1,11 +1,14 @@
 package windower
 
 import (
+	"embed"
 	"fmt"
+	"slices"
 	"time"
 )
 
-// Rule is a machine_learning detection rule in the shape of Elastic's prebuilt rules.
+// Rule is a machine_learning detection rule in the shape of Elastic's prebuilt rules (the
+// elastic/detection-rules TOML layout, see LoadRule).
 type Rule struct {
 	ID             string
 	Name           string
@@ -20,33 +23,83 @@ type Rule struct {
 	Severity       string
 	Tags           []string
 	FalsePositives []string
+	References     []string
+	Author         []string
+	License        string
 	Note           string
+	Threat         []Threat
+	// Metadata is the file's [metadata] table.
+	Metadata RuleMetadata
+	// Source names where the rule came from: "builtin:current", "builtin:v1" or a file.
+	Source string
+	// Immutable is true for the built-in (prebuilt) rules, as Kibana marks its own.
+	Immutable bool
+}
+
+// RuleMetadata is the [metadata] table of a detection-rules file.
+type RuleMetadata struct {
+	CreationDate    string `toml:"creation_date"`
+	UpdatedDate     string `toml:"updated_date"`
+	Maturity        string `toml:"maturity"`
+	MinStackVersion string `toml:"min_stack_version"`
+}
+
+// Threat is one entry of the rule's MITRE ATT&CK mapping ([[rule.threat]]), as Kibana stores
+// it in kibana.alert.rule.threat.
+type Threat struct {
+	Framework string      `toml:"framework" json:"framework"`
+	Tactic    ThreatRef   `toml:"tactic" json:"tactic"`
+	Technique []Technique `toml:"technique" json:"technique,omitempty"`
+}
+
+// ThreatRef names a tactic, technique or subtechnique.
+type ThreatRef struct {
+	ID        string `toml:"id" json:"id"`
+	Name      string `toml:"name" json:"name"`
+	Reference string `toml:"reference" json:"reference"`
+}
+
+// Technique is a technique with its subtechniques.
+type Technique struct {
+	ID           string      `toml:"id" json:"id"`
+	Name         string      `toml:"name" json:"name"`
+	Reference    string      `toml:"reference" json:"reference"`
+	Subtechnique []ThreatRef `toml:"subtechnique" json:"subtechnique,omitempty"`
+}
+
+// Built-in rule names, for --rule-builtin.
+const (
+	BuiltinCurrent = "current"
+	BuiltinV1      = "v1"
+)
+
+//go:embed rules/*.toml
+var builtinRules embed.FS
+
+// BuiltinRule returns a built-in rule: "current" (the v3 job, today's tags and MITRE mapping)
+// or "v1" (version 1 of stack 7.7, on linux_anomalous_network_activity_ecs).
+func BuiltinRule(name string) (Rule, error) {
+	b, err := builtinRules.ReadFile("rules/" + name + ".toml")
+	if err != nil {
+		return Rule{}, fmt.Errorf("windower: no built-in rule %q (want %s or %s)", name, BuiltinCurrent, BuiltinV1)
+	}
+	r, err := ParseRule("builtin:"+name, b)
+	if err != nil {
+		return Rule{}, err
+	}
+	r.Immutable = true
+	return r, nil
 }
 
 // DefaultRule is Elastic's prebuilt rule "Unusual Linux Network Activity"
-// (52afbdc5-db15-485e-bc24-f5707f820c4b), on the v3 job, with the values of
-// docs/reference-elastic.md. The description is the rule's public text.
+// (52afbdc5-db15-485e-bc24-f5707f820c4b) as shipped today, on the v3 job: the built-in
+// "current".
 func DefaultRule() Rule {
-	return Rule{
-		ID:      "52afbdc5-db15-485e-bc24-f5707f820c4b",
-		Name:    "Unusual Linux Network Activity",
-		Version: 1,
-		Description: "Identifies Linux processes that do not usually use the network but have unexpected " +
-			"network activity, which can indicate command-and-control, lateral movement, persistence, " +
-			"or data exfiltration activity. A process with unusual network activity can denote process " +
-			"exploitation or injection, where the process is used to run persistence mechanisms that " +
-			"allow a malicious actor remote access or control of the host, data exfiltration, and " +
-			"execution of unauthorized network applications.",
-		JobIDs:         []string{"v3_linux_anomalous_network_activity"},
-		Threshold:      50,
-		Interval:       15 * time.Minute,
-		From:           45 * time.Minute,
-		MaxSignals:     100,
-		RiskScore:      21,
-		Severity:       "low",
-		Tags:           []string{"Elastic", "Linux", "ML"},
-		FalsePositives: []string{"A newly installed program or one that rarely uses the network could trigger this signal."},
+	r, err := BuiltinRule(BuiltinCurrent)
+	if err != nil {
+		panic(err) // the embedded file is tested
 	}
+	return r
 }
 
 // Validate checks the rule.
@@ -67,11 +120,4 @@ func (r *Rule) Validate() error {
 }
 
 // covers reports whether the rule applies to records of job.
-func (r *Rule) covers(job string) bool {
-	for _, j := range r.JobIDs {
-		if j == job {
-			return true
-		}
-	}
-	return false
-}
+func (r *Rule) covers(job string) bool { return slices.Contains(r.JobIDs, job) }

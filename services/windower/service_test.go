@@ -207,7 +207,8 @@ func TestServiceOneSignalPerRecordAcrossRunsAndRestarts(t *testing.T) {
 	if err := json.Unmarshal(eof.Stages[Stage], &own); err != nil {
 		t.Fatal(err)
 	}
-	wantOwn := map[string]int64{"records": 3, "runs": 4, "signals": 2, "duplicates": 4, "truncated": 0, "too_late": 0}
+	wantOwn := map[string]int64{"records": 3, "runs": 4, "signals": 2, "duplicates": 4, "excepted": 0, "suppressed": 0,
+		"truncated": 0, "too_late": 0, "late_signals": 0}
 	if fmt.Sprint(own) != fmt.Sprint(wantOwn) {
 		t.Errorf("windower stats %v, want %v", own, wantOwn)
 	}

@@ -29,28 +29,14 @@ func SignalID(ruleID, recordID string) string {
 func Signal(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any {
 	id := SignalID(rule.ID, r.ID)
 	original := r.BucketStart().Format(time.RFC3339Nano)
-	params := map[string]any{
-		"type":                    "machine_learning",
-		"anomaly_threshold":       rule.Threshold,
-		"machine_learning_job_id": rule.JobIDs,
-		"from":                    "now-" + durationString(rule.From),
-		"to":                      "now",
-		"interval":                durationString(rule.Interval),
-		"max_signals":             rule.MaxSignals,
-		"risk_score":              rule.RiskScore,
-		"severity":                rule.Severity,
-		"description":             rule.Description,
-		"tags":                    rule.Tags,
-		"false_positives":         rule.FalsePositives,
-		"version":                 rule.Version,
-	}
-	if rule.Note != "" {
-		params["note"] = rule.Note
-	}
+	params := ruleParameters(rule)
 	doc := map[string]any{
 		"@timestamp":                   now.UTC().Format(time.RFC3339Nano),
 		"event.kind":                   "signal",
+		"kibana.space_ids":             []string{"default"},
+		"kibana.version":               KibanaVersion,
 		"kibana.alert.uuid":            id,
+		"kibana.alert.start":           now.UTC().Format(time.RFC3339Nano),
 		"kibana.alert.original_time":   original,
 		"kibana.alert.status":          "active",
 		"kibana.alert.workflow_status": "open",
@@ -70,7 +56,9 @@ func Signal(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any
 		"kibana.alert.rule.category":                "Machine Learning Rule",
 		"kibana.alert.rule.consumer":                "siem",
 		"kibana.alert.rule.producer":                "siem",
+		"kibana.alert.rule.execution.uuid":          ExecutionID(rule.ID, runTime),
 		"kibana.alert.rule.version":                 rule.Version,
+		"kibana.alert.rule.immutable":               rule.Immutable,
 		"kibana.alert.rule.severity":                rule.Severity,
 		"kibana.alert.rule.risk_score":              rule.RiskScore,
 		"kibana.alert.rule.interval":                durationString(rule.Interval),
@@ -79,9 +67,85 @@ func Signal(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any
 		"kibana.alert.rule.max_signals":             rule.MaxSignals,
 		"kibana.alert.rule.anomaly_threshold":       rule.Threshold,
 		"kibana.alert.rule.machine_learning_job_id": rule.JobIDs,
-		"kibana.alert.rule.tags":                    rule.Tags,
-		"kibana.alert.rule.false_positives":         rule.FalsePositives,
+		"kibana.alert.rule.tags":                    orEmpty(rule.Tags),
+		"kibana.alert.rule.false_positives":         orEmpty(rule.FalsePositives),
+		"kibana.alert.rule.references":              orEmpty(rule.References),
+		"kibana.alert.rule.author":                  orEmpty(rule.Author),
+		"kibana.alert.rule.threat":                  threatOrEmpty(rule.Threat),
 		"kibana.alert.rule.parameters":              params,
+	}
+	if rule.License != "" {
+		doc["kibana.alert.rule.license"] = rule.License
+	}
+	if rule.Note != "" {
+		doc["kibana.alert.rule.note"] = rule.Note
+	}
+	addRecord(doc, r, runTime)
+	return doc
+}
+
+// KibanaVersion is the kibana.version rarenet's 8.x signals claim to be shaped after.
+const KibanaVersion = "8.15.0"
+
+// executionNamespace is the uuid v5 namespace of rule execution ids. Never change it.
+var executionNamespace = uuid.MustParse("9d2f6a51-3c7e-5b08-a4d1-0f5e8b2c7a36")
+
+// ExecutionID is kibana.alert.rule.execution.uuid: uuid v5 of the rule id and the run time, so
+// every signal of one run (and of its repetition after a restart) shares it.
+func ExecutionID(ruleID string, runTime time.Time) string {
+	return uuid.NewSHA1(executionNamespace, []byte(ruleID+"\x00"+runTime.UTC().Format(time.RFC3339Nano))).String()
+}
+
+// ruleParameters are kibana.alert.rule.parameters: the rule's own settings as Kibana keeps them.
+func ruleParameters(rule *Rule) map[string]any {
+	params := map[string]any{
+		"type":                    "machine_learning",
+		"anomaly_threshold":       rule.Threshold,
+		"machine_learning_job_id": rule.JobIDs,
+		"from":                    "now-" + durationString(rule.From),
+		"to":                      "now",
+		"interval":                durationString(rule.Interval),
+		"max_signals":             rule.MaxSignals,
+		"risk_score":              rule.RiskScore,
+		"severity":                rule.Severity,
+		"description":             rule.Description,
+		"tags":                    orEmpty(rule.Tags),
+		"false_positives":         orEmpty(rule.FalsePositives),
+		"references":              orEmpty(rule.References),
+		"author":                  orEmpty(rule.Author),
+		"threat":                  threatOrEmpty(rule.Threat),
+		"rule_id":                 rule.ID,
+		"immutable":               rule.Immutable,
+		"exceptions_list":         []any{},
+		"version":                 rule.Version,
+	}
+	if rule.Note != "" {
+		params["note"] = rule.Note
+	}
+	if rule.License != "" {
+		params["license"] = rule.License
+	}
+	return params
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func threatOrEmpty(t []Threat) []Threat {
+	if t == nil {
+		return []Threat{}
+	}
+	return t
+}
+
+// addRecord copies the anomaly record into doc as the detection engine does (the same in 8.x
+// and 7.x), with rarenet's explanation and each influencer as an ECS array.
+func addRecord(doc map[string]any, r *record.Record, runTime time.Time) {
+	for k, v := range map[string]any{
 		// The anomaly record, as the detection engine copies it.
 		"job_id":               r.JobID,
 		"result_type":          r.ResultType,
@@ -103,6 +167,8 @@ func Signal(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any
 		"rarenet.record_id":   r.ID,
 		"rarenet.rule_run":    runTime.UTC().Format(time.RFC3339Nano),
 		"rarenet.explanation": r.Explanation,
+	} {
+		doc[k] = v
 	}
 	if len(r.Examples) > 0 {
 		doc["rarenet.examples"] = r.Examples
@@ -113,7 +179,6 @@ func Signal(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any
 	for _, inf := range r.Influencers {
 		doc[inf.FieldName] = inf.FieldValues
 	}
-	return doc
 }
 
 // Reason is the alert's one-sentence reason: the enricher's plain-words explanation when

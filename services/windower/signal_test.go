@@ -106,7 +106,12 @@ func TestSignal(t *testing.T) {
 		"kibana.alert.rule.max_signals":             100.0,
 		"kibana.alert.rule.anomaly_threshold":       50.0,
 		"kibana.alert.rule.machine_learning_job_id": []any{job},
-		"kibana.alert.rule.tags":                    []any{"Elastic", "Linux", "ML"},
+		"kibana.alert.rule.tags":                    []any{"Domain: Endpoint", "OS: Linux", "Use Case: Threat Detection", "Rule Type: ML"},
+		"kibana.space_ids":                          []any{"default"},
+		"kibana.version":                            KibanaVersion,
+		"kibana.alert.depth":                        1.0,
+		"kibana.alert.rule.execution.uuid":          ExecutionID(rule.ID, runTime),
+		"kibana.alert.rule.immutable":               true,
 		"job_id":                                    job,
 		"result_type":                               "record",
 		"timestamp":                                 float64(r.Timestamp),
@@ -138,8 +143,22 @@ func TestSignal(t *testing.T) {
 			t.Errorf("parameters.%s = %#v, want %#v", k, params[k], v)
 		}
 	}
-	if _, ok := params["note"]; ok {
-		t.Error("parameters.note set for a rule without a note")
+	if params["note"] != rule.Note || rule.Note == "" {
+		t.Errorf("parameters.note %q, want the rule's note", params["note"])
+	}
+	threat, _ := got["kibana.alert.rule.threat"].([]any)
+	if len(threat) != 5 {
+		t.Fatalf("kibana.alert.rule.threat %#v, want the 5 tactics", got["kibana.alert.rule.threat"])
+	}
+	first := threat[0].(map[string]any)
+	tactic := first["tactic"].(map[string]any)
+	tech := first["technique"].([]any)[0].(map[string]any)
+	if first["framework"] != "MITRE ATT&CK" || tactic["id"] != "TA0011" || tactic["name"] != "Command and Control" ||
+		tech["id"] != "T1071" || tech["reference"] != "https://attack.mitre.org/techniques/T1071/" {
+		t.Errorf("first threat %#v", first)
+	}
+	if !reflect.DeepEqual(params["threat"], got["kibana.alert.rule.threat"]) {
+		t.Errorf("parameters.threat %#v differs from kibana.alert.rule.threat", params["threat"])
 	}
 	anc, _ := got["kibana.alert.ancestors"].([]any)
 	if len(anc) != 1 || anc[0].(map[string]any)["id"] != r.ID || anc[0].(map[string]any)["index"] != ".ml-anomalies-"+job {
@@ -163,7 +182,13 @@ func TestSignal(t *testing.T) {
 }
 
 func TestSignalOptionalParts(t *testing.T) {
-	rule := DefaultRule()
+	rule, err := BuiltinRule(BuiltinV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Signal(&rule, ptr(sampleRecord()), time.Unix(0, 0), time.Unix(0, 0))["kibana.alert.rule.parameters"].(map[string]any)["note"]; ok {
+		t.Error("parameters.note set for a rule without a note")
+	}
 	rule.Note = "## Triage"
 	r := sampleRecord()
 	r.Examples, r.Context, r.Influencers = nil, nil, nil
@@ -201,3 +226,5 @@ func TestDurationString(t *testing.T) {
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -252,3 +252,48 @@ func TestAddKeepsARecordOnce(t *testing.T) {
 		t.Fatalf("%d matches for one record added three times, want 1", len(run.Matches))
 	}
 }
+
+func TestLateRecordsSignalledByTheNextRun(t *testing.T) {
+	w := NewWindow(DefaultRule())
+	w.Run(clock("10:30"))
+	late, low := rec("09:45", "late", 90), rec("09:45", "low", 10)
+	for _, r := range []record.Record{late, low} {
+		if !w.TooLate(r) || w.Add(r) {
+			t.Fatalf("%s not too late", r.ByFieldValue)
+		}
+		w.AddLate(r)
+	}
+	w.AddLate(late)
+	w.Add(rec("10:15", "on-time", 60))
+	run := w.Run(clock("10:45"))
+	if names(run.Matches) != "[late on-time]" || !run.Late[late.ID] || len(run.Late) != 1 {
+		t.Errorf("matches %s, late %v", names(run.Matches), run.Late)
+	}
+	if run := w.Run(clock("11:00")); run.Late != nil || names(run.Matches) != "[on-time]" {
+		t.Errorf("late records signalled twice: %s", names(run.Matches))
+	}
+	if got := times(NewWindow(DefaultRule()).Drain()); got != "[]" {
+		t.Errorf("Drain of an empty window %s", got)
+	}
+	w.AddLate(late)
+	if got := times(w.Drain()); got != "[11:15]" {
+		t.Errorf("Drain with only a late record %s, want [11:15]", got)
+	}
+}
+
+func TestCatchUpAfterRestoreAndMissed(t *testing.T) {
+	w := NewWindow(DefaultRule())
+	w.SetLastRun(clock("10:15"))
+	// Restored: 10:00 was covered by the run at 10:15, 10:15 not yet.
+	w.Add(rec("10:00", "seen", 60))
+	w.Add(rec("10:15", "unseen", 60))
+	if got := times(w.Due(clock("11:07"), true)); got != "[10:30 10:45 11:00]" {
+		t.Errorf("catch-up runs %s", got)
+	}
+	// A bounded catch-up jumps: the runs that would have covered 10:15 never happen.
+	w.SetLastRun(clock("11:00"))
+	run := w.Run(clock("11:15"))
+	if names(run.Missed) != "[unseen]" || len(run.Pruned) != 2 {
+		t.Errorf("missed %s, pruned %v", names(run.Missed), run.Pruned)
+	}
+}

@@ -1,22 +1,25 @@
 // Package windower is the rule: every interval it takes the enriched anomaly records whose
 // bucket lies in the look-back, keeps those at or above the anomaly threshold, orders them by
-// score, skips those already signalled, caps the run at max_signals and publishes signal
-// documents on rarenet.signals.
+// score, skips those already signalled, excepted or suppressed, caps the run at max_signals
+// and publishes signal documents on rarenet.signals.
 //
 // It runs on the wall clock in live mode and on the watermark of the records during a replay;
-// both give the same signals for the same input.
+// both give the same signals for the same input. One windower per rule is active at a time,
+// by a lease in the rarenet_windower bucket; others stand by and take over.
 package windower
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -29,74 +32,69 @@ import (
 // Stage is the stage's name in dead letters, status and logs.
 const Stage = "windower"
 
-// Clock modes.
-const (
-	ClockWatermark = "watermark"
-	ClockWall      = "wall"
-)
-
-// Config configures the windower.
-type Config struct {
-	Rule Rule
-	// Clock is ClockWall (runs on wall-clock interval boundaries) or ClockWatermark (runs as
-	// the records' watermark passes the boundaries: replay).
-	Clock string
-}
-
-// RegisterFlags registers the stage's flags on fs.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.Rule = DefaultRule()
-	fs.StringVar(&c.Clock, "clock", ClockWall, "what schedules rule runs: wall (live) or watermark (replay)")
-	fs.Float64Var(&c.Rule.Threshold, "anomaly-threshold", c.Rule.Threshold, "the rule's anomaly_threshold (record_score >=)")
-	fs.IntVar(&c.Rule.MaxSignals, "max-signals", c.Rule.MaxSignals, "the rule's max_signals per run")
-}
-
-// Validate checks the configuration.
-func (c *Config) Validate() error {
-	if c.Clock != ClockWall && c.Clock != ClockWatermark {
-		return fmt.Errorf("windower: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)
-	}
-	return c.Rule.Validate()
-}
+// ErrEmittedTTL is returned by New when the emitted-ids bucket forgets ids before the rule's
+// look-back has passed them: a record would be signalled again.
+var ErrEmittedTTL = errors.New("windower: the emitted-ids TTL must exceed the rule's look-back")
 
 // Stats counts what the windower has done.
 type Stats struct {
-	Records, Runs, Signals, Duplicates, Truncated, TooLate atomic.Int64
+	Records, Runs, Signals, Duplicates, Excepted, Suppressed, Truncated, TooLate, LateSignals atomic.Int64
 }
 
-// Status is the report of one rule run, published on rarenet.status.windower. An end-of-input
-// status (EOF true) closes a replay.
+// Status is the report of one rule run, published on rarenet.status.windower and logged. An
+// end-of-input status (EOF true) closes a replay.
 type Status struct {
 	RuleID      string    `json:"rule_id"`
 	RunTime     time.Time `json:"run_time,omitzero"`
+	StartedAt   time.Time `json:"started_at,omitzero"` // wall clock
+	ExecutionID string    `json:"execution_uuid,omitempty"`
 	WindowStart time.Time `json:"window_start,omitzero"`
 	WindowEnd   time.Time `json:"window_end,omitzero"`
-	InWindow    int       `json:"records_in_window"`
-	Matches     int       `json:"records_matching"`
-	Signals     int       `json:"signals_published"`
-	Duplicates  int       `json:"duplicates_skipped"`
-	Truncated   int       `json:"truncated"`
-	Warnings    []string  `json:"warnings,omitempty"`
-	EOF         bool      `json:"eof,omitempty"`
-	Replay      string    `json:"replay,omitempty"`
+	// CatchUp marks a run of a missed interval, run late after downtime.
+	CatchUp    bool `json:"catch_up,omitempty"`
+	InWindow   int  `json:"records_in_window"`
+	Matches    int  `json:"records_matching"`
+	Signals    int  `json:"signals_published"`
+	Duplicates int  `json:"duplicates_skipped"`
+	Excepted   int  `json:"excepted"`
+	Suppressed int  `json:"suppressed"`
+	Truncated  int  `json:"truncated"`
+	// LateSignals counts the signals of records that arrived too late for every run.
+	LateSignals int `json:"late_signals,omitempty"`
+	// Missed counts records forgotten unseen because their runs were skipped.
+	Missed   int      `json:"missed,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	EOF      bool     `json:"eof,omitempty"`
+	Replay   string   `json:"replay,omitempty"`
 	// Stages holds, in an end-of-input status, every stage's counters since it started.
 	Stages map[string]json.RawMessage `json:"stages,omitempty"`
 }
 
 // Service is a running windower.
 type Service struct {
-	cfg     Config
-	js      jetstream.JetStream
-	kv      jetstream.KeyValue
-	pub     *natsutil.Publisher
-	win     *Window
-	log     *slog.Logger
-	emitted map[string]time.Time // a cache of the KV bucket: ids known to be published, by run
-	stats   Stats
-	now     func() time.Time
+	cfg       Config
+	js        jetstream.JetStream
+	kv        jetstream.KeyValue // emitted ids
+	exKV      jetstream.KeyValue
+	pub       *natsutil.Publisher
+	log       *slog.Logger
+	lease     *lease
+	stats     Stats
+	active    atomic.Bool
+	now       func() time.Time
+	noRelease bool // tests: stop like a crash, without giving the lease up
+
+	// Active state, reset at each activation.
+	win      *Window
+	st       *state
+	ex       *exceptionWatch
+	emitted  map[string]time.Time // a cache of the KV bucket: ids known to be published, by run
+	supp     map[string]suppression
+	warnings []string // for the next run's status
 }
 
-// New prepares the windower on nc. The streams and the emitted-ids bucket must exist.
+// New prepares the windower on nc. The streams and the emitted-ids bucket must exist; the
+// windower's own buckets are created.
 func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -109,12 +107,69 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, fmt.Errorf("windower: key-value bucket %s: %w", stream.EmittedBucket, err)
 	}
-	return &Service{cfg: cfg, js: js, kv: kv, pub: natsutil.NewPublisher(js), win: NewWindow(cfg.Rule),
-		log: log.With("stage", Stage, "rule_id", cfg.Rule.ID), emitted: map[string]time.Time{}, now: time.Now}, nil
+	kst, err := kv.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("windower: key-value bucket %s: %w", stream.EmittedBucket, err)
+	}
+	if ttl := kst.TTL(); ttl > 0 && ttl <= cfg.Rule.From {
+		return nil, fmt.Errorf("%w: --emitted-ttl %s, look-back (from) of rule %s %s", ErrEmittedTTL, ttl, cfg.Rule.ID, cfg.Rule.From)
+	}
+	if err := ensureBuckets(ctx, js); err != nil {
+		return nil, err
+	}
+	stateKV, err := js.KeyValue(ctx, stream.WindowerBucket)
+	if err != nil {
+		return nil, fmt.Errorf("windower: key-value bucket %s: %w", stream.WindowerBucket, err)
+	}
+	exKV, err := js.KeyValue(ctx, stream.ExceptionsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("windower: key-value bucket %s: %w", stream.ExceptionsBucket, err)
+	}
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	log = log.With("stage", Stage, "rule_id", cfg.Rule.ID, "holder", holder)
+	s := &Service{cfg: cfg, js: js, kv: kv, exKV: exKV, pub: natsutil.NewPublisher(js), log: log, now: time.Now,
+		lease: &lease{kv: stateKV, key: "lease." + ruleKey(cfg.Rule.ID), holder: holder, ttl: cfg.leaseTTL(), log: log}}
+	s.st = newState(stateKV, cfg.Rule.ID)
+	s.reset()
+	return s, nil
+}
+
+// ensureBuckets creates the windower's buckets, when missing, with the storage and
+// replication of the pipeline's streams. Existing ones are used as they are (`rarenet
+// exceptions` may have created them first).
+func ensureBuckets(ctx context.Context, js jetstream.JetStream) error {
+	_, err1 := js.KeyValue(ctx, stream.WindowerBucket)
+	_, err2 := js.KeyValue(ctx, stream.ExceptionsBucket)
+	if err1 == nil && err2 == nil {
+		return nil
+	}
+	info, err := js.Stream(ctx, stream.Enriched)
+	if err != nil {
+		return fmt.Errorf("windower: stream %s: %w", stream.Enriched, err)
+	}
+	sc := info.CachedInfo().Config
+	return stream.EnsureWindower(ctx, js, stream.Config{Replicas: sc.Replicas, Memory: sc.Storage == jetstream.MemoryStorage})
+}
+
+func (s *Service) reset() {
+	s.win = NewWindow(s.cfg.Rule)
+	s.st = newState(s.st.kv, s.cfg.Rule.ID)
+	s.emitted = map[string]time.Time{}
+	s.supp = map[string]suppression{}
+	s.warnings = nil
 }
 
 // Stats returns the windower's counters.
 func (s *Service) Stats() *Stats { return &s.stats }
+
+// Active reports whether this windower holds the lease and runs the rule.
+func (s *Service) Active() bool { return s.active.Load() }
+
+// Rule returns the rule the windower runs.
+func (s *Service) Rule() Rule { return s.cfg.Rule }
+
+func (s *Service) live() bool { return s.cfg.Clock == ClockWall }
 
 // Run runs the windower on nc until ctx is done.
 func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
@@ -125,21 +180,117 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	return s.Run(ctx)
 }
 
-// Run consumes ENRICHED until ctx is done.
+// Run stands by until it holds the rule's lease, then consumes ENRICHED until ctx is done;
+// when the lease is lost it stands by again.
 func (s *Service) Run(ctx context.Context) error {
-	cons, err := natsutil.DurableConsumer(ctx, s.js, stream.Enriched, stream.WindowerConsumer)
+	for {
+		if err := s.lease.acquire(ctx); err != nil {
+			return nil // ctx is done
+		}
+		err := s.runActive(ctx)
+		s.active.Store(false)
+		if ctx.Err() != nil {
+			if !s.noRelease {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+				s.lease.release(rctx)
+				cancel()
+			}
+			return nil
+		}
+		if !errors.Is(err, errLeaseLost) {
+			return err
+		}
+		s.log.Warn("lease lost: standing by", "err", err)
+		s.reset()
+	}
+}
+
+// runActive runs the rule while this windower holds the lease.
+func (s *Service) runActive(ctx context.Context) error {
+	actx, lost := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.lease.hold(actx, lost) })
+	defer func() { lost(nil); wg.Wait() }()
+	s.active.Store(true)
+	if err := s.activate(actx); err != nil {
+		return leaseCause(actx, err)
+	}
+	defer s.ex.stop()
+	cons, err := natsutil.DurableConsumer(actx, s.js, stream.Enriched, stream.WindowerConsumer)
+	if err != nil {
+		return leaseCause(actx, err)
+	}
+	r := s.cfg.Rule
+	s.log.Info("active", "rule", r.Name, "source", r.Source, "version", r.Version, "jobs", r.JobIDs,
+		"clock", s.cfg.Clock, "interval", r.Interval, "from", r.From, "threshold", r.Threshold, "max_signals", r.MaxSignals,
+		"last_run", s.win.LastRun(), "pending", len(s.win.pending), "exceptions", len(s.ex.set), "suppress_for", s.cfg.SuppressFor)
+	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.commit}
+	if s.live() {
+		// Ticks come when the input is idle: a backlog (after downtime) is read first, then
+		// every missed boundary runs over it.
+		loop.Tick = func(ctx context.Context, now time.Time) error {
+			return s.runDue(ctx, s.win.Due(s.now(), true), true)
+		}
+	}
+	return leaseCause(actx, loop.Run(actx))
+}
+
+func leaseCause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
+		return cause
+	}
+	return err
+}
+
+// activate restores a live windower's memory (the last run, the pending records) and bounds
+// the catch-up, and starts watching the exceptions.
+func (s *Service) activate(ctx context.Context) error {
+	ex, err := watchExceptions(ctx, s.exKV, s.cfg.Rule.ID)
 	if err != nil {
 		return err
 	}
-	s.log.Info("started", "clock", s.cfg.Clock, "interval", s.cfg.Rule.Interval, "from", s.cfg.Rule.From,
-		"threshold", s.cfg.Rule.Threshold, "max_signals", s.cfg.Rule.MaxSignals)
-	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.pub.Flush}
-	if s.cfg.Clock == ClockWall {
-		loop.Tick = func(ctx context.Context, now time.Time) error {
-			return s.runDue(ctx, s.win.Due(now, true))
+	s.ex = ex
+	if !s.live() {
+		// A replay is one-shot, in event time: it starts from its own first record.
+		return nil
+	}
+	last, recs, err := s.st.load(ctx)
+	if err != nil {
+		ex.stop()
+		return err
+	}
+	s.win.SetLastRun(last)
+	for _, r := range recs {
+		if !s.win.Add(r) {
+			s.st.prune(r.ID)
 		}
 	}
-	return loop.Run(ctx)
+	if last.IsZero() {
+		return nil
+	}
+	interval := s.cfg.Rule.Interval
+	now := s.now().Truncate(interval)
+	if gap := now.Sub(last); gap > s.cfg.maxCatchUp() {
+		from := now.Add(-s.cfg.maxCatchUp()).Truncate(interval)
+		w := fmt.Sprintf("gap of %s since the last run at %s is longer than the max catch-up of %s: runs from %s to %s skipped",
+			gap, last.Format(time.RFC3339), s.cfg.maxCatchUp(), last.Add(interval).Format(time.RFC3339), from.Format(time.RFC3339))
+		s.log.Warn("catch-up bounded", "warning", w)
+		s.warnings = append(s.warnings, w)
+		s.win.SetLastRun(from)
+	} else if gap > interval {
+		s.log.Info("catching up", "last_run", last, "missed_runs", int(gap/interval)-1)
+	}
+	return nil
+}
+
+func (s *Service) commit(ctx context.Context) error {
+	if err := s.pub.Flush(ctx); err != nil {
+		return err
+	}
+	if s.live() {
+		return s.st.save(ctx)
+	}
+	return nil
 }
 
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
@@ -153,26 +304,15 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		if s.cfg.Clock != ClockWatermark {
 			return nil
 		}
-		if err := s.runDue(ctx, s.win.Due(m.Watermark, false)); err != nil {
+		if err := s.runDue(ctx, s.win.Due(m.Watermark, false), false); err != nil {
 			return err
 		}
 		if m.Kind == control.KindEOF {
-			if err := s.runDue(ctx, s.win.Drain()); err != nil {
+			if err := s.runDue(ctx, s.win.Drain(), false); err != nil {
 				return err
 			}
 			s.log.Info("end of input", "replay", m.Replay)
-			st := Status{RuleID: s.cfg.Rule.ID, EOF: true, Replay: m.Replay, Stages: map[string]json.RawMessage{}}
-			for stage, js := range m.Stats {
-				st.Stages[stage] = json.RawMessage(js)
-			}
-			own, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "runs": s.stats.Runs.Load(),
-				"signals": s.stats.Signals.Load(), "duplicates": s.stats.Duplicates.Load(),
-				"truncated": s.stats.Truncated.Load(), "too_late": s.stats.TooLate.Load()})
-			if err != nil {
-				return err
-			}
-			st.Stages[Stage] = own
-			return s.status(st)
+			return s.endOfInput(m)
 		}
 		return nil
 	}
@@ -182,116 +322,53 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		return s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), "")
 	}
 	s.stats.Records.Add(1)
-	if !s.win.Add(r) {
-		// Nothing is dropped silently: a record no run can cover any more is reported and kept
-		// on the DLQ, from where it can be signalled by hand.
-		s.stats.TooLate.Add(1)
-		reason := fmt.Sprintf("too late for rule %s: bucket %s is outside the look-back of every run after %s",
-			s.cfg.Rule.ID, r.BucketStart().Format(time.RFC3339), s.win.LastRun().Format(time.RFC3339))
-		s.log.Warn("record too late", "record_id", r.ID, "record_score", r.RecordScore, "reason", reason)
-		dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Data: msg.Data()}
-		return s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), "")
+	if s.win.Add(r) {
+		if s.live() {
+			s.st.add(r)
+		}
+		return nil
 	}
-	return nil
+	// Nothing is dropped silently: a record no run can cover any more is reported and kept on
+	// the DLQ, and with --signal-late signalled by the next run.
+	reason := fmt.Sprintf("too late for rule %s: bucket %s is outside the look-back of every run after %s",
+		s.cfg.Rule.ID, r.BucketStart().Format(time.RFC3339), s.win.LastRun().Format(time.RFC3339))
+	return s.tooLate(r, msg.Data(), reason)
 }
 
-// runDue executes the rule at each due time, in order.
-func (s *Service) runDue(ctx context.Context, due []time.Time) error {
-	for _, t := range due {
-		if err := s.runAt(ctx, t); err != nil {
-			return err
-		}
+func (s *Service) tooLate(r record.Record, data []byte, reason string) error {
+	s.stats.TooLate.Add(1)
+	if s.cfg.SignalLate {
+		s.win.AddLate(r)
+		reason += "; signalled by the next run (--signal-late)"
 	}
-	return nil
+	s.log.Warn("record too late", "record_id", r.ID, "record_score", r.RecordScore, "reason", reason)
+	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Data: data}
+	return s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), "")
 }
 
-// runAt executes the rule at t: the matches not signalled before, up to max_signals, become
-// signals. De-duplication comes before the cap, so records already signalled never crowd new
-// ones out of a run (Kibana caps first; see docs/differences.md).
-func (s *Service) runAt(ctx context.Context, t time.Time) error {
-	run := s.win.Run(t)
-	st := Status{RuleID: s.cfg.Rule.ID, RunTime: t, WindowStart: run.WindowStart, WindowEnd: t,
-		InWindow: run.InWindow, Matches: len(run.Matches)}
-	var ids []string
-	for i := range run.Matches {
-		r := &run.Matches[i]
-		id := SignalID(s.cfg.Rule.ID, r.ID)
-		seen, err := s.wasEmitted(ctx, id)
-		if err != nil {
-			return err
-		}
-		if seen {
-			st.Duplicates++
-			continue
-		}
-		if len(ids) == s.cfg.Rule.MaxSignals {
-			st.Truncated++
-			continue
-		}
-		b, err := json.Marshal(Signal(&s.cfg.Rule, r, s.now(), t))
-		if err != nil {
-			return fmt.Errorf("windower: encode signal: %w", err)
-		}
-		m := nats.NewMsg(stream.SignalsSubject)
-		m.Data = b
-		if err := s.pub.Publish(m, id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
+func (s *Service) endOfInput(m control.Marker) error {
+	st := Status{RuleID: s.cfg.Rule.ID, EOF: true, Replay: m.Replay, Stages: map[string]json.RawMessage{}}
+	for stage, js := range m.Stats {
+		st.Stages[stage] = json.RawMessage(js)
 	}
-	if st.Truncated > 0 {
-		st.Warnings = append(st.Warnings, fmt.Sprintf("max signals reached: %d matching records left for later runs or never signalled", st.Truncated))
-	}
-	// The ids are remembered only once the signals are stored, so a crash in between repeats
-	// a signal (JetStream's de-duplication window absorbs it) rather than losing one.
-	if err := s.pub.Flush(ctx); err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if _, err := s.kv.Put(ctx, id, []byte(t.UTC().Format(time.RFC3339))); err != nil {
-			return fmt.Errorf("windower: remember signal %s: %w", id, err)
-		}
-		s.emitted[id] = t
-	}
-	// Records older than this run's window never come back, so neither do their ids.
-	for id, at := range s.emitted {
-		if at.Before(run.WindowStart) {
-			delete(s.emitted, id)
-		}
-	}
-	st.Signals = len(ids)
-	s.stats.Runs.Add(1)
-	s.stats.Signals.Add(int64(st.Signals))
-	s.stats.Duplicates.Add(int64(st.Duplicates))
-	s.stats.Truncated.Add(int64(st.Truncated))
-	if st.Matches > 0 || len(st.Warnings) > 0 {
-		s.log.Info("rule run", "run_time", t, "in_window", st.InWindow, "matches", st.Matches,
-			"signals", st.Signals, "duplicates", st.Duplicates, "truncated", st.Truncated)
-	}
-	return s.status(st)
-}
-
-func (s *Service) wasEmitted(ctx context.Context, id string) (bool, error) {
-	if _, ok := s.emitted[id]; ok {
-		return true, nil
-	}
-	_, err := s.kv.Get(ctx, id)
-	switch {
-	case err == nil:
-		s.emitted[id] = s.win.LastRun()
-		return true, nil
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return false, nil
-	}
-	return false, fmt.Errorf("windower: look up signal %s: %w", id, err)
-}
-
-func (s *Service) status(st Status) error {
-	b, err := json.Marshal(st)
+	own, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "runs": s.stats.Runs.Load(),
+		"signals": s.stats.Signals.Load(), "duplicates": s.stats.Duplicates.Load(),
+		"excepted": s.stats.Excepted.Load(), "suppressed": s.stats.Suppressed.Load(),
+		"truncated": s.stats.Truncated.Load(), "too_late": s.stats.TooLate.Load(), "late_signals": s.stats.LateSignals.Load()})
 	if err != nil {
 		return err
 	}
-	m := nats.NewMsg(stream.StatusSubject(Stage))
-	m.Data = b
-	return s.pub.Publish(m, "")
+	st.Stages[Stage] = own
+	return s.status(st)
+}
+
+// runDue executes the rule at each due time, in order; in live mode every run but the last is
+// a catch-up over a missed interval.
+func (s *Service) runDue(ctx context.Context, due []time.Time, live bool) error {
+	for i, t := range due {
+		if err := s.runAt(ctx, t, live && i < len(due)-1); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -32,6 +32,8 @@ Usage:
   rarenet run [flags]                 run live; publish input on rarenet.raw.<format>
   rarenet replay [flags] FILE...      replay history ("-" is stdin); signals as NDJSON
   rarenet normalize [flags] FILE...   decode and filter only; network events as NDJSON
+  rarenet signals [--json]            print every new signal on rarenet.signals
+  rarenet exceptions add|list|remove  manage rule exceptions (rarenet exceptions help)
   rarenet simulate [flags]            a fleet history with ground truth, for measuring quality
   rarenet evaluate --labels F SIGNALS recall, false signals, duplicates against the ground truth
 
@@ -57,6 +59,10 @@ func main() {
 		err = evaluateCmd(os.Args[2:])
 	case "normalize":
 		err = normalizeCmd(os.Args[2:])
+	case "signals":
+		err = signalsCmd(ctx, os.Args[2:])
+	case "exceptions":
+		err = exceptionsCmd(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -99,6 +105,7 @@ func finishOptions(fs *flag.FlagSet, o *rarenet.Options, common *service.Common)
 	if err := o.Scorer.ApplyJobFile(); err != nil {
 		return err
 	}
+	o.Enricher.Profile = o.Scorer.Profile // one --profile for the whole line
 	o.Ingest.BucketSpan = o.Scorer.Job.BucketSpan
 	o.Ingest.AllowedLateness = o.Scorer.AllowedLateness
 	return nil

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestSignalsPrintsEachSignal(t *testing.T) {
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := natsutil.Connect(srv.ClientURL(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := natsutil.JetStream(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	doc8 := map[string]any{
+		"kibana.alert.original_time": "2024-01-01T10:00:00Z", "record_score": 63.5, "by_field_value": "nc",
+		"host.name": []string{"h1", "h2"}, "user.name": []string{"bob"}, "destination.ip": []string{"203.0.113.7"},
+		"kibana.alert.reason": "Unusual network activity: nc.",
+	}
+	doc7 := map[string]any{
+		"signal":       map[string]any{"original_time": "2024-01-01T11:00:00Z", "reason": "Unusual network activity: perl."},
+		"record_score": 91.0, "by_field_value": "perl", "host.name": []string{"h3"}, "rarenet.late": true,
+	}
+	for _, asJSON := range []bool{false, true} {
+		var out syncBuffer
+		wctx, stop := context.WithCancel(ctx)
+		ready := make(chan struct{})
+		done := make(chan error, 1)
+		go func() { done <- watchSignals(wctx, nc, &out, asJSON, ready) }()
+		<-ready
+		for _, d := range []map[string]any{doc8, doc7} {
+			b, _ := json.Marshal(d)
+			if _, err := js.Publish(ctx, stream.SignalsSubject, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(out.String(), "\n") < 2 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("json=%v: %d lines: %q", asJSON, len(lines), out.String())
+		}
+		if asJSON {
+			var d map[string]any
+			if err := json.Unmarshal([]byte(lines[0]), &d); err != nil || d["by_field_value"] != "nc" {
+				t.Errorf("--json line %q: %v", lines[0], err)
+			}
+			continue
+		}
+		want := []string{
+			"2024-01-01T10:00:00Z  score  63.5  process nc  host h1,h2  user bob  destination 203.0.113.7  Unusual network activity: nc.",
+			"2024-01-01T11:00:00Z  score  91.0  process perl  host h3  user -  destination -  Unusual network activity: perl.  (late)",
+		}
+		for i, w := range want {
+			if lines[i] != w {
+				t.Errorf("line %d\n got %q\nwant %q", i, lines[i], w)
+			}
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package windower
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/shared/record"
+)
+
+// state is the windower's memory in the rarenet_windower bucket, for one rule: the last run
+// (to catch up after downtime), the records waiting for runs (so a restart or a takeover
+// loses none), and the suppression groups.
+type state struct {
+	kv   jetstream.KeyValue
+	rule string // ruleKey of the rule id
+	// added and pruned are the pending records changed since the last save.
+	added  map[string]record.Record
+	pruned map[string]bool
+}
+
+func newState(kv jetstream.KeyValue, ruleID string) *state {
+	return &state{kv: kv, rule: ruleKey(ruleID), added: map[string]record.Record{}, pruned: map[string]bool{}}
+}
+
+func (s *state) lastRunKey() string          { return "lastrun." + s.rule }
+func (s *state) pendingKey(id string) string { return "pending." + s.rule + "." + hashKey(id) }
+func (s *state) suppressKey(g string) string { return "suppress." + s.rule + "." + hashKey(g) }
+
+// load returns the last run (zero if none) and the pending records.
+func (s *state) load(ctx context.Context) (time.Time, []record.Record, error) {
+	var last time.Time
+	e, err := s.kv.Get(ctx, s.lastRunKey())
+	switch {
+	case err == nil:
+		if last, err = time.Parse(time.RFC3339Nano, string(e.Value())); err != nil {
+			return last, nil, fmt.Errorf("windower: last run %q: %w", e.Value(), err)
+		}
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return last, nil, fmt.Errorf("windower: read last run: %w", err)
+	}
+	kl, err := s.kv.ListKeysFiltered(ctx, "pending."+s.rule+".*")
+	if err != nil {
+		return last, nil, fmt.Errorf("windower: list pending records: %w", err)
+	}
+	var recs []record.Record
+	for key := range kl.Keys() {
+		e, err := s.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return last, nil, fmt.Errorf("windower: read pending record: %w", err)
+		}
+		var r record.Record
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			return last, nil, fmt.Errorf("windower: pending record %s: %w", key, err)
+		}
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(a, b record.Record) int { return strings.Compare(a.ID, b.ID) })
+	return last, recs, nil
+}
+
+func (s *state) add(r record.Record) { s.added[r.ID] = r; delete(s.pruned, r.ID) }
+
+func (s *state) prune(id string) {
+	if _, ok := s.added[id]; ok {
+		delete(s.added, id)
+		return
+	}
+	s.pruned[id] = true
+}
+
+// save writes the pending records changed since the last save.
+func (s *state) save(ctx context.Context) error {
+	for id, r := range s.added {
+		b, err := json.Marshal(&r)
+		if err != nil {
+			return err
+		}
+		if _, err := s.kv.Put(ctx, s.pendingKey(id), b); err != nil {
+			return fmt.Errorf("windower: save pending record: %w", err)
+		}
+	}
+	for id := range s.pruned {
+		if err := s.kv.Purge(ctx, s.pendingKey(id)); err != nil {
+			return fmt.Errorf("windower: forget pending record: %w", err)
+		}
+	}
+	clear(s.added)
+	clear(s.pruned)
+	return nil
+}
+
+func (s *state) saveLastRun(ctx context.Context, t time.Time) error {
+	if _, err := s.kv.Put(ctx, s.lastRunKey(), []byte(t.UTC().Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("windower: save last run: %w", err)
+	}
+	return nil
+}
+
+// suppression is the first signal of a group (host.name and process.name) while it
+// suppresses later ones.
+type suppression struct {
+	First    time.Time `json:"first"`
+	SignalID string    `json:"signal_id"`
+}
+
+// suppressGroup is the suppression group of r: its hosts and its process, never global.
+func suppressGroup(r *record.Record) string {
+	hosts := slices.Clone(recordValues(r, "host.name"))
+	slices.Sort(hosts)
+	return strings.Join(hosts, ",") + "\x00" + r.ByFieldValue
+}
+
+func (s *state) getSuppression(ctx context.Context, group string) (suppression, bool, error) {
+	e, err := s.kv.Get(ctx, s.suppressKey(group))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return suppression{}, false, nil
+	}
+	if err != nil {
+		return suppression{}, false, fmt.Errorf("windower: read suppression: %w", err)
+	}
+	var sp suppression
+	if err := json.Unmarshal(e.Value(), &sp); err != nil {
+		return suppression{}, false, nil
+	}
+	return sp, true, nil
+}
+
+func (s *state) putSuppression(ctx context.Context, group string, sp suppression) error {
+	b, _ := json.Marshal(sp)
+	if _, err := s.kv.Put(ctx, s.suppressKey(group), b); err != nil {
+		return fmt.Errorf("windower: save suppression: %w", err)
+	}
+	return nil
+}
