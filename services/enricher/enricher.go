@@ -44,11 +44,15 @@ type Config struct {
 	RDNSConfig RDNSConfig
 	// Resolver does the reverse lookups; nil uses the system's.
 	Resolver Resolver
+	// Profile is ProfileFaithful (default) or ProfileEnhanced, which adjusts scores with the
+	// history (schedules, rollouts).
+	Profile string
 }
 
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	def := DefaultRDNSConfig()
+	fs.StringVar(&c.Profile, "profile", ProfileFaithful, "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host detector)")
 	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "MaxMind-format ASN database (GeoLite2-ASN.mmdb or compatible): AS number and organisation of destinations")
 	fs.StringVar(&c.GeoIPCity, "geoip-city", "", "MaxMind-format City or Country database (GeoLite2-City.mmdb or compatible): country and city of destinations")
 	fs.BoolVar(&c.RDNS, "rdns", false, "resolve destinations to names (reverse DNS, cached, never holding a record longer than --rdns-timeout)")
@@ -60,6 +64,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
+	switch c.Profile {
+	case "", ProfileFaithful, ProfileEnhanced:
+	default:
+		return fmt.Errorf("enricher: --profile: want %s or %s, got %q", ProfileFaithful, ProfileEnhanced, c.Profile)
+	}
 	r := c.RDNSConfig
 	if r.Timeout < 0 || r.Concurrency < 0 || r.CacheSize < 0 || r.TTL < 0 || r.FailureTTL < 0 {
 		return errors.New("enricher: reverse DNS bounds must not be negative")
@@ -207,6 +216,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	c, err := s.enrich(ctx, &r)
 	if err != nil {
 		return err
+	}
+	if s.cfg.Profile == ProfileEnhanced {
+		adjust(&r, c)
 	}
 	r.Context = c
 	b, err := json.Marshal(&r)

@@ -24,6 +24,9 @@ type Job struct {
 	RecordProbability float64
 	// WarmupBuckets suppresses records in the job's first buckets (0: as the reference).
 	WarmupBuckets int64
+	// HostRarity adds the enhanced profile's second detector: rare process.name on this host
+	// (partitioned by host.name), for values common in the fleet.
+	HostRarity bool
 }
 
 // DefaultJob is the reference job, v3_linux_anomalous_network_activity.

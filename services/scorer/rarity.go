@@ -20,6 +20,8 @@ type Rarity struct {
 	norm  *rare.Normalizer
 	// first and modelled are the first and the last bucket added to the model.
 	first, modelled int64
+	// host is the enhanced profile's rare-on-this-host detector; nil when off.
+	host *hostRarity
 }
 
 // RarityState is a checkpoint of a Rarity.
@@ -28,6 +30,10 @@ type RarityState struct {
 	Normalizer rare.NormalizerState `json:"normalizer"`
 	First      int64                `json:"first"`
 	Modelled   int64                `json:"modelled"`
+	// The rare-on-this-host detector, when on.
+	Hosts        map[string]HostState  `json:"hosts,omitempty"`
+	HostNorm     *rare.NormalizerState `json:"host_normalizer,omitempty"`
+	HostModelled int64                 `json:"host_modelled,omitempty"`
 }
 
 // NewRarity returns an empty model for job.
@@ -40,7 +46,13 @@ func NewRarity(job Job) (*Rarity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Rarity{job: job, model: m, norm: n, first: noBucket, modelled: noBucket}, nil
+	r := &Rarity{job: job, model: m, norm: n, first: noBucket, modelled: noBucket}
+	if job.HostRarity {
+		if r.host, err = newHostRarity(job); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // Modelled returns the last bucket added to the model (noBucket before the first).
@@ -48,7 +60,12 @@ func (r *Rarity) Modelled() int64 { return r.modelled }
 
 // Snapshot returns the model's state.
 func (r *Rarity) Snapshot() RarityState {
-	return RarityState{Model: r.model.Snapshot(), Normalizer: r.norm.Snapshot(), First: r.first, Modelled: r.modelled}
+	s := RarityState{Model: r.model.Snapshot(), Normalizer: r.norm.Snapshot(), First: r.first, Modelled: r.modelled}
+	if r.host != nil {
+		hs, norm := r.host.snapshot()
+		s.Hosts, s.HostNorm, s.HostModelled = hs, &norm, r.host.modelled
+	}
+	return s
 }
 
 // Restore replaces the model's state with s.
@@ -60,6 +77,9 @@ func (r *Rarity) Restore(s RarityState) error {
 		return err
 	}
 	r.first, r.modelled = s.First, s.Modelled
+	if r.host != nil && s.HostNorm != nil {
+		return r.host.restore(s.Hosts, *s.HostNorm, s.HostModelled)
+	}
 	return nil
 }
 
@@ -92,10 +112,17 @@ func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 	}
 	scores := r.model.ScoreBucket(names)
 	r.norm.Update(scores)
+	start := time.Unix(0, k*int64(r.job.BucketSpan)).UTC()
+	var hostRecords []record.Record
+	if r.host != nil {
+		var err error
+		if hostRecords, err = r.host.score(k, start, values, scores); err != nil {
+			panic(err) // a default model configuration never fails validation
+		}
+	}
 	if k-r.first < r.job.WarmupBuckets {
 		return nil
 	}
-	start := time.Unix(0, k*int64(r.job.BucketSpan)).UTC()
 	var out []record.Record
 	total := -1.0
 	for i, s := range scores {
@@ -137,5 +164,5 @@ func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 			Examples: v.Examples,
 		})
 	}
-	return out
+	return append(out, hostRecords...)
 }

@@ -56,6 +56,9 @@ type Config struct {
 	// JobFile is an anomaly detection job in Elastic's JSON layout; it replaces Job's id,
 	// bucket span, by-field and influencers (ApplyJobFile).
 	JobFile string
+	// Profile is "faithful" (the reference's job) or "enhanced", which adds the
+	// rare-on-this-host detector.
+	Profile string
 }
 
 // ApplyJobFile loads JobFile, when set, into Job.
@@ -77,6 +80,7 @@ func (c *Config) ApplyJobFile() error {
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Job = DefaultJob()
+	fs.StringVar(&c.Profile, "profile", "faithful", "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host detector)")
 	fs.StringVar(&c.JobFile, "job", "", "anomaly detection job file in Elastic's JSON layout (rare by one field); default: the reference's v3 job")
 	fs.StringVar(&c.Job.ID, "job-id", c.Job.ID, "anomaly detection job id, written into records")
 	fs.DurationVar(&c.Job.BucketSpan, "bucket-span", c.Job.BucketSpan, "the job's bucket span")
@@ -89,6 +93,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 func (c *Config) Validate() error {
 	if err := c.ApplyJobFile(); err != nil {
 		return err
+	}
+	switch c.Profile {
+	case "", "faithful":
+	case "enhanced":
+		c.Job.HostRarity = true
+	default:
+		return fmt.Errorf("scorer: --profile: want faithful or enhanced, got %q", c.Profile)
 	}
 	if c.Clock != ClockWall && c.Clock != ClockWatermark {
 		return fmt.Errorf("scorer: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)

@@ -13,26 +13,30 @@ import (
 // Record is one anomaly record. The Elastic fields keep Elastic's names, so a signal can copy
 // them as the detection engine does.
 type Record struct {
-	ID                 string       `json:"record_id"`
-	JobID              string       `json:"job_id"`
-	ResultType         string       `json:"result_type"`
-	Timestamp          int64        `json:"timestamp"` // bucket start, Unix milliseconds
-	BucketSpan         int64        `json:"bucket_span"`
-	DetectorIndex      int          `json:"detector_index"`
-	IsInterim          bool         `json:"is_interim"`
-	Probability        float64      `json:"probability"`
-	RecordScore        float64      `json:"record_score"`
-	InitialRecordScore float64      `json:"initial_record_score"`
-	Function           string       `json:"function"`
-	FunctionDesc       string       `json:"function_description"`
-	ByFieldName        string       `json:"by_field_name"`
-	ByFieldValue       string       `json:"by_field_value"`
-	Typical            []float64    `json:"typical"`
-	Actual             []float64    `json:"actual"`
-	Influencers        []Influencer `json:"influencers,omitempty"`
-	Explanation        Explanation  `json:"rarenet_explanation"`
-	Examples           []Example    `json:"rarenet_examples,omitempty"`
-	Context            *Context     `json:"rarenet_context,omitempty"`
+	ID                 string  `json:"record_id"`
+	JobID              string  `json:"job_id"`
+	ResultType         string  `json:"result_type"`
+	Timestamp          int64   `json:"timestamp"` // bucket start, Unix milliseconds
+	BucketSpan         int64   `json:"bucket_span"`
+	DetectorIndex      int     `json:"detector_index"`
+	IsInterim          bool    `json:"is_interim"`
+	Probability        float64 `json:"probability"`
+	RecordScore        float64 `json:"record_score"`
+	InitialRecordScore float64 `json:"initial_record_score"`
+	Function           string  `json:"function"`
+	FunctionDesc       string  `json:"function_description"`
+	ByFieldName        string  `json:"by_field_name"`
+	ByFieldValue       string  `json:"by_field_value"`
+	// PartitionFieldName and PartitionFieldValue are set by detectors partitioned by a field
+	// (the enhanced profile's rare-on-this-host detector: host.name).
+	PartitionFieldName  string       `json:"partition_field_name,omitempty"`
+	PartitionFieldValue string       `json:"partition_field_value,omitempty"`
+	Typical             []float64    `json:"typical"`
+	Actual              []float64    `json:"actual"`
+	Influencers         []Influencer `json:"influencers,omitempty"`
+	Explanation         Explanation  `json:"rarenet_explanation"`
+	Examples            []Example    `json:"rarenet_examples,omitempty"`
+	Context             *Context     `json:"rarenet_context,omitempty"`
 }
 
 // Influencer is one influencer field with every value it had in the bucket for the record.
@@ -93,6 +97,15 @@ type Context struct {
 	Users        *Users        `json:"users,omitempty"`
 	History      *History      `json:"history,omitempty"`
 	Processes    []Process     `json:"processes,omitempty"`
+	// Adjustments are the enhanced profile's changes to record_score, in order; the model's
+	// own score stays in initial_record_score.
+	Adjustments []Adjustment `json:"adjustments,omitempty"`
+}
+
+// Adjustment is one change the enhanced profile made to a record's score, and why.
+type Adjustment struct {
+	Reason string  `json:"reason"`
+	Factor float64 `json:"factor"`
 }
 
 // Destination is what is known of one destination of the record.
