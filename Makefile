@@ -29,7 +29,7 @@ fmt-check:
 
 ## bench: parser and model benchmarks, then a replay of a million events through the all-in-one
 bench:
-	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./format/...
+	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./format/... ./collect/
 	cd services/scorer && $(GO) test -run '^$$' -bench . -benchmem ./rare/
 	cd services/scorer && $(GO) test -run '^$$' -bench BenchmarkModelFootprint -benchtime 1x .
 	cd e2e && $(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 1x -timeout 30m .

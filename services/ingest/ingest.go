@@ -24,6 +24,7 @@ import (
 
 	"github.com/rarenet/rarenet/services/ingest/datafeed"
 	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/services/ingest/httpin"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -46,6 +47,9 @@ type Config struct {
 	// AllowedLateness is how far behind the latest event time seen an event may be and still
 	// count: the watermark is the latest event time minus this.
 	AllowedLateness time.Duration
+	// HTTPListen, when set, is the address of the HTTP input (POST /v1/events, see package
+	// httpin) that this stage serves beside its consumer.
+	HTTPListen string
 }
 
 // RegisterFlags registers the stage's flags on fs.
@@ -54,6 +58,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatafeedFile, "datafeed-file", "", "datafeed file in Elastic's JSON layout (its query); replaces --datafeed")
 	fs.DurationVar(&c.BucketSpan, "bucket-span", 15*time.Minute, "the job's bucket span")
 	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "how far behind the latest event time an event may arrive and still count (out-of-order hosts, interleaved logs)")
+	fs.StringVar(&c.HTTPListen, "http-listen", "", "serve the HTTP input (POST /v1/events, NDJSON; GET /healthz) on this address, e.g. 127.0.0.1:8089; empty: none")
 }
 
 // Validate checks the configuration.
@@ -148,6 +153,15 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.log.Info("started", "partitions", s.partitions, "datafeed", s.dec.filter.Name)
+	if s.cfg.HTTPListen != "" {
+		// The HTTP input is a source like any other: it publishes on RAW, which this loop
+		// consumes; it lives here only so one process serves both.
+		in, err := httpin.Listen(s.cfg.HTTPListen, s.js, httpin.Config{}, s.log)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+	}
 	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.pub.Flush}
 	return loop.Run(ctx)
 }

@@ -4,6 +4,8 @@
 //	rarenet run        live: sources publish on rarenet.raw.<format>, signals print as NDJSON
 //	rarenet replay     history through the full pipeline in event time, signals as NDJSON
 //	rarenet normalize  the ingest stage alone: normalized network events as NDJSON
+//	rarenet tail       follow log files and publish their new lines on rarenet.raw.<format>
+//	rarenet collect    a /proc sensor: new outbound connections as ECS on rarenet.raw.ecs
 package main
 
 import (
@@ -32,6 +34,8 @@ Usage:
   rarenet run [flags]                 run live; publish input on rarenet.raw.<format>
   rarenet replay [flags] FILE...      replay history ("-" is stdin); signals as NDJSON
   rarenet normalize [flags] FILE...   decode and filter only; network events as NDJSON
+  rarenet tail [flags] FILE...        follow logs (rotation-safe, resumable) into rarenet.raw.<format>
+  rarenet collect [flags]             sensor from /proc: new outbound connections into rarenet.raw.ecs
   rarenet signals [--json]            print every new signal on rarenet.signals
   rarenet exceptions add|list|remove  manage rule exceptions (rarenet exceptions help)
   rarenet simulate [flags]            a fleet history with ground truth, for measuring quality
@@ -59,6 +63,10 @@ func main() {
 		err = evaluateCmd(os.Args[2:])
 	case "normalize":
 		err = normalizeCmd(os.Args[2:])
+	case "tail":
+		err = tailCmd(ctx, os.Args[2:])
+	case "collect":
+		err = collectCmd(ctx, os.Args[2:])
 	case "signals":
 		err = signalsCmd(ctx, os.Args[2:])
 	case "exceptions":

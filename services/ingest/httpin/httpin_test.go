@@ -1,0 +1,259 @@
+package httpin
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// startJetStream starts an embedded server with the pipeline's streams; stop shuts it down.
+func startJetStream(t *testing.T) (stop func(), nc *nats.Conn, js jetstream.JetStream, ctx context.Context) {
+	t.Helper()
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	nc, err = natsutil.Connect("", srv, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err = natsutil.JetStream(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return func() { srv.Shutdown(); srv.WaitForShutdown() }, nc, js, ctx
+}
+
+// stored returns every line on the RAW stream as "subject source:line text".
+func stored(t *testing.T, ctx context.Context, js jetstream.JetStream) []string {
+	t.Helper()
+	s, err := js.Stream(ctx, stream.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var line int
+		fmt.Sscan(m.Header.Get(control.HeaderLine), &line)
+		for _, l := range strings.Split(string(m.Data), "\n") {
+			out = append(out, fmt.Sprintf("%s %s:%d %s", m.Subject, m.Header.Get(control.HeaderSource), line, l))
+			line++
+		}
+	}
+	return out
+}
+
+type request struct {
+	method, target, body string
+	header               map[string]string
+	gzip                 bool
+}
+
+func do(t *testing.T, url string, rq request) (int, Response) {
+	t.Helper()
+	body := []byte(rq.body)
+	if rq.gzip {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write(body)
+		zw.Close()
+		body = b.Bytes()
+	}
+	method := rq.method
+	if method == "" {
+		method = http.MethodPost
+	}
+	target := rq.target
+	if target == "" {
+		target = EventsPath
+	}
+	req, err := http.NewRequest(method, url+target, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	for k, v := range rq.header {
+		req.Header.Set(k, v)
+	}
+	if rq.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r Response
+	_ = json.NewDecoder(res.Body).Decode(&r)
+	return res.StatusCode, r
+}
+
+const ecsLine = `{"@timestamp":"2024-05-01T10:00:00Z","event":{"action":"connected-to"},"process":{"name":"curl"},"destination":{"ip":"203.0.113.7","port":443}}`
+
+func TestPostEvents(t *testing.T) {
+	_, _, js, ctx := startJetStream(t)
+	ts := httptest.NewServer(NewHandler(js, Config{MaxBody: 64 << 10}, slog.New(slog.DiscardHandler)))
+	t.Cleanup(ts.Close)
+
+	code, r := do(t, ts.URL, request{target: EventsPath + "?format=ecs", body: ecsLine + "\r\n\n" + ecsLine + "\n",
+		header: map[string]string{HeaderSource: "vector-1"}})
+	if code != http.StatusAccepted || r.Accepted != 2 {
+		t.Fatalf("POST = %d %+v, want 202 with 2 accepted", code, r)
+	}
+	code, r = do(t, ts.URL, request{body: "type=SYSCALL msg=audit(1.0:1): arch=c000003e", gzip: true,
+		header: map[string]string{"Content-Type": "text/plain; charset=utf-8"}})
+	if code != http.StatusAccepted || r.Accepted != 1 {
+		t.Fatalf("gzip POST = %d %+v, want 202 with 1 accepted", code, r)
+	}
+	want := []string{
+		"rarenet.raw.ecs vector-1:1 " + ecsLine,
+		"rarenet.raw.ecs vector-1:2 ",
+		"rarenet.raw.ecs vector-1:3 " + ecsLine,
+		"rarenet.raw.auto http:127.0.0.1:1 type=SYSCALL msg=audit(1.0:1): arch=c000003e",
+	}
+	if got := stored(t, ctx, js); !slices.Equal(got, want) {
+		t.Fatalf("stored:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func TestPostEventsRefusals(t *testing.T) {
+	_, _, js, ctx := startJetStream(t)
+	ts := httptest.NewServer(NewHandler(js, Config{MaxBody: 4 << 10}, slog.New(slog.DiscardHandler)))
+	t.Cleanup(ts.Close)
+	big := strings.Repeat(ecsLine+"\n", 40)
+	tests := []struct {
+		name string
+		rq   request
+		want int
+	}{
+		{"empty body", request{body: ""}, http.StatusBadRequest},
+		{"blank lines only", request{body: "\n  \n\n"}, http.StatusBadRequest},
+		{"unknown format", request{target: EventsPath + "?format=syslog", body: ecsLine}, http.StatusBadRequest},
+		{"too large", request{body: big}, http.StatusRequestEntityTooLarge},
+		{"too large once decompressed", request{body: big, gzip: true}, http.StatusRequestEntityTooLarge},
+		{"form", request{body: "a=b", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}, http.StatusUnsupportedMediaType},
+		{"binary", request{body: ecsLine, header: map[string]string{"Content-Type": "application/octet-stream"}}, http.StatusUnsupportedMediaType},
+		{"unknown encoding", request{body: ecsLine, header: map[string]string{"Content-Encoding": "br"}}, http.StatusUnsupportedMediaType},
+		{"broken gzip", request{body: ecsLine, header: map[string]string{"Content-Encoding": "gzip"}}, http.StatusBadRequest},
+		{"GET", request{method: http.MethodGet, body: ""}, http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, r := do(t, ts.URL, tt.rq); code != tt.want {
+				t.Errorf("status %d (%s), want %d", code, r.Error, tt.want)
+			}
+		})
+	}
+	if got := stored(t, ctx, js); len(got) != 0 {
+		t.Errorf("refused requests stored %d lines", len(got))
+	}
+	if code, _ := do(t, ts.URL, request{method: http.MethodGet, target: HealthPath}); code != http.StatusOK {
+		t.Errorf("healthz = %d, want 200", code)
+	}
+}
+
+func TestPostEventsChunksAndIdempotency(t *testing.T) {
+	_, _, js, ctx := startJetStream(t)
+	ts := httptest.NewServer(NewHandler(js, Config{}, slog.New(slog.DiscardHandler)))
+	t.Cleanup(ts.Close)
+	var b strings.Builder
+	for i := range 2500 {
+		fmt.Fprintf(&b, "{\"n\":%d}\n", i)
+	}
+	rq := request{body: b.String(), header: map[string]string{HeaderIdemKey: "batch-1", HeaderSource: "fluent-bit"}}
+	for range 2 { // a shipper's retry
+		if code, r := do(t, ts.URL, rq); code != http.StatusAccepted || r.Accepted != 2500 {
+			t.Fatalf("POST = %d %+v", code, r)
+		}
+	}
+	got := stored(t, ctx, js)
+	if len(got) != 2500 || got[0] != `rarenet.raw.auto fluent-bit:1 {"n":0}` || got[2499] != `rarenet.raw.auto fluent-bit:2500 {"n":2499}` {
+		t.Fatalf("stored %d lines (first %q), want 2500 once", len(got), got[0])
+	}
+	s, _ := js.Stream(ctx, stream.Raw)
+	if info, _ := s.Info(ctx); info.State.Msgs != 3 {
+		t.Errorf("%d messages, want 3 chunks of at most 1000 lines", info.State.Msgs)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	t.Run("no stream stores the subject", func(t *testing.T) {
+		_, _, js, ctx := startJetStream(t)
+		if err := js.DeleteStream(ctx, stream.Raw); err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(NewHandler(js, Config{AckTimeout: 2 * time.Second}, slog.New(slog.DiscardHandler)))
+		t.Cleanup(ts.Close)
+		if code, r := do(t, ts.URL, request{body: ecsLine}); code != http.StatusServiceUnavailable || r.Accepted != 0 {
+			t.Errorf("POST = %d %+v, want 503", code, r)
+		}
+	})
+	t.Run("NATS down", func(t *testing.T) {
+		stop, nc, js, _ := startJetStream(t)
+		ts := httptest.NewServer(NewHandler(js, Config{AckTimeout: 2 * time.Second}, slog.New(slog.DiscardHandler)))
+		t.Cleanup(ts.Close)
+		stop()
+		deadline := time.Now().Add(10 * time.Second)
+		for nc.Status() == nats.CONNECTED && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if code, r := do(t, ts.URL, request{body: ecsLine}); code != http.StatusServiceUnavailable {
+			t.Errorf("POST = %d %+v, want 503", code, r)
+		}
+		if code, _ := do(t, ts.URL, request{method: http.MethodGet, target: HealthPath}); code != http.StatusServiceUnavailable {
+			t.Errorf("healthz = %d, want 503", code)
+		}
+	})
+}
+
+func TestListen(t *testing.T) {
+	_, _, js, _ := startJetStream(t)
+	s, err := Listen("127.0.0.1:0", js, Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + s.Addr().String()
+	if code, r := do(t, url, request{body: ecsLine}); code != http.StatusAccepted || r.Accepted != 1 {
+		t.Errorf("POST = %d %+v", code, r)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	again, err := Listen(s.Addr().String(), js, Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("the address is not free again after Close: %v", err)
+	}
+	again.Close()
+}
