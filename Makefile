@@ -3,7 +3,7 @@ GO      ?= go
 MODULES := shared services/ingest services/scorer services/enricher services/windower services/rarenet e2e
 BINS    := rarenet ingest scorer enricher windower
 
-.PHONY: all build test test-short vet fmt-check bench demo clean
+.PHONY: all build test test-short vet fmt-check bench quality demo clean
 
 all: build
 
@@ -34,9 +34,13 @@ bench:
 	cd services/scorer && $(GO) test -run '^$$' -bench BenchmarkModelFootprint -benchtime 1x .
 	cd e2e && $(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 1x -timeout 30m .
 
+## quality: regenerate docs/quality.md (simulated fleets, both profiles and a baseline; ~10 min)
+quality:
+	cd e2e && $(GO) run ./cmd/quality > ../docs/quality.md.new && mv ../docs/quality.md.new ../docs/quality.md
+
 ## demo: replay the bundled sample (a generated 3-day fleet history) and print the signals
 demo: build
-	bin/rarenet replay --stats /dev/stderr testdata/sample-history.ndjson.gz
+	bin/rarenet replay --stats /dev/stderr testdata/sample/fleet-3d.ndjson.gz
 
 clean:
 	rm -rf bin

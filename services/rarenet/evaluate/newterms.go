@@ -25,7 +25,7 @@ func NewTerms(events []sim.Event, learn time.Duration) []Signal {
 			continue
 		}
 		b := e.Time.Truncate(15 * time.Minute)
-		out = append(out, Signal{Name: e.Name, Hosts: []string{e.Host}, Original: b, RuleRun: b.Add(30 * time.Minute)})
+		out = append(out, Signal{Name: e.Name, Hosts: []string{e.Host}, Original: b, RuleRun: b.Add(15 * time.Minute)}) // the first run covering the bucket, as the rule
 	}
 	return out
 }
