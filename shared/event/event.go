@@ -177,3 +177,11 @@ func (e *Event) HasValue(name, value string) bool {
 	}
 	return false
 }
+
+// Connection returns the event.* group of an outbound connection attempt as every decoder
+// writes it: kind event, category network, type connection and start (which both the v1 and
+// the v3 datafeed vocabularies recognise), with the source's own action. Each call returns
+// fresh slices, so events never share them.
+func Connection(action string) Meta {
+	return Meta{Kind: "event", Category: []string{"network"}, Type: []string{"connection", "start"}, Action: action}
+}

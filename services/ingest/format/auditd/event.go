@@ -49,21 +49,14 @@ func (g *group) event() (*event.Event, error) {
 	nw.Direction = "egress"
 
 	ev := &event.Event{
-		Timestamp: ts,
-		Event: event.Meta{
-			Kind:     "event",
-			Category: []string{"network"},
-			Type:     []string{"connection", "start"},
-			Action:   "connected-to",
-			Outcome:  outcome(g.sys),
-			Module:   "auditd",
-			Dataset:  "auditd.log",
-		},
+		Timestamp:   ts,
+		Event:       event.Connection("connected-to"),
 		Host:        event.Host{Name: g.key.node, OS: event.OS{Type: "linux"}},
 		Destination: dst,
 		Network:     nw,
 		Origin:      event.Origin{Source: g.source, Line: g.first, Format: format.Auditd},
 	}
+	ev.Event.Outcome, ev.Event.Module, ev.Event.Dataset = outcome(g.sys), "auditd", "auditd.log"
 	p := &ev.Process
 	p.Name = decodeString(get(g.sys, "comm"))
 	p.Executable = decodeString(get(g.sys, "exe"))

@@ -41,14 +41,8 @@ func (a *alert) event() (*event.Event, error) {
 	str := func(name string) string { return r.Str("output_fields."+name, of[name]) }
 	ev := &event.Event{
 		Timestamp: ts,
-		Event: event.Meta{
-			Kind:     "event",
-			Category: []string{"network"},
-			Type:     []string{"connection", "start"},
-			Action:   "connect",
-			Outcome:  outcome(str("evt.res")),
-		},
-		Host: event.Host{Name: a.Hostname, OS: event.OS{Type: "linux"}},
+		Event:     event.Connection("connect"),
+		Host:      event.Host{Name: a.Hostname, OS: event.OS{Type: "linux"}},
 		Process: event.Process{
 			Name:             str("proc.name"),
 			PID:              r.PID("output_fields.proc.pid", of["proc.pid"]),
@@ -59,6 +53,7 @@ func (a *alert) event() (*event.Event, error) {
 		User:    event.User{Name: str("user.name"), ID: r.ID("output_fields.user.uid", of["user.uid"])},
 		Network: event.Network{Transport: str("fd.l4proto"), Direction: "egress"},
 	}
+	ev.Event.Outcome = outcome(str("evt.res"))
 	p := &ev.Process
 	if p.Executable == "" {
 		// proc.exe is argv[0]: a path when the process was started by one.

@@ -126,13 +126,8 @@ func (res *result) rowEvent(path string, rw row) (*event.Event, error) {
 	family := familyNames[col("family")]
 	ev := &event.Event{
 		Timestamp: ts,
-		Event: event.Meta{
-			Kind:     "event",
-			Category: []string{"network"},
-			Type:     []string{"connection", "start"},
-			Dataset:  "osquery." + tbl,
-		},
-		Host: event.Host{OS: event.OS{Type: "linux"}},
+		Event:     event.Connection(""),
+		Host:      event.Host{OS: event.OS{Type: "linux"}},
 		Process: event.Process{
 			Name:             col("name"),
 			PID:              r.PID(path+".pid", rw["pid"]),
@@ -142,6 +137,7 @@ func (res *result) rowEvent(path string, rw row) (*event.Event, error) {
 		User:    event.User{ID: r.ID(path+".uid", rw["uid"]), Name: col("username")},
 		Network: event.Network{Transport: transports[col("protocol")], Family: family},
 	}
+	ev.Event.Dataset = "osquery." + tbl
 	// socket_events' path is always the process's executable; process_open_sockets' path is
 	// the socket's path for AF_UNIX (kept so the datafeed filter can say why it drops the
 	// row) and the executable only when the processes table is joined in.

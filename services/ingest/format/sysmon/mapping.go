@@ -44,13 +44,8 @@ func decodeEvent(data []byte) (*event.Event, error) {
 	image := x.data("Image")
 	ev := &event.Event{
 		Timestamp: ts,
-		Event: event.Meta{
-			Kind:     "event",
-			Category: []string{"network"},
-			Type:     []string{"connection", "start"},
-			Action:   "network-connection",
-		},
-		Host: event.Host{Name: strings.TrimSpace(x.Computer), OS: event.OS{Type: "linux"}},
+		Event:     event.Connection("network-connection"),
+		Host:      event.Host{Name: strings.TrimSpace(x.Computer), OS: event.OS{Type: "linux"}},
 		Process: event.Process{
 			Name:       field.Basename(image),
 			Executable: image,

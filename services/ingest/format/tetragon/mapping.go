@@ -75,13 +75,8 @@ func (k *kprobe) sock() *sockArg {
 // newEvent fills what both event kinds share: the classification and the process.
 func newEvent(r *field.Reader, kind string, p, parent *process) *event.Event {
 	ev := &event.Event{
-		Event: event.Meta{
-			Kind:     "event",
-			Category: []string{"network"},
-			Type:     []string{"connection", "start"},
-			Action:   "connect",
-		},
-		Host: event.Host{OS: event.OS{Type: "linux"}},
+		Event: event.Connection("connect"),
+		Host:  event.Host{OS: event.OS{Type: "linux"}},
 		Process: event.Process{
 			Name:             field.Basename(p.Binary),
 			PID:              r.PID(kind+".process.pid", p.PID),
