@@ -138,7 +138,7 @@ func (p *proc) stop() {
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-p.done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second): // generous: CI machines are shared and slow under load
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
