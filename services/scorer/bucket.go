@@ -1,8 +1,10 @@
 package scorer
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/record"
@@ -46,6 +48,8 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 		b.values[v] = a
 	}
 	a.count++
+	// Every bound keeps the smallest items, not the first to arrive, so a bucket's summary is
+	// the same whatever order its events came in (several ingest replicas, redeliveries).
 	for _, f := range influencers {
 		val := ev.Field(f)
 		if val == "" {
@@ -56,23 +60,61 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 			set = map[string]struct{}{}
 			a.influencers[f] = set
 		}
-		if len(set) < maxInfluenceValues {
-			set[val] = struct{}{}
-		}
+		keepSmallest(set, val, maxInfluenceValues, strings.Compare)
 	}
-	if len(a.examples) < maxExamples {
-		a.examples = append(a.examples, example(ev))
-	}
-	if ip := ev.Destination.IP; ip != "" && len(a.dests) < maxDestinations {
-		a.dests[record.Endpoint{IP: ip, Port: ev.Destination.Port}] = struct{}{}
+	keepExample(a, example(ev))
+	if ip := ev.Destination.IP; ip != "" {
+		keepSmallest(a.dests, record.Endpoint{IP: ip, Port: ev.Destination.Port}, maxDestinations, compareEndpoint)
 	}
 	user := ev.User.Name
 	if user == "" && ev.User.ID != "" {
 		user = "uid=" + ev.User.ID
 	}
-	if user != "" && len(a.users) < maxUsers {
-		a.users[user] = struct{}{}
+	if user != "" {
+		keepSmallest(a.users, user, maxUsers, strings.Compare)
 	}
+}
+
+// keepSmallest adds v to a set bounded to limit items, keeping the smallest ones.
+func keepSmallest[T comparable](set map[T]struct{}, v T, limit int, cmp func(a, b T) int) {
+	if _, ok := set[v]; ok {
+		return
+	}
+	if len(set) < limit {
+		set[v] = struct{}{}
+		return
+	}
+	var largest T
+	first := true
+	for k := range set {
+		if first || cmp(k, largest) > 0 {
+			largest, first = k, false
+		}
+	}
+	if cmp(v, largest) < 0 {
+		delete(set, largest)
+		set[v] = struct{}{}
+	}
+}
+
+// keepExample keeps the earliest examples by time, then source and line, in that order.
+func keepExample(a *valueAgg, e record.Example) {
+	i, _ := slices.BinarySearchFunc(a.examples, e, compareExample)
+	if i >= maxExamples {
+		return
+	}
+	a.examples = slices.Insert(a.examples, i, e)
+	if len(a.examples) > maxExamples {
+		a.examples = a.examples[:maxExamples]
+	}
+}
+
+func compareExample(x, y record.Example) int {
+	return cmp.Or(x.Timestamp.Compare(y.Timestamp), strings.Compare(x.Source, y.Source), cmp.Compare(x.PID, y.PID))
+}
+
+func compareEndpoint(x, y record.Endpoint) int {
+	return cmp.Or(strings.Compare(x.IP, y.IP), cmp.Compare(x.Port, y.Port))
 }
 
 // sortedValues returns the bucket's by-field values in a stable order.

@@ -1,7 +1,6 @@
 package scorer
 
 import (
-	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -54,9 +53,7 @@ func (b *bucket) summary(influencers []string) BucketSummary {
 		for d := range a.dests {
 			dests = append(dests, d)
 		}
-		slices.SortFunc(dests, func(x, y record.Endpoint) int {
-			return cmp.Or(strings.Compare(x.IP, y.IP), cmp.Compare(x.Port, y.Port))
-		})
+		slices.SortFunc(dests, compareEndpoint)
 		s.Values = append(s.Values, ValueSummary{Value: v, Count: a.count, Influencers: a.influencerList(influencers),
 			Examples: a.examples, Users: users, Destinations: dests})
 	}
