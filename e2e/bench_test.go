@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -42,9 +43,11 @@ func BenchmarkReplay(b *testing.B) {
 	n := float64(len(events))
 	b.Logf("history: %d events, %.0f MB of ECS NDJSON", len(events), float64(input.Len())/1e6)
 
-	baseline := jetStreamBaseline(b, input.Bytes())
 	b.ResetTimer()
 	var elapsed time.Duration
+	stop := make(chan struct{})
+	peak := make(chan uint64)
+	go func() { peak <- peakHeap(stop) }()
 	for range b.N {
 		began := time.Now()
 		o := defaultOptions(8)
@@ -59,8 +62,13 @@ func BenchmarkReplay(b *testing.B) {
 			b.Fatalf("%d signals, want %d", st.Signals, len(spec.Injections))
 		}
 	}
+	close(stop)
+	heap := <-peak
+	b.StopTimer()
+	baseline := jetStreamBaseline(b, input.Bytes())
 	eps := n * float64(b.N) / elapsed.Seconds()
 	b.ReportMetric(eps, "events/s")
+	b.ReportMetric(float64(heap)/1e6, "peak-heap-MB")
 	b.ReportMetric(baseline, "baseline-events/s")
 	b.ReportMetric(eps/baseline, "x-jetstream-baseline")
 	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
@@ -127,7 +135,7 @@ func jetStreamBaseline(b *testing.B, input []byte) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	it, err := c.Messages()
+	it, err := c.Messages(jetstream.PullMaxMessages(16))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +150,24 @@ func jetStreamBaseline(b *testing.B, input []byte) float64 {
 	return float64(lines) / time.Since(began).Seconds()
 }
 
-// peakRSSMB is the process's peak resident set size in MB (Linux reports KiB).
+// peakHeap samples the Go heap in use (the whole process: the input held by the benchmark
+// included) every 50ms until stop is closed, and returns the largest sample.
+func peakHeap(stop <-chan struct{}) uint64 {
+	var peak uint64
+	var ms runtime.MemStats
+	for {
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+		select {
+		case <-stop:
+			return peak
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// peakRSSMB is the process's peak resident set size in MB (Linux reports KiB), generation of
+// the input and the baseline included.
 func peakRSSMB() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {

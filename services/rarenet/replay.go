@@ -31,6 +31,13 @@ const (
 	maxLineBytes = 4 << 20
 )
 
+// The driver publishes at most aheadLimit raw messages ahead of ingest: a replay of a month of
+// logs then holds a few hundred megabytes in the RAW stream at most, not the whole input.
+const (
+	flushEvery = 64
+	aheadLimit = 256
+)
+
 // ErrNoEOF is returned when the pipeline never reported the end of a replay.
 var ErrNoEOF = errors.New("replay: the pipeline did not report the end of the input")
 
@@ -51,6 +58,8 @@ type ReplayOptions struct {
 	Timeout time.Duration
 	// Log receives the stages' logs; nil discards them.
 	Log *slog.Logger
+
+	raw jetstream.Stream // for back-pressure
 }
 
 // Progress is told how far the input has been read.
@@ -110,6 +119,9 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 	}
 	firstSignal := sig.CachedInfo().State.LastSeq + 1
 
+	if o.raw, err = js.Stream(ctx, stream.Raw); err != nil {
+		return st, err
+	}
 	pub := natsutil.NewPublisher(js)
 	for _, f := range o.Files {
 		n, err := sendFile(ctx, pub, f, o)
@@ -174,8 +186,11 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		if err := pub.Publish(m, ""); err != nil {
 			return err
 		}
-		if pub.Pending() >= 256 {
+		if pub.Pending() >= flushEvery {
 			if err := pub.Flush(ctx); err != nil {
+				return err
+			}
+			if err := o.backPressure(ctx); err != nil {
 				return err
 			}
 		}
@@ -216,6 +231,28 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		}
 		if err != nil {
 			return lines, fmt.Errorf("replay: %s:%d: %w", name, lines+1, err)
+		}
+	}
+}
+
+// backPressure waits while the RAW stream holds more than aheadLimit messages not yet
+// consumed by ingest.
+func (o *ReplayOptions) backPressure(ctx context.Context) error {
+	if o.raw == nil {
+		return nil
+	}
+	for {
+		info, err := o.raw.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs <= aheadLimit {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
