@@ -22,6 +22,9 @@ func RunLive(ctx context.Context, o Options, out io.Writer, log *slog.Logger) er
 	o.Windower.Clock = windower.ClockWall
 	p, err := Start(ctx, o, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: a clean stop, not a failure
+		}
 		return err
 	}
 	defer p.Close()
