@@ -15,13 +15,16 @@ replace github.com/rarenet/rarenet/services/enricher => ../services/enricher
 replace github.com/rarenet/rarenet/services/windower => ../services/windower
 
 require (
+	github.com/nats-io/nats.go v1.55.0
 	github.com/rarenet/rarenet/services/rarenet v0.0.0-00010101000000-000000000000
 	github.com/rarenet/rarenet/services/scorer v0.0.0
 	github.com/rarenet/rarenet/services/windower v0.0.0
 	github.com/rarenet/rarenet/shared v0.0.0
+	go.yaml.in/yaml/v3 v3.0.5
 )
 
 require (
+	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
@@ -30,9 +33,9 @@ require (
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
 	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
-	github.com/nats-io/nats.go v1.55.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/oschwald/maxminddb-golang/v2 v2.9.0 // indirect
 	github.com/rarenet/rarenet/services/enricher v0.0.0 // indirect
 	github.com/rarenet/rarenet/services/ingest v0.0.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect

@@ -12,13 +12,15 @@ import (
 )
 
 // Connect opens a connection to url, or in-process to srv when srv is not nil (which needs
-// no listening port and skips the loopback network).
-func Connect(url string, srv *server.Server, name string) (*nats.Conn, error) {
+// no listening port and skips the loopback network). extra options (TLS, credentials) come
+// after the defaults and may override them.
+func Connect(url string, srv *server.Server, name string, extra ...nats.Option) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name("rarenet-" + name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),
 	}
+	opts = append(opts, extra...)
 	if srv != nil {
 		opts = append(opts, nats.InProcessServer(srv))
 		url = ""

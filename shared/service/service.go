@@ -1,6 +1,6 @@
-// Package service is the common frame of the stage binaries: flags for the NATS connection,
-// the stream layout and logging, signal handling, and the streams created before a stage
-// starts.
+// Package service is the common frame of the stage binaries: flags for the NATS connection
+// (TLS and credentials included), the stream layout and logging, signal handling, the streams
+// created before a stage starts, and the operations endpoints (/healthz, /readyz, /metrics).
 package service
 
 import (
@@ -83,14 +83,51 @@ func ApplyEnv(fs *flag.FlagSet) error {
 	return errors.Join(errs...)
 }
 
-// Main runs one stage binary: it parses the flags (register adds the stage's own), connects,
-// creates the streams if needed and calls run until SIGINT or SIGTERM.
+// Stage describes a stage binary to Run.
+type Stage struct {
+	// Name is the stage's name: the binary's, the metrics' subsystem, the connection's.
+	Name string
+	// Register adds the stage's own flags; Validate checks them once parsed.
+	Register func(*flag.FlagSet)
+	Validate func() error
+	// Consumers are the durable consumers the stage reads: /readyz waits for them, and their
+	// pending counts are the stage's lag on /metrics.
+	Consumers []Consumer
+	// Run runs the stage until ctx is done; it registers the stage's own metrics on m.
+	Run func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *Metrics) error
+}
+
+// Main runs one stage binary without stage metrics; see Run.
 func Main(name string, register func(*flag.FlagSet), validate func() error, run func(context.Context, *nats.Conn, *slog.Logger) error) {
+	Run(Stage{Name: name, Register: register, Validate: validate,
+		Run: func(ctx context.Context, nc *nats.Conn, log *slog.Logger, _ *Metrics) error { return run(ctx, nc, log) }})
+}
+
+// Run runs one stage binary: it parses the flags (the stage registers its own), serves
+// /healthz, /readyz and /metrics on --http-addr, connects (retrying until NATS answers),
+// creates the streams if needed and runs the stage until SIGINT or SIGTERM. With
+// --healthcheck URL it only checks another instance's endpoint and exits 0 or 1.
+func Run(st Stage) {
+	name := st.Name
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
 	var common Common
+	var sec Security
 	common.RegisterFlags(fs)
-	register(fs)
+	sec.RegisterFlags(fs)
+	httpAddr := fs.String("http-addr", DefaultHTTPAddr, "serve /healthz, /readyz and /metrics on this address; empty for none")
+	healthcheck := fs.String("healthcheck", "", "only GET this URL (e.g. http://127.0.0.1:9090/healthz) and exit 0 if it answers 200 OK, else 1: the health check of a container with nothing but this binary")
+	startTimeout := fs.Duration("start-timeout", 2*time.Minute, "how long to wait for NATS and the streams at start before giving up")
+	st.Register(fs)
 	_ = fs.Parse(os.Args[1:])
+	// Read before ApplyEnv: the check mode is asked for on the command line, never inherited
+	// from a container's environment.
+	if *healthcheck != "" {
+		if err := HealthCheck(*healthcheck); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: unhealthy: %v\n", name, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if err := ApplyEnv(fs); err != nil {
 		fail(name, err)
 	}
@@ -98,26 +135,90 @@ func Main(name string, register func(*flag.FlagSet), validate func() error, run 
 	if err != nil {
 		fail(name, err)
 	}
-	if err := validate(); err != nil {
+	if err := st.Validate(); err != nil {
+		fail(name, err)
+	}
+	natsOpts, err := sec.Options()
+	if err != nil {
 		fail(name, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	nc, err := natsutil.Connect(common.NATSURL, nil, name)
+	ready := NewReadiness(st.Consumers)
+	metrics := NewMetrics(name)
+	Serve(ctx, *httpAddr, Handler(ready, metrics), log)
+
+	natsOpts = append(natsOpts,
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("disconnected from NATS", "err", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "server", nc.ConnectedUrlRedacted()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Error("NATS error", "subject", subject, "err", err)
+		}),
+	)
+	startCtx, cancelStart := context.WithTimeout(ctx, *startTimeout)
+	defer cancelStart()
+	nc, err := retry(startCtx, log, "connect to NATS", func() (*nats.Conn, error) {
+		return natsutil.Connect(common.NATSURL, nil, name, natsOpts...)
+	})
 	if err != nil {
 		fail(name, err)
 	}
 	defer nc.Drain()
+	log.Info("connected to NATS", "server", nc.ConnectedUrlRedacted(), "tls", nc.TLSRequired())
 	js, err := natsutil.JetStream(nc)
 	if err != nil {
 		fail(name, err)
 	}
-	if err := stream.Ensure(ctx, js, common.StreamConfig(), common.EmittedTTL); err != nil {
+	if _, err := retry(startCtx, log, "create the streams", func() (struct{}, error) {
+		// A request the cluster drops while it elects its JetStream leader gets no answer:
+		// give each attempt its own deadline.
+		attempt, cancel := context.WithTimeout(startCtx, 10*time.Second)
+		defer cancel()
+		err := stream.Ensure(attempt, js, common.StreamConfig(), common.EmittedTTL)
+		if errors.Is(err, stream.ErrPartitionMismatch) {
+			return struct{}{}, errPermanent{err}
+		}
+		return struct{}{}, err
+	}); err != nil {
 		fail(name, err)
 	}
-	if err := run(ctx, nc, log); err != nil {
+	cancelStart()
+	metrics.reg.MustRegister(newConnCollector(nc), NewConsumerCollector(js, st.Consumers))
+	ready.Running(nc, js)
+	if err := st.Run(ctx, nc, log, metrics); err != nil {
 		log.Error("stopped", "stage", name, "err", err)
 		os.Exit(1)
+	}
+}
+
+// errPermanent stops retry at once.
+type errPermanent struct{ error }
+
+// retry calls f until it succeeds, fails permanently or ctx is done, logging each failure:
+// at start NATS may not answer yet, or a new cluster may not have elected its JetStream
+// leader.
+func retry[T any](ctx context.Context, log *slog.Logger, what string, f func() (T, error)) (T, error) {
+	wait := 250 * time.Millisecond
+	for {
+		v, err := f()
+		if err == nil {
+			return v, nil
+		}
+		var perm errPermanent
+		if errors.As(err, &perm) {
+			return v, perm.error
+		}
+		log.Warn("retrying", "what", what, "err", err, "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return v, fmt.Errorf("%s: %w (gave up: %w)", what, err, context.Cause(ctx))
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
 }
 

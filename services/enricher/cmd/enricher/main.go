@@ -9,11 +9,24 @@ import (
 
 	"github.com/rarenet/rarenet/services/enricher"
 	"github.com/rarenet/rarenet/shared/service"
+	"github.com/rarenet/rarenet/shared/stream"
 )
 
 func main() {
 	var cfg enricher.Config
-	service.Main(enricher.Stage, cfg.RegisterFlags, cfg.Validate, func(ctx context.Context, nc *nats.Conn, log *slog.Logger) error {
-		return enricher.Run(ctx, cfg, nc, log)
+	service.Run(service.Stage{
+		Name: enricher.Stage, Register: cfg.RegisterFlags, Validate: cfg.Validate,
+		Consumers: []service.Consumer{{Stream: stream.Anomalies, Durable: stream.EnricherConsumer}},
+		Run: func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *service.Metrics) error {
+			s, err := enricher.New(cfg, nc, log)
+			if err != nil {
+				return err
+			}
+			st := s.Stats()
+			m.Counter("records_total", "Anomaly records enriched and published (in and out).", st.Records.Load)
+			m.Counter("rejects_total", "Records rejected to the dead-letter stream.", st.Rejected.Load)
+			m.Counter("summaries_total", "Bucket summaries applied to the process history.", st.Summaries.Load)
+			return s.Run(ctx)
+		},
 	})
 }

@@ -10,11 +10,25 @@ import (
 
 	"github.com/rarenet/rarenet/services/ingest"
 	"github.com/rarenet/rarenet/shared/service"
+	"github.com/rarenet/rarenet/shared/stream"
 )
 
 func main() {
 	var cfg ingest.Config
-	service.Main(ingest.Stage, cfg.RegisterFlags, cfg.Validate, func(ctx context.Context, nc *nats.Conn, log *slog.Logger) error {
-		return ingest.Run(ctx, cfg, nc, log)
+	service.Run(service.Stage{
+		Name: ingest.Stage, Register: cfg.RegisterFlags, Validate: cfg.Validate,
+		Consumers: []service.Consumer{{Stream: stream.Raw, Durable: stream.IngestConsumer}},
+		Run: func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *service.Metrics) error {
+			s, err := ingest.New(ctx, cfg, nc, log)
+			if err != nil {
+				return err
+			}
+			st := s.Stats()
+			m.Counter("lines_total", "Raw input lines read (events in).", st.Lines.Load)
+			m.Counter("events_total", "Network events accepted and published (events out).", st.Accepted.Load)
+			m.Counter("filtered_total", "Events the datafeed filter dropped.", st.Filtered.Load)
+			m.Counter("rejects_total", "Lines rejected to the dead-letter stream.", st.Rejected.Load)
+			return s.Run(ctx)
+		},
 	})
 }
