@@ -45,8 +45,11 @@ type Config struct {
 	// Resolver does the reverse lookups; nil uses the system's.
 	Resolver Resolver
 	// Profile is ProfileFaithful (default) or ProfileEnhanced, which adjusts scores with the
-	// history (schedules, rollouts).
+	// history (schedules, rollouts): it turns on both awarenesses below.
 	Profile string
+	// ScheduleAware scores down a recognised periodic job; RolloutAware folds a rollout's later
+	// buckets into its first signal. Separate so each can be measured on its own.
+	ScheduleAware, RolloutAware bool
 }
 
 // RegisterFlags registers the stage's flags on fs.
@@ -65,7 +68,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	switch c.Profile {
-	case "", ProfileFaithful, ProfileEnhanced:
+	case "", ProfileFaithful:
+	case ProfileEnhanced:
+		c.ScheduleAware, c.RolloutAware = true, true
 	default:
 		return fmt.Errorf("enricher: --profile: want %s or %s, got %q", ProfileFaithful, ProfileEnhanced, c.Profile)
 	}
@@ -217,8 +222,8 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	if s.cfg.Profile == ProfileEnhanced {
-		adjust(&r, c)
+	if s.cfg.ScheduleAware || s.cfg.RolloutAware {
+		adjust(&r, c, s.cfg.ScheduleAware, s.cfg.RolloutAware)
 	}
 	r.Context = c
 	b, err := json.Marshal(&r)

@@ -33,7 +33,7 @@ const (
 // adjust applies the enhanced profile to r, whose context c is built: a recognised schedule
 // scores the record down; the buckets after the first of a rollout are folded into the first
 // one's signal (score 0), so a rollout gives one signal, not one per bucket.
-func adjust(r *record.Record, c *record.Context) {
+func adjust(r *record.Record, c *record.Context, schedules, rollouts bool) {
 	h := c.History
 	if h == nil {
 		return
@@ -42,10 +42,10 @@ func adjust(r *record.Record, c *record.Context) {
 		c.Adjustments = append(c.Adjustments, record.Adjustment{Reason: reason, Factor: factor})
 		r.RecordScore *= factor
 	}
-	if h.Schedule != nil {
+	if schedules && h.Schedule != nil {
 		apply("recognised "+h.Schedule.Period+" schedule: "+h.Schedule.Description, scheduleFactor)
 	}
-	if r.PartitionFieldValue == "" && isRollout(h.HostCount, h.FleetHostCount) {
+	if rollouts && r.PartitionFieldValue == "" && isRollout(h.HostCount, h.FleetHostCount) {
 		switch {
 		case h.New:
 			c.Adjustments = append(c.Adjustments, record.Adjustment{

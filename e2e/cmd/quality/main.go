@@ -31,7 +31,9 @@ all-in-one pipeline exactly as ` + "`rarenet replay`" + ` runs it, and measured 
 Each cell is the mean over the scenario's seeds, with the range when seeds differ. The
 "unseen" fleets have another size, length and warm-up than the one the enhanced profile was
 built on; no constant was tuned to a seed. ` + "`new-terms`" + ` is the naive baseline: a signal the
-first time a process.name connects anywhere in the fleet after a day of learning.
+first time a process.name connects anywhere in the fleet after a day of learning. The rows
+"faithful + ..." add one improvement of the enhanced profile at a time, on the first scenario,
+so each is measured on its own.
 
 `
 
@@ -43,7 +45,10 @@ What the table says:
   where it never ran is never caught (its fleet-wide probability is high).
 - The enhanced profile keeps every never-seen-tool signal, catches the reused names with its
   rare-on-this-host detector, and removes most benign signals: a recognised schedule is scored
-  down and a rollout's later buckets fold into its first signal.
+  down and a rollout's later buckets fold into its first signal. The single-improvement rows
+  show which improvement does what.
+- The simulator's benign behaviours (its schedules and one rollout) do not change with the
+  seed, only the attacks do, which is why benign counts show no spread.
 - The naive new-terms rule does as well as rare on never-seen tools in these fleets and raises
   fewer benign signals, because each name signals only once, ever; it cannot catch reused
   names, nor a name that returns after a long absence, and it signals a monthly job's first run
