@@ -148,7 +148,8 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			if err := s.run(runCtx); err != nil {
+			// An error caused by the shutdown itself (a cancelled request) is not a failure.
+			if err := s.run(runCtx); err != nil && runCtx.Err() == nil {
 				p.fail(fmt.Errorf("%s: %w", s.name, err))
 			}
 		}()
