@@ -161,7 +161,7 @@ func Run(st Stage) {
 	)
 	startCtx, cancelStart := context.WithTimeout(ctx, *startTimeout)
 	defer cancelStart()
-	nc, err := retry(startCtx, log, "connect to NATS", func() (*nats.Conn, error) {
+	nc, err := Retry(startCtx, log, "connect to NATS", func() (*nats.Conn, error) {
 		return natsutil.Connect(common.NATSURL, nil, name, natsOpts...)
 	})
 	if err != nil {
@@ -173,7 +173,7 @@ func Run(st Stage) {
 	if err != nil {
 		fail(name, err)
 	}
-	if _, err := retry(startCtx, log, "create the streams", func() (struct{}, error) {
+	if _, err := Retry(startCtx, log, "create the streams", func() (struct{}, error) {
 		// A request the cluster drops while it elects its JetStream leader gets no answer:
 		// give each attempt its own deadline.
 		attempt, cancel := context.WithTimeout(startCtx, 10*time.Second)
@@ -198,10 +198,10 @@ func Run(st Stage) {
 // errPermanent stops retry at once.
 type errPermanent struct{ error }
 
-// retry calls f until it succeeds, fails permanently or ctx is done, logging each failure:
+// Retry calls f until it succeeds, fails permanently or ctx is done, logging each failure:
 // at start NATS may not answer yet, or a new cluster may not have elected its JetStream
 // leader.
-func retry[T any](ctx context.Context, log *slog.Logger, what string, f func() (T, error)) (T, error) {
+func Retry[T any](ctx context.Context, log *slog.Logger, what string, f func() (T, error)) (T, error) {
 	wait := 250 * time.Millisecond
 	for {
 		v, err := f()
