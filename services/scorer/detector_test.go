@@ -322,11 +322,13 @@ func TestRecord(t *testing.T) {
 		t.Errorf("record_score %v initial %v", r.RecordScore, r.InitialRecordScore)
 	}
 
+	// Every influencer value has full influence: its score is the record's.
+	s := r.RecordScore
 	wantInf := []record.Influencer{
-		{FieldName: "host.name", FieldValues: []string{"h1", "h2", "h3"}},
-		{FieldName: "process.name", FieldValues: []string{"nc"}},
-		{FieldName: "user.name", FieldValues: []string{"alice", "bob"}},
-		{FieldName: "destination.ip", FieldValues: []string{"10.0.0.10", "10.0.0.2", "192.0.2.1"}},
+		{FieldName: "host.name", FieldValues: []string{"h1", "h2", "h3"}, Score: s},
+		{FieldName: "process.name", FieldValues: []string{"nc"}, Score: s},
+		{FieldName: "user.name", FieldValues: []string{"alice", "bob"}, Score: s},
+		{FieldName: "destination.ip", FieldValues: []string{"10.0.0.10", "10.0.0.2", "192.0.2.1"}, Score: s},
 	}
 	if !reflect.DeepEqual(r.Influencers, wantInf) {
 		t.Errorf("influencers\n got %+v\nwant %+v", r.Influencers, wantInf)

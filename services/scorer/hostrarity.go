@@ -135,7 +135,7 @@ func (h *hostRarity) score(k int64, start time.Time, values []ValueSummary, flee
 			PartitionFieldValue: c.host,
 			Typical:             []float64{c.score.Typical},
 			Actual:              []float64{c.score.Actual},
-			Influencers:         influencers,
+			Influencers:         withScore(influencers, score),
 			Explanation: record.Explanation{
 				FirstOccurrence: c.score.FirstOccurrence,
 				RelativeRarity:  c.score.RelativeRarity,

@@ -149,7 +149,7 @@ func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 			ByFieldValue:       s.Value,
 			Typical:            []float64{s.Typical},
 			Actual:             []float64{s.Actual},
-			Influencers:        v.Influencers,
+			Influencers:        withScore(v.Influencers, score),
 			Explanation: record.Explanation{
 				FirstOccurrence:    s.FirstOccurrence,
 				RelativeRarity:     s.RelativeRarity,
@@ -165,4 +165,15 @@ func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 		})
 	}
 	return append(out, hostRecords...)
+}
+
+// withScore gives every influencer of a record the record's score: each value present in the
+// bucket has full influence (ml-cpp).
+func withScore(infs []record.Influencer, score float64) []record.Influencer {
+	out := make([]record.Influencer, len(infs))
+	for i, inf := range infs {
+		inf.Score = score
+		out[i] = inf
+	}
+	return out
 }

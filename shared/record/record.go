@@ -43,6 +43,9 @@ type Record struct {
 type Influencer struct {
 	FieldName   string   `json:"influencer_field_name"`
 	FieldValues []string `json:"influencer_field_values"`
+	// Score is the influencer score of each value: every value present in the record's
+	// bucket gets full influence, as in ml-cpp, so it is the record's score.
+	Score float64 `json:"influencer_score,omitempty"`
 }
 
 // Explanation says why the record scored as it did, in the model's own numbers.
