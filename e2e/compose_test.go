@@ -26,6 +26,11 @@ func TestCompose(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds container images and runs a 3-node NATS cluster and seven stage containers with podman-compose; skipped with -short")
 	}
+	// Not yet in CI: one CI run of four timed out waiting for the end of the replay with no
+	// error logged anywhere (issue 8 keeps it open); run it with RARENET_E2E_COMPOSE=1.
+	if os.Getenv("RARENET_E2E_COMPOSE") != "1" {
+		t.Skip("TestCompose runs only with RARENET_E2E_COMPOSE=1 (not in CI until an unexplained timeout on a fresh 3-node cluster is understood; see issue 8)")
+	}
 	ensurePodman(t)
 	began := time.Now()
 	root := repoRoot(t)
