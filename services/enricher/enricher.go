@@ -151,7 +151,8 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.log.Info("started", "geoip_asn", s.cfg.GeoIPASN, "geoip_city", s.cfg.GeoIPCity, "rdns", s.cfg.RDNS)
-	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.commit}
+	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.commit,
+		Throttle: natsutil.NewThrottle(s.js, stream.Enriched, stream.WindowerConsumer).Wait}
 	return loop.Run(ctx)
 }
 

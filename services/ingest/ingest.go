@@ -162,7 +162,8 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		defer in.Close()
 	}
-	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.pub.Flush}
+	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.pub.Flush,
+		Throttle: natsutil.NewThrottle(s.js, stream.Events, stream.ScorerConsumer).Wait}
 	return loop.Run(ctx)
 }
 

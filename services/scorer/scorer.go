@@ -191,13 +191,15 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.log.Info("started", "job", s.cfg.Job.ID, "partitions", s.agg.partitions, "clock", s.cfg.Clock,
 		"model_buckets", s.model.rarity.Modelled() != noBucket)
-	aggLoop := natsutil.Loop{Consumer: events, Handle: s.agg.handle, Commit: s.agg.commit, Retain: s.agg.retain}
+	aggLoop := natsutil.Loop{Consumer: events, Handle: s.agg.handle, Commit: s.agg.commit, Retain: s.agg.retain,
+		Throttle: natsutil.NewThrottle(s.js, stream.Buckets, stream.ModelConsumer).Wait}
 	if s.cfg.Clock == ClockWall {
 		aggLoop.Tick = func(ctx context.Context, now time.Time) error {
 			return s.agg.closeAllBefore(now.Add(-s.cfg.AllowedLateness))
 		}
 	}
-	modelLoop := natsutil.Loop{Consumer: buckets, Handle: s.model.handle, Commit: s.model.commit}
+	modelLoop := natsutil.Loop{Consumer: buckets, Handle: s.model.handle, Commit: s.model.commit,
+		Throttle: natsutil.NewThrottle(s.js, stream.Anomalies, stream.EnricherConsumer).Wait}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -44,6 +44,9 @@ type Loop struct {
 	// Tick is called whenever the input is idle, with the wall-clock time, for stages that
 	// advance on the clock in live mode. Optional.
 	Tick func(context.Context, time.Time) error
+	// Throttle is called after each Commit and may wait: a stage uses it to hold back while
+	// the stream it feeds is full (back-pressure). Optional.
+	Throttle func(context.Context) error
 	// Retain, called after each Commit for every message not yet acked, keeps a message
 	// unacked while it returns true: for stages whose commit does not yet cover everything a
 	// message contributed to (an event in a bucket still open). Optional: nil acks all.
@@ -94,6 +97,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		clear(handled[len(kept):])
 		handled, fresh = kept, 0
+		if l.Throttle != nil {
+			return l.Throttle(ctx)
+		}
 		return nil
 	}
 	for {

@@ -98,6 +98,12 @@ type Config struct {
 	MaxAge time.Duration
 	// Memory keeps the streams in memory instead of on disk, for tests and one-shot replays.
 	Memory bool
+	// WorkMaxBytes is a hard bound on each stream between two stages (0: none). Beyond it
+	// JetStream refuses new messages (discard new) rather than dropping unconsumed ones: the
+	// publishing stage then fails without acknowledging its input, and resumes from it when
+	// restarted. Stages normally never get there: each waits while its consumer is more than
+	// natsutil.ThrottleBacklog messages behind.
+	WorkMaxBytes int64
 }
 
 // ErrPartitionMismatch is returned when the EVENTS stream exists with another partition count
@@ -134,6 +140,11 @@ func Definitions(c Config) []jetstream.StreamConfig {
 	// Signals, dead letters and status are kept by limits, for subscribers and operators.
 	work := func(sc jetstream.StreamConfig) jetstream.StreamConfig {
 		sc.Retention = jetstream.WorkQueuePolicy
+		if c.WorkMaxBytes > 0 {
+			sc.MaxBytes = c.WorkMaxBytes
+		}
+		// Never drop what a stage has not consumed: refuse new input instead.
+		sc.Discard = jetstream.DiscardNew
 		return sc
 	}
 	return []jetstream.StreamConfig{
