@@ -3,29 +3,11 @@ package tetragon
 import (
 	"testing"
 
-	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/services/ingest/format/internal/formattest"
 )
 
 // BenchmarkDecode decodes one process_kprobe tcp_connect line per iteration, the event
 // current Tetragon releases write.
 func BenchmarkDecode(b *testing.B) {
-	data := []byte(formattest.Lines(b, "testdata/kprobe.jsonl")[1])
-	d := New()
-	events := 0
-	emit := func(r format.Result) {
-		if r.Event != nil {
-			events++
-		}
-	}
-	b.ReportAllocs()
-	n := int64(0)
-	for b.Loop() {
-		n++
-		d.Decode(format.Line{Source: "bench", Num: n, Data: data}, emit)
-	}
-	if events == 0 {
-		b.Fatal("no events decoded")
-	}
-	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	formattest.Benchmark(b, New(), []byte(formattest.Lines(b, "testdata/kprobe.jsonl")[1]))
 }

@@ -135,3 +135,24 @@ func Fuzz(t *testing.T, d format.Decoder, data string) {
 	}
 	d.Flush(emit)
 }
+
+// Benchmark decodes data as one line per iteration and reports events per second and
+// allocations: the benchmark every decoder of one-line events runs.
+func Benchmark(b *testing.B, d format.Decoder, data []byte) {
+	events := 0
+	emit := func(r format.Result) {
+		if r.Event != nil {
+			events++
+		}
+	}
+	b.ReportAllocs()
+	n := int64(0)
+	for b.Loop() {
+		n++
+		d.Decode(format.Line{Source: "bench", Num: n, Data: data}, emit)
+	}
+	if events == 0 {
+		b.Fatal("no events decoded")
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}
