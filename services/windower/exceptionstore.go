@@ -159,7 +159,12 @@ func (x *exceptionWatch) apply(e jetstream.KeyValueEntry) {
 func (x *exceptionWatch) current() map[string]Exception {
 	for {
 		select {
-		case e := <-x.w.Updates():
+		case e, ok := <-x.w.Updates():
+			if !ok {
+				// The watcher stopped (the windower is shutting down): a closed channel would
+				// otherwise answer at once, for ever.
+				return x.set
+			}
 			if e != nil {
 				x.apply(e)
 			}
