@@ -120,8 +120,15 @@ func (l *Loop) Run(ctx context.Context) error {
 			continue
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 			return stopErr(ctx, err)
+		case errors.Is(err, jetstream.ErrConsumerDeleted):
+			return stopErr(ctx, fmt.Errorf("natsutil: the stage's consumer was deleted: %w", err))
 		case err != nil:
-			// Transient pull errors (a reconnect, a leader change) are retried by the iterator.
+			// Transient pull errors (a reconnect, a leader change) are retried by the iterator;
+			// the pause keeps a lasting one from spinning.
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 			continue
 		}
 		if err := l.Handle(ctx, msg); err != nil {
