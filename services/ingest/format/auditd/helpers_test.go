@@ -1,12 +1,11 @@
 package auditd
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/services/ingest/format/internal/formattest"
 )
 
 // decodeLines feeds lines to a new Decoder, flushes it and returns every result.
@@ -27,50 +26,10 @@ func decodeLines(t testing.TB, source string, lines []string) []format.Result {
 	return out
 }
 
-// split separates results into events and rejects.
-func split(rs []format.Result) (events, rejects []format.Result) {
-	for _, r := range rs {
-		if r.Err != nil {
-			rejects = append(rejects, r)
-		} else {
-			events = append(events, r)
-		}
-	}
-	return events, rejects
-}
-
-// realDir returns the shared directory of real samples: ../shared/testdata/real next to the
-// directory that holds go.work.
-func realDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			real := filepath.Join(dir, "..", "shared", "testdata", "real")
-			if _, err := os.Stat(real); err != nil {
-				t.Fatalf("real test data not found at %s (next to the go.work in %s): %v", real, dir, err)
-			}
-			return real
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.work found above the working directory; cannot locate ../shared/testdata/real")
-		}
-		dir = parent
-	}
-}
-
 // readLines reads a file of the real samples as lines.
 func readLines(t testing.TB, rel string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(realDir(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Split(strings.TrimRight(string(formattest.ReadReal(t, rel)), "\n"), "\n")
 }
 
 // yamlAuditLines extracts the raw audit lines held in the YAML sample's block scalars,

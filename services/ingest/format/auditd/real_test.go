@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/services/ingest/format/internal/formattest"
 )
 
 func TestRealNormal(t *testing.T) {
 	rs := decodeLines(t, "normal.log", readLines(t, "auditd/go-libaudit-normal.log"))
-	events, rejects := split(rs)
+	events, rejects := formattest.Split(rs)
 	if len(rejects) != 0 {
 		t.Fatalf("rejects: %v", rejects[0].Err)
 	}
@@ -78,7 +79,7 @@ func TestRealNormal(t *testing.T) {
 func TestRealRHEL7(t *testing.T) {
 	lines := readLines(t, "auditd/go-libaudit-rhel7.log")
 	rs := decodeLines(t, "rhel7.log", lines)
-	events, rejects := split(rs)
+	events, rejects := formattest.Split(rs)
 	if len(events) != 0 {
 		t.Errorf("got %d events, want 0", len(events))
 	}
@@ -113,7 +114,7 @@ func TestRealRHEL7(t *testing.T) {
 // connect (and an accept, a listen and others that are not).
 func TestRealUbuntuYAML(t *testing.T) {
 	rs := decodeLines(t, "ubuntu.yaml", yamlAuditLines(t))
-	events, rejects := split(rs)
+	events, rejects := formattest.Split(rs)
 	if len(rejects) != 0 {
 		t.Fatalf("rejects: %v", rejects[0].Err)
 	}
