@@ -8,29 +8,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/rarenet/rarenet/shared/natsembed"
-	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/natstest"
 )
 
 // startJetStream starts an embedded server with a temporary store and connects to it
 // in-process. Everything is shut down when the test ends.
 func startJetStream(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	nc, err := natsutil.Connect("", srv, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := natsutil.JetStream(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
+	ts := natstest.Start(t)
+	return ts.NC, ts.JS
 }
 
 // testContext ends with the test, with a generous deadline against hangs.

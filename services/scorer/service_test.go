@@ -16,8 +16,7 @@ import (
 
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/event"
-	"github.com/rarenet/rarenet/shared/natsembed"
-	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/partition"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
@@ -35,30 +34,10 @@ type harness struct {
 
 func startScorer(t *testing.T) *harness {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	nc, err := natsutil.Connect("", srv, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := natsutil.JetStream(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: testPartitions, Replicas: 1, Memory: true}, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	snc, err := natsutil.Connect("", srv, Stage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(snc.Close)
+	ts := natstest.Start(t)
+	ts.Pipeline(t, testPartitions)
+	ctx, nc, js := ts.Ctx, ts.NC, ts.JS
+	snc := ts.Conn(t, Stage)
 	svc, err := New(ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute}, snc, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

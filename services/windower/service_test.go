@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
-	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
@@ -29,25 +29,9 @@ type harness struct {
 
 func startServer(t *testing.T) *harness {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	nc, err := natsutil.Connect("", srv, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := natsutil.JetStream(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 4, Replicas: 1, Memory: true}, time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	ts := natstest.Start(t)
+	ts.Pipeline(t, 4)
+	srv, ctx, js := ts.Srv, ts.Ctx, ts.JS
 	return &harness{srv: srv, js: js, ctx: ctx}
 }
 
