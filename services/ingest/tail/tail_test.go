@@ -14,34 +14,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
-	"github.com/rarenet/rarenet/shared/natsembed"
-	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
 // startJetStream starts an embedded server with the pipeline's streams, in memory.
 func startJetStream(t *testing.T) (jetstream.JetStream, context.Context) {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	nc, err := natsutil.Connect("", srv, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := natsutil.JetStream(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	return js, ctx
+	ts := natstest.Start(t)
+	ts.Pipeline(t, 2)
+	return ts.JS, ts.Ctx
 }
 
 // stored returns every line stored on the RAW stream, in order, as "subject source:line text".
