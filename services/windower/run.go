@@ -22,10 +22,8 @@ func (s *Service) runAt(ctx context.Context, t time.Time, catchUp bool) error {
 	rule := &s.cfg.Rule
 	started := s.now()
 	run := s.win.Run(t)
-	if s.live() {
-		for _, id := range run.Pruned {
-			s.st.prune(id)
-		}
+	for _, id := range run.Pruned {
+		s.st.prune(id)
 	}
 	st := Status{RuleID: rule.ID, RunTime: t, StartedAt: started.UTC(), ExecutionID: ExecutionID(rule.ID, t),
 		WindowStart: run.WindowStart, WindowEnd: t, CatchUp: catchUp, InWindow: run.InWindow, Matches: len(run.Matches),
@@ -129,13 +127,11 @@ func (s *Service) runAt(ctx context.Context, t time.Time, catchUp bool) error {
 			return err
 		}
 	}
-	if s.live() {
-		if err := s.st.save(ctx); err != nil {
-			return err
-		}
-		if err := s.st.saveLastRun(ctx, t); err != nil {
-			return err
-		}
+	if err := s.st.save(ctx); err != nil {
+		return err
+	}
+	if err := s.st.saveLastRun(ctx, t); err != nil {
+		return err
 	}
 	// Records older than this run's window never come back, so neither do their ids.
 	for id, at := range s.emitted {

@@ -144,18 +144,19 @@ func TestServiceOneActiveByLeaseAndTakeover(t *testing.T) {
 		t.Errorf("runs: a %d, b %d (b read %d records)", a.Stats().Runs.Load(), b.Stats().Runs.Load(), b.Stats().Records.Load())
 	}
 
-	// a dies without giving its lease up: b takes over once the lease expires.
+	// a dies without giving its lease up: b takes over once the lease expires, and goes on
+	// from a's last run (10:30) and a's waiting records, in replay mode too.
 	crashA()
 	waitFor(t, "the standby to take over", b.Active)
 	h.publishRecord(t, recOn("10:00", "nc", 80, "h1")) // redelivered or republished: no second signal
-	h.publishRecord(t, recOn("10:15", "perl", 90, "h2"))
-	h.marker(t, control.Marker{Kind: control.KindEOF, Watermark: clock("10:30"), Replay: "x"})
+	h.publishRecord(t, recOn("10:30", "perl", 90, "h2"))
+	h.marker(t, control.Marker{Kind: control.KindEOF, Watermark: clock("11:00"), Replay: "x"})
 	sts := status.statuses(t)
 	var got []string
 	for _, st := range sts[:len(sts)-1] {
 		got = append(got, runSummary(st))
 	}
-	want := []string{"10:15 in=1 match=1 sig=0 dup=1 trunc=0", "10:30 in=2 match=2 sig=1 dup=1 trunc=0"}
+	want := []string{"10:45 in=2 match=2 sig=1 dup=1 trunc=0", "11:00 in=1 match=1 sig=0 dup=1 trunc=0"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("runs after takeover\n got %q\nwant %q", got, want)
 	}
@@ -168,6 +169,38 @@ func TestServiceOneActiveByLeaseAndTakeover(t *testing.T) {
 	stopB()
 	c, _, _ := h.start(t, Config{Rule: DefaultRule(), Clock: ClockWatermark, LeaseTTL: time.Hour}, nil)
 	waitFor(t, "a new windower to take the released lease", c.Active)
+}
+
+// TestServiceReplayEndForgetsItsMemory: a replay's memory (last run, waiting records) is in
+// the KV bucket for a standby to take over, and is forgotten at the replay's end, so the next
+// replay may start earlier in event time without its records being too late.
+func TestServiceReplayEndForgetsItsMemory(t *testing.T) {
+	h := startServer(t)
+	status := h.reader(t, stream.Status)
+	a, _, _ := h.start(t, testConfig(ClockWatermark), nil)
+	waitFor(t, "the windower to be active", a.Active)
+	h.publishRecord(t, recOn("10:00", "nc", 80, "h1"))
+	h.marker(t, control.Marker{Kind: control.KindEOF, Watermark: clock("10:30"), Replay: "first"})
+	if sts := status.statuses(t); len(sts) < 2 {
+		t.Fatalf("first replay: %d statuses, want its runs and its end", len(sts))
+	}
+	if _, err := h.kvGet(t, "lastrun."+ruleKey(DefaultRule().ID)); err == nil {
+		t.Error("the last run of a finished replay is still in the KV bucket")
+	}
+
+	h.publishRecord(t, recOn("08:00", "perl", 90, "h2"))
+	h.marker(t, control.Marker{Kind: control.KindEOF, Watermark: clock("08:30"), Replay: "second"})
+	sts := status.statuses(t)
+	var got []string
+	for _, st := range sts[:len(sts)-1] {
+		got = append(got, runSummary(st))
+	}
+	if len(got) == 0 || got[0] != "08:15 in=1 match=1 sig=1 dup=0 trunc=0" {
+		t.Errorf("second replay's runs %q, want a first run at 08:15 signalling perl", got)
+	}
+	if a.Stats().TooLate.Load() != 0 {
+		t.Errorf("%d records too late, want none", a.Stats().TooLate.Load())
+	}
 }
 
 func TestServiceExceptionsAndSuppression(t *testing.T) {

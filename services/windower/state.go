@@ -106,6 +106,25 @@ func (s *state) saveLastRun(ctx context.Context, t time.Time) error {
 	return nil
 }
 
+// clear forgets the last run and every waiting record of the rule (the end of a replay).
+func (s *state) clear(ctx context.Context) error {
+	if err := s.kv.Purge(ctx, s.lastRunKey()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("windower: forget last run: %w", err)
+	}
+	kl, err := s.kv.ListKeysFiltered(ctx, "pending."+s.rule+".*")
+	if err != nil {
+		return fmt.Errorf("windower: list pending records: %w", err)
+	}
+	for key := range kl.Keys() {
+		if err := s.kv.Purge(ctx, key); err != nil {
+			return fmt.Errorf("windower: forget pending record: %w", err)
+		}
+	}
+	clear(s.added)
+	clear(s.pruned)
+	return nil
+}
+
 // suppression is the first signal of a group (host.name and process.name) while it
 // suppresses later ones.
 type suppression struct {

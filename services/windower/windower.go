@@ -250,10 +250,8 @@ func (s *Service) activate(ctx context.Context) error {
 		return err
 	}
 	s.ex = ex
-	if !s.live() {
-		// A replay is one-shot, in event time: it starts from its own first record.
-		return nil
-	}
+	// The memory is restored in both clock modes: a standby that takes over in the middle of
+	// a replay goes on from the last run and the waiting records of the one it replaces.
 	last, recs, err := s.st.load(ctx)
 	if err != nil {
 		ex.stop()
@@ -265,8 +263,8 @@ func (s *Service) activate(ctx context.Context) error {
 			s.st.prune(r.ID)
 		}
 	}
-	if last.IsZero() {
-		return nil
+	if last.IsZero() || !s.live() {
+		return nil // a replay's runs follow its event time: there is no wall-clock gap to bound
 	}
 	interval := s.cfg.Rule.Interval
 	now := s.now().Truncate(interval)
@@ -287,10 +285,7 @@ func (s *Service) commit(ctx context.Context) error {
 	if err := s.pub.Flush(ctx); err != nil {
 		return err
 	}
-	if s.live() {
-		return s.st.save(ctx)
-	}
-	return nil
+	return s.st.save(ctx)
 }
 
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
@@ -312,7 +307,10 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 				return err
 			}
 			s.log.Info("end of input", "replay", m.Replay)
-			return s.endOfInput(m)
+			if err := s.endOfInput(m); err != nil {
+				return err
+			}
+			return s.forgetReplay(ctx)
 		}
 		return nil
 	}
@@ -323,9 +321,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	s.stats.Records.Add(1)
 	if s.win.Add(r) {
-		if s.live() {
-			s.st.add(r)
-		}
+		s.st.add(r)
 		return nil
 	}
 	// Nothing is dropped silently: a record no run can cover any more is reported and kept on
@@ -333,6 +329,19 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	reason := fmt.Sprintf("too late for rule %s: bucket %s is outside the look-back of every run after %s",
 		s.cfg.Rule.ID, r.BucketStart().Format(time.RFC3339), s.win.LastRun().Format(time.RFC3339))
 	return s.tooLate(r, msg.Data(), reason)
+}
+
+// forgetReplay clears the memory of a finished replay, in the KV bucket and here: a replay is
+// one-shot, and the next one starts from its own first record, however far back in time.
+func (s *Service) forgetReplay(ctx context.Context) error {
+	if err := s.pub.Flush(ctx); err != nil {
+		return err
+	}
+	if err := s.st.clear(ctx); err != nil {
+		return err
+	}
+	s.reset()
+	return nil
 }
 
 func (s *Service) tooLate(r record.Record, data []byte, reason string) error {
