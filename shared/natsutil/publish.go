@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,11 +20,25 @@ var ErrPublish = errors.New("natsutil: publish not acknowledged")
 // its input only after Flush succeeds, which makes delivery at-least-once; the message ids
 // make it effectively once.
 //
+// A message the server did not acknowledge is published again at Flush, for up to RetryFor:
+// a JetStream cluster that loses a node or elects a stream leader leaves publishes unanswered
+// for a few seconds, and a stream at its byte bound refuses them until its consumer catches up.
+// The message id makes a second copy of a message stored after all a duplicate. A retried
+// message may land after later messages of the same Flush that were acknowledged the first
+// time; data keeps its meaning (buckets are order-independent), a marker overtaken so would
+// make the data it followed late, which the late counters and the DLQ show.
+//
 // A Publisher is not safe for concurrent use.
 type Publisher struct {
 	js      jetstream.JetStream
 	pending []jetstream.PubAckFuture
+	// RetryFor bounds the retries of Flush (DefaultRetryFor when zero, none when negative).
+	RetryFor time.Duration
 }
+
+// DefaultRetryFor is how long Flush retries an unacknowledged message before it fails: longer
+// than a JetStream cluster takes to elect new leaders after losing a node.
+const DefaultRetryFor = time.Minute
 
 // NewPublisher returns a Publisher on js.
 func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
@@ -46,16 +61,62 @@ func (p *Publisher) Publish(msg *nats.Msg, id string) error {
 // Pending is the number of messages published since the last Flush.
 func (p *Publisher) Pending() int { return len(p.pending) }
 
-// Flush waits until every message published since the last Flush is acknowledged.
+// Flush waits until every message published since the last Flush is acknowledged, publishing
+// again those that were not (see RetryFor).
 func (p *Publisher) Flush(ctx context.Context) error {
 	defer func() { clear(p.pending); p.pending = p.pending[:0] }()
+	var failed []*nats.Msg
+	var firstErr error
 	for _, f := range p.pending {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("%w: %s: %w", ErrPublish, f.Msg().Subject, err)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%w: %s: %w", ErrPublish, f.Msg().Subject, err)
+			}
+			failed = append(failed, f.Msg())
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return p.retry(ctx, failed, firstErr)
+}
+
+// retry publishes msgs again, in order and synchronously, until each is acknowledged or
+// RetryFor has passed since the first failure.
+func (p *Publisher) retry(ctx context.Context, msgs []*nats.Msg, first error) error {
+	budget := p.RetryFor
+	if budget == 0 {
+		budget = DefaultRetryFor
+	}
+	if budget < 0 {
+		return first
+	}
+	deadline := time.Now().Add(budget)
+	wait := 50 * time.Millisecond
+	for _, m := range msgs {
+		for {
+			attempt, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := p.js.PublishMsg(attempt, m)
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%w: %s: %w (retried for %s)", ErrPublish, m.Subject, err, budget)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 2*time.Second)
 		}
 	}
 	return nil

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
 )
@@ -52,6 +54,7 @@ func TestPublisherFlush(t *testing.T) {
 
 	t.Run("no stream captures the subject", func(t *testing.T) {
 		p := NewPublisher(js)
+		p.RetryFor = 300 * time.Millisecond
 		ok := nats.NewMsg("pub.fine")
 		if err := p.Publish(ok, ""); err != nil {
 			t.Fatal(err)
@@ -65,7 +68,7 @@ func TestPublisherFlush(t *testing.T) {
 		if !errors.Is(err, ErrPublish) {
 			t.Fatalf("Flush = %v, want an error wrapping ErrPublish", err)
 		}
-		if !strings.Contains(err.Error(), "nowhere.at.all") {
+		if !strings.Contains(err.Error(), "nowhere.at.all") || !strings.Contains(err.Error(), "retried for") {
 			t.Errorf("error %q does not name the subject", err)
 		}
 		if got := p.Pending(); got != 0 {
@@ -79,6 +82,41 @@ func TestPublisherFlush(t *testing.T) {
 			t.Errorf("Flush after a failure: %v", err)
 		}
 	})
+}
+
+// TestPublisherRetriesUntilStored: a message nothing stores yet (as while a cluster elects a
+// stream leader) is published again until a stream takes it, once.
+func TestPublisherRetriesUntilStored(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	p := NewPublisher(js)
+	p.RetryFor = 20 * time.Second
+	for _, id := range []string{"a", "b"} {
+		msg := nats.NewMsg("later." + id)
+		if err := p.Publish(msg, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	created := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "LATER", Subjects: []string{"later.>"},
+			Storage: jetstream.MemoryStorage, Duplicates: time.Minute})
+		created <- err
+	}()
+	if err := p.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "LATER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Msgs; n != 2 {
+		t.Errorf("stream holds %d messages, want 2", n)
+	}
 }
 
 func TestDeadLetterMsg(t *testing.T) {

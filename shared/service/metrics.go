@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -42,20 +43,36 @@ func NewMetrics(stage string) *Metrics {
 // Counter registers rarenet_<stage>_<name> (name should end in _total), read from value at
 // each scrape.
 func (m *Metrics) Counter(name, help string, value func() int64) {
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+	m.must(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: m.stage, Name: name, Help: help,
 	}, func() float64 { return float64(value()) }))
 }
 
 // Gauge registers rarenet_<stage>_<name>, read from value at each scrape.
 func (m *Metrics) Gauge(name, help string, value func() float64) {
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.must(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: m.stage, Name: name, Help: help,
 	}, value))
 }
 
-// Register adds any other collector.
-func (m *Metrics) Register(c prometheus.Collector) error { return m.reg.Register(c) }
+// Register adds any other collector. A collector describing the same metrics as one
+// registered before replaces it: a stage restarted in the same process (see Run) registers
+// its metrics again, on its new counters.
+func (m *Metrics) Register(c prometheus.Collector) error {
+	err := m.reg.Register(c)
+	var dup prometheus.AlreadyRegisteredError
+	if errors.As(err, &dup) {
+		m.reg.Unregister(dup.ExistingCollector)
+		err = m.reg.Register(c)
+	}
+	return err
+}
+
+func (m *Metrics) must(c prometheus.Collector) {
+	if err := m.Register(c); err != nil {
+		panic(err)
+	}
+}
 
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {

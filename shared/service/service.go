@@ -189,9 +189,49 @@ func Run(st Stage) {
 	cancelStart()
 	metrics.reg.MustRegister(newConnCollector(nc), NewConsumerCollector(js, st.Consumers))
 	ready.Running(nc, js)
-	if err := st.Run(ctx, nc, log, metrics); err != nil {
+	if err := runRestarting(ctx, log, func() error { return st.Run(ctx, nc, log, metrics) }); err != nil {
 		log.Error("stopped", "stage", name, "err", err)
 		os.Exit(1)
+	}
+}
+
+// Restarts bounds the in-process restarts of a failing stage: at most MaxRestarts within
+// RestartWindow, after which the process exits and its supervisor takes over.
+const (
+	MaxRestarts   = 5
+	RestartWindow = time.Minute
+)
+
+// firstRestartWait is the pause before the first restart; it doubles up to 10s.
+var firstRestartWait = 500 * time.Millisecond
+
+// runRestarting runs a stage and runs it again when it fails. Every stage resumes from its
+// durable state (consumers, checkpoints, KV), so a failure that outlasted the retries inside
+// it (a NATS node lost, a leader election, a KV write refused) costs a restart in place rather
+// than the process.
+func runRestarting(ctx context.Context, log *slog.Logger, run func() error) error {
+	var failures []time.Time
+	wait := firstRestartWait
+	for {
+		err := run()
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		now := time.Now()
+		failures = append(failures, now)
+		for len(failures) > 0 && now.Sub(failures[0]) > RestartWindow {
+			failures = failures[1:]
+		}
+		if len(failures) > MaxRestarts {
+			return fmt.Errorf("%d failures within %s, the last: %w", len(failures), RestartWindow, err)
+		}
+		log.Error("stage failed: restarting it from its durable state", "err", err, "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
 	}
 }
 

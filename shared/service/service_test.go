@@ -1,8 +1,11 @@
 package service
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +88,45 @@ func TestLogger(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRunRestartingRestartsThenGivesUp(t *testing.T) {
+	defer func(w time.Duration) { firstRestartWait = w }(firstRestartWait)
+	firstRestartWait = time.Millisecond
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	calls := 0
+	err := runRestarting(context.Background(), log, func() error {
+		calls++
+		if calls < 3 {
+			return errors.New("leader lost")
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("runRestarting = %v after %d calls; want nil after 3 (two failures, then a clean stop)", err, calls)
+	}
+	calls = 0
+	err = runRestarting(context.Background(), log, func() error { calls++; return errors.New("broken for good") })
+	if err == nil || !strings.Contains(err.Error(), "broken for good") || calls != MaxRestarts+1 {
+		t.Fatalf("runRestarting = %v after %d calls; want the last error after %d", err, calls, MaxRestarts+1)
+	}
+}
+
+func TestMetricsReRegisterOnRestart(t *testing.T) {
+	m := NewMetrics("test")
+	m.Counter("events_total", "Events.", func() int64 { return 1 })
+	m.Counter("events_total", "Events.", func() int64 { return 7 }) // a restarted stage's new counter
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "rarenet_test_events_total" {
+			if v := mf.GetMetric()[0].GetCounter().GetValue(); v != 7 {
+				t.Errorf("events_total = %v, want the new counter's 7", v)
+			}
+			return
+		}
+	}
+	t.Error("rarenet_test_events_total not gathered")
 }
