@@ -8,6 +8,11 @@
 // The history comes from the scorer's bucket summaries (record.BucketSummary), which travel on
 // the anomalies subject before each bucket's records: the enricher folds them into the KV
 // bucket stream.HistoryBucket, which replicas share, and reads it as of each record's bucket.
+//
+// Replicas share one durable consumer. A summary is applied only once every message before it
+// is done, a record is enriched only once every summary of its bucket is in the history, and a
+// marker is passed on only once every message before it is done, whichever replica had them
+// (see order.go and docs/pipeline.md, "Markers"): the output is that of one enricher.
 package enricher
 
 import (
@@ -19,7 +24,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -50,6 +57,9 @@ type Config struct {
 	// ScheduleAware scores down a recognised periodic job; RolloutAware folds a rollout's later
 	// buckets into its first signal. Separate so each can be measured on its own.
 	ScheduleAware, RolloutAware bool
+	// AckWait is how long the consumer waits for a replica's ack before delivering a message
+	// again, to any replica: how long a dead replica's messages wait (0: natsutil.DefaultAckWait).
+	AckWait time.Duration
 }
 
 // RegisterFlags registers the stage's flags on fs.
@@ -63,6 +73,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.RDNSConfig.Concurrency, "rdns-concurrency", def.Concurrency, "reverse lookups in flight at once")
 	fs.IntVar(&c.RDNSConfig.CacheSize, "rdns-cache-size", def.CacheSize, "addresses kept in the reverse DNS cache")
 	fs.DurationVar(&c.RDNSConfig.TTL, "rdns-cache-ttl", def.TTL, "how long a reverse DNS answer is cached")
+	fs.DurationVar(&c.AckWait, "ack-wait", natsutil.DefaultAckWait, "how long an unacknowledged input message waits before it is delivered again, to any replica (the messages of a replica that died)")
 }
 
 // Validate checks the configuration.
@@ -77,6 +88,9 @@ func (c *Config) Validate() error {
 	r := c.RDNSConfig
 	if r.Timeout < 0 || r.Concurrency < 0 || r.CacheSize < 0 || r.TTL < 0 || r.FailureTTL < 0 {
 		return errors.New("enricher: reverse DNS bounds must not be negative")
+	}
+	if c.AckWait < 0 {
+		return errors.New("enricher: ack wait must not be negative")
 	}
 	return nil
 }
@@ -96,6 +110,13 @@ type Service struct {
 	rdns  *ReverseDNS
 	hist  *Store
 	stats Stats
+
+	// Messages wait for what comes before them (order.go).
+	bar      *natsutil.Barrier
+	waiting  []*item         // in input order
+	held     map[uint64]bool // their sequences, kept unacked
+	maxBatch int             // of the loop; 0: its default
+	onHandle func()          // tests: called after each message handled
 }
 
 // New prepares the enricher on nc: it opens the GeoIP databases.
@@ -107,7 +128,7 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, js: js, pub: natsutil.NewPublisher(js), log: log.With("stage", Stage)}
+	s := &Service{cfg: cfg, js: js, pub: natsutil.NewPublisher(js), log: log.With("stage", Stage), held: map[uint64]bool{}}
 	if cfg.GeoIPASN != "" || cfg.GeoIPCity != "" {
 		if s.geo, err = OpenGeoIP(cfg.GeoIPASN, cfg.GeoIPCity); err != nil {
 			return nil, err
@@ -141,36 +162,48 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.geo != nil {
 		defer s.geo.Close()
 	}
-	kv, err := s.historyBucket(ctx)
+	kv, anomalies, err := s.historyBucket(ctx)
 	if err != nil {
 		return err
 	}
 	s.hist = NewStore(kv)
-	cons, err := natsutil.DurableConsumer(ctx, s.js, stream.Anomalies, stream.EnricherConsumer)
+	s.hist.stream = anomalies
+	cons, err := natsutil.DurableConsumerAckWait(ctx, s.js, stream.Anomalies, stream.EnricherConsumer, s.cfg.AckWait)
 	if err != nil {
 		return err
 	}
+	s.bar = natsutil.NewBarrier(cons)
 	s.log.Info("started", "geoip_asn", s.cfg.GeoIPASN, "geoip_city", s.cfg.GeoIPCity, "rdns", s.cfg.RDNS)
-	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.commit,
+	handle := s.handle
+	if s.onHandle != nil {
+		handle = func(ctx context.Context, msg jetstream.Msg) error {
+			err := s.handle(ctx, msg)
+			s.onHandle()
+			return err
+		}
+	}
+	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.retain, Release: s.release, MaxBatch: s.maxBatch,
 		Throttle: natsutil.NewThrottle(s.js, stream.Enriched, stream.WindowerConsumer).Wait}
 	return loop.Run(ctx)
 }
 
-func (s *Service) historyBucket(ctx context.Context) (jetstream.KeyValue, error) {
+// historyBucket opens the history bucket, and names the ANOMALIES stream (by its creation
+// time) for the history's progress.
+func (s *Service) historyBucket(ctx context.Context) (jetstream.KeyValue, string, error) {
 	info, err := s.js.Stream(ctx, stream.Anomalies)
 	if err != nil {
-		return nil, fmt.Errorf("enricher: stream %s: %w", stream.Anomalies, err)
+		return nil, "", fmt.Errorf("enricher: stream %s: %w", stream.Anomalies, err)
 	}
 	sc := info.CachedInfo().Config
 	cfg := stream.Config{Replicas: sc.Replicas, Memory: sc.Storage == jetstream.MemoryStorage}
 	if err := stream.EnsureEnricher(ctx, s.js, cfg); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	kv, err := s.js.KeyValue(ctx, stream.HistoryBucket)
 	if err != nil {
-		return nil, fmt.Errorf("enricher: key-value bucket %s: %w", stream.HistoryBucket, err)
+		return nil, "", fmt.Errorf("enricher: key-value bucket %s: %w", stream.HistoryBucket, err)
 	}
-	return kv, nil
+	return kv, info.CachedInfo().Created.UTC().Format(time.RFC3339Nano), nil
 }
 
 // commit flushes the records, then makes the history durable, then the loop acknowledges
@@ -185,49 +218,81 @@ func (s *Service) commit(ctx context.Context) error {
 }
 
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("enricher: message metadata: %w", err)
+	}
+	it := &item{seq: meta.Sequence.Stream, header: msg.Headers()}
+	if err := s.decode(msg, it); err != nil || it.kind == itemRejected {
+		s.bar.Done(it.seq)
+		return err
+	}
+	return s.hold(ctx, it)
+}
+
+// decode tells what a message is; bad input goes to the DLQ at once.
+func (s *Service) decode(msg jetstream.Msg, it *item) error {
 	if control.IsControl(msg.Headers()) {
-		out := nats.NewMsg(stream.EnrichedSubject)
-		out.Header = msg.Headers()
-		if out.Header.Get(control.HeaderKind) == control.KindEOF {
-			stats, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "rejected": s.stats.Rejected.Load(),
-				"summaries": s.stats.Summaries.Load()})
-			if err != nil {
-				return err
-			}
-			out.Header.Set(control.HeaderStatsPrefix+Stage, string(stats))
-		}
-		return s.pub.Publish(out, "")
+		it.kind = itemMarker
+		return nil
 	}
 	var head struct {
 		ResultType string `json:"result_type"`
 	}
 	if err := json.Unmarshal(msg.Data(), &head); err != nil {
+		it.kind = itemRejected
 		return s.reject(msg, "undecodable anomaly record: "+err.Error())
 	}
 	if head.ResultType == record.ResultTypeBucketSummary {
 		var sum record.BucketSummary
 		if err := json.Unmarshal(msg.Data(), &sum); err != nil {
+			it.kind = itemRejected
 			return s.reject(msg, "undecodable bucket summary: "+err.Error())
 		}
 		if sum.BucketSpan <= 0 {
+			it.kind = itemRejected
 			return s.reject(msg, "bucket summary without a bucket span")
 		}
-		s.stats.Summaries.Add(1)
-		return s.hist.Apply(ctx, &sum)
+		it.kind, it.sum = itemSummary, &sum
+		return nil
 	}
 	var r record.Record
 	if err := json.Unmarshal(msg.Data(), &r); err != nil {
+		it.kind = itemRejected
 		return s.reject(msg, "undecodable anomaly record: "+err.Error())
 	}
-	c, err := s.enrich(ctx, &r)
+	it.kind, it.rec = itemRecord, &r
+	it.summaries, _ = strconv.Atoi(msg.Headers().Get(control.HeaderSummaries))
+	return nil
+}
+
+// forward passes a marker on, adding the enricher's counters to an end of input. The
+// counters are this replica's: with several, each counts what it did.
+func (s *Service) forward(h nats.Header) error {
+	out := nats.NewMsg(stream.EnrichedSubject)
+	out.Header = h
+	if out.Header.Get(control.HeaderKind) == control.KindEOF {
+		stats, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "rejected": s.stats.Rejected.Load(),
+			"summaries": s.stats.Summaries.Load()})
+		if err != nil {
+			return err
+		}
+		out.Header.Set(control.HeaderStatsPrefix+Stage, string(stats))
+	}
+	return s.pub.Publish(out, "")
+}
+
+// enrichRecord enriches a record from the history and publishes it.
+func (s *Service) enrichRecord(ctx context.Context, r *record.Record) error {
+	c, err := s.enrich(ctx, r)
 	if err != nil {
 		return err
 	}
 	if s.cfg.ScheduleAware || s.cfg.RolloutAware {
-		adjust(&r, c, s.cfg.ScheduleAware, s.cfg.RolloutAware)
+		adjust(r, c, s.cfg.ScheduleAware, s.cfg.RolloutAware)
 	}
 	r.Context = c
-	b, err := json.Marshal(&r)
+	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}

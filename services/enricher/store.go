@@ -44,6 +44,26 @@ type Store struct {
 	kv    jetstream.KeyValue
 	procs map[string]*slot[Entry]
 	fleet *slot[Fleet]
+	// prog is how far the history is, as far as this store knows; stream names the ANOMALIES
+	// stream it counts in (its creation time), so a recreated stream starts afresh.
+	prog      Progress
+	progDirty bool
+	stream    string
+}
+
+// progressKey is the key of the history's progress.
+const progressKey = "progress"
+
+// Progress is how far the history is: the last bucket summary applied, by its sequence in
+// the ANOMALIES stream, and how many summary messages of its bucket were applied up to it.
+// Replicas apply summaries one at a time in stream order (each waits until every message
+// before it is done), so it tells a replica both whether its cached entries are stale and
+// whether the summaries of a record's bucket are all in.
+type Progress struct {
+	Stream string `json:"stream"`
+	Seq    uint64 `json:"seq"`
+	Bucket int64  `json:"bucket"` // bucket start, Unix ms
+	Count  int    `json:"count"`  // summary messages of Bucket applied
 }
 
 // NewStore returns a Store on kv.
@@ -102,6 +122,60 @@ func (st *Store) Fleet(ctx context.Context) (*Fleet, error) {
 	return st.fleet.val, nil
 }
 
+// Sync reads how far the shared history is. When another replica applied summaries since
+// this store's last, it forgets its cached entries, so what it reads next is what that
+// replica committed.
+func (st *Store) Sync(ctx context.Context) error {
+	e, err := st.kv.Get(ctx, progressKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("enricher: history progress: %w", err)
+	}
+	var p Progress
+	if err := json.Unmarshal(e.Value(), &p); err != nil {
+		return fmt.Errorf("enricher: history progress: %w", err)
+	}
+	if p.Stream != st.stream || p.Seq <= st.prog.Seq {
+		return nil
+	}
+	st.prog = p
+	for name, s := range st.procs {
+		if len(s.pending) == 0 {
+			delete(st.procs, name)
+		}
+	}
+	if st.fleet != nil && len(st.fleet.pending) == 0 {
+		st.fleet = nil
+	}
+	return nil
+}
+
+// Holds reports whether the history holds every summary of the bucket starting at bucket,
+// given that the scorer published n summary messages for it, as far as this store knows.
+func (st *Store) Holds(bucket int64, n int) bool {
+	return st.prog.Bucket > bucket || st.prog.Bucket == bucket && st.prog.Count >= n
+}
+
+// ApplyAt applies the summary at stream sequence seq, unless the history already has it (a
+// redelivery), and counts it in the progress.
+func (st *Store) ApplyAt(ctx context.Context, seq uint64, sum *record.BucketSummary) error {
+	if seq <= st.prog.Seq {
+		return nil
+	}
+	if err := st.Apply(ctx, sum); err != nil {
+		return err
+	}
+	if st.prog.Bucket == sum.Timestamp {
+		st.prog.Count++
+	} else {
+		st.prog.Bucket, st.prog.Count = sum.Timestamp, 1
+	}
+	st.prog.Seq, st.prog.Stream, st.progDirty = seq, st.stream, true
+	return nil
+}
+
 // Apply adds a bucket summary to the history. The change is visible at once to Process and
 // Fleet, and durable after Commit.
 func (st *Store) Apply(ctx context.Context, sum *record.BucketSummary) error {
@@ -156,6 +230,17 @@ func (st *Store) Commit(ctx context.Context) error {
 	}
 	if len(st.procs) > maxCached {
 		clear(st.procs)
+	}
+	// Last: once the progress says so, other replicas read these entries.
+	if st.progDirty {
+		b, err := json.Marshal(st.prog)
+		if err != nil {
+			return err
+		}
+		if _, err := st.kv.Put(ctx, progressKey, b); err != nil {
+			return fmt.Errorf("enricher: history progress: %w", err)
+		}
+		st.progDirty = false
 	}
 	return nil
 }

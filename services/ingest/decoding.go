@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/rarenet/rarenet/services/ingest/datafeed"
@@ -31,6 +32,7 @@ type Decoding struct {
 	format   string
 	decoders map[string]format.Decoder
 	names    map[string]string // the format of each decoder, by key
+	touched  []string          // the keys given lines since the last Complete
 }
 
 // NewDecoding returns a Decoding for input of the given format (format.Auto detects it per
@@ -78,6 +80,9 @@ func (d *Decoding) Line(formatName, source string, num int64, data []byte, out O
 		d.decoders[key] = dec
 		d.names[key] = name
 	}
+	if n := len(d.touched); n == 0 || d.touched[n-1] != key && !slices.Contains(d.touched, key) {
+		d.touched = append(d.touched, key)
+	}
 	dec.Decode(format.Line{Source: source, Num: num, Data: data}, d.emit(out, d.names[key]))
 }
 
@@ -94,6 +99,20 @@ func (d *Decoding) Flush(out Output) {
 		delete(d.decoders, k)
 		delete(d.names, k)
 	}
+	d.touched = d.touched[:0]
+}
+
+// Complete completes what the sources seen since the last Complete have pending, in a stable
+// order of sources, and keeps their decoders (and detected formats) for the lines to come.
+// Ingest calls it at the end of each raw message: a raw message holds whole events.
+func (d *Decoding) Complete(out Output) {
+	sort.Strings(d.touched)
+	for _, k := range d.touched {
+		if dec := d.decoders[k]; dec != nil {
+			dec.Flush(d.emit(out, d.names[k]))
+		}
+	}
+	d.touched = d.touched[:0]
 }
 
 func (d *Decoding) emit(out Output, name string) format.Emit {

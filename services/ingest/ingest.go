@@ -3,8 +3,10 @@
 // partition of its process.name on the EVENTS stream. Bad input goes to the DLQ with its
 // original bytes and the reason.
 //
-// Ingest is stateless but for the auditd records of events not yet complete; replicas share
-// one durable consumer.
+// Replicas share one durable consumer. Each raw message is decoded on its own (a raw message
+// holds whole events: auditd records pending at its end are completed there), and the
+// watermark and end-of-input markers wait until every raw message before theirs is done,
+// whichever replica had it (see docs/pipeline.md, "Markers").
 package ingest
 
 import (
@@ -50,6 +52,9 @@ type Config struct {
 	// HTTPListen, when set, is the address of the HTTP input (POST /v1/events, see package
 	// httpin) that this stage serves beside its consumer.
 	HTTPListen string
+	// AckWait is how long the consumer waits for a replica's ack before delivering a raw
+	// message again, to any replica: how long a dead replica's messages wait (0: natsutil.DefaultAckWait).
+	AckWait time.Duration
 }
 
 // RegisterFlags registers the stage's flags on fs.
@@ -59,6 +64,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BucketSpan, "bucket-span", 15*time.Minute, "the job's bucket span")
 	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "how far behind the latest event time an event may arrive and still count (out-of-order hosts, interleaved logs)")
 	fs.StringVar(&c.HTTPListen, "http-listen", "", "serve the HTTP input (POST /v1/events, NDJSON; GET /healthz) on this address, e.g. 127.0.0.1:8089; empty: none")
+	fs.DurationVar(&c.AckWait, "ack-wait", natsutil.DefaultAckWait, "how long an unacknowledged input message waits before it is delivered again, to any replica (the messages of a replica that died)")
 }
 
 // Validate checks the configuration.
@@ -71,6 +77,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AllowedLateness < 0 {
 		return fmt.Errorf("ingest: allowed lateness must not be negative, got %s", c.AllowedLateness)
+	}
+	if c.AckWait < 0 {
+		return fmt.Errorf("ingest: ack wait must not be negative, got %s", c.AckWait)
 	}
 	return nil
 }
@@ -101,6 +110,14 @@ func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{s.Lines.Load(), s.Accepted.Load(), s.Filtered.Load(), s.Rejected.Load()}
 }
 
+func (a StatsSnapshot) plus(b StatsSnapshot) StatsSnapshot {
+	return StatsSnapshot{a.Lines + b.Lines, a.Accepted + b.Accepted, a.Filtered + b.Filtered, a.Rejected + b.Rejected}
+}
+
+func (a StatsSnapshot) minus(b StatsSnapshot) StatsSnapshot {
+	return StatsSnapshot{a.Lines - b.Lines, a.Accepted - b.Accepted, a.Filtered - b.Filtered, a.Rejected - b.Rejected}
+}
+
 // Service is a running ingest stage.
 type Service struct {
 	cfg        Config
@@ -111,9 +128,21 @@ type Service struct {
 	partitions int
 	batches    [][]byte
 	latest     time.Time // the latest event time seen
+	msgLatest  time.Time // the latest event time of the raw message being handled
 	marked     int64     // the bucket of the watermark last announced
 	err        error     // the first publish error inside an Output callback
 	stats      Stats
+
+	// Markers wait at a barrier: every raw message before theirs must be done (see markers.go).
+	bar     *natsutil.Barrier
+	waiting []held          // markers not yet published, in input order
+	held    map[uint64]bool // their raw messages, kept unacked until they are
+	// What this replica saw of each replay, shared in the ingest bucket for the end of input.
+	kv       jetstream.KeyValue
+	replica  string
+	shares   map[string]*share
+	maxBatch int    // of the loop; 0: its default
+	onHandle func() // tests: called after each raw message handled
 }
 
 // New prepares the stage on nc. The streams must exist (stream.Ensure).
@@ -140,6 +169,7 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	return &Service{
 		cfg: cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
 		partitions: p, batches: make([][]byte, p), marked: -1 << 62,
+		held: map[uint64]bool{}, replica: replicaID(), shares: map[string]*share{},
 	}, nil
 }
 
@@ -148,11 +178,16 @@ func (s *Service) Stats() *Stats { return &s.stats }
 
 // Run consumes the RAW stream until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
-	cons, err := natsutil.DurableConsumer(ctx, s.js, stream.Raw, stream.IngestConsumer)
+	var err error
+	if s.kv, err = s.ingestBucket(ctx); err != nil {
+		return err
+	}
+	cons, err := natsutil.DurableConsumerAckWait(ctx, s.js, stream.Raw, stream.IngestConsumer, s.cfg.AckWait)
 	if err != nil {
 		return err
 	}
-	s.log.Info("started", "partitions", s.partitions, "datafeed", s.dec.filter.Name)
+	s.bar = natsutil.NewBarrier(cons)
+	s.log.Info("started", "partitions", s.partitions, "datafeed", s.dec.filter.Name, "replica", s.replica)
 	if s.cfg.HTTPListen != "" {
 		// The HTTP input is a source like any other: it publishes on RAW, which this loop
 		// consumes; it lives here only so one process serves both.
@@ -162,8 +197,16 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		defer in.Close()
 	}
-	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.pub.Flush,
-		Throttle: natsutil.NewThrottle(s.js, stream.Events, stream.ScorerConsumer).Wait}
+	handle := s.handle
+	if s.onHandle != nil {
+		handle = func(ctx context.Context, msg jetstream.Msg) error {
+			err := s.handle(ctx, msg)
+			s.onHandle()
+			return err
+		}
+	}
+	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.retain, Release: s.release, MaxBatch: s.maxBatch,
+		Throttle: natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
 	return loop.Run(ctx)
 }
 
@@ -181,9 +224,10 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("ingest: message metadata: %w", err)
 	}
+	seq := meta.Sequence.Stream
 	h := msg.Headers()
 	if control.IsControl(h) {
-		return s.handleControl(h)
+		return s.handleControl(ctx, seq, h)
 	}
 	formatName := strings.TrimPrefix(msg.Subject(), stream.RawPrefix)
 	source := h.Get(control.HeaderSource)
@@ -194,6 +238,8 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if line < 1 {
 		line = 1
 	}
+	before := s.stats.Snapshot()
+	s.msgLatest = time.Time{}
 	data := msg.Data()
 	for len(data) > 0 {
 		l := data
@@ -207,42 +253,40 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		s.dec.Line(formatName, source, line, l, s)
 		line++
 	}
-	return s.publishBatches("raw-" + strconv.FormatUint(meta.Sequence.Stream, 10))
+	// A raw message holds whole events (sources cut auditd logs between events), so what is
+	// pending at its end is complete: it goes out with this message, and is acked with it,
+	// whichever replica handles the next message of the source.
+	s.dec.Complete(s)
+	c := s.contribution(h.Get(control.HeaderReplay), before)
+	if err := s.publishBatches("raw-" + strconv.FormatUint(seq, 10)); err != nil {
+		return err
+	}
+	return s.markWatermark(ctx, seq, c)
 }
 
-// handleControl completes pending input at the end of a replay and passes the marker on to
-// every partition, after the events it follows.
-func (s *Service) handleControl(h nats.Header) error {
+// handleControl completes pending input at the end of a replay; the end-of-input marker
+// follows on every partition once every raw message before it is done.
+func (s *Service) handleControl(ctx context.Context, seq uint64, h nats.Header) error {
 	m, err := control.Parse(h)
-	if err != nil {
-		s.log.Warn("ignoring control message", "err", err)
+	if err != nil || m.Kind != control.KindEOF {
+		if err != nil {
+			s.log.Warn("ignoring control message", "err", err)
+		}
+		s.bar.Done(seq)
 		return nil
 	}
-	if m.Kind != control.KindEOF {
-		return nil
-	}
+	before := s.stats.Snapshot()
+	s.msgLatest = time.Time{}
 	s.dec.Flush(s)
+	c := s.contribution(m.Replay, before)
 	if err := s.publishBatches("eof-" + m.Replay); err != nil {
 		return err
 	}
-	stats, err := json.Marshal(s.stats.Snapshot())
-	if err != nil {
-		return err
-	}
-	for p := range s.partitions {
-		eof := control.Marker{Kind: control.KindEOF, Watermark: s.latest, Replay: m.Replay, Partition: p,
-			Stats: map[string]string{Stage: string(stats)}}
-		if err := s.pub.Publish(eof.Msg(stream.EventsSubject(p)), ""); err != nil {
-			return err
-		}
-	}
-	s.log.Info("end of input", "replay", m.Replay, "latest_event", s.latest)
-	return nil
+	return s.hold(ctx, held{seq: seq, eof: &m, share: c})
 }
 
-// publishBatches sends each partition's events as one NDJSON message, then announces the
-// watermark when event time has entered a new bucket. idBase makes the message ids
-// deterministic, so a redelivered raw message is de-duplicated by JetStream.
+// publishBatches sends each partition's events as one NDJSON message. idBase makes the
+// message ids deterministic, so a redelivered raw message is de-duplicated by JetStream.
 func (s *Service) publishBatches(idBase string) error {
 	if s.err != nil {
 		return s.err
@@ -258,22 +302,28 @@ func (s *Service) publishBatches(idBase string) error {
 		}
 		s.batches[p] = nil
 	}
-	if s.latest.IsZero() {
-		return nil
+	return nil
+}
+
+// markWatermark announces the watermark when event time has entered a new bucket with the raw
+// message seq. The watermark is this replica's: the latest event time it has seen up to this
+// message, minus the allowed lateness. One ingest alone would have seen at least as much, so
+// it would have announced at least this; with the barrier, no event becomes late that would
+// not be late with one ingest.
+func (s *Service) markWatermark(ctx context.Context, seq uint64, c contribution) error {
+	var watermark time.Time
+	bucket := s.marked
+	if !s.latest.IsZero() {
+		watermark = s.latest.Add(-s.cfg.AllowedLateness)
+		bucket = watermark.UnixNano() / int64(s.cfg.BucketSpan)
 	}
-	watermark := s.latest.Add(-s.cfg.AllowedLateness)
-	bucket := watermark.UnixNano() / int64(s.cfg.BucketSpan)
 	if bucket <= s.marked {
+		s.account(c)
+		s.bar.Done(seq)
 		return nil
 	}
 	s.marked = bucket
-	for p := range s.partitions {
-		wm := control.Marker{Kind: control.KindWatermark, Watermark: watermark}
-		if err := s.pub.Publish(wm.Msg(stream.EventsSubject(p)), ""); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.hold(ctx, held{seq: seq, watermark: watermark, share: c})
 }
 
 // Accept implements Output: the event joins its partition's batch.
@@ -288,6 +338,9 @@ func (s *Service) Accept(ev *event.Event) {
 	s.batches[p] = append(append(s.batches[p], b...), '\n')
 	if ev.Timestamp.After(s.latest) {
 		s.latest = ev.Timestamp
+	}
+	if ev.Timestamp.After(s.msgLatest) {
+		s.msgLatest = ev.Timestamp
 	}
 }
 

@@ -135,9 +135,14 @@ func TestService(t *testing.T) {
 
 	// Hand-built expectation: events on their partition, a watermark (latest event time
 	// minus one minute) to every partition each time it enters a new bucket, and the
-	// auditd events completed by the end of input.
+	// auditd events completed at the end of their raw message (a raw message holds whole
+	// events).
 	want := make([][]string, testPartitions)
 	for p := range want {
+		if p == partition.Of("google_accounts", testPartitions) {
+			want[p] = append(want[p], "event google_accounts")
+		}
+		want[p] = append(want[p], "watermark 22:47:09") // the auditd sample's time
 		if p == partition.Of("curl", testPartitions) {
 			want[p] = append(want[p], "event curl")
 		}
@@ -145,11 +150,7 @@ func TestService(t *testing.T) {
 		if p == partition.Of("wget", testPartitions) {
 			want[p] = append(want[p], "event wget")
 		}
-		want[p] = append(want[p], "watermark 00:39:00")
-		if p == partition.Of("google_accounts", testPartitions) {
-			want[p] = append(want[p], "event google_accounts")
-		}
-		want[p] = append(want[p], "eof 00:40:00")
+		want[p] = append(want[p], "watermark 00:39:00", "eof 00:40:00")
 	}
 	for p := range want {
 		if fmt.Sprint(got[p]) != fmt.Sprint(want[p]) {
@@ -175,7 +176,7 @@ func TestService(t *testing.T) {
 		// Message ids derive from the raw message's stream sequence and the partition.
 		pc, pw := partition.Of("curl", testPartitions), partition.Of("wget", testPartitions)
 		if msgIDs["curl"] != fmt.Sprintf("raw-2-%d", pc) || msgIDs["wget"] != fmt.Sprintf("raw-3-%d", pw) ||
-			msgIDs["google_accounts"] != fmt.Sprintf("eof-r1-%d", partition.Of("google_accounts", testPartitions)) {
+			msgIDs["google_accounts"] != fmt.Sprintf("raw-1-%d", partition.Of("google_accounts", testPartitions)) {
 			t.Errorf("message ids %v", msgIDs)
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/services/ingest"
+	"github.com/rarenet/rarenet/services/ingest/format/auditd"
 	"github.com/rarenet/rarenet/services/scorer"
 	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/control"
@@ -60,6 +61,7 @@ type ReplayOptions struct {
 	Log *slog.Logger
 
 	raw jetstream.Stream // for back-pressure
+	id  string           // the replay's id, on every raw message
 }
 
 // Progress is told how far the input has been read.
@@ -122,6 +124,7 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 	if o.raw, err = js.Stream(ctx, stream.Raw); err != nil {
 		return st, err
 	}
+	o.id = id
 	pub := natsutil.NewPublisher(js)
 	for _, f := range o.Files {
 		n, err := sendFile(ctx, pub, f, o)
@@ -153,7 +156,10 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 }
 
 // sendFile publishes one input as raw messages of many lines, each naming its source and
-// first line, and returns the number of lines read.
+// first line, and returns the number of lines read. A message holds whole auditd events:
+// ingest replicas decode each message on their own, so a full message is cut where
+// auditd.Boundary allows (before the event that would not fit), and anywhere only when the
+// whole message is one unfinished event.
 func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o ReplayOptions) (int64, error) {
 	in, err := openInput(name, o.Stdin)
 	if err != nil {
@@ -171,18 +177,25 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		chunk     []byte
 		chunkFrom int64 = 1
 		inChunk   int
+		bound     auditd.Boundary
+		// The last place in the chunk where it may be cut: bytes and lines before it.
+		safeBytes, safeLines int
 	)
-	flush := func() error {
-		if inChunk == 0 {
+	// send publishes the first n lines (b bytes) of the chunk; the rest starts the next one.
+	send := func(n, b int) error {
+		if n == 0 {
 			return nil
 		}
 		if o.Progress != nil {
-			o.Progress.Add(int64(len(chunk)) + 1)
+			o.Progress.Add(int64(b) + 1)
 		}
 		m := nats.NewMsg(subject)
-		m.Data = chunk
+		m.Data = chunk[:b]
 		m.Header.Set(control.HeaderSource, name)
 		m.Header.Set(control.HeaderLine, strconv.FormatInt(chunkFrom, 10))
+		if o.id != "" {
+			m.Header.Set(control.HeaderReplay, o.id)
+		}
 		if err := pub.Publish(m, ""); err != nil {
 			return err
 		}
@@ -194,8 +207,21 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 				return err
 			}
 		}
-		chunk, inChunk, chunkFrom = nil, 0, lines+1
+		var rest []byte
+		if b < len(chunk) {
+			rest = append(rest, chunk[b+1:]...)
+		}
+		chunk, inChunk, chunkFrom = rest, inChunk-n, chunkFrom+int64(n)
+		safeBytes, safeLines = 0, 0
 		return nil
+	}
+	flush := func() error { return send(inChunk, len(chunk)) }
+	// full sends the chunk, or only its events that are complete.
+	full := func() error {
+		if bound.Open() && safeLines > 0 {
+			return send(safeLines, safeBytes)
+		}
+		return flush()
 	}
 	for {
 		line, err := readLine(br)
@@ -214,13 +240,16 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 					return lines, err
 				}
 			} else {
+				if bound.Add(line) && inChunk > 0 {
+					safeBytes, safeLines = len(chunk), inChunk
+				}
 				if inChunk > 0 {
 					chunk = append(chunk, '\n')
 				}
 				chunk = append(chunk, line...)
 				inChunk++
 				if inChunk >= chunkLines || len(chunk) >= chunkBytes {
-					if err := flush(); err != nil {
+					if err := full(); err != nil {
 						return lines, err
 					}
 				}
@@ -241,13 +270,23 @@ func (o *ReplayOptions) backPressure(ctx context.Context) error {
 	if o.raw == nil {
 		return nil
 	}
+	var failingSince time.Time
 	for {
 		info, err := o.raw.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.State.Msgs <= aheadLimit {
-			return nil
+		switch {
+		case err == nil:
+			failingSince = time.Time{}
+			if info.State.Msgs <= aheadLimit {
+				return nil
+			}
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case failingSince.IsZero():
+			// A cluster electing a leader or losing a node leaves requests unanswered for a
+			// while: the replay waits for it as long as a stage's publisher would.
+			failingSince = time.Now()
+		case time.Since(failingSince) > natsutil.DefaultRetryFor:
+			return fmt.Errorf("replay: how far ingest is behind: %w", err)
 		}
 		select {
 		case <-ctx.Done():

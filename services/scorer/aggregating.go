@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -35,49 +35,89 @@ type partitionState struct {
 // a few closes, since messages are acked once their buckets close.
 const keepMarks = 64
 
-// aggregating is the scorer's first half: one Aggregator per partition.
+// errStateTaken is returned when a partition's state key was written by another replica since
+// this one read or wrote it: the partition is no longer this replica's.
+var errStateTaken = fmt.Errorf("%w: the partition's state was written by another scorer", lease.ErrLost)
+
+// aggregating is the scorer's first half for one partition this replica owns: the partition's
+// Aggregator and close history, and the messages it keeps unacknowledged. It lives while the
+// replica owns the partition and is dropped when it gives the partition up.
 type aggregating struct {
-	s          *Service
-	pub        *natsutil.Publisher
-	kv         jetstream.KeyValue
-	partitions int
-	aggs       []*Aggregator
-	marks      [][]closeMark
-	dirty      map[int]bool
+	s   *Service
+	p   int
+	pub *natsutil.Publisher
+	agg *Aggregator
+	// marks is the close history, kept in the KV bucket.
+	marks []closeMark
+	// rev is the revision of the partition's state key that this owner read or wrote last.
+	// Writing with compare-and-set on it keeps a previous owner that still runs from
+	// overwriting its successor's state.
+	rev   uint64
+	dirty bool
 	// newest holds, for each message not acked yet, the newest bucket it added events to; the
-	// message is acked once its partition is closed through that bucket.
+	// message is acked once the partition is closed through that bucket.
 	newest map[uint64]int64
 	// lastSeq is the sequence of the last message handled.
 	lastSeq uint64
 }
 
-func newAggregating(ctx context.Context, s *Service, partitions int) (*aggregating, error) {
-	kv, err := s.js.KeyValue(ctx, stream.ScorerBucket)
-	if err != nil {
-		return nil, fmt.Errorf("scorer: key-value bucket %s: %w", stream.ScorerBucket, err)
+// takePartition restores partition p's close history from the KV bucket and makes its state
+// key this owner's.
+func takePartition(ctx context.Context, s *Service, p int) (*aggregating, error) {
+	for attempt := 0; ; attempt++ {
+		a := &aggregating{s: s, p: p, pub: natsutil.NewPublisher(s.js), agg: NewAggregator(s.cfg.Job),
+			newest: map[uint64]int64{}}
+		err := a.restore(ctx)
+		// The previous owner may still have committed between the read and the write: read
+		// its last state again.
+		if err == nil || !errors.Is(err, errStateTaken) || attempt == 9 {
+			return a, err
+		}
 	}
-	a := &aggregating{s: s, pub: natsutil.NewPublisher(s.js), kv: kv, partitions: partitions,
-		aggs: make([]*Aggregator, partitions), marks: make([][]closeMark, partitions),
-		dirty: map[int]bool{}, newest: map[uint64]int64{}}
-	for p := range partitions {
-		a.aggs[p] = NewAggregator(s.cfg.Job)
-		e, err := kv.Get(ctx, partitionKey(p))
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("scorer: restore partition %d: %w", p, err)
-		}
-		var st partitionState
-		if err := json.Unmarshal(e.Value(), &st); err != nil {
-			return nil, fmt.Errorf("scorer: restore partition %d: %w", p, err)
-		}
-		a.aggs[p].closed, a.marks[p] = st.Closed, st.Marks
-	}
-	return a, nil
 }
 
 func partitionKey(p int) string { return "partition." + strconv.Itoa(p) }
+
+// restore reads the partition's state and writes it back at once: the compare-and-set fences
+// off a previous owner that still runs, whose next commit then fails.
+func (a *aggregating) restore(ctx context.Context) error {
+	e, err := a.s.kv.Get(ctx, partitionKey(a.p))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		a.rev = 0
+	case err != nil:
+		return fmt.Errorf("scorer: restore partition %d: %w", a.p, err)
+	default:
+		var st partitionState
+		if err := json.Unmarshal(e.Value(), &st); err != nil {
+			return fmt.Errorf("scorer: restore partition %d: %w", a.p, err)
+		}
+		a.agg.closed, a.marks, a.rev = st.Closed, st.Marks, e.Revision()
+	}
+	return a.store(ctx)
+}
+
+// store writes how far the partition is closed, with compare-and-set on the last revision.
+func (a *aggregating) store(ctx context.Context) error {
+	b, err := json.Marshal(partitionState{Closed: a.agg.Closed(), Marks: a.marks})
+	if err != nil {
+		return err
+	}
+	var rev uint64
+	if a.rev == 0 {
+		rev, err = a.s.kv.Create(ctx, partitionKey(a.p), b)
+	} else {
+		rev, err = a.s.kv.Update(ctx, partitionKey(a.p), b, a.rev)
+	}
+	if lease.Conflict(err) {
+		return fmt.Errorf("%w (partition %d): %w", errStateTaken, a.p, err)
+	}
+	if err != nil {
+		return fmt.Errorf("scorer: remember partition %d: %w", a.p, err)
+	}
+	a.rev = rev
+	return nil
+}
 
 func (a *aggregating) handle(ctx context.Context, msg jetstream.Msg) error {
 	meta, err := msg.Metadata()
@@ -86,9 +126,8 @@ func (a *aggregating) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	seq := meta.Sequence.Stream
 	a.lastSeq = seq
-	p, err := strconv.Atoi(strings.TrimPrefix(msg.Subject(), stream.EventsPrefix))
-	if err != nil || p < 0 || p >= a.partitions {
-		a.deadLetter(seq, 0, "event on "+msg.Subject()+": not a partition of "+strconv.Itoa(a.partitions), &event.Event{}, msg.Data())
+	if msg.Subject() != stream.EventsSubject(a.p) {
+		a.deadLetter(seq, 0, "event on "+msg.Subject()+": not partition "+strconv.Itoa(a.p)+" of "+strconv.Itoa(a.s.partitions), &event.Event{}, msg.Data())
 		return nil
 	}
 	if h := msg.Headers(); control.IsControl(h) {
@@ -98,11 +137,10 @@ func (a *aggregating) handle(ctx context.Context, msg jetstream.Msg) error {
 			return nil
 		}
 		if m.Kind == control.KindEOF {
-			return a.endOfInput(p, seq, m)
+			return a.endOfInput(seq, m)
 		}
-		return a.closeBefore(p, seq, m.Watermark)
+		return a.closeBefore(seq, m.Watermark)
 	}
-	agg := a.aggs[p]
 	newest := int64(noBucket)
 	data := msg.Data()
 	for n := 0; len(data) > 0; n++ {
@@ -121,13 +159,13 @@ func (a *aggregating) handle(ctx context.Context, msg jetstream.Msg) error {
 			continue
 		}
 		a.s.stats.Events.Add(1)
-		k, err := agg.Add(&ev)
+		k, err := a.agg.Add(&ev)
 		if err == nil {
 			newest = max(newest, k)
 			continue
 		}
-		if a.counted(p, seq, k) {
-			continue // redelivered after a restart: it is in a bucket already published
+		if a.counted(seq, k) {
+			continue // redelivered after a restart or takeover: it is in a bucket already published
 		}
 		a.s.stats.Late.Add(1)
 		a.deadLetter(seq, n, err.Error(), &ev, line)
@@ -140,8 +178,8 @@ func (a *aggregating) handle(ctx context.Context, msg jetstream.Msg) error {
 
 // counted reports whether an event of bucket k in the message of sequence seq was part of the
 // bucket when it closed: the message came before the one whose watermark closed it.
-func (a *aggregating) counted(p int, seq uint64, k int64) bool {
-	for _, m := range a.marks[p] {
+func (a *aggregating) counted(seq uint64, k int64) bool {
+	for _, m := range a.marks {
 		if m.Through >= k {
 			return seq < m.Seq
 		}
@@ -159,67 +197,59 @@ func (a *aggregating) deadLetter(seq uint64, n int, reason string, ev *event.Eve
 	}
 }
 
-// closeBefore closes partition p's buckets ending at or before wm and publishes them.
-func (a *aggregating) closeBefore(p int, seq uint64, wm time.Time) error {
-	sums, ok := a.aggs[p].CloseBefore(wm)
+// closeBefore closes the partition's buckets ending at or before wm and publishes them.
+func (a *aggregating) closeBefore(seq uint64, wm time.Time) error {
+	sums, ok := a.agg.CloseBefore(wm)
 	if !ok {
 		return nil
 	}
-	return a.publishClose(p, seq, PartitionClose{Partition: p, ClosedThrough: a.aggs[p].Closed(), Buckets: sums})
+	return a.publishClose(seq, PartitionClose{Partition: a.p, ClosedThrough: a.agg.Closed(), Buckets: sums})
 }
 
-// closeAllBefore closes every partition on the wall clock (live mode). Every message handled
-// so far came before this close.
-func (a *aggregating) closeAllBefore(wm time.Time) error {
-	for p := range a.partitions {
-		if err := a.closeBefore(p, a.lastSeq+1, wm); err != nil {
-			return err
-		}
-	}
-	return nil
+// closeOnClock closes the partition on the wall clock (live mode). Every message handled so
+// far came before this close.
+func (a *aggregating) closeOnClock(wm time.Time) error {
+	return a.closeBefore(a.lastSeq+1, wm)
 }
 
-// endOfInput closes partition p through the bucket of the replay's latest event, which every
-// partition is told, so that all partitions end at the same bucket.
-func (a *aggregating) endOfInput(p int, seq uint64, m control.Marker) error {
-	agg := a.aggs[p]
+// endOfInput closes the partition through the bucket of the replay's latest event, which
+// every partition is told, so that all partitions end at the same bucket.
+func (a *aggregating) endOfInput(seq uint64, m control.Marker) error {
+	agg := a.agg
 	last := agg.LastOpen()
 	if !m.Watermark.IsZero() {
 		last = max(last, agg.bucketOf(m.Watermark))
 	}
 	sums, _ := agg.CloseThrough(last)
-	pc := PartitionClose{Partition: p, ClosedThrough: agg.Closed(), Buckets: sums, EOF: true, Replay: m.Replay, Stats: m.Stats}
-	return a.publishClose(p, seq, pc)
+	pc := PartitionClose{Partition: a.p, ClosedThrough: agg.Closed(), Buckets: sums, EOF: true, Replay: m.Replay, Stats: m.Stats}
+	return a.publishClose(seq, pc)
 }
 
-func (a *aggregating) publishClose(p int, seq uint64, pc PartitionClose) error {
-	a.marks[p] = append(a.marks[p], closeMark{Through: pc.ClosedThrough, Seq: seq})
-	if n := len(a.marks[p]); n > keepMarks {
-		a.marks[p] = a.marks[p][n-keepMarks:]
+func (a *aggregating) publishClose(seq uint64, pc PartitionClose) error {
+	a.marks = append(a.marks, closeMark{Through: pc.ClosedThrough, Seq: seq})
+	if n := len(a.marks); n > keepMarks {
+		a.marks = a.marks[n-keepMarks:]
 	}
-	a.dirty[p] = true
-	id := "close-" + strconv.Itoa(p) + "-" + strconv.FormatInt(pc.ClosedThrough, 10)
+	a.dirty = true
+	id := "close-" + strconv.Itoa(a.p) + "-" + strconv.FormatInt(pc.ClosedThrough, 10)
 	if pc.EOF {
 		id += "-eof-" + pc.Replay
 	}
-	return publishJSON(a.pub, stream.BucketsSubject(p), id, &pc)
+	return publishJSON(a.pub, stream.BucketsSubject(a.p), id, &pc)
 }
 
-// commit stores the closes, then remembers how far each partition is closed.
+// commit stores the closes, then remembers how far the partition is closed.
 func (a *aggregating) commit(ctx context.Context) error {
 	if err := a.pub.Flush(ctx); err != nil {
 		return err
 	}
-	for p := range a.dirty {
-		b, err := json.Marshal(partitionState{Closed: a.aggs[p].Closed(), Marks: a.marks[p]})
-		if err != nil {
-			return err
-		}
-		if _, err := a.kv.Put(ctx, partitionKey(p), b); err != nil {
-			return fmt.Errorf("scorer: remember partition %d: %w", p, err)
-		}
-		delete(a.dirty, p)
+	if !a.dirty {
+		return nil
 	}
+	if err := a.store(ctx); err != nil {
+		return err
+	}
+	a.dirty = false
 	return nil
 }
 
@@ -233,8 +263,7 @@ func (a *aggregating) retain(msg jetstream.Msg) bool {
 	if !ok {
 		return false
 	}
-	p, _ := strconv.Atoi(strings.TrimPrefix(msg.Subject(), stream.EventsPrefix))
-	if newest > a.aggs[p].Closed() {
+	if newest > a.agg.Closed() {
 		return true
 	}
 	delete(a.newest, meta.Sequence.Stream)

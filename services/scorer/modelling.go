@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
@@ -35,14 +37,18 @@ type modelCheckpoint struct {
 
 // replayEnd gathers the end of a replay from each partition.
 type replayEnd struct {
-	Seen  []bool            `json:"seen"`
-	Stats map[string]string `json:"stats,omitempty"`
+	Seen []bool `json:"seen"`
+	// Stats are the upstream counters of the highest partition's end seen so far: the
+	// partitions' ends come in any order when several replicas own them.
+	Stats     map[string]string `json:"stats,omitempty"`
+	StatsFrom int               `json:"stats_from,omitempty"`
 }
 
 // modelling is the scorer's second half: the rare model over the union of the partitions'
-// bucket summaries.
+// bucket summaries. It lives while this replica holds the model's lease.
 type modelling struct {
 	s       *Service
+	lease   *lease.Lease
 	pub     *natsutil.Publisher
 	obj     jetstream.ObjectStore
 	rarity  *Rarity
@@ -55,16 +61,14 @@ type modelling struct {
 	dirty     bool
 }
 
-func newModelling(ctx context.Context, s *Service, partitions int) (*modelling, error) {
-	obj, err := s.js.ObjectStore(ctx, stream.ModelStore)
-	if err != nil {
-		return nil, fmt.Errorf("scorer: object store %s: %w", stream.ModelStore, err)
-	}
+// newModelling restores the model from its checkpoint, for the replica holding l.
+func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, error) {
+	partitions, obj := s.partitions, s.obj
 	r, err := NewRarity(s.cfg.Job)
 	if err != nil {
 		return nil, err
 	}
-	m := &modelling{s: s, pub: natsutil.NewPublisher(s.js), obj: obj, rarity: r,
+	m := &modelling{s: s, lease: l, pub: natsutil.NewPublisher(s.js), obj: obj, rarity: r,
 		closed: make([]int64, partitions), pending: map[int64][]ValueSummary{}, eofs: map[string]*replayEnd{}, announced: noBucket}
 	for p := range m.closed {
 		m.closed[p] = noBucket
@@ -148,27 +152,50 @@ func (m *modelling) scoreReady() error {
 	for _, k := range ks {
 		// The bucket's summary goes first, so the enricher's history holds the bucket before
 		// its records ask about it.
-		for i, sum := range bucketSummaries(m.s.cfg.Job, k, m.pending[k]) {
+		sums := bucketSummaries(m.s.cfg.Job, k, m.pending[k])
+		for i, sum := range sums {
 			id := m.s.cfg.Job.ID + "_summary_" + strconv.FormatInt(sum.Timestamp, 10) + "_" + strconv.Itoa(i)
 			if err := publishJSON(m.pub, stream.AnomaliesSubject, id, &sum); err != nil {
 				return err
 			}
 		}
-		if err := m.publishRecords(m.rarity.Score(k, m.pending[k])); err != nil {
+		if err := m.publishRecords(m.rarity.Score(k, m.pending[k]), len(sums)); err != nil {
 			return err
 		}
 		delete(m.pending, k)
+		// Partitions close at their own pace, on several replicas: ready may pass several
+		// buckets at once. Announcing each bucket as its records are out keeps the markers
+		// the same whatever the order the partitions' closes came in.
+		if k < ready {
+			if err := m.announce(k); err != nil {
+				return err
+			}
+		}
 	}
-	m.announced = ready
+	return m.announce(ready)
+}
+
+// announce publishes that the records of every bucket through k are out.
+func (m *modelling) announce(k int64) error {
+	m.announced = k
 	m.dirty = true
-	complete := time.Unix(0, (ready+1)*int64(m.s.cfg.Job.BucketSpan)).UTC()
+	complete := time.Unix(0, (k+1)*int64(m.s.cfg.Job.BucketSpan)).UTC()
 	wm := control.Marker{Kind: control.KindWatermark, Watermark: complete}
 	return m.pub.Publish(wm.Msg(stream.AnomaliesSubject), "")
 }
 
-func (m *modelling) publishRecords(recs []record.Record) error {
+// publishRecords publishes a bucket's records, each telling how many summary messages of its
+// bucket came before it: enricher replicas enrich it once that many are in the history.
+func (m *modelling) publishRecords(recs []record.Record, summaries int) error {
 	for i := range recs {
-		if err := publishJSON(m.pub, stream.AnomaliesSubject, recs[i].ID, &recs[i]); err != nil {
+		b, err := json.Marshal(&recs[i])
+		if err != nil {
+			return fmt.Errorf("scorer: encode record: %w", err)
+		}
+		msg := nats.NewMsg(stream.AnomaliesSubject)
+		msg.Data = b
+		msg.Header.Set(control.HeaderSummaries, strconv.Itoa(summaries))
+		if err := m.pub.Publish(msg, recs[i].ID); err != nil {
 			return err
 		}
 	}
@@ -189,7 +216,9 @@ func (m *modelling) endOfInput(pc PartitionClose) error {
 		return nil
 	}
 	end.Seen[pc.Partition] = true
-	end.Stats = pc.Stats
+	if pc.Partition >= end.StatsFrom {
+		end.Stats, end.StatsFrom = pc.Stats, pc.Partition
+	}
 	m.dirty = true
 	if slices.Contains(end.Seen, false) {
 		return nil
@@ -217,6 +246,11 @@ func (m *modelling) commit(ctx context.Context) error {
 	}
 	if !m.dirty {
 		return nil
+	}
+	// A replica that lost the model must not overwrite its successor's checkpoint: the
+	// successor may have acked summaries that only its own checkpoint covers.
+	if err := m.lease.Check(ctx); err != nil {
+		return err
 	}
 	b, err := json.Marshal(modelCheckpoint{Rarity: m.rarity.Snapshot(), Closed: m.closed, Pending: m.pending,
 		EOFs: m.eofs, Announced: m.announced, Records: m.records})

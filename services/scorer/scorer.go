@@ -14,6 +14,11 @@
 // a redelivered event from a late one). The model checkpoints its state to an object store and
 // acks the summaries the checkpoint covers. A restart resumes from there: nothing is lost or
 // counted twice, and what is republished carries the same message ids.
+//
+// Replicas: any number of scorer processes share the work. Each partition is owned by one
+// replica at a time, and the model runs on one, by leases in the same KV bucket; replicas
+// divide the partitions evenly and take over those of a replica that stops renewing its
+// leases, resuming from the state above as a restart would (ownership.go).
 package scorer
 
 import (
@@ -23,7 +28,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +35,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/job"
+	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -59,6 +64,9 @@ type Config struct {
 	// Profile is "faithful" (the reference's job) or "enhanced", which adds the
 	// rare-on-this-host detector.
 	Profile string
+	// LeaseTTL is how long a replica that stopped renewing its leases keeps its partitions
+	// and the model before other replicas take them over (0: lease.DefaultTTL).
+	LeaseTTL time.Duration
 }
 
 // ApplyJobFile loads JobFile, when set, into Job.
@@ -87,6 +95,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Job.WarmupBuckets, "warmup-buckets", 0, "write no records in the job's first N buckets (Elastic advises 20 buckets of data; 0 as the reference)")
 	fs.StringVar(&c.Clock, "clock", ClockWall, "what closes buckets: wall (live: the wall clock too) or watermark (replay: event time only)")
 	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "live mode: how long after a bucket's end late events are still taken")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", lease.DefaultTTL, "another scorer replica takes over the partitions and the model of one that has not renewed its leases for this long")
 }
 
 // Validate checks the configuration.
@@ -110,7 +119,17 @@ func (c *Config) Validate() error {
 	if c.AllowedLateness < 0 {
 		return fmt.Errorf("scorer: allowed lateness must not be negative")
 	}
+	if c.LeaseTTL < 0 {
+		return fmt.Errorf("scorer: --lease-ttl must not be negative, got %s", c.LeaseTTL)
+	}
 	return nil
+}
+
+func (c *Config) leaseTTL() time.Duration {
+	if c.LeaseTTL == 0 {
+		return lease.DefaultTTL
+	}
+	return c.LeaseTTL
 }
 
 // Stats counts what the scorer has done since it started.
@@ -130,17 +149,25 @@ func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{s.Events.Load(), s.Late.Load(), s.Records.Load()}
 }
 
-// Service is a running scorer: the aggregators of every partition and the model.
+// Service is a running scorer replica: the aggregators of the partitions it owns, and the
+// model while it holds the model's lease.
 type Service struct {
-	cfg   Config
-	js    jetstream.JetStream
-	log   *slog.Logger
-	agg   *aggregating
-	model *modelling
-	stats Stats
+	cfg        Config
+	js         jetstream.JetStream
+	kv         jetstream.KeyValue    // stream.ScorerBucket: close marks, leases, members
+	obj        jetstream.ObjectStore // stream.ModelStore: the model checkpoint
+	log        *slog.Logger
+	partitions int
+	holder     string
+	stats      Stats
+	// owned and modelActive report what this replica runs, for tests and metrics.
+	owned       atomic.Pointer[[]int]
+	modelActive atomic.Bool
+	noRelease   bool // tests: stop like a crash, keeping the leases and the membership
 }
 
-// New prepares the scorer on nc and restores its state. The streams must exist.
+// New prepares a scorer replica on nc. The streams and the scorer's buckets must exist.
+// State is restored when the replica takes a partition or the model, in Run.
 func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -153,13 +180,18 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, js: js, log: log.With("stage", Stage)}
-	if s.agg, err = newAggregating(ctx, s, p); err != nil {
-		return nil, err
+	kv, err := js.KeyValue(ctx, stream.ScorerBucket)
+	if err != nil {
+		return nil, fmt.Errorf("scorer: key-value bucket %s: %w", stream.ScorerBucket, err)
 	}
-	if s.model, err = newModelling(ctx, s, p); err != nil {
-		return nil, err
+	obj, err := js.ObjectStore(ctx, stream.ModelStore)
+	if err != nil {
+		return nil, fmt.Errorf("scorer: object store %s: %w", stream.ModelStore, err)
 	}
+	holder := lease.Holder()
+	s := &Service{cfg: cfg, js: js, kv: kv, obj: obj, partitions: p, holder: holder,
+		log: log.With("stage", Stage, "holder", holder)}
+	s.owned.Store(&[]int{})
 	return s, nil
 }
 
@@ -175,50 +207,28 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	return s.Run(ctx)
 }
 
-// Run consumes EVENTS (the aggregators) and BUCKETS (the model) until ctx is done or one of
-// them fails.
+// Run takes a fair share of the partitions, and the model when no other replica runs it, and
+// consumes their input until ctx is done or one of them fails. It takes over the partitions
+// and the model of replicas that stop, and gives partitions up when replicas join. A graceful
+// stop gives everything up at once for the other replicas.
 func (s *Service) Run(ctx context.Context) error {
-	// A restart must see its unacknowledged input again at once, not after the ack wait:
-	// recreating the durable consumers of the work queues delivers it from the first message
-	// not yet acknowledged. (One scorer owns all partitions; several would each own theirs.)
-	events, err := freshConsumer(ctx, s.js, stream.Events, stream.ScorerConsumer, stream.EventsWildcard)
-	if err != nil {
-		return err
+	s.log.Info("started", "job", s.cfg.Job.ID, "partitions", s.partitions, "clock", s.cfg.Clock, "lease_ttl", s.cfg.leaseTTL())
+	r := newReplica(s)
+	err := r.run(ctx)
+	r.stopAll()
+	if !s.noRelease {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		r.leave(rctx)
+		cancel()
 	}
-	buckets, err := freshConsumer(ctx, s.js, stream.Buckets, stream.ModelConsumer, stream.BucketsWildcard)
-	if err != nil {
-		return err
-	}
-	s.log.Info("started", "job", s.cfg.Job.ID, "partitions", s.agg.partitions, "clock", s.cfg.Clock,
-		"model_buckets", s.model.rarity.Modelled() != noBucket)
-	aggLoop := natsutil.Loop{Consumer: events, Handle: s.agg.handle, Commit: s.agg.commit, Retain: s.agg.retain,
-		Throttle: natsutil.NewThrottle(s.js, stream.Buckets, stream.ModelConsumer).Wait}
-	if s.cfg.Clock == ClockWall {
-		aggLoop.Tick = func(ctx context.Context, now time.Time) error {
-			return s.agg.closeAllBefore(now.Add(-s.cfg.AllowedLateness))
-		}
-	}
-	modelLoop := natsutil.Loop{Consumer: buckets, Handle: s.model.handle, Commit: s.model.commit,
-		Throttle: natsutil.NewThrottle(s.js, stream.Anomalies, stream.EnricherConsumer).Wait}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, l := range []*natsutil.Loop{&aggLoop, &modelLoop} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = l.Run(ctx); errs[i] != nil {
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return err
 }
 
+// freshConsumer deletes and recreates a durable consumer, so that what its previous reader
+// left unacknowledged is delivered again at once, not after the ack wait.
 func freshConsumer(ctx context.Context, js jetstream.JetStream, streamName, name, filter string) (jetstream.Consumer, error) {
-	if err := js.DeleteConsumer(ctx, streamName, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	err := natsutil.Retry(ctx, func(ctx context.Context) error { return js.DeleteConsumer(ctx, streamName, name) })
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("scorer: reset consumer %s: %w", name, err)
 	}
 	return natsutil.DurableConsumer(ctx, js, streamName, name, filter)

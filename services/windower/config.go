@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/rarenet/rarenet/shared/lease"
 )
 
 // Clock modes.
@@ -16,7 +18,7 @@ const (
 // Defaults of the configuration's zero values.
 const (
 	DefaultMaxCatchUp = 24 * time.Hour
-	DefaultLeaseTTL   = 5 * time.Second
+	DefaultLeaseTTL   = lease.DefaultTTL
 )
 
 // Config configures the windower.

@@ -14,16 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
@@ -78,7 +77,7 @@ type Service struct {
 	exKV      jetstream.KeyValue
 	pub       *natsutil.Publisher
 	log       *slog.Logger
-	lease     *lease
+	lease     *lease.Lease
 	stats     Stats
 	active    atomic.Bool
 	now       func() time.Time
@@ -125,11 +124,10 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, fmt.Errorf("windower: key-value bucket %s: %w", stream.ExceptionsBucket, err)
 	}
-	host, _ := os.Hostname()
-	holder := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	holder := lease.Holder()
 	log = log.With("stage", Stage, "rule_id", cfg.Rule.ID, "holder", holder)
 	s := &Service{cfg: cfg, js: js, kv: kv, exKV: exKV, pub: natsutil.NewPublisher(js), log: log, now: time.Now,
-		lease: &lease{kv: stateKV, key: "lease." + ruleKey(cfg.Rule.ID), holder: holder, ttl: cfg.leaseTTL(), log: log}}
+		lease: lease.New(stateKV, "lease."+ruleKey(cfg.Rule.ID), holder, cfg.leaseTTL(), log)}
 	s.st = newState(stateKV, cfg.Rule.ID)
 	s.reset()
 	return s, nil
@@ -184,7 +182,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 // when the lease is lost it stands by again.
 func (s *Service) Run(ctx context.Context) error {
 	for {
-		if err := s.lease.acquire(ctx); err != nil {
+		if err := s.lease.Acquire(ctx); err != nil {
 			return nil // ctx is done
 		}
 		err := s.runActive(ctx)
@@ -192,12 +190,12 @@ func (s *Service) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			if !s.noRelease {
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-				s.lease.release(rctx)
+				s.lease.Release(rctx)
 				cancel()
 			}
 			return nil
 		}
-		if !errors.Is(err, errLeaseLost) {
+		if !errors.Is(err, lease.ErrLost) {
 			return err
 		}
 		s.log.Warn("lease lost: standing by", "err", err)
@@ -209,7 +207,7 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) runActive(ctx context.Context) error {
 	actx, lost := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { s.lease.hold(actx, lost) })
+	wg.Go(func() { s.lease.Hold(actx, lost) })
 	defer func() { lost(nil); wg.Wait() }()
 	s.active.Store(true)
 	if err := s.activate(actx); err != nil {
@@ -236,7 +234,7 @@ func (s *Service) runActive(ctx context.Context) error {
 }
 
 func leaseCause(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
+	if cause := context.Cause(ctx); errors.Is(cause, lease.ErrLost) {
 		return cause
 	}
 	return err

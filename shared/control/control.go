@@ -24,7 +24,8 @@ const (
 	HeaderKind = "Rarenet-Control"
 	// HeaderWatermark holds the watermark in Unix milliseconds.
 	HeaderWatermark = "Rarenet-Watermark"
-	// HeaderReplay holds the id of the replay an end-of-input marker belongs to.
+	// HeaderReplay holds the id of the replay an end-of-input marker belongs to; `rarenet
+	// replay` also sets it on the raw messages of the replay.
 	HeaderReplay = "Rarenet-Replay"
 	// HeaderPartition holds the partition an end-of-input marker was published on.
 	HeaderPartition = "Rarenet-Partition"
@@ -38,6 +39,10 @@ const (
 	HeaderStage = "Rarenet-Stage"
 	// HeaderFormat names the input format of a raw message or dead letter.
 	HeaderFormat = "Rarenet-Format"
+	// HeaderSummaries, on an anomaly record, holds how many bucket summary messages the scorer
+	// published for the record's bucket (before its records): an enricher replica enriches
+	// the record once that many are in the shared history.
+	HeaderSummaries = "Rarenet-Summaries"
 	// HeaderStatsPrefix starts the headers in which each stage adds its counters (JSON) to an
 	// end-of-input marker as it passes, so the end of a replay reports the whole pipeline.
 	HeaderStatsPrefix = "Rarenet-Stats-"

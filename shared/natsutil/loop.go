@@ -10,19 +10,40 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// DefaultAckWait is how long JetStream waits for a stage's ack before it delivers a message
+// again, to any replica of the stage. A live stage never lets it pass on a message it holds
+// (Loop reports progress on them); it is how long the messages of a dead replica wait. It is
+// shorter than the streams' 2-minute duplicate window (stream.Config), so that what a dead
+// replica published just before it died is still recognised when its input comes again.
+const DefaultAckWait = time.Minute
+
 // DurableConsumer creates or updates the shared durable pull consumer of a stage. Acks are
 // explicit (the work-queue streams require it): a stage processes its input in order and acks
 // each message once everything it produced from it is stored.
 func DurableConsumer(ctx context.Context, js jetstream.JetStream, stream, name string, filters ...string) (jetstream.Consumer, error) {
+	return DurableConsumerAckWait(ctx, js, stream, name, DefaultAckWait, filters...)
+}
+
+// DurableConsumerAckWait is DurableConsumer with the ack wait given (0: DefaultAckWait). The
+// consumer is shared: the replica started last sets it for all.
+func DurableConsumerAckWait(ctx context.Context, js jetstream.JetStream, stream, name string, ackWait time.Duration, filters ...string) (jetstream.Consumer, error) {
+	if ackWait <= 0 {
+		ackWait = DefaultAckWait
+	}
 	cfg := jetstream.ConsumerConfig{
 		Durable:        name,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        2 * time.Minute,
+		AckWait:        ackWait,
 		MaxAckPending:  65536,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		FilterSubjects: filters,
 	}
-	c, err := js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	var c jetstream.Consumer
+	err := Retry(ctx, func(ctx context.Context) error {
+		var err error
+		c, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("natsutil: consumer %s on %s: %w", name, stream, err)
 	}
@@ -36,21 +57,33 @@ func DurableConsumer(ctx context.Context, js jetstream.JetStream, stream, name s
 type Loop struct {
 	Consumer jetstream.Consumer
 	// Handle processes one message. It must not ack it. An error stops the loop: it is for
-	// failures of the stage itself; bad input goes to the DLQ instead.
+	// failures of the stage itself; bad input goes to the DLQ instead. It must not wait for
+	// other messages to be acked either (they may be its own, or held by another replica):
+	// a message that cannot be finished yet is kept with Retain and finished in Release.
 	Handle func(context.Context, jetstream.Msg) error
 	// Commit makes the effects of every handled message durable (flushes publishes, writes
-	// checkpoints). Optional.
+	// checkpoints). Optional. It is also called while only retained messages are left, so
+	// that what completed meanwhile (a bucket closed on the clock) is durable before the
+	// message is acked.
 	Commit func(context.Context) error
 	// Tick is called whenever the input is idle, with the wall-clock time, for stages that
 	// advance on the clock in live mode. Optional.
 	Tick func(context.Context, time.Time) error
-	// Throttle is called after each Commit and may wait: a stage uses it to hold back while
-	// the stream it feeds is full (back-pressure). Optional.
+	// Throttle is called after each Commit that covered new messages and may wait: a stage
+	// uses it to hold back while the stream it feeds is full (back-pressure). Optional.
 	Throttle func(context.Context) error
 	// Retain, called after each Commit for every message not yet acked, keeps a message
 	// unacked while it returns true: for stages whose commit does not yet cover everything a
-	// message contributed to (an event in a bucket still open). Optional: nil acks all.
+	// message contributed to (an event in a bucket still open, a marker waiting at a
+	// Barrier). Optional: nil acks all. The loop reports progress on retained messages every
+	// third of the consumer's ack wait, so they are not delivered again while it runs.
 	Retain func(jetstream.Msg) bool
+	// Release is called after the acks of each commit while messages are retained: the stage
+	// finishes there what was waiting for those acks (a marker whose Barrier has passed),
+	// makes it durable, and the loop then acks the messages Retain no longer keeps. While
+	// messages are retained, the loop commits at least every Idle even under steady input.
+	// Optional.
+	Release func(context.Context) error
 	// MaxBatch bounds the messages handled between commits (default 1000).
 	MaxBatch int
 	// Idle is how long to wait for input before committing and ticking (default 50ms).
@@ -71,20 +104,15 @@ func (l *Loop) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("natsutil: pull messages: %w", err)
 	}
-	defer it.Stop()
+	defer func() { it.Stop() }()
+	watch := stallWatch{consumer: l.Consumer, last: time.Now()}
 	// handled holds the messages not acked yet: those handled since the last commit, and those
 	// Retain kept back at earlier commits. fresh counts the former.
 	handled := make([]jetstream.Msg, 0, maxBatch)
 	fresh := 0
-	commit := func() error {
-		if fresh == 0 {
-			return nil
-		}
-		if l.Commit != nil {
-			if err := l.Commit(ctx); err != nil {
-				return err
-			}
-		}
+	beat := progressBeat(l.Consumer)
+	lastBeat, lastCommit := time.Now(), time.Now()
+	ack := func() error {
 		kept := handled[:0]
 		for _, m := range handled {
 			if l.Retain != nil && l.Retain(m) {
@@ -96,8 +124,45 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 		}
 		clear(handled[len(kept):])
-		handled, fresh = kept, 0
-		if l.Throttle != nil {
+		handled = kept
+		return nil
+	}
+	// progress tells the server, every beat, that the messages held are still being worked
+	// on, so that their ack wait never passes while this replica runs.
+	progress := func() {
+		if len(handled) == 0 || time.Since(lastBeat) < beat {
+			return
+		}
+		lastBeat = time.Now()
+		for _, m := range handled {
+			_ = m.InProgress() // a lost report only risks a redelivery, which ids make harmless
+		}
+	}
+	commit := func() error {
+		if len(handled) == 0 {
+			return nil
+		}
+		if l.Commit != nil {
+			if err := l.Commit(ctx); err != nil {
+				return err
+			}
+		}
+		if err := ack(); err != nil {
+			return err
+		}
+		if l.Release != nil && len(handled) > 0 {
+			if err := l.Release(ctx); err != nil {
+				return err
+			}
+			if err := ack(); err != nil {
+				return err
+			}
+		}
+		lastCommit = time.Now()
+		progress()
+		covered := fresh > 0
+		fresh = 0
+		if covered && l.Throttle != nil {
 			return l.Throttle(ctx)
 		}
 		return nil
@@ -111,6 +176,12 @@ func (l *Loop) Run(ctx context.Context) error {
 		case errors.Is(err, nats.ErrTimeout):
 			if err := commit(); err != nil {
 				return stopErr(ctx, err)
+			}
+			if watch.stalled(ctx) {
+				it.Stop()
+				if it, err = l.Consumer.Messages(jetstream.PullMaxMessages(min(maxBatch, 1000))); err != nil {
+					return stopErr(ctx, fmt.Errorf("natsutil: pull messages again: %w", err))
+				}
 			}
 			if l.Tick != nil {
 				if err := l.Tick(ctx, time.Now()); err != nil {
@@ -131,17 +202,58 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		watch.last = time.Now()
 		if err := l.Handle(ctx, msg); err != nil {
 			return stopErr(ctx, err)
 		}
 		handled = append(handled, msg)
 		fresh++
-		if fresh >= maxBatch {
+		waiting := l.Release != nil && len(handled) > fresh && time.Since(lastCommit) >= idle
+		if fresh >= maxBatch || waiting {
 			if err := commit(); err != nil {
 				return stopErr(ctx, err)
 			}
+		} else {
+			progress()
 		}
 	}
+}
+
+// stallAfter is how long a loop goes without a message before it asks whether its pull is
+// still registered.
+const stallAfter = 5 * time.Second
+
+// stallWatch finds a pull that the server lost. The iterator only notices a lost pull by its
+// missing heartbeats, and it watches them within one call of Next, which the loop keeps short
+// (Idle) to commit and tick: a pull request lost while a new replicated consumer elects its
+// leader (seen on a 3-node cluster: a partition's consumer with messages pending and no pull
+// waiting, its loop idle for minutes) would then never be noticed.
+type stallWatch struct {
+	consumer jetstream.Consumer
+	last     time.Time // the last message, or the last check
+}
+
+// stalled reports, at most every stallAfter of silence, whether the consumer has messages to
+// deliver and no pull request waiting for them: the iterator must then pull again.
+func (w *stallWatch) stalled(ctx context.Context) bool {
+	if time.Since(w.last) < stallAfter {
+		return false
+	}
+	w.last = time.Now()
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	info, err := w.consumer.Info(ictx)
+	return err == nil && info.NumPending > 0 && info.NumWaiting == 0
+}
+
+// progressBeat is how often a loop reports progress on the messages it holds: a third of the
+// consumer's ack wait.
+func progressBeat(c jetstream.Consumer) time.Duration {
+	wait := DefaultAckWait
+	if info := c.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		wait = info.Config.AckWait
+	}
+	return wait / 3
 }
 
 // stopErr hides errors caused by the shutdown itself.

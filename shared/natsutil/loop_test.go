@@ -151,3 +151,40 @@ func TestLoopHandleErrorStops(t *testing.T) {
 		t.Errorf("Commit called %d times after a failed Handle, want 0", commits)
 	}
 }
+
+// TestStallWatch: a consumer with messages to deliver and no pull waiting is stalled; once a
+// pull takes them, it is not.
+func TestStallWatch(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "STALL", "stall.>")
+	if _, err := js.Publish(ctx, "stall.x", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := DurableConsumer(ctx, js, "STALL", "stage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := stallWatch{consumer: c, last: time.Now()}
+	if w.stalled(ctx) {
+		t.Error("stalled before stallAfter of silence")
+	}
+	w.last = time.Now().Add(-stallAfter)
+	if !w.stalled(ctx) {
+		t.Error("a message pending and no pull waiting: not reported stalled")
+	}
+	it, err := c.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
+	m, err := it.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.Ack()
+	w.last = time.Now().Add(-stallAfter)
+	if w.stalled(ctx) {
+		t.Error("nothing pending: reported stalled")
+	}
+}

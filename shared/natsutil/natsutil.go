@@ -32,10 +32,18 @@ func Connect(url string, srv *server.Server, name string, extra ...nats.Option) 
 	return nc, nil
 }
 
+// PublishAckTimeout bounds the wait for one asynchronous publish's acknowledgement.
+const PublishAckTimeout = 10 * time.Second
+
 // JetStream returns a JetStream context whose asynchronous publishing allows many messages in
 // flight: the pipeline's throughput depends on it.
 func JetStream(nc *nats.Conn) (jetstream.JetStream, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	// Without a timeout, an asynchronous publish whose acknowledgement is lost (its server
+	// died after taking it, the connection moved to another node) waits for ever: seen as a
+	// windower stuck in Flush after a node of a 3-node cluster was killed. With one, Flush
+	// gets an error and publishes the message again (Publisher.RetryFor).
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncTimeout(PublishAckTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("natsutil: jetstream: %w", err)
 	}

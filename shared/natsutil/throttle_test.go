@@ -69,3 +69,51 @@ func TestThrottleWaitsForTheConsumer(t *testing.T) {
 		t.Fatalf("Wait on a cancelled context: %v", err)
 	}
 }
+
+// TestThrottleSumsSeveralConsumers is ingest's view of the scorer: one consumer per partition,
+// some not created yet. The backlog is the sum of what each has not been delivered.
+func TestThrottleSumsSeveralConsumers(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "PARTS", "parts.>")
+	th := NewThrottle(js, "PARTS", "part-0", "part-1", "part-2")
+	th.Backlog = 5
+	var cons []jetstream.Consumer
+	for _, p := range []string{"0", "1"} { // part-2 does not exist: it counts as 0
+		c, err := DurableConsumer(ctx, js, "PARTS", "part-"+p, "parts."+p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cons = append(cons, c)
+		for range 3 {
+			if _, err := js.Publish(ctx, "parts."+p, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Another stage's consumer on the stream does not count.
+	if _, err := DurableConsumer(ctx, js, "PARTS", "other"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- th.Wait(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned (%v) with 3+3 messages undelivered and a backlog of 5", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	batch, err := cons[1].Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range batch.Messages() {
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait still waiting with 3+2 messages undelivered and a backlog of 5")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -93,6 +94,9 @@ type Stage struct {
 	// Consumers are the durable consumers the stage reads: /readyz waits for them, and their
 	// pending counts are the stage's lag on /metrics.
 	Consumers []Consumer
+	// PartitionConsumers, when set, adds consumers named after the partition count P (known
+	// once the flags are parsed): the scorer has one per partition.
+	PartitionConsumers func(partitions int) []Consumer
 	// Run runs the stage until ctx is done; it registers the stage's own metrics on m.
 	Run func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *Metrics) error
 }
@@ -144,7 +148,12 @@ func Run(st Stage) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ready := NewReadiness(st.Consumers)
+	consumers := st.Consumers
+	if st.PartitionConsumers != nil {
+		// Ensure below refuses a --partitions other than the stream's, so these are the ones.
+		consumers = append(slices.Clone(consumers), st.PartitionConsumers(common.Partitions)...)
+	}
+	ready := NewReadiness(consumers)
 	metrics := NewMetrics(name)
 	Serve(ctx, *httpAddr, Handler(ready, metrics), log)
 
@@ -187,7 +196,7 @@ func Run(st Stage) {
 		fail(name, err)
 	}
 	cancelStart()
-	metrics.reg.MustRegister(newConnCollector(nc), NewConsumerCollector(js, st.Consumers))
+	metrics.reg.MustRegister(newConnCollector(nc), NewConsumerCollector(js, consumers))
 	ready.Running(nc, js)
 	if err := runRestarting(ctx, log, func() error { return st.Run(ctx, nc, log, metrics) }); err != nil {
 		log.Error("stopped", "stage", name, "err", err)

@@ -29,7 +29,7 @@ func EnsureEnricher(ctx context.Context, js jetstream.JetStream, c Config) error
 	if c.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	err := retryRace(ctx, func() error {
+	err := retryRace(ctx, func(ctx context.Context) error {
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:       HistoryBucket,
 			Description:  "history of execution per process.name, kept by the enricher",

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/shared/natsutil"
 )
 
 // Stream names.
@@ -52,17 +54,31 @@ const (
 	DefaultPartitions = 8
 )
 
-// Durable consumer names, one per stage: replicas of a stage share it.
+// Durable consumer names, one per stage: replicas of a stage share it. The scorer has one per
+// partition instead (ScorerPartitionConsumer), each read by the replica owning the partition.
 const (
 	IngestConsumer   = "ingest"
-	ScorerConsumer   = "scorer"
 	ModelConsumer    = "scorer-model"
 	EnricherConsumer = "enricher"
 	WindowerConsumer = "windower"
 )
 
-// ScorerBucket is the key-value bucket of the scorer's partition aggregators: how far each
-// partition is closed, so a restarted aggregator tells late events from redelivered ones.
+// ScorerPartitionConsumer is the durable consumer of partition p of EVENTS, "scorer-<p>",
+// filtered on EventsSubject(p).
+func ScorerPartitionConsumer(p int) string { return "scorer-" + strconv.Itoa(p) }
+
+// ScorerPartitionConsumers names the consumers of all partitions 0..partitions-1.
+func ScorerPartitionConsumers(partitions int) []string {
+	names := make([]string, partitions)
+	for p := range names {
+		names[p] = ScorerPartitionConsumer(p)
+	}
+	return names
+}
+
+// ScorerBucket is the key-value bucket of the scorer: how far each partition is closed, so a
+// partition's next owner tells late events from redelivered ones, and the leases by which
+// scorer replicas own partitions and the model.
 const ScorerBucket = "rarenet_scorer"
 
 // ModelStore is the object store holding the scorer's model checkpoint.
@@ -178,7 +194,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL ti
 			}
 			sc.Metadata = map[string]string{partitionsKey: strconv.Itoa(c.Partitions)}
 		}
-		if err := retryRace(ctx, func() error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
+		if err := retryRace(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
 			return fmt.Errorf("stream: create %s: %w", sc.Name, err)
 		}
 	}
@@ -186,7 +202,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL ti
 	if c.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	err := retryRace(ctx, func() error {
+	err := retryRace(ctx, func(ctx context.Context) error {
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:      EmittedBucket,
 			Description: "signal ids already published by the windower",
@@ -199,7 +215,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL ti
 	if err != nil {
 		return fmt.Errorf("stream: create key-value bucket %s: %w", EmittedBucket, err)
 	}
-	err = retryRace(ctx, func() error {
+	err = retryRace(ctx, func(ctx context.Context) error {
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:      ScorerBucket,
 			Description: "how far each partition's aggregator is closed",
@@ -211,7 +227,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL ti
 	if err != nil {
 		return fmt.Errorf("stream: create key-value bucket %s: %w", ScorerBucket, err)
 	}
-	err = retryRace(ctx, func() error {
+	err = retryRace(ctx, func(ctx context.Context) error {
 		_, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 			Bucket:      ModelStore,
 			Description: "the scorer's model checkpoint",
@@ -240,18 +256,31 @@ func Partitions(ctx context.Context, js jetstream.JetStream) (int, error) {
 }
 
 // retryRace runs create again when it lost a race with another process creating the same
-// stream: every stage ensures the streams at start, and stages start together.
-func retryRace(ctx context.Context, create func() error) error {
+// stream (every stage ensures the streams at start, and stages start together), or when its
+// request went unanswered (natsutil.Transient: a cluster asked by several clients at once to
+// create the same replicated streams can leave requests without a reply; seen with
+// nats-server 2.15.2 and five stages starting on a new 3-node cluster), each attempt with its
+// own deadline: the next attempt finds the stream made or makes it.
+func retryRace(ctx context.Context, create func(context.Context) error) error {
 	var err error
-	for attempt := range 10 {
-		if err = create(); err == nil || !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+	for attempt := range 20 {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err = create(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && !natsutil.Transient(err) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		case <-time.After(time.Duration(min(attempt+1, 10)) * 20 * time.Millisecond):
 		}
 	}
 	return err
 }
+
+// attemptTimeout bounds one request creating a stream or bucket.
+const attemptTimeout = 3 * time.Second

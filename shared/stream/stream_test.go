@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +114,8 @@ func TestSubjects(t *testing.T) {
 		{EventsSubject(7), "rarenet.events.7"},
 		{DLQSubject("scorer"), "rarenet.dlq.scorer"},
 		{StatusSubject("windower"), "rarenet.status.windower"},
+		{ScorerPartitionConsumer(3), "scorer-3"},
+		{strings.Join(ScorerPartitionConsumers(2), ","), "scorer-0,scorer-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -28,7 +28,7 @@ func EnsureWindower(ctx context.Context, js jetstream.JetStream, c Config) error
 		{WindowerBucket, "the windower's lease, last run, pending records and suppression, per rule"},
 		{ExceptionsBucket, "rule exceptions, per rule"},
 	} {
-		err := retryRace(ctx, func() error {
+		err := retryRace(ctx, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 				Bucket:      b.name,
 				Description: b.desc,

@@ -96,3 +96,30 @@ func (c *Chunker) Take() (ch Chunk, ok bool) {
 	ch, c.chunk = c.chunk, Chunk{}
 	return ch, true
 }
+
+// TakeLines returns the first n lines of the current chunk (all when n covers them) and drops
+// the rest, which the caller reads again (a source that cuts between events); Next goes back
+// to the first line dropped.
+func (c *Chunker) TakeLines(n int) (ch Chunk, ok bool) {
+	if n >= c.chunk.Lines {
+		return c.Take()
+	}
+	if n <= 0 {
+		c.Next -= int64(c.chunk.Lines)
+		c.chunk = Chunk{}
+		return Chunk{}, false
+	}
+	end, seen := 0, 0
+	for i, b := range c.chunk.Data {
+		if b == '\n' {
+			if seen++; seen == n {
+				end = i
+				break
+			}
+		}
+	}
+	ch = Chunk{FirstLine: c.chunk.FirstLine, Lines: n, Data: c.chunk.Data[:end:end]}
+	c.Next = ch.FirstLine + int64(n)
+	c.chunk = Chunk{}
+	return ch, true
+}

@@ -44,6 +44,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/services/ingest/format/auditd"
 	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
 )
@@ -118,6 +119,14 @@ type follower struct {
 	chunk  rawpub.Chunker
 	from   int64  // the offset of the current chunk's first line
 	warned string // the last problem logged, so a lasting one is logged once
+	// Chunks hold whole auditd events (ingest decodes each raw message on its own): bound
+	// finds the places between events; safe is the last one in the current chunk, after
+	// safeLines of its lines; held is the offset of the lines held back at the end of the
+	// last read, as their event might continue (-1: none).
+	bound     auditd.Boundary
+	safe      Position
+	safeLines int
+	held      int64
 }
 
 // New returns a Tailer publishing on js, resuming from the state file.
@@ -144,7 +153,7 @@ func New(cfg Config, js jetstream.JetStream, log *slog.Logger) (*Tailer, error) 
 			continue
 		}
 		seen[key] = true
-		f := &follower{path: p, key: key, br: bufio.NewReaderSize(nil, 256<<10)}
+		f := &follower{path: p, key: key, br: bufio.NewReaderSize(nil, 256<<10), held: -1}
 		if pos, ok := t.state.Files[key]; ok {
 			f.pos, f.committed, f.known = pos, pos, true
 		}
@@ -220,6 +229,7 @@ func (t *Tailer) reset() {
 	for _, f := range t.files {
 		f.pos = f.committed
 		f.chunk = rawpub.Chunker{}
+		f.safeLines, f.held = 0, -1
 	}
 }
 
@@ -367,18 +377,37 @@ func (t *Tailer) openRotated(f *follower, p Position) (bool, error) {
 	return false, nil
 }
 
+// errReread makes read start again from f.pos, where it went back to publish only whole
+// events.
+var errReread = errors.New("tail: read again from the last place between events")
+
 // read reads f from its position to the end of the file, handing complete lines to the
-// publisher. With final, a last line without newline counts too.
+// publisher. With final, a last line without newline counts too, and the file's end is the end
+// of its last event.
 func (t *Tailer) read(ctx context.Context, f *follower, final bool) error {
+	for {
+		if err := t.readFrom(ctx, f, final); !errors.Is(err, errReread) {
+			return err
+		}
+	}
+}
+
+func (t *Tailer) readFrom(ctx context.Context, f *follower, final bool) error {
 	if _, err := f.file.Seek(f.pos.Offset, io.SeekStart); err != nil {
 		return err
 	}
 	f.br.Reset(f.file)
 	f.chunk.Next = f.pos.Line + 1
+	f.bound.Reset() // reading starts between events
+	f.safeLines = 0
 	var line []byte
 	add := func(l []byte, n int) error {
+		between := f.bound.Add(l)
+		if between && f.chunk.Len() > 0 {
+			f.safe, f.safeLines = f.pos, f.chunk.Len()
+		}
 		if !f.chunk.Room(len(l)) {
-			if err := t.publish(ctx, f); err != nil {
+			if err := t.publishWhole(ctx, f, between); err != nil {
 				return err
 			}
 		}
@@ -389,7 +418,7 @@ func (t *Tailer) read(ctx context.Context, f *follower, final bool) error {
 		f.pos.Offset += int64(n)
 		f.pos.Line++
 		if full {
-			return t.publish(ctx, f)
+			return t.publishWhole(ctx, f, !f.bound.Open())
 		}
 		return nil
 	}
@@ -415,23 +444,63 @@ func (t *Tailer) read(ctx context.Context, f *follower, final bool) error {
 					return err
 				}
 			}
-			return t.publish(ctx, f)
+			return t.publishEnd(ctx, f, final)
 		default:
 			return err
 		}
 	}
 }
 
-// publish sends f's current chunk. Its id names the host, the generation and the byte range,
-// so only the very same chunk is ever dropped as a duplicate.
-func (t *Tailer) publish(ctx context.Context, f *follower) error {
-	ch, ok := f.chunk.Take()
+// publishWhole publishes the full chunk when whole (the cut after it is between events), or
+// else its whole events only, and has the rest read again into the next chunk. A chunk that
+// is one unfinished event goes as it is.
+func (t *Tailer) publishWhole(ctx context.Context, f *follower, whole bool) error {
+	if whole || f.safeLines == 0 {
+		return t.publish(ctx, f, f.chunk.Len(), f.pos)
+	}
+	if err := t.publish(ctx, f, f.safeLines, f.safe); err != nil {
+		return err
+	}
+	return errReread
+}
+
+// publishEnd publishes the chunk at the end of a read. Lines whose event may still get
+// records (auditd writes an event's records one by one) are held back for one poll, read
+// again at the next; a final read, or lines held once already, go as they are.
+func (t *Tailer) publishEnd(ctx context.Context, f *follower, final bool) error {
+	if final || f.chunk.Len() == 0 || !f.bound.Open() {
+		f.held = -1
+		return t.publish(ctx, f, f.chunk.Len(), f.pos)
+	}
+	from := f.from
+	if f.safeLines > 0 {
+		from = f.safe.Offset
+	}
+	if from == f.held {
+		f.held = -1
+		return t.publish(ctx, f, f.chunk.Len(), f.pos)
+	}
+	f.held = from
+	if f.safeLines == 0 { // the chunk is one event: hold it all
+		start := f.pos
+		start.Offset, start.Line = f.from, f.chunk.Next-int64(f.chunk.Len())-1
+		return t.publish(ctx, f, 0, start)
+	}
+	return t.publish(ctx, f, f.safeLines, f.safe)
+}
+
+// publish sends the first lines of f's current chunk, which end at position end, and drops
+// the rest of the chunk: f's position goes back to end, from where the rest is read again.
+// Its id names the host, the generation and the byte range, so only the very same chunk is
+// ever dropped as a duplicate.
+func (t *Tailer) publish(ctx context.Context, f *follower, lines int, end Position) error {
+	ch, ok := f.chunk.TakeLines(lines)
+	f.pos, f.safeLines = end, 0
 	if !ok {
 		return nil
 	}
-	p := f.pos
-	id := "tail:" + t.cfg.Host + ":" + strconv.FormatUint(p.Dev, 10) + ":" + strconv.FormatUint(p.Inode, 10) + ":" +
-		strconv.FormatUint(p.Generation, 10) + ":" + strconv.FormatInt(f.from, 10) + "-" + strconv.FormatInt(p.Offset, 10)
+	id := "tail:" + t.cfg.Host + ":" + strconv.FormatUint(end.Dev, 10) + ":" + strconv.FormatUint(end.Inode, 10) + ":" +
+		strconv.FormatUint(end.Generation, 10) + ":" + strconv.FormatInt(f.from, 10) + "-" + strconv.FormatInt(end.Offset, 10)
 	if err := t.pub.Publish(rawpub.Message(t.cfg.Format, f.path, ch.FirstLine, ch.Data), id); err != nil {
 		return &publishError{err}
 	}

@@ -116,6 +116,8 @@ func finishOptions(fs *flag.FlagSet, o *rarenet.Options, common *service.Common)
 	o.Enricher.Profile = o.Scorer.Profile // one --profile for the whole line
 	o.Ingest.BucketSpan = o.Scorer.Job.BucketSpan
 	o.Ingest.AllowedLateness = o.Scorer.AllowedLateness
+	o.Enricher.AckWait = o.Ingest.AckWait   // --ack-wait, registered by ingest first
+	o.Windower.LeaseTTL = o.Scorer.LeaseTTL // --lease-ttl, registered by the scorer first
 	return nil
 }
 

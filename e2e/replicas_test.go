@@ -1,0 +1,274 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/e2e/history"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// cluster is a NATS cluster of standalone nats-server processes on loopback.
+type cluster struct {
+	nodes []*proc
+	urls  []string
+}
+
+// startCluster starts n nats-server nodes with JetStream, routed to each other, and waits
+// until the cluster answers JetStream requests (it has elected its meta leader).
+func startCluster(t *testing.T, bin string, n int) *cluster {
+	t.Helper()
+	clientPorts, routePorts := make([]int, n), make([]int, n)
+	var routes []string
+	for i := range n {
+		clientPorts[i], routePorts[i] = freePort(t), freePort(t)
+		routes = append(routes, "nats-route://127.0.0.1:"+strconv.Itoa(routePorts[i]))
+	}
+	c := &cluster{}
+	for i := range n {
+		c.nodes = append(c.nodes, start(t, filepath.Join(bin, "nats-server"), "-js", "-a", "127.0.0.1",
+			"-p", strconv.Itoa(clientPorts[i]), "-sd", t.TempDir(), "-n", "node-"+strconv.Itoa(i+1),
+			"--cluster_name", "rarenet", "--cluster", "nats://127.0.0.1:"+strconv.Itoa(routePorts[i]),
+			"--routes", strings.Join(routes, ",")))
+		c.urls = append(c.urls, "nats://127.0.0.1:"+strconv.Itoa(clientPorts[i]))
+	}
+	for i := range n {
+		waitPort(t, clientPorts[i])
+	}
+	nc, err := nats.Connect(c.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A replicated stream can be created once the cluster has elected its meta leader and
+	// every node takes part: create and delete one to know.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "E2E_READY", Replicas: n, Storage: jetstream.MemoryStorage})
+		if err == nil {
+			err = js.DeleteStream(ctx, "E2E_READY")
+		}
+		cancel()
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster never took a stream of %d replicas: %v", n, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (c *cluster) url() string { return strings.Join(c.urls, ",") }
+
+// waitOutput waits until p has written want.
+func waitOutput(t *testing.T, p *proc, want string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(p.out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never wrote %q", p.name, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to end.
+func kill(t *testing.T, p *proc) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatalf("SIGKILL %s: %v", p.name, err)
+	}
+	<-p.done
+}
+
+// TestReplicasSurviveKills runs two of every stage as separate processes against a 3-node
+// NATS cluster (R3 streams, KV buckets and object store), replays a history, and SIGKILLs one
+// NATS node and one replica of each stage (the active windower and the scorer that started
+// first, which holds the model) along the way. The signals must be exactly those of the
+// all-in-one run: nothing lost, nothing doubled.
+func TestReplicasSurviveKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and runs a 3-node cluster with eight stage processes; skipped with -short")
+	}
+	bin := binaries(t)
+	spec := history.Default()
+	file := writeHistory(t, "ecs", spec)
+	want, _ := replay(t, defaultOptions(8), "ecs", file)
+	checkInjectedSignals(t, spec, want)
+
+	c := startCluster(t, bin, 3)
+	common := []string{"--nats-url", c.url(), "--partitions", "8", "--replicas", "3", "--http-addr", ""}
+	// Short leases and ack waits make the takeovers of the test quick; the defaults suit
+	// production (seconds of silence are not a death there).
+	ingestArgs := append(slices.Clone(common), "--ack-wait", "3s")
+	scorerArgs := append(slices.Clone(common), "--clock", "watermark", "--lease-ttl", "1s")
+	enricherArgs := append(slices.Clone(common), "--ack-wait", "3s")
+	windowerArgs := append(slices.Clone(common), "--clock", "watermark", "--lease-ttl", "1s")
+	type replicas struct{ first, second *proc }
+	startTwo := func(name string, args []string, firstReady string) replicas {
+		first := start(t, filepath.Join(bin, name), args...)
+		waitOutput(t, first, firstReady)
+		return replicas{first, start(t, filepath.Join(bin, name), args...)}
+	}
+	ingest := startTwo("ingest", ingestArgs, "started")
+	scorer := startTwo("scorer", scorerArgs, "started")
+	enricher := startTwo("enricher", enricherArgs, "started")
+	windower := startTwo("windower", windowerArgs, "msg=active")
+
+	// Kills are placed by the rule runs done so far: the history has 288 fifteen-minute
+	// intervals, each run one status.
+	nc, err := nats.Connect(c.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var runs atomic.Int64
+	sub, err := nc.Subscribe(stream.StatusSubject("windower"), func(*nats.Msg) { runs.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	out := filepath.Join(t.TempDir(), "signals.ndjson")
+	go func() {
+		_, err := runErr(filepath.Join(bin, "rarenet"), "replay", "--nats-url", c.url(), "--partitions", "8",
+			"--replicas", "3", "--driver-only", "--timeout", "5m", "--out", out, file)
+		b, _ := os.ReadFile(out)
+		done <- result{b, err}
+	}()
+	kills := []struct {
+		afterRuns int64
+		what      string
+		p         *proc
+	}{
+		{30, "NATS node 3", c.nodes[2]},
+		{60, "an ingest", ingest.first},
+		{90, "the scorer holding the model", scorer.first},
+		{120, "an enricher", enricher.first},
+		{150, "the active windower", windower.first},
+	}
+	var res *result
+	next := 0
+	for res == nil {
+		select {
+		case r := <-done:
+			res = &r
+		case <-time.After(20 * time.Millisecond):
+			if next < len(kills) && runs.Load() >= kills[next].afterRuns {
+				t.Logf("after %d rule runs: SIGKILL %s", runs.Load(), kills[next].what)
+				kill(t, kills[next].p)
+				next++
+			}
+		}
+	}
+	if res.err != nil {
+		dumpJetStream(t, nc)
+		// A Go process dumps every goroutine's stack on SIGQUIT: where a stuck stage waits.
+		for _, p := range []*proc{ingest.first, ingest.second, scorer.first, scorer.second,
+			enricher.first, enricher.second, windower.first, windower.second} {
+			select {
+			case <-p.done:
+			default:
+				_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+				<-p.done
+			}
+		}
+		t.Fatalf("replay with %d of %d kills done: %v", next, len(kills), res.err)
+	}
+	if next < len(kills) {
+		t.Fatalf("the replay ended after %d of %d kills: the test proved less than it claims", next, len(kills))
+	}
+	for _, p := range []*proc{ingest.second, scorer.second, enricher.second, windower.second} {
+		select {
+		case <-p.done:
+			t.Errorf("the surviving %s exited: %v", p.name, p.err)
+		default:
+		}
+	}
+	got := decodeSignals(t, res.out)
+	if a, b := canonical(t, want), canonical(t, got); !slices.Equal(a, b) {
+		t.Fatalf("signals with replicas and kills differ from the all-in-one: %s", signalDiff(want, got))
+	}
+}
+
+// signalDiff names, signal by signal, the fields that differ (wall-clock fields aside).
+func signalDiff(want, got []map[string]any) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d signals, want %d", len(got), len(want))
+	for i := range max(len(want), len(got)) {
+		if i >= len(want) || i >= len(got) {
+			fmt.Fprintf(&b, "\nsignal %d: only in one run", i)
+			continue
+		}
+		for k := range want[i] {
+			if wallClock[k] {
+				continue
+			}
+			w, _ := json.Marshal(want[i][k])
+			g, _ := json.Marshal(got[i][k])
+			if string(w) != string(g) {
+				fmt.Fprintf(&b, "\nsignal %d %s:\n  want %s\n  got  %s", i, k, w, g)
+			}
+		}
+		for k := range got[i] {
+			if _, ok := want[i][k]; !ok && !wallClock[k] {
+				fmt.Fprintf(&b, "\nsignal %d %s: only in the replicas' run", i, k)
+			}
+		}
+	}
+	return b.String()
+}
+
+// dumpJetStream logs every stream's and consumer's state: where a stuck pipeline stopped.
+func dumpJetStream(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Logf("no JetStream context: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	names := js.StreamNames(ctx)
+	for name := range names.Name() {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Logf("stream %s: %v", name, err)
+			continue
+		}
+		st := s.CachedInfo().State
+		t.Logf("stream %s: %d messages, seq %d..%d", name, st.Msgs, st.FirstSeq, st.LastSeq)
+		cl := s.ListConsumers(ctx)
+		for ci := range cl.Info() {
+			t.Logf("  consumer %s: delivered %d, ack floor %d, ack pending %d, pending %d, redelivered %d, waiting %d",
+				ci.Name, ci.Delivered.Stream, ci.AckFloor.Stream, ci.NumAckPending, ci.NumPending, ci.NumRedelivered, ci.NumWaiting)
+		}
+	}
+	if err := names.Err(); err != nil {
+		t.Logf("stream names: %v", err)
+	}
+}

@@ -1,0 +1,222 @@
+package enricher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/natstest"
+	"github.com/rarenet/rarenet/shared/record"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// replicaAnomalies is what the scorer would publish over many buckets: each bucket's summary
+// split into several messages (one value each), then records of processes whose history
+// changes from bucket to bucket (hosts come and go, a new user), each telling how many
+// summaries its bucket had, and a watermark every few buckets; a bad message; the end of a
+// replay. A record enriched before its bucket's summaries, after a later bucket's, or from a
+// replica's stale copy of the history would read differently.
+func replicaAnomalies(t *testing.T, buckets int) []*nats.Msg {
+	var msgs []*nats.Msg
+	data := func(v any, summaries int) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(stream.AnomaliesSubject)
+		m.Data = b
+		if summaries > 0 {
+			m.Header.Set(control.HeaderSummaries, strconv.Itoa(summaries))
+		}
+		msgs = append(msgs, m)
+	}
+	names := []string{"sshd", "curl", "perl", "nc", "python3"}
+	for k := range int64(buckets) {
+		var values []record.ValueSummary
+		for i, name := range names {
+			if (int(k)+i)%3 == 0 && name != "sshd" {
+				continue // not active in this bucket
+			}
+			hosts := []string{fmt.Sprintf("web-%02d", (int(k)+i)%4), fmt.Sprintf("db-%02d", int(k)%3)}
+			values = append(values, record.ValueSummary{Value: name, EventCount: k + 1, Hosts: hosts,
+				Users: []string{fmt.Sprintf("u%d", (int(k)*i)%5)}, Destinations: []record.Endpoint{{IP: fmt.Sprintf("198.51.100.%d", k%7), Port: 443 + i}}})
+		}
+		for _, v := range values {
+			data(summary(bk(k), v), 0)
+		}
+		for _, v := range values {
+			if v.Value == "sshd" {
+				continue
+			}
+			data(record.Record{ID: fmt.Sprintf("job_record_%d_%s", bk(k), v.Value), JobID: "job", ResultType: "record", Timestamp: bk(k), BucketSpan: 900,
+				ByFieldName: "process.name", ByFieldValue: v.Value, Probability: 1e-3, RecordScore: 60,
+				Influencers: []record.Influencer{{FieldName: "host.name", FieldValues: v.Hosts}, {FieldName: "user.name", FieldValues: v.Users}},
+				Examples: []record.Example{{HostName: v.Hosts[0], UserName: v.Users[0], Executable: "/usr/bin/" + v.Value,
+					DestinationIP: v.Destinations[0].IP, DestinationPort: v.Destinations[0].Port}}}, len(values))
+		}
+		if k == 3 {
+			bad := nats.NewMsg(stream.AnomaliesSubject)
+			bad.Data = []byte("{not json")
+			msgs = append(msgs, bad)
+		}
+		if k%3 == 2 {
+			msgs = append(msgs, control.Marker{Kind: control.KindWatermark, Watermark: time.UnixMilli(bk(k + 1))}.Msg(stream.AnomaliesSubject))
+		}
+	}
+	msgs = append(msgs, control.Marker{Kind: control.KindEOF, Replay: "r", Watermark: time.UnixMilli(bk(int64(buckets)))}.Msg(stream.AnomaliesSubject))
+	return msgs
+}
+
+// enrichedOut is ENRICHED in order: between markers, the records (sorted: replicas may write
+// the records of a bucket in any order), and the markers.
+type enrichedOut []string
+
+// runEnrichers runs n enrichers on one server over msgs (the first crashes after crashAfter
+// messages when crashAfter > 0) and reads ENRICHED once the input is all acked.
+func runEnrichers(t *testing.T, msgs []*nats.Msg, n, crashAfter int) enrichedOut {
+	t.Helper()
+	ts := natstest.Start(t)
+	ts.Pipeline(t, 1)
+	for _, m := range msgs {
+		if _, err := ts.JS.PublishMsg(ts.Ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var handled [2]atomic.Int64
+	crashed := make(chan struct{})
+	for i := range n {
+		nc := ts.Conn(t, fmt.Sprintf("%s-%d", Stage, i))
+		s, err := New(Config{AckWait: time.Second}, nc, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.maxBatch = 1 // one message per pull, so the replicas take turns
+		ctx, stop := context.WithCancel(ts.Ctx)
+		started := make(chan struct{})
+		s.onHandle = func() {
+			c := handled[i].Add(1)
+			if i == 0 && c == 1 {
+				close(started)
+			}
+			if i == 0 && c == int64(crashAfter) {
+				stop() // a crash: nothing more is committed or acked
+				nc.Close()
+				close(crashed)
+			}
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		t.Cleanup(func() {
+			stop()
+			if err := <-done; err != nil && !(i == 0 && crashAfter > 0) {
+				t.Errorf("enricher %d: %v", i, err)
+			}
+		})
+		if i == 0 && n > 1 {
+			<-started // the others start once the first holds input
+		}
+	}
+	anomalies, err := ts.JS.Stream(ts.Ctx, stream.Anomalies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := anomalies.Info(ts.Ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs == 0 {
+			break
+		}
+		select {
+		case <-ts.Ctx.Done():
+			t.Fatalf("%d anomaly messages never acknowledged", info.State.Msgs)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if crashAfter > 0 {
+		select {
+		case <-crashed:
+		default:
+			t.Fatal("the enricher meant to crash never did")
+		}
+	}
+	for i := range n {
+		if handled[i].Load() == 0 {
+			t.Errorf("enricher %d handled nothing: the test did not share the input", i)
+		}
+	}
+	enriched, err := ts.JS.Stream(ts.Ctx, stream.Enriched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := enriched.Info(ts.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out enrichedOut
+	var segment []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := enriched.GetMsg(ts.Ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !control.IsControl(m.Header) {
+			segment = append(segment, string(m.Data))
+			continue
+		}
+		slices.Sort(segment)
+		out = append(out, segment...)
+		segment = nil
+		mk, err := control.Parse(m.Header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The end's counters are each replica's own; the rest of the marker is passed on.
+		out = append(out, fmt.Sprintf("marker %s %s %s", mk.Kind, mk.Watermark.UTC().Format(time.RFC3339), mk.Replay))
+	}
+	return append(out, segment...)
+}
+
+func compareEnriched(t *testing.T, one, got enrichedOut) {
+	t.Helper()
+	records := 0
+	for _, s := range one {
+		if !strings.HasPrefix(s, "marker") {
+			records++
+		}
+	}
+	if records < 20 {
+		t.Fatalf("one enricher wrote %d records: the input is not what the test means", records)
+	}
+	if len(got) != len(one) {
+		t.Errorf("%d records and markers, one enricher %d", len(got), len(one))
+	}
+	for i := range min(len(got), len(one)) {
+		if got[i] != one[i] {
+			t.Fatalf("message %d differs:\n got %s\none enricher %s", i, got[i], one[i])
+		}
+	}
+}
+
+func TestReplicasMatchOneEnricher(t *testing.T) {
+	one := runEnrichers(t, replicaAnomalies(t, 12), 1, 0)
+	two := runEnrichers(t, replicaAnomalies(t, 12), 2, 0)
+	compareEnriched(t, one, two)
+}
+
+func TestEnricherCrashSurvivorFinishes(t *testing.T) {
+	one := runEnrichers(t, replicaAnomalies(t, 12), 1, 0)
+	got := runEnrichers(t, replicaAnomalies(t, 12), 2, 7)
+	compareEnriched(t, one, got)
+}

@@ -1,0 +1,82 @@
+package rarenet
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/natstest"
+	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// TestSendFileCutsBetweenEvents checks that the replay's raw messages hold whole auditd events
+// (ingest replicas decode each on its own), number their lines right, and carry the replay's
+// id.
+func TestSendFileCutsBetweenEvents(t *testing.T) {
+	ts := natstest.Start(t)
+	ts.Pipeline(t, 1)
+	var b strings.Builder
+	// One single-record event first, so that the messages fill up in the middle of events.
+	b.WriteString("type=USER_ACCT msg=audit(1699999999.000:1): pid=1 uid=0\n")
+	events := chunkLines/4*3 + 5
+	for i := range events {
+		stamp := fmt.Sprintf("1700000000.%03d:%d", i%1000, 10+i)
+		b.WriteString("type=SYSCALL msg=audit(" + stamp + "): arch=c000003e syscall=42 success=yes exit=0 pid=7 comm=\"curl\" exe=\"/usr/bin/curl\"\n")
+		b.WriteString("type=SOCKADDR msg=audit(" + stamp + "): saddr=0200005DC0A8010A0000000000000000\n")
+		b.WriteString("type=PROCTITLE msg=audit(" + stamp + "): proctitle=6375726C\n")
+		b.WriteString("type=EOE msg=audit(" + stamp + "):\n")
+	}
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub := natsutil.NewPublisher(ts.JS)
+	n, err := sendFile(ts.Ctx, pub, path, ReplayOptions{Format: "auditd", id: "r-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Flush(ts.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1 + 4*events); n != want {
+		t.Errorf("sendFile read %d lines, want %d", n, want)
+	}
+	raw, err := ts.JS.Stream(ts.Ctx, stream.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := raw.Info(ts.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs < 4 {
+		t.Fatalf("%d raw messages, want the file cut into at least 4", info.State.Msgs)
+	}
+	next := int64(1)
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := raw.GetMsg(ts.Ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(m.Data), "\n")
+		first, _ := strconv.ParseInt(m.Header.Get(control.HeaderLine), 10, 64)
+		if first != next || m.Header.Get(control.HeaderReplay) != "r-1" {
+			t.Errorf("message %d: first line %d (want %d), replay %q", seq, first, next, m.Header.Get(control.HeaderReplay))
+		}
+		if len(lines) > chunkLines {
+			t.Errorf("message %d has %d lines, more than %d", seq, len(lines), chunkLines)
+		}
+		if last := lines[len(lines)-1]; !strings.HasPrefix(last, "type=EOE") {
+			t.Errorf("message %d ends with %q: an event is cut", seq, last)
+		}
+		next += int64(len(lines))
+	}
+	if next != n+1 {
+		t.Errorf("the messages hold %d lines, want %d", next-1, n)
+	}
+}
