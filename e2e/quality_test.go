@@ -12,14 +12,16 @@ import (
 // TestQualityTargets holds the detectors to issue 7's targets on one small simulated fleet:
 // the faithful profile catches every never-seen tool and never signals a loopback-only
 // process; the enhanced profile raises the same never-seen-tool signals, cuts benign signals
-// by at least 60% and catches at least two thirds of the attacks that reuse common names.
-// docs/quality.md has the full table over several seeds and fleet shapes (make quality).
+// by at least 60% and catches at least two thirds of the attacks that reuse common names, and
+// its new-destination detector catches at least two thirds of the attacks through a process
+// common on its host. docs/quality.md has the full table over several seeds and fleet shapes
+// (make quality).
 func TestQualityTargets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays a simulated fleet twice; skipped with -short")
 	}
 	spec := sim.DefaultSpec(7)
-	spec.Hosts, spec.Days, spec.Warmup, spec.Attacks = 12, 6, 48*time.Hour, 3
+	spec.Hosts, spec.Days, spec.Warmup, spec.Attacks = 12, 14, 72*time.Hour, 3
 	f := sim.Simulate(spec)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -55,5 +57,11 @@ func TestQualityTargets(t *testing.T) {
 	}
 	if r := enhanced.Recall(sim.ClassReusedName); r < 2.0/3 {
 		t.Errorf("enhanced reused-name recall %.2f, want at least 2/3", r)
+	}
+	if r := enhanced.Recall(sim.ClassNewDestination); r < 2.0/3 {
+		t.Errorf("enhanced new-destination recall %.2f, want at least 2/3", r)
+	}
+	if r := faithful.Recall(sim.ClassNewDestination); r != 0 {
+		t.Errorf("faithful new-destination recall %.2f: the reference cannot see a common process's new destination", r)
 	}
 }

@@ -166,6 +166,10 @@ func buildWhy(r *record.Record, c *record.Context, hosts []string) *record.Why {
 	w := &record.Why{FirstOccurrence: r.Explanation.FirstOccurrence, Probability: r.Probability, RecordScore: r.RecordScore}
 	name := r.ByFieldValue
 	var facts []string
+	// A new-destination record's news is the destination, not the process: say it first.
+	if nd := r.Explanation.NewDestination; nd != nil {
+		facts = append(facts, nd.Text)
+	}
 	if h := c.History; h != nil {
 		w.ActiveBuckets, w.Buckets, w.Hosts, w.FleetHosts = h.ActiveBuckets, h.Buckets, h.HostCount, h.FleetHostCount
 		facts = append(facts, fmt.Sprintf("%s connected in %d of %d earlier buckets", name, h.ActiveBuckets, h.Buckets))

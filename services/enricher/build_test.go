@@ -183,3 +183,15 @@ func TestProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildSaysANewDestinationFirst: the finding of a new-destination record is the first
+// clause of why it fired.
+func TestBuildSaysANewDestinationFirst(t *testing.T) {
+	text := "rsyslogd on h01 connected to 203.0.113.9:514, a service (514/external) it never used there"
+	r := record.Record{ByFieldValue: "rsyslogd", Timestamp: bk(5), BucketSpan: 900,
+		Explanation: record.Explanation{Detector: record.DetectorNewDestination, NewDestination: &record.NewDestination{Text: text}}}
+	c := Build(&r, Inputs{})
+	if len(c.Why.Facts) == 0 || c.Why.Facts[0] != text {
+		t.Fatalf("facts %q", c.Why.Facts)
+	}
+}

@@ -46,7 +46,7 @@ func (a *Aggregator) Add(ev *event.Event) (int64, error) {
 	}
 	b := a.open[k]
 	if b == nil {
-		b = newBucket(k)
+		b = newJobBucket(k, a.job)
 		a.open[k] = b
 	}
 	b.add(ev, a.job.ByField, a.job.Influencers)

@@ -17,12 +17,19 @@ const (
 	maxInfluenceValues = 100
 	maxDestinations    = 100
 	maxUsers           = 100
+	// maxHostDestKeys bounds, per process and host, the destination keys a bucket keeps for
+	// the new-destination detector (hosts are bounded as host.name influencers are).
+	maxHostDestKeys = 16
 )
 
 // bucket gathers one 15-minute bucket of events, per by-field value.
 type bucket struct {
 	start  int64 // bucket index: start / span
 	values map[string]*valueAgg
+	// hostDests turns on the gathering of each host's destination keys, for the enhanced
+	// profile's new-destination detector; granularity is its Job.DestinationKey.
+	hostDests   bool
+	granularity string
 }
 
 // valueAgg is what the bucket knows of one process.name: how often it connected, every
@@ -35,9 +42,19 @@ type valueAgg struct {
 	// (user.name, or uid=<id> where only the id is known) the process used.
 	dests map[record.Endpoint]struct{}
 	users map[string]struct{}
+	// hostDests holds, per host, per destination key, the smallest endpoint with that key
+	// (new-destination detector only).
+	hostDests map[string]map[string]record.Endpoint
 }
 
 func newBucket(k int64) *bucket { return &bucket{start: k, values: map[string]*valueAgg{}} }
+
+// newJobBucket is a bucket that gathers what job's detectors need.
+func newJobBucket(k int64, job Job) *bucket {
+	b := newBucket(k)
+	b.hostDests, b.granularity = job.NewDestinations, job.DestinationKey
+	return b
+}
 
 func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 	v := ev.Field(byField)
@@ -73,6 +90,57 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 	if user != "" {
 		keepSmallest(a.users, user, maxUsers, strings.Compare)
 	}
+	if b.hostDests {
+		a.addHostDest(ev, b.granularity)
+	}
+}
+
+// addHostDest keeps ev's destination under its host and key: the smallest endpoint per key,
+// the smallest keys per host and the smallest hosts, so the result does not depend on the
+// events' order.
+func (a *valueAgg) addHostDest(ev *event.Event, granularity string) {
+	key, ok := destKeyOf(granularity, ev.Destination.IP, ev.Destination.Port)
+	if !ok || ev.Host.Name == "" {
+		return
+	}
+	if a.hostDests == nil {
+		a.hostDests = map[string]map[string]record.Endpoint{}
+	}
+	host := ev.Host.Name
+	keys := a.hostDests[host]
+	if keys == nil {
+		if len(a.hostDests) >= maxInfluenceValues {
+			largest := ""
+			for h := range a.hostDests {
+				largest = max(largest, h)
+			}
+			if host > largest {
+				return
+			}
+			delete(a.hostDests, largest)
+		}
+		keys = map[string]record.Endpoint{}
+		a.hostDests[host] = keys
+	}
+	ep := record.Endpoint{IP: ev.Destination.IP, Port: ev.Destination.Port}
+	k := key.String()
+	if old, ok := keys[k]; ok {
+		if compareEndpoint(ep, old) < 0 {
+			keys[k] = ep
+		}
+		return
+	}
+	if len(keys) >= maxHostDestKeys {
+		largest := ""
+		for x := range keys {
+			largest = max(largest, x)
+		}
+		if k > largest {
+			return
+		}
+		delete(keys, largest)
+	}
+	keys[k] = ep
 }
 
 // keepSmallest adds v to a set bounded to limit items, keeping the smallest ones.

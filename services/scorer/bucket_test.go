@@ -24,10 +24,11 @@ func TestSummaryIsIndependentOfArrivalOrder(t *testing.T) {
 		evs = append(evs, e)
 	}
 	job := DefaultJob()
+	job.NewDestinations = true
 	var want string
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 5 {
-		b := newBucket(0)
+		b := newJobBucket(0, job)
 		for _, e := range evs {
 			b.add(e, job.ByField, job.Influencers)
 		}
@@ -42,9 +43,10 @@ func TestSummaryIsIndependentOfArrivalOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := s.Values[0]
-			if len(v.Examples) != maxExamples || v.Examples[0].Source != "f:1" || len(v.Users) != maxUsers || len(v.Destinations) != maxDestinations {
-				t.Fatalf("bounds not applied as expected: %d examples (first %s), %d users, %d destinations",
-					len(v.Examples), v.Examples[0].Source, len(v.Users), len(v.Destinations))
+			if len(v.Examples) != maxExamples || v.Examples[0].Source != "f:1" || len(v.Users) != maxUsers || len(v.Destinations) != maxDestinations ||
+				len(v.HostDestinations) != maxInfluenceValues {
+				t.Fatalf("bounds not applied as expected: %d examples (first %s), %d users, %d destinations, %d host destinations",
+					len(v.Examples), v.Examples[0].Source, len(v.Users), len(v.Destinations), len(v.HostDestinations))
 			}
 		} else if string(got) != want {
 			t.Fatalf("order %d gives another summary", round)

@@ -27,6 +27,13 @@ type Job struct {
 	// HostRarity adds the enhanced profile's second detector: rare process.name on this host
 	// (partitioned by host.name), for values common in the fleet.
 	HostRarity bool
+	// NewDestinations adds the enhanced profile's third detector: a process common in the
+	// fleet and on its host that connects to a destination it never used (destrarity.go).
+	NewDestinations bool
+	// DestinationKey is how that detector compares destinations: "" for its default (port
+	// and internal or external, plus the /24 of external addresses), or "ip", "net" or
+	// "service" to measure the alternatives (docs/quality.md).
+	DestinationKey string
 }
 
 // DefaultJob is the reference job, v3_linux_anomalous_network_activity.

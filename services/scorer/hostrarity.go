@@ -144,6 +144,7 @@ func (h *hostRarity) score(k int64, start time.Time, values []ValueSummary, flee
 				RawScore:        c.score.RawScore,
 				Ceilings:        record.Ceilings{Noise: ceil.Noise, Quantile: ceil.Quantile, Ratio: ceil.Ratio, Probability: ceil.Probability, Percentile: ceil.Percentile},
 				EventCount:      int64(len(examples)),
+				Detector:        record.DetectorRareOnHost,
 			},
 			Examples: examples,
 		})

@@ -22,6 +22,8 @@ type Rarity struct {
 	first, modelled int64
 	// host is the enhanced profile's rare-on-this-host detector; nil when off.
 	host *hostRarity
+	// dest is the enhanced profile's new-destination detector; nil when off.
+	dest *destRarity
 }
 
 // RarityState is a checkpoint of a Rarity.
@@ -34,6 +36,8 @@ type RarityState struct {
 	Hosts        map[string]HostState  `json:"hosts,omitempty"`
 	HostNorm     *rare.NormalizerState `json:"host_normalizer,omitempty"`
 	HostModelled int64                 `json:"host_modelled,omitempty"`
+	// The new-destination detector, when on.
+	Destinations *DestState `json:"destinations,omitempty"`
 }
 
 // NewRarity returns an empty model for job.
@@ -52,6 +56,9 @@ func NewRarity(job Job) (*Rarity, error) {
 			return nil, err
 		}
 	}
+	if job.NewDestinations {
+		r.dest = newDestRarity(job)
+	}
 	return r, nil
 }
 
@@ -65,6 +72,10 @@ func (r *Rarity) Snapshot() RarityState {
 		hs, norm := r.host.snapshot()
 		s.Hosts, s.HostNorm, s.HostModelled = hs, &norm, r.host.modelled
 	}
+	if r.dest != nil {
+		ds := r.dest.snapshot()
+		s.Destinations = &ds
+	}
 	return s
 }
 
@@ -77,6 +88,9 @@ func (r *Rarity) Restore(s RarityState) error {
 		return err
 	}
 	r.first, r.modelled = s.First, s.Modelled
+	if r.dest != nil && s.Destinations != nil {
+		r.dest.restore(*s.Destinations)
+	}
 	if r.host != nil && s.HostNorm != nil {
 		return r.host.restore(s.Hosts, *s.HostNorm, s.HostModelled)
 	}
@@ -113,12 +127,17 @@ func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 	scores := r.model.ScoreBucket(names)
 	r.norm.Update(scores)
 	start := time.Unix(0, k*int64(r.job.BucketSpan)).UTC()
-	var hostRecords []record.Record
+	// added are the records of the enhanced profile's detectors, which see every bucket,
+	// warm-up or not, to learn.
+	var added []record.Record
 	if r.host != nil {
 		var err error
-		if hostRecords, err = r.host.score(k, start, values, scores); err != nil {
+		if added, err = r.host.score(k, start, values, scores); err != nil {
 			panic(err) // a default model configuration never fails validation
 		}
+	}
+	if r.dest != nil {
+		added = append(added, r.dest.score(k, start, values, scores)...)
 	}
 	if k-r.first < r.job.WarmupBuckets {
 		return nil
@@ -164,7 +183,7 @@ func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 			Examples: v.Examples,
 		})
 	}
-	return append(out, hostRecords...)
+	return append(out, added...)
 }
 
 // withScore gives every influencer of a record the record's score: each value present in the

@@ -106,7 +106,7 @@ func (c *Config) Validate() error {
 	switch c.Profile {
 	case "", "faithful":
 	case "enhanced":
-		c.Job.HostRarity = true
+		c.Job.HostRarity, c.Job.NewDestinations = true, true
 	default:
 		return fmt.Errorf("scorer: --profile: want faithful or enhanced, got %q", c.Profile)
 	}

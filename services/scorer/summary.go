@@ -37,6 +37,17 @@ type ValueSummary struct {
 	Examples     []record.Example    `json:"examples,omitempty"`
 	Users        []string            `json:"users,omitempty"`
 	Destinations []record.Endpoint   `json:"destinations,omitempty"`
+	// HostDestinations are the destinations per host, one endpoint per destination key, for
+	// the new-destination detector (enhanced profile only), sorted by host, then key.
+	HostDestinations []HostDestination `json:"host_destinations,omitempty"`
+}
+
+// HostDestination is one destination key a process used on a host in a bucket, as the
+// smallest endpoint that has it.
+type HostDestination struct {
+	Host string `json:"host"`
+	IP   string `json:"ip"`
+	Port int    `json:"port,omitempty"`
 }
 
 // summary turns an open bucket into its summary, values in a stable order.
@@ -55,9 +66,34 @@ func (b *bucket) summary(influencers []string) BucketSummary {
 		}
 		slices.SortFunc(dests, compareEndpoint)
 		s.Values = append(s.Values, ValueSummary{Value: v, Count: a.count, Influencers: a.influencerList(influencers),
-			Examples: a.examples, Users: users, Destinations: dests})
+			Examples: a.examples, Users: users, Destinations: dests, HostDestinations: a.hostDestList()})
 	}
 	return s
+}
+
+// hostDestList returns the per-host destinations sorted by host, then key.
+func (a *valueAgg) hostDestList() []HostDestination {
+	if len(a.hostDests) == 0 {
+		return nil
+	}
+	hosts := make([]string, 0, len(a.hostDests))
+	for h := range a.hostDests {
+		hosts = append(hosts, h)
+	}
+	slices.Sort(hosts)
+	var out []HostDestination
+	for _, h := range hosts {
+		keys := make([]string, 0, len(a.hostDests[h]))
+		for k := range a.hostDests[h] {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			ep := a.hostDests[h][k]
+			out = append(out, HostDestination{Host: h, IP: ep.IP, Port: ep.Port})
+		}
+	}
+	return out
 }
 
 // summaryChunk bounds the values per published bucket summary, to keep messages small.

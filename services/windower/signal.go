@@ -170,6 +170,11 @@ func addRecord(doc map[string]any, r *record.Record, runTime time.Time) {
 	} {
 		doc[k] = v
 	}
+	// Records of a partitioned detector (the enhanced profile's rare-on-host and
+	// new-destination detectors) name their partition, as Elastic's records do.
+	if r.PartitionFieldName != "" {
+		doc["partition_field_name"], doc["partition_field_value"] = r.PartitionFieldName, r.PartitionFieldValue
+	}
 	if len(r.Examples) > 0 {
 		doc["rarenet.examples"] = r.Examples
 	}
@@ -187,6 +192,9 @@ func Reason(r *record.Record) string {
 	if r.Context != nil && r.Context.Why != nil && r.Context.Why.Text != "" {
 		return fmt.Sprintf("Unusual network activity: %s (probability %.3g, record score %.1f).",
 			r.Context.Why.Text, r.Probability, r.RecordScore)
+	}
+	if nd := r.Explanation.NewDestination; nd != nil {
+		return fmt.Sprintf("Unusual network activity: %s (probability %.3g, record score %.1f).", nd.Text, r.Probability, r.RecordScore)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Unusual network activity: %s %q", r.ByFieldName, r.ByFieldValue)

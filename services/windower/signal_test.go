@@ -228,3 +228,26 @@ func TestDurationString(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSignalOfANewDestinationRecord: a record of the enhanced profile's partitioned
+// new-destination detector names its partition and says its finding first.
+func TestSignalOfANewDestinationRecord(t *testing.T) {
+	rule := DefaultRule()
+	r := sampleRecord()
+	r.Context = nil
+	r.DetectorIndex, r.PartitionFieldName, r.PartitionFieldValue = 2, "host.name", "h1"
+	r.Explanation = record.Explanation{Detector: record.DetectorNewDestination, NewDestination: &record.NewDestination{
+		Text: "nc on h1 connected to 203.0.113.7:4444, a service (4444/external) it never used there", IP: "203.0.113.7", Port: 4444,
+		Service: "4444/external", Network: "203.0.113.0/24", New: "service"}}
+	doc := Signal(&rule, &r, time.Unix(0, 0), time.Unix(0, 0))
+	validateSignal(t, mustJSON(t, doc))
+	if doc["partition_field_name"] != "host.name" || doc["partition_field_value"] != "h1" || doc["detector_index"] != 2 {
+		t.Errorf("partition %v=%v, detector %v", doc["partition_field_name"], doc["partition_field_value"], doc["detector_index"])
+	}
+	if reason := doc["kibana.alert.reason"].(string); !strings.HasPrefix(reason, "Unusual network activity: nc on h1 connected to 203.0.113.7:4444") {
+		t.Errorf("reason %q", reason)
+	}
+	if _, ok := Signal(&rule, ptr(sampleRecord()), time.Unix(0, 0), time.Unix(0, 0))["partition_field_name"]; ok {
+		t.Error("a record of the reference's detector got partition fields")
+	}
+}

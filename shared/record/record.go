@@ -59,6 +59,47 @@ type Explanation struct {
 	Ceilings           Ceilings `json:"ceilings"`
 	EventCount         int64    `json:"event_count"`
 	BucketsModelled    int64    `json:"buckets_modelled"`
+	// Detector names the detector that wrote the record when it is one the enhanced profile
+	// adds: DetectorRareOnHost or DetectorNewDestination (also told by detector_index 1 and
+	// 2). Empty for the reference's fleet-wide rare detector.
+	Detector string `json:"detector,omitempty"`
+	// NewDestination is what a new-destination record found new, and against what.
+	NewDestination *NewDestination `json:"new_destination,omitempty"`
+}
+
+// Detector names, for Explanation.Detector.
+const (
+	DetectorRareOnHost     = "rare-on-host"
+	DetectorNewDestination = "new-destination"
+)
+
+// NewDestination explains a new-destination record: a process common on its host connected
+// to a destination it never used there.
+type NewDestination struct {
+	// Text is the finding in one sentence.
+	Text string `json:"text"`
+	// IP and Port are the new destination (the smallest address of its key in the bucket).
+	IP   string `json:"ip"`
+	Port int    `json:"port,omitempty"`
+	// Service is the port and "internal" or "external" ("443/external"); Network the /24 (or
+	// IPv6 /48) of an external address; New says which of the two was never used:
+	// "service" or "network".
+	Service string `json:"service"`
+	Network string `json:"network,omitempty"`
+	New     string `json:"new"`
+	// KnownServices are the services the process used on the host before; KnownNetworks the
+	// networks it used for Service before.
+	KnownServices []string `json:"known_services"`
+	KnownNetworks []string `json:"known_networks,omitempty"`
+	// ActiveBuckets is how many buckets the process connected in on the host before this
+	// one; NovelBuckets how many of them, after its warm-up, brought a new destination.
+	ActiveBuckets int64 `json:"active_buckets"`
+	NovelBuckets  int64 `json:"novel_buckets"`
+	// Others are further new destinations of the process on the host in the same bucket.
+	Others []Endpoint `json:"others,omitempty"`
+	// AlsoOn are the other hosts on which the same destination was new to the process in the
+	// same bucket: one change on several hosts (a provider moving) gives one record.
+	AlsoOn []string `json:"also_on,omitempty"`
 }
 
 // Ceilings are the four bounds whose minimum is the record score.

@@ -1,0 +1,504 @@
+package scorer
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rarenet/rarenet/services/scorer/rare"
+	"github.com/rarenet/rarenet/shared/record"
+)
+
+// The enhanced profile's third detector: a process that is common in the fleet and on its
+// host connecting to a destination it never used there, as when a trusted binary or daemon
+// carries exfiltration or command and control. Neither rare detector can see it: the process
+// name is common everywhere.
+//
+// Destinations are compared by key, not by address (docs/quality.md measures the choices):
+// the service, that is the port and whether the address is internal or external, and for an
+// external address its network (/24, or /48 for IPv6). An internal peer on a known port is
+// never new (fleets grow, addresses move); an external network is new only for a service
+// that has used few networks, because a content network or an NTP pool hands out addresses
+// from many. A (host, process) pair is judged only after a warm-up, and scored by how often
+// it met new destinations before: a pair that keeps finding new ones is not surprised by one
+// more. A destination the same process already used on another host is not new either: a
+// provider that moves is seen on one host first; and one new on several hosts in the same
+// bucket is one record.
+
+// destDetector is the detector index of the new-destination records.
+const destDetector = 2
+
+// Constants of the new-destination detector, chosen by measuring on the simulator
+// (docs/quality.md) and bounding its memory.
+const (
+	// destWarmup is how many active buckets of a (host, process) pair only teach it its
+	// destinations: new ones then are learning, not news.
+	destWarmup = 16
+	// destManyNetworks is how many external networks make a service a many-destination
+	// one: chrony uses up to 4 pool servers at once (chrony.conf(5), maxsources), and a CDN
+	// answers from many networks, so from the 4th a new network of the service is expected.
+	destManyNetworks = 4
+	// destMaxServices bounds the services a pair remembers: a pair past it (a scanner, a
+	// proxy) is a many-destination process, no longer judged.
+	destMaxServices = 16
+	// destMaxPairs and destMaxFleetKeys bound the pairs and the fleet-wide (process, key)
+	// set; the least recently seen go first. With them the detector holds about 20 MB with
+	// typical pairs and at most about 61 MB (BenchmarkNewDestinationFootprint;
+	// docs/differences.md).
+	destMaxPairs     = 1 << 16
+	destMaxFleetKeys = 1 << 18
+)
+
+// Destination granularities, for Job.DestinationKey.
+const (
+	DestKeyDefault = ""        // service, plus the network of an external address
+	DestKeyIP      = "ip"      // exact address and port
+	DestKeyNet     = "net"     // /24 (IPv6 /48) and port, internal or external
+	DestKeyService = "service" // port and internal or external only
+)
+
+// destKey is what a destination is compared by, packed into integers so that a pair's
+// memory stays small: a service (the port, or 32768 for any ephemeral port, and a bit for
+// external) and, under the default granularity, the network of an external address (0 for
+// none). The alternatives measured against the default are hashed into the service code.
+type destKey struct {
+	service uint32
+	network uint64
+}
+
+// Service and network code bits.
+const (
+	svcEphemeral = 1 << 15
+	svcExternal  = 1 << 16
+	svcHashed    = 1 << 31 // an alternative granularity's key, hashed
+	netIPv4      = 1 << 62
+	netIPv6      = 2 << 62
+)
+
+// String is the key in a form that sorts and deduplicates, for the bucket's bound.
+func (k destKey) String() string { return fmt.Sprintf("%08x%016x", k.service, k.network) }
+
+// destKeyOf returns the key of a destination, or false for one without a usable address.
+func destKeyOf(granularity, ip string, port int) (destKey, bool) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return destKey{}, false
+	}
+	a = a.Unmap()
+	svc := uint32(min(max(port, 0), svcEphemeral))
+	if port >= 32768 { // the Linux ephemeral range (net.ipv4.ip_local_port_range): a peer's port changes by itself
+		svc = svcEphemeral
+	}
+	external := !(a.IsPrivate() || cgnat.Contains(a) || a.IsLinkLocalUnicast() || a.IsLoopback())
+	if external {
+		svc |= svcExternal
+	}
+	switch granularity {
+	case DestKeyIP:
+		return destKey{service: hashed(netip.AddrPortFrom(a, uint16(port)).String())}, true
+	case DestKeyNet:
+		return destKey{service: hashed(fmt.Sprint(networkCode(a), " ", svc&^svcExternal))}, true
+	case DestKeyService:
+		return destKey{service: svc}, true
+	}
+	if !external {
+		return destKey{service: svc}, true
+	}
+	return destKey{service: svc, network: networkCode(a)}, true
+}
+
+func hashed(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()&^svcHashed | svcHashed
+}
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598): internal to a provider.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// networkCode packs the /24 of an IPv4 address, or the /48 of an IPv6 one (an end site's
+// usual allocation, RFC 6177).
+func networkCode(a netip.Addr) uint64 {
+	if a.Is4() {
+		b := a.As4()
+		return netIPv4 | uint64(b[0])<<16 | uint64(b[1])<<8 | uint64(b[2])
+	}
+	b := a.As16()
+	var n uint64
+	for _, x := range b[:6] {
+		n = n<<8 | uint64(x)
+	}
+	return netIPv6 | n
+}
+
+func serviceName(svc uint32) string {
+	if svc&svcHashed != 0 {
+		return fmt.Sprintf("#%08x", svc)
+	}
+	port := strconv.Itoa(int(svc & (svcEphemeral - 1)))
+	if svc&svcEphemeral != 0 {
+		port = "ephemeral"
+	}
+	if svc&svcExternal != 0 {
+		return port + "/external"
+	}
+	return port + "/internal"
+}
+
+func networkName(n uint64) string {
+	switch n & (3 << 62) {
+	case netIPv4:
+		return fmt.Sprintf("%d.%d.%d.0/24", byte(n>>16), byte(n>>8), byte(n))
+	case netIPv6:
+		var b [16]byte
+		for i := range 6 {
+			b[i] = byte(n >> (8 * (5 - i)))
+		}
+		return netip.PrefixFrom(netip.AddrFrom16(b), 48).String()
+	}
+	return ""
+}
+
+// destPair is what the detector knows of one process on one host.
+type destPair struct {
+	Last int64 `json:"last"` // the last bucket it connected in
+	// Active counts the buckets it connected in; Novel those after the warm-up that brought
+	// a new destination.
+	Active int64 `json:"active"`
+	Novel  int64 `json:"novel"`
+	// Services are the services used, each with the external networks used with it.
+	Services []destService `json:"services,omitempty"`
+	// Many marks a pair past destMaxServices: it is no longer judged.
+	Many bool `json:"many,omitempty"`
+}
+
+// destService is one service of a pair: up to destManyNetworks-1 networks, or Many.
+type destService struct {
+	Code     uint32                       `json:"code"`
+	N        uint8                        `json:"n,omitempty"`
+	Networks [destManyNetworks - 1]uint64 `json:"networks,omitzero"`
+	Many     bool                         `json:"many,omitempty"`
+}
+
+func (s *destService) networks() []uint64 { return s.Networks[:s.N] }
+
+func (p *destPair) service(code uint32) *destService {
+	for i := range p.Services {
+		if p.Services[i].Code == code {
+			return &p.Services[i]
+		}
+	}
+	return nil
+}
+
+// learn adds key to the pair and reports whether it was new and worth judging: not new when
+// known, nor when its service already has many networks, nor in a pair that has too many
+// services; what says "service" or "network".
+func (p *destPair) learn(k destKey) (isNew bool, what string) {
+	if p.Many {
+		return false, ""
+	}
+	s := p.service(k.service)
+	if s == nil {
+		if len(p.Services) >= destMaxServices {
+			p.Many, p.Services = true, nil
+			return false, ""
+		}
+		ns := destService{Code: k.service}
+		if k.network != 0 {
+			ns.Networks[0], ns.N = k.network, 1
+		}
+		p.Services = append(p.Services, ns)
+		return true, "service"
+	}
+	if k.network == 0 || s.Many || slices.Contains(s.networks(), k.network) {
+		return false, ""
+	}
+	if int(s.N) == len(s.Networks) {
+		s.Many, s.N, s.Networks = true, 0, [destManyNetworks - 1]uint64{}
+		return false, ""
+	}
+	s.Networks[s.N] = k.network
+	s.N++
+	return true, "network"
+}
+
+// probability is the chance that the pair meets a new destination in a bucket, from its
+// buckets after the warm-up: the Jeffreys estimate (n + 1/2) / (N + 1) of a rate with n
+// events in N trials.
+func (p *destPair) probability() float64 {
+	return (float64(p.Novel) + 0.5) / (float64(p.Active-destWarmup) + 1)
+}
+
+// DestState is a checkpoint of the new-destination detector.
+type DestState struct {
+	Pairs map[string]*destPair `json:"pairs"`
+	Fleet map[uint64]int64     `json:"fleet"`
+}
+
+// destRarity is the new-destination detector of a Rarity.
+type destRarity struct {
+	job   Job
+	pairs map[string]*destPair // host \x00 process
+	// fleet maps a hash of (process, key) to the last bucket any host used it.
+	fleet map[uint64]int64
+}
+
+func newDestRarity(job Job) *destRarity {
+	return &destRarity{job: job, pairs: map[string]*destPair{}, fleet: map[uint64]int64{}}
+}
+
+// fleetKey hashes a process and a key (FNV-1a: stable across restarts, for checkpoints).
+func fleetKey(value string, k destKey) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(value))
+	var b [13]byte // a zero byte ends the name, then the key
+	binary.BigEndian.PutUint32(b[1:], k.service)
+	binary.BigEndian.PutUint64(b[5:], k.network)
+	h.Write(b[:])
+	return h.Sum64()
+}
+
+// destCandidate is a pair's news in one bucket.
+type destCandidate struct {
+	host   string
+	value  int
+	before destPair // the pair before this bucket
+	first  record.Endpoint
+	key    destKey
+	what   string
+	others []record.Endpoint
+	known  []string // services before this bucket
+	nets   []string // networks of the new key's service before this bucket
+	alsoOn []string // other hosts with the same news in the bucket
+}
+
+// score adds bucket k to every pair and returns the records of new destinations. values
+// are sorted; fleet holds their fleet-wide scores, in order.
+func (d *destRarity) score(k int64, start time.Time, values []ValueSummary, fleet []rare.Score) []record.Record {
+	var cands []destCandidate
+	var used []uint64 // fleet keys of this bucket, added once every pair is judged
+	for i, v := range values {
+		common := fleet[i].Probability >= d.job.RecordProbability && !fleet[i].FirstOccurrence
+		for _, group := range byHost(v.HostDestinations) {
+			c, keys := d.observe(k, v.Value, group, common)
+			used = append(used, keys...)
+			if c != nil {
+				c.value = i
+				cands = append(cands, *c)
+			}
+		}
+	}
+	for _, key := range used {
+		d.fleet[key] = k
+	}
+	trimOldest(d.pairs, destMaxPairs, func(p *destPair) int64 { return p.Last })
+	trimOldest(d.fleet, destMaxFleetKeys, func(last int64) int64 { return last })
+	var out []record.Record
+	for _, c := range onePerChange(values, cands) {
+		if p := c.before.probability(); p < d.job.RecordProbability {
+			out = append(out, d.record(start, values[c.value], c, p))
+		}
+	}
+	return out
+}
+
+// onePerChange keeps, of the candidates that found the same destination new to the same
+// process on several hosts in one bucket, the first host's, naming the others: a change
+// seen on several hosts at once (a provider moving, a configuration pushed) is one finding,
+// as a rollout is one signal. Candidates come sorted by process, then host.
+func onePerChange(values []ValueSummary, cands []destCandidate) []destCandidate {
+	var kept []destCandidate
+	first := map[string]int{}
+	for _, c := range cands {
+		g := values[c.value].Value + "\x00" + c.key.String()
+		if i, ok := first[g]; ok {
+			kept[i].alsoOn = append(kept[i].alsoOn, c.host)
+			continue
+		}
+		first[g] = len(kept)
+		kept = append(kept, c)
+	}
+	return kept
+}
+
+// observe adds one host's destinations of a process to its pair, and returns the pair's news
+// when it is to be judged, and the fleet keys used.
+func (d *destRarity) observe(k int64, value string, dests []HostDestination, common bool) (*destCandidate, []uint64) {
+	host := dests[0].Host
+	id := host + "\x00" + value
+	p := d.pairs[id]
+	if p == nil {
+		p = &destPair{}
+		d.pairs[id] = p
+	}
+	before := destPair{Last: p.Last, Active: p.Active, Novel: p.Novel}
+	var known []string
+	for _, s := range p.Services {
+		known = append(known, serviceName(s.Code))
+	}
+	slices.Sort(known)
+	var c *destCandidate
+	var keys []uint64
+	novel := false
+	for _, hd := range dests {
+		key, ok := destKeyOf(d.job.DestinationKey, hd.IP, hd.Port)
+		if !ok {
+			continue
+		}
+		fk := fleetKey(value, key)
+		keys = append(keys, fk)
+		var nets []string
+		if s := p.service(key.service); s != nil {
+			for _, n := range s.networks() {
+				nets = append(nets, networkName(n))
+			}
+		}
+		isNew, what := p.learn(key)
+		if !isNew {
+			continue
+		}
+		novel = true
+		if _, seen := d.fleet[fk]; seen || !common || before.Active < destWarmup {
+			continue
+		}
+		ep := record.Endpoint{IP: hd.IP, Port: hd.Port}
+		if c != nil {
+			c.others = append(c.others, ep)
+			continue
+		}
+		c = &destCandidate{host: host, before: before, first: ep, key: key, what: what, known: known, nets: nets}
+	}
+	if novel && before.Active >= destWarmup {
+		p.Novel++
+	}
+	p.Active++
+	p.Last = k
+	return c, keys
+}
+
+// byHost splits destinations sorted by host into one group per host.
+func byHost(ds []HostDestination) [][]HostDestination {
+	var out [][]HostDestination
+	for i := 0; i < len(ds); {
+		j := i + 1
+		for j < len(ds) && ds[j].Host == ds[i].Host {
+			j++
+		}
+		out = append(out, ds[i:j])
+		i = j
+	}
+	return out
+}
+
+// record writes the record of a pair's new destination: probability p, scored as ml-cpp
+// caps a record of that probability (there are too few such events to normalise against).
+func (d *destRarity) record(start time.Time, v ValueSummary, c destCandidate, p float64) record.Record {
+	score := rare.ProbabilityCeiling(p)
+	var examples []record.Example
+	for _, e := range v.Examples {
+		if k, ok := destKeyOf(d.job.DestinationKey, e.DestinationIP, e.DestinationPort); ok && e.HostName == c.host && k == c.key {
+			examples = append(examples, e)
+		}
+	}
+	ips := []string{c.first.IP}
+	for _, o := range c.others {
+		ips = append(ips, o.IP)
+	}
+	slices.Sort(ips)
+	ips = slices.Compact(ips)
+	influencers := slices.Clone(v.Influencers)
+	for i, inf := range influencers {
+		switch inf.FieldName {
+		case "host.name":
+			influencers[i].FieldValues = []string{c.host}
+		case "destination.ip":
+			influencers[i].FieldValues = ips
+		}
+	}
+	nd := &record.NewDestination{IP: c.first.IP, Port: c.first.Port, Service: serviceName(c.key.service), Network: networkName(c.key.network), New: c.what,
+		KnownServices: c.known, KnownNetworks: c.nets, ActiveBuckets: c.before.Active, NovelBuckets: c.before.Novel, Others: c.others, AlsoOn: c.alsoOn}
+	nd.Text = newDestinationText(v.Value, c.host, nd)
+	return record.Record{
+		ID:                  record.ID(d.job.ID, start, d.job.BucketSpan, destDetector, c.host+"\x00"+v.Value),
+		JobID:               d.job.ID,
+		ResultType:          "record",
+		Timestamp:           start.UnixMilli(),
+		BucketSpan:          int64(d.job.BucketSpan / time.Second),
+		DetectorIndex:       destDetector,
+		Probability:         p,
+		RecordScore:         score,
+		InitialRecordScore:  score,
+		Function:            "rare",
+		FunctionDesc:        "rare",
+		ByFieldName:         d.job.ByField,
+		ByFieldValue:        v.Value,
+		PartitionFieldName:  "host.name",
+		PartitionFieldValue: c.host,
+		// Typical is the pair's rate of buckets with a new destination; actual, this one.
+		Typical:     []float64{p},
+		Actual:      []float64{1},
+		Influencers: withScore(influencers, score),
+		Explanation: record.Explanation{
+			Ceilings:        record.Ceilings{Probability: score},
+			EventCount:      int64(len(examples)),
+			BucketsModelled: c.before.Active + 1,
+			Detector:        record.DetectorNewDestination,
+			NewDestination:  nd,
+		},
+		Examples: examples,
+	}
+}
+
+// newDestinationText says the finding in one sentence: "rsyslogd on db-05 connected to
+// 198.51.100.13:514, a service it never used there (known: 514/internal) after 412 active
+// buckets, 0 of them with a new destination".
+func newDestinationText(name, host string, nd *record.NewDestination) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s on %s connected to %s", name, host, netip.AddrPortFrom(netip.MustParseAddr(nd.IP), uint16(nd.Port)))
+	if nd.New == "network" {
+		fmt.Fprintf(&b, ", a network (%s) it never used for %s there (known: %s)", nd.Network, nd.Service, strings.Join(nd.KnownNetworks, ", "))
+	} else {
+		fmt.Fprintf(&b, ", a service (%s) it never used there (known: %s)", nd.Service, strings.Join(nd.KnownServices, ", "))
+	}
+	fmt.Fprintf(&b, " after %d active buckets, %d of them with a new destination", nd.ActiveBuckets, nd.NovelBuckets)
+	if len(nd.AlsoOn) > 0 {
+		fmt.Fprintf(&b, "; new on %s too in this bucket", strings.Join(nd.AlsoOn, ", "))
+	}
+	return b.String()
+}
+
+// trimOldest forgets the least recently seen entries of m once it holds more than limit,
+// down to 7/8 of it, so trimming is rare; ties go by key, for determinism.
+func trimOldest[K cmp.Ordered, V any](m map[K]V, limit int, last func(V) int64) {
+	if len(m) <= limit {
+		return
+	}
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b K) int { return cmp.Or(cmp.Compare(last(m[a]), last(m[b])), cmp.Compare(a, b)) })
+	for _, k := range keys[:len(m)-limit*7/8] {
+		delete(m, k)
+	}
+}
+
+// snapshot returns the detector's state; it shares the maps, so it is to be encoded before
+// the next bucket.
+func (d *destRarity) snapshot() DestState { return DestState{Pairs: d.pairs, Fleet: d.fleet} }
+
+func (d *destRarity) restore(s DestState) {
+	if s.Pairs != nil {
+		d.pairs = s.Pairs
+	}
+	if s.Fleet != nil {
+		d.fleet = s.Fleet
+	}
+}
