@@ -65,7 +65,7 @@ type Config struct {
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	def := DefaultRDNSConfig()
-	fs.StringVar(&c.Profile, "profile", ProfileFaithful, "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host detector)")
+	fs.StringVar(&c.Profile, "profile", ProfileFaithful, "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host and new-destination detectors)")
 	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "MaxMind-format ASN database (GeoLite2-ASN.mmdb or compatible): AS number and organisation of destinations")
 	fs.StringVar(&c.GeoIPCity, "geoip-city", "", "MaxMind-format City or Country database (GeoLite2-City.mmdb or compatible): country and city of destinations")
 	fs.BoolVar(&c.RDNS, "rdns", false, "resolve destinations to names (reverse DNS, cached, never holding a record longer than --rdns-timeout)")

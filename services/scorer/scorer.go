@@ -88,7 +88,7 @@ func (c *Config) ApplyJobFile() error {
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Job = DefaultJob()
-	fs.StringVar(&c.Profile, "profile", "faithful", "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host detector)")
+	fs.StringVar(&c.Profile, "profile", "faithful", "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host and new-destination detectors)")
 	fs.StringVar(&c.JobFile, "job", "", "anomaly detection job file in Elastic's JSON layout (rare by one field); default: the reference's v3 job")
 	fs.StringVar(&c.Job.ID, "job-id", c.Job.ID, "anomaly detection job id, written into records")
 	fs.DurationVar(&c.Job.BucketSpan, "bucket-span", c.Job.BucketSpan, "the job's bucket span")
