@@ -60,7 +60,12 @@ func (b *Barrier) Passed(ctx context.Context, seq uint64) (bool, error) {
 		return false, nil
 	}
 	b.read = time.Now()
-	info, err := b.cons.Info(ctx)
+	ictx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	info, err := b.cons.Info(ictx)
+	if Transient(err) && ctx.Err() == nil {
+		return false, nil // a cluster electing a leader: ask again at the next commit
+	}
 	if err != nil {
 		return false, fmt.Errorf("natsutil: barrier: consumer info: %w", err)
 	}
