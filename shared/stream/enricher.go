@@ -29,6 +29,11 @@ func EnsureEnricher(ctx context.Context, js jetstream.JetStream, c Config) error
 	if c.Memory {
 		storage = jetstream.MemoryStorage
 	}
+	// An existing bucket is left as it is: updating it would turn direct gets on again under
+	// replicas already reading it (readFromLeader).
+	if _, err := js.Stream(ctx, "KV_"+HistoryBucket); err == nil {
+		return readFromLeader(ctx, js, "KV_"+HistoryBucket)
+	}
 	err := retryRace(ctx, func(ctx context.Context) error {
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:       HistoryBucket,
@@ -43,5 +48,26 @@ func EnsureEnricher(ctx context.Context, js jetstream.JetStream, c Config) error
 	if err != nil {
 		return fmt.Errorf("stream: create key-value bucket %s: %w", HistoryBucket, err)
 	}
-	return nil
+	return readFromLeader(ctx, js, "KV_"+HistoryBucket)
+}
+
+// readFromLeader turns direct gets off on a key-value bucket's stream, so that every read is
+// answered by the stream's leader. A direct get is answered by any replica, and a lagging one
+// can serve an entry older than one another replica of the enricher has just committed and
+// announced (its progress key): on a cluster, a record could then be enriched from an older
+// history than on one server. Reads cost a little more; the enricher caches entries.
+func readFromLeader(ctx context.Context, js jetstream.JetStream, name string) error {
+	return retryRace(ctx, func(ctx context.Context) error {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			return err
+		}
+		cfg := s.CachedInfo().Config
+		if !cfg.AllowDirect {
+			return nil
+		}
+		cfg.AllowDirect = false
+		_, err = js.UpdateStream(ctx, cfg)
+		return err
+	})
 }

@@ -164,3 +164,32 @@ func TestEnsureConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryReadsFromLeader: the history bucket's reads are answered by the stream's leader
+// (no direct gets), after creation and after a second stage ensured it again.
+func TestHistoryReadsFromLeader(t *testing.T) {
+	js := startJetStream(t)
+	ctx := context.Background()
+	for range 2 {
+		if err := EnsureEnricher(ctx, js, Config{Replicas: 1}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := js.Stream(ctx, "KV_"+HistoryBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.CachedInfo().Config.AllowDirect {
+			t.Fatal("the history bucket allows direct gets: a lagging replica could answer a read")
+		}
+	}
+	kv, err := js.KeyValue(ctx, HistoryBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get(ctx, "k"); err != nil || string(e.Value()) != "v" {
+		t.Fatalf("read back %v, %v", e, err)
+	}
+}
