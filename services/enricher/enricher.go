@@ -113,10 +113,10 @@ type Service struct {
 
 	// Messages wait for what comes before them (order.go).
 	bar      *natsutil.Barrier
-	waiting  []*item         // in input order
-	held     map[uint64]bool // their sequences, kept unacked
-	maxBatch int             // of the loop; 0: its default
-	onHandle func()          // tests: called after each message handled
+	waiting  []*item       // in input order
+	held     natsutil.Held // their sequences, kept unacked
+	maxBatch int           // of the loop; 0: its default
+	onHandle func()        // tests: called after each message handled
 }
 
 // New prepares the enricher on nc: it opens the GeoIP databases.
@@ -128,7 +128,7 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, js: js, pub: natsutil.NewPublisher(js), log: log.With("stage", Stage), held: map[uint64]bool{}}
+	s := &Service{cfg: cfg, js: js, pub: natsutil.NewPublisher(js), log: log.With("stage", Stage), held: natsutil.Held{}}
 	if cfg.GeoIPASN != "" || cfg.GeoIPCity != "" {
 		if s.geo, err = OpenGeoIP(cfg.GeoIPASN, cfg.GeoIPCity); err != nil {
 			return nil, err
@@ -182,7 +182,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.retain, Release: s.release, MaxBatch: s.maxBatch,
+	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch,
 		Throttle: natsutil.NewThrottle(s.js, stream.Enriched, stream.WindowerConsumer).Wait}
 	return loop.Run(ctx)
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/record"
 )
@@ -117,15 +116,6 @@ func (s *Service) finish(ctx context.Context, it *item) error {
 	default:
 		return s.enrichRecord(ctx, it.rec)
 	}
-}
-
-// retain keeps a message unacked while it waits.
-func (s *Service) retain(msg jetstream.Msg) bool {
-	if len(s.held) == 0 {
-		return false
-	}
-	meta, err := msg.Metadata()
-	return err == nil && s.held[meta.Sequence.Stream]
 }
 
 // release is the loop's Release: after a commit's acks, the messages now ready are finished

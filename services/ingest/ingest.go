@@ -135,8 +135,8 @@ type Service struct {
 
 	// Markers wait at a barrier: every raw message before theirs must be done (see markers.go).
 	bar     *natsutil.Barrier
-	waiting []held          // markers not yet published, in input order
-	held    map[uint64]bool // their raw messages, kept unacked until they are
+	waiting []held        // markers not yet published, in input order
+	held    natsutil.Held // their raw messages, kept unacked until they are
 	// What this replica saw of each replay, shared in the ingest bucket for the end of input.
 	kv       jetstream.KeyValue
 	replica  string
@@ -169,7 +169,7 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	return &Service{
 		cfg: cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
 		partitions: p, batches: make([][]byte, p), marked: -1 << 62,
-		held: map[uint64]bool{}, replica: replicaID(), shares: map[string]*share{},
+		held: natsutil.Held{}, replica: replicaID(), shares: map[string]*share{},
 	}, nil
 }
 
@@ -205,7 +205,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.retain, Release: s.release, MaxBatch: s.maxBatch,
+	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch,
 		Throttle: natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
 	return loop.Run(ctx)
 }

@@ -107,15 +107,6 @@ func (s *Service) publishMarker(ctx context.Context, h held) error {
 	return nil
 }
 
-// retain keeps the raw message of a marker unacked until the marker is published.
-func (s *Service) retain(msg jetstream.Msg) bool {
-	if len(s.held) == 0 {
-		return false
-	}
-	meta, err := msg.Metadata()
-	return err == nil && s.held[meta.Sequence.Stream]
-}
-
 // release is the loop's Release: after a commit's acks, the markers whose barrier passed go
 // out, and are stored before their raw messages are acked.
 func (s *Service) release(ctx context.Context) error {

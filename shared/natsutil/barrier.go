@@ -100,3 +100,16 @@ func (b *Barrier) advance() {
 		b.floor++
 	}
 }
+
+// Held is the set of messages, by stream sequence, that a stage keeps unacknowledged while
+// what they carry waits at its Barrier. Its Retain is the stage's Loop.Retain.
+type Held map[uint64]bool
+
+// Retain reports whether msg is held.
+func (h Held) Retain(msg jetstream.Msg) bool {
+	if len(h) == 0 {
+		return false
+	}
+	meta, err := msg.Metadata()
+	return err == nil && h[meta.Sequence.Stream]
+}
