@@ -25,13 +25,18 @@ func Transient(err error) bool {
 // Retry calls f, each attempt with its own deadline of RequestTimeout, until it succeeds,
 // fails otherwise than Transient, ctx is done, or DefaultRetryFor has passed.
 func Retry(ctx context.Context, f func(context.Context) error) error {
+	return RetryIf(ctx, Transient, f)
+}
+
+// RetryIf is Retry with the errors worth another attempt chosen by again.
+func RetryIf(ctx context.Context, again func(error) bool, f func(context.Context) error) error {
 	deadline := time.Now().Add(DefaultRetryFor)
 	wait := 50 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, RequestTimeout)
 		err := f(actx)
 		cancel()
-		if err == nil || ctx.Err() != nil || !Transient(err) || time.Now().After(deadline) {
+		if err == nil || ctx.Err() != nil || !again(err) || time.Now().After(deadline) {
 			return err
 		}
 		select {

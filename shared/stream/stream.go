@@ -262,25 +262,7 @@ func Partitions(ctx context.Context, js jetstream.JetStream) (int, error) {
 // nats-server 2.15.2 and five stages starting on a new 3-node cluster), each attempt with its
 // own deadline: the next attempt finds the stream made or makes it.
 func retryRace(ctx context.Context, create func(context.Context) error) error {
-	var err error
-	for attempt := range 20 {
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		err = create(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && !natsutil.Transient(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(min(attempt+1, 10)) * 20 * time.Millisecond):
-		}
-	}
-	return err
+	return natsutil.RetryIf(ctx, func(err error) bool {
+		return errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || natsutil.Transient(err)
+	}, create)
 }
-
-// attemptTimeout bounds one request creating a stream or bucket.
-const attemptTimeout = 3 * time.Second
