@@ -12,7 +12,9 @@ import (
 	"github.com/rarenet/rarenet/shared/event"
 )
 
-// Output receives what Decoding makes of its input.
+// Output receives what Decoding makes of its input. The event and the reject are only valid
+// during the call (decoders reuse them): an Output that keeps one copies it (Event.Clone,
+// format.Result.Clone).
 type Output interface {
 	// Accept takes an event that passed the datafeed filter.
 	Accept(ev *event.Event)

@@ -98,7 +98,7 @@ func TestBoundaryKeepsEvents(t *testing.T) {
 			var b Boundary
 			d := New()
 			var got []format.Result
-			emit := func(r format.Result) { got = append(got, r) }
+			emit := func(r format.Result) { got = append(got, r.Clone()) }
 			pieces := 1
 			for i, l := range lines {
 				if b.Add([]byte(l)) && i > 0 {
