@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/schollz/progressbar/v3"
@@ -157,6 +158,8 @@ func replayCmd(ctx context.Context, args []string) error {
 	fs.BoolVar(&verbose, "v", false, "log the stages' progress on stderr")
 	fs.BoolVar(&driverOnly, "driver-only", false, "run no stage: drive the stage binaries running against --nats-url")
 	fs.DurationVar(&ro.Timeout, "timeout", 0, "give up when the pipeline has not finished this long after the input is sent (0: wait)")
+	var cpuProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the replay to this file (go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: rarenet replay [flags] FILE...  (- is stdin)")
 		fs.PrintDefaults()
@@ -195,6 +198,17 @@ func replayCmd(ctx context.Context, args []string) error {
 	ro.Out = w
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		ro.Progress = newBar(ro.Files)
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	st, err := rarenet.Replay(ctx, ro)
 	if err != nil {
