@@ -236,6 +236,19 @@ func (s *Service) decode(msg jetstream.Msg, it *item) error {
 		it.kind = itemMarker
 		return nil
 	}
+	if msg.Headers().Get(control.HeaderEncoding) == control.EncodingMsgpack {
+		// Only bucket summaries travel in msgpack.
+		var sum record.BucketSummary
+		rest, err := sum.UnmarshalMsg(msg.Data())
+		if err == nil && len(rest) > 0 {
+			err = fmt.Errorf("%d bytes after the summary", len(rest))
+		}
+		if err != nil {
+			it.kind = itemRejected
+			return s.reject(msg, "undecodable bucket summary: "+err.Error())
+		}
+		return s.summary(it, &sum, msg)
+	}
 	var head struct {
 		ResultType string `json:"result_type"`
 	}
@@ -249,12 +262,7 @@ func (s *Service) decode(msg jetstream.Msg, it *item) error {
 			it.kind = itemRejected
 			return s.reject(msg, "undecodable bucket summary: "+err.Error())
 		}
-		if sum.BucketSpan <= 0 {
-			it.kind = itemRejected
-			return s.reject(msg, "bucket summary without a bucket span")
-		}
-		it.kind, it.sum = itemSummary, &sum
-		return nil
+		return s.summary(it, &sum, msg)
 	}
 	var r record.Record
 	if err := json.Unmarshal(msg.Data(), &r); err != nil {
@@ -263,6 +271,16 @@ func (s *Service) decode(msg jetstream.Msg, it *item) error {
 	}
 	it.kind, it.rec = itemRecord, &r
 	it.summaries, _ = strconv.Atoi(msg.Headers().Get(control.HeaderSummaries))
+	return nil
+}
+
+// summary checks a decoded bucket summary and makes it the item.
+func (s *Service) summary(it *item, sum *record.BucketSummary, msg jetstream.Msg) error {
+	if sum.BucketSpan <= 0 {
+		it.kind = itemRejected
+		return s.reject(msg, "bucket summary without a bucket span")
+	}
+	it.kind, it.sum = itemSummary, sum
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/rarenet/rarenet/services/ingest/datafeed"
 	"github.com/rarenet/rarenet/services/ingest/format"
@@ -117,6 +118,13 @@ func (d *Decoding) Complete(out Output) {
 	d.touched = d.touched[:0]
 }
 
+// The range of event times: buckets, watermarks and event batches count Unix nanoseconds in
+// an int64.
+var (
+	minTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2261, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
 func (d *Decoding) emit(out Output, name string) format.Emit {
 	return func(r format.Result) {
 		r.Format = name
@@ -124,6 +132,12 @@ func (d *Decoding) emit(out Output, name string) format.Emit {
 			if r.Err == nil {
 				r.Err = fmt.Errorf("%w: decoder returned neither event nor error", format.ErrMalformed)
 			}
+			out.Reject(r)
+			return
+		}
+		if t := r.Event.Timestamp; t.Before(minTime) || t.After(maxTime) {
+			r.Err = fmt.Errorf("%w: @timestamp %s is outside the years 1678-2261 that event time is kept in (nanoseconds since 1970 in 64 bits)",
+				format.ErrMalformed, t.Format(time.RFC3339Nano))
 			out.Reject(r)
 			return
 		}

@@ -12,7 +12,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -126,11 +125,11 @@ type Service struct {
 	dec        *Decoding
 	log        *slog.Logger
 	partitions int
-	batches    [][]byte
-	latest     time.Time // the latest event time seen
-	msgLatest  time.Time // the latest event time of the raw message being handled
-	marked     int64     // the bucket of the watermark last announced
-	err        error     // the first publish error inside an Output callback
+	batches    []event.BatchBuilder // per partition: the events of the raw message being handled
+	latest     time.Time            // the latest event time seen
+	msgLatest  time.Time            // the latest event time of the raw message being handled
+	marked     int64                // the bucket of the watermark last announced
+	err        error                // the first publish error inside an Output callback
 	stats      Stats
 
 	// Markers wait at a barrier: every raw message before theirs must be done (see markers.go).
@@ -168,7 +167,7 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	}
 	return &Service{
 		cfg: cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
-		partitions: p, batches: make([][]byte, p), marked: -1 << 62,
+		partitions: p, batches: make([]event.BatchBuilder, p), marked: -1 << 62,
 		held: natsutil.Held{}, replica: replicaID(), shares: map[string]*share{},
 	}, nil
 }
@@ -285,22 +284,29 @@ func (s *Service) handleControl(ctx context.Context, seq uint64, h nats.Header) 
 	return s.hold(ctx, held{seq: seq, eof: &m, share: c})
 }
 
-// publishBatches sends each partition's events as one NDJSON message. idBase makes the
-// message ids deterministic, so a redelivered raw message is de-duplicated by JetStream.
+// publishBatches sends each partition's events as one event batch (event.Batch). idBase
+// makes the message ids deterministic, so a redelivered raw message is de-duplicated by
+// JetStream.
 func (s *Service) publishBatches(idBase string) error {
 	if s.err != nil {
 		return s.err
 	}
-	for p, b := range s.batches {
-		if len(b) == 0 {
+	for p := range s.batches {
+		bb := &s.batches[p]
+		if bb.Len() == 0 {
 			continue
 		}
+		// A fresh buffer each time: the publisher keeps the message until it is acknowledged.
+		data, err := bb.AppendMsg(nil)
+		bb.Reset()
+		if err != nil {
+			return fmt.Errorf("ingest: encode the events of partition %d: %w", p, err)
+		}
 		m := nats.NewMsg(stream.EventsSubject(p))
-		m.Data = b
+		m.Data = data
 		if err := s.pub.Publish(m, idBase+"-"+strconv.Itoa(p)); err != nil {
 			return err
 		}
-		s.batches[p] = nil
 	}
 	return nil
 }
@@ -328,14 +334,8 @@ func (s *Service) markWatermark(ctx context.Context, seq uint64, c contribution)
 
 // Accept implements Output: the event joins its partition's batch.
 func (s *Service) Accept(ev *event.Event) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		s.Reject(format.Result{Err: fmt.Errorf("cannot encode the event: %w", err), Source: ev.Origin.Source, Line: ev.Origin.Line})
-		return
-	}
 	s.stats.Accepted.Add(1)
-	p := partition.Of(ev.Process.Name, s.partitions)
-	s.batches[p] = append(append(s.batches[p], b...), '\n')
+	s.batches[partition.Of(ev.Process.Name, s.partitions)].Add(ev)
 	if ev.Timestamp.After(s.latest) {
 		s.latest = ev.Timestamp
 	}

@@ -30,6 +30,7 @@ type bucket struct {
 	// profile's new-destination detector; granularity is its Job.DestinationKey.
 	hostDests   bool
 	granularity string
+	uids        map[string]string // see uidName
 }
 
 // valueAgg is what the bucket knows of one process.name: how often it connected, every
@@ -48,6 +49,20 @@ type valueAgg struct {
 }
 
 func newBucket(k int64) *bucket { return &bucket{start: k, values: map[string]*valueAgg{}} }
+
+// uidName is the user of an event that has only the numeric id, "uid=<id>", made once per
+// bucket and id rather than once per event.
+func (b *bucket) uidName(id string) string {
+	if u, ok := b.uids[id]; ok {
+		return u
+	}
+	if b.uids == nil {
+		b.uids = map[string]string{}
+	}
+	u := "uid=" + id
+	b.uids[id] = u
+	return u
+}
 
 // newJobBucket is a bucket that gathers what job's detectors need.
 func newJobBucket(k int64, job Job) *bucket {
@@ -79,13 +94,13 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 		}
 		keepSmallest(set, val, maxInfluenceValues, strings.Compare)
 	}
-	keepExample(a, example(ev))
+	keepExample(a, ev)
 	if ip := ev.Destination.IP; ip != "" {
 		keepSmallest(a.dests, record.Endpoint{IP: ip, Port: ev.Destination.Port}, maxDestinations, compareEndpoint)
 	}
 	user := ev.User.Name
 	if user == "" && ev.User.ID != "" {
-		user = "uid=" + ev.User.ID
+		user = b.uidName(ev.User.ID)
 	}
 	if user != "" {
 		keepSmallest(a.users, user, maxUsers, strings.Compare)
@@ -166,7 +181,11 @@ func keepSmallest[T comparable](set map[T]struct{}, v T, limit int, cmp func(a, 
 }
 
 // keepExample keeps the earliest examples by time, then source and line, in that order.
-func keepExample(a *valueAgg, e record.Example) {
+func keepExample(a *valueAgg, ev *event.Event) {
+	if len(a.examples) == maxExamples && ev.Timestamp.After(a.examples[maxExamples-1].Timestamp) {
+		return // later than every example kept: most events, and no example to build
+	}
+	e := example(ev)
 	i, _ := slices.BinarySearchFunc(a.examples, e, compareExample)
 	if i >= maxExamples {
 		return
@@ -227,7 +246,7 @@ func example(ev *event.Event) record.Example {
 		PID:              ev.Process.PID,
 		ParentPID:        ev.Process.Parent.PID,
 		Executable:       ev.Process.Executable,
-		Args:             ev.Process.Args,
+		Args:             slices.Clone(ev.Process.Args), // the event's may be shared and reused
 		Title:            ev.Process.Title,
 		WorkingDirectory: ev.Process.WorkingDirectory,
 		DestinationIP:    ev.Destination.IP,

@@ -23,7 +23,6 @@ package scorer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,7 +32,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tinylib/msgp/msgp"
 
+	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/job"
 	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -234,13 +235,15 @@ func freshConsumer(ctx context.Context, js jetstream.JetStream, streamName, name
 	return natsutil.DurableConsumer(ctx, js, streamName, name, filter)
 }
 
-// publishJSON publishes v on subject with the message id.
-func publishJSON(pub *natsutil.Publisher, subject, id string, v any) error {
-	b, err := json.Marshal(v)
+// publishMsgpack publishes v in msgpack on subject with the message id, saying so in
+// control.HeaderEncoding.
+func publishMsgpack(pub *natsutil.Publisher, subject, id string, v msgp.Marshaler) error {
+	b, err := v.MarshalMsg(nil)
 	if err != nil {
 		return fmt.Errorf("scorer: encode %T: %w", v, err)
 	}
 	m := nats.NewMsg(subject)
 	m.Data = b
+	m.Header.Set(control.HeaderEncoding, control.EncodingMsgpack)
 	return pub.Publish(m, id)
 }
