@@ -91,6 +91,15 @@ func (c *Config) Filter() (datafeed.Filter, error) {
 	return datafeed.ByName(c.Datafeed)
 }
 
+// Ingest buffers at most rawPullMessages raw messages ahead of decoding, in pulls of at most
+// rawPullBytes: a prefetch of a thousand raw messages of up to a megabyte each held half a
+// gigabyte during a replay. The byte bound exceeds the largest message a server takes (the
+// embedded one's payload limit is 8 MiB).
+const (
+	rawPullMessages = 16
+	rawPullBytes    = 16 << 20
+)
+
 // Stats counts what ingest has done. Read it with Snapshot.
 type Stats struct {
 	Lines, Accepted, Filtered, Rejected atomic.Int64
@@ -205,6 +214,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch, Idle: natsutil.BarrierIdle,
+		PullMessages: rawPullMessages, PullBytes: rawPullBytes,
 		Throttle: natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
 	return loop.Run(ctx)
 }

@@ -32,11 +32,13 @@ const (
 	maxLineBytes = 4 << 20
 )
 
-// The driver publishes at most aheadLimit raw messages ahead of ingest: a replay of a month of
-// logs then holds a few hundred megabytes in the RAW stream at most, not the whole input.
+// The driver publishes at most aheadLimit raw messages and aheadBytes ahead of ingest: a
+// replay of a month of logs then holds a few megabytes in the RAW stream, not the whole
+// input, and its memory does not grow with the input.
 const (
-	flushEvery = 64
+	flushEvery = 16
 	aheadLimit = 256
+	aheadBytes = 32 << 20
 )
 
 // ErrNoEOF is returned when the pipeline never reported the end of a replay.
@@ -264,8 +266,8 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 	}
 }
 
-// backPressure waits while the RAW stream holds more than aheadLimit messages not yet
-// consumed by ingest.
+// backPressure waits while the RAW stream holds more than aheadLimit messages or aheadBytes
+// not yet consumed by ingest.
 func (o *ReplayOptions) backPressure(ctx context.Context) error {
 	if o.raw == nil {
 		return nil
@@ -276,7 +278,7 @@ func (o *ReplayOptions) backPressure(ctx context.Context) error {
 		switch {
 		case err == nil:
 			failingSince = time.Time{}
-			if info.State.Msgs <= aheadLimit {
+			if info.State.Msgs <= aheadLimit && info.State.Bytes <= aheadBytes {
 				return nil
 			}
 		case ctx.Err() != nil:
@@ -291,7 +293,7 @@ func (o *ReplayOptions) backPressure(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond): // ingest takes about a millisecond a message
 		}
 	}
 }

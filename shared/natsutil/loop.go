@@ -86,6 +86,13 @@ type Loop struct {
 	Release func(context.Context) error
 	// MaxBatch bounds the messages handled between commits (default 1000).
 	MaxBatch int
+	// PullMessages bounds the messages the client buffers ahead of Handle (default and at
+	// most MaxBatch, at most 1000).
+	PullMessages int
+	// PullBytes, when set, bounds each pull request's bytes as well: for a stream of large
+	// messages (raw input), whose prefetch would otherwise hold hundreds of megabytes. It
+	// must exceed the largest message, or the loop stalls.
+	PullBytes int
 	// Idle is how long to wait for input before committing and ticking (default 50ms).
 	Idle time.Duration
 }
@@ -100,7 +107,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	if idle <= 0 {
 		idle = 50 * time.Millisecond
 	}
-	it, err := l.Consumer.Messages(jetstream.PullMaxMessages(min(maxBatch, 1000)))
+	it, err := l.Consumer.Messages(l.pullOpt(maxBatch))
 	if err != nil {
 		return fmt.Errorf("natsutil: pull messages: %w", err)
 	}
@@ -179,7 +186,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			if watch.stalled(ctx) {
 				it.Stop()
-				if it, err = l.Consumer.Messages(jetstream.PullMaxMessages(min(maxBatch, 1000))); err != nil {
+				if it, err = l.Consumer.Messages(l.pullOpt(maxBatch)); err != nil {
 					return stopErr(ctx, fmt.Errorf("natsutil: pull messages again: %w", err))
 				}
 			}
@@ -217,6 +224,18 @@ func (l *Loop) Run(ctx context.Context) error {
 			progress()
 		}
 	}
+}
+
+// pullOpt bounds the client's prefetch (see PullMessages and PullBytes).
+func (l *Loop) pullOpt(maxBatch int) jetstream.PullMessagesOpt {
+	n := min(maxBatch, 1000)
+	if l.PullMessages > 0 {
+		n = min(n, l.PullMessages)
+	}
+	if l.PullBytes > 0 {
+		return jetstream.PullMaxMessagesWithBytesLimit(n, l.PullBytes)
+	}
+	return jetstream.PullMaxMessages(n)
 }
 
 // stallAfter is how long a loop goes without a message before it asks whether its pull is
