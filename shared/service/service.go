@@ -121,6 +121,7 @@ func Run(st Stage) {
 	httpAddr := fs.String("http-addr", DefaultHTTPAddr, "serve /healthz, /readyz and /metrics on this address; empty for none")
 	healthcheck := fs.String("healthcheck", "", "only GET this URL (e.g. http://127.0.0.1:9090/healthz) and exit 0 if it answers 200 OK, else 1: the health check of a container with nothing but this binary")
 	startTimeout := fs.Duration("start-timeout", 2*time.Minute, "how long to wait for NATS and the streams at start before giving up")
+	profiling := fs.Bool("pprof", false, "also serve Go's profiles on --http-addr under /debug/pprof/ (they can hold event data: keep that port internal)")
 	st.Register(fs)
 	_ = fs.Parse(os.Args[1:])
 	// Read before ApplyEnv: the check mode is asked for on the command line, never inherited
@@ -155,7 +156,11 @@ func Run(st Stage) {
 	}
 	ready := NewReadiness(consumers)
 	metrics := NewMetrics(name)
-	Serve(ctx, *httpAddr, Handler(ready, metrics), log)
+	h := Handler(ready, metrics)
+	if *profiling {
+		h = WithProfiling(h)
+	}
+	Serve(ctx, *httpAddr, h, log)
 
 	natsOpts = append(natsOpts,
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("disconnected from NATS", "err", err) }),
