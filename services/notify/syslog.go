@@ -160,7 +160,9 @@ func (s *syslogSender) Close() error {
 // CEF is a signal in ArcSight's Common Event Format (v0): the header (vendor, product,
 // version, signature id, name, severity 0-10) and extension fields of the CEF key dictionary.
 func CEF(s *Signal) string {
-	head := func(v string) string { return strings.NewReplacer(`\`, `\\`, `|`, `\|`, "\n", " ", "\r", " ").Replace(v) }
+	head := func(v string) string {
+		return strings.NewReplacer(`\`, `\\`, `|`, `\|`, "\n", " ", "\r", " ").Replace(v)
+	}
 	ext := func(v string) string {
 		return strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\r\n", `\n`, "\n", `\n`, "\r", `\r`).Replace(v)
 	}
