@@ -94,7 +94,9 @@ func runNotifier(t *testing.T, s *natstest.Server, cfg *Config) *harness {
 	}
 	ctx, cancel := context.WithCancel(s.Ctx)
 	h := &harness{s: s, n: n, metrics: m, cancel: cancel, done: make(chan error, 1)}
-	go func() { h.done <- n.Run(ctx, s.Conn(t, "notify"), RunOptions{AckWait: 5 * time.Second, DeliverAll: true}) }()
+	go func() {
+		h.done <- n.Run(ctx, s.Conn(t, "notify"), RunOptions{AckWait: 5 * time.Second, DeliverAll: true})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -210,4 +212,22 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// syncBuf collects a child process's output.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -39,6 +39,9 @@ func syslogSeverity(s string) uint8 {
 // RFC 5612 reserves for documentation, which rarenet, holding none of its own, uses.
 const sdID = "rarenet@32473"
 
+// sdEscaper escapes a structured-data parameter value (RFC 5424, 6.3.3).
+var sdEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`)
+
 // syslogSender writes RFC 5424 messages to a syslog server over TCP or TLS, each framed by
 // octet counting (RFC 6587, 3.4.1): its length in bytes, a space, the message. One
 // connection is kept and made again after an error.
@@ -91,7 +94,9 @@ func (s *syslogSender) frame(m *Message, sig *Signal, now time.Time) ([]byte, er
 	}
 	for _, p := range params {
 		if p[1] != "" {
-			msg.SetParameter(sdID, p[0], p[1])
+			// The builder parses a value as it would appear in a message, escapes included,
+			// and drops one that does not parse: give it escaped (RFC 5424, 6.3.3).
+			msg.SetParameter(sdID, p[0], sdEscaper.Replace(p[1]))
 		}
 	}
 	text := m.Text
