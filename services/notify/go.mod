@@ -6,6 +6,8 @@ replace github.com/rarenet/rarenet/shared => ../../shared
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.26.0
 	github.com/google/uuid v1.6.0
 	github.com/leodido/go-syslog/v4 v4.6.0
 	github.com/nats-io/nats.go v1.55.0
