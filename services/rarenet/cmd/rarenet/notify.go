@@ -106,4 +106,3 @@ func sendTest(ctx context.Context, n *notify.Notifier) error {
 	}
 	return nil
 }
-
