@@ -58,6 +58,7 @@ const (
 	KindSyslog     = "syslog"
 	KindSMTP       = "smtp"
 	KindExec       = "exec"
+	KindStdout     = "stdout"
 )
 
 // kindOf returns the destination kind of a URL.
@@ -79,8 +80,10 @@ func kindOf(raw string) (string, error) {
 		return KindSMTP, nil
 	case "exec":
 		return KindExec, nil
+	case "stdout":
+		return KindStdout, nil
 	}
-	return "", fmt.Errorf("unknown scheme %q: want webhook+https, slack+https, mattermost+https, syslog+tcp, syslog+tls, smtp or exec", u.Scheme)
+	return "", fmt.Errorf("unknown scheme %q: want webhook+https, slack+https, mattermost+https, syslog+tcp, syslog+tls, smtp, exec or stdout", u.Scheme)
 }
 
 // checkNoSecretInURL refuses a password written in a URL's user part.
@@ -212,6 +215,8 @@ func NewSender(d *DestinationConfig) (Sender, error) {
 		return newSMTPSender(u, d)
 	case KindExec:
 		return newExecSender(u, d)
+	case KindStdout:
+		return &stdoutSender{w: os.Stdout}, nil
 	}
 	return nil, fmt.Errorf("unknown kind %s", kind)
 }

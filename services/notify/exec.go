@@ -3,14 +3,17 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // execSender runs a program for each message, the signal documents on its standard input (one
@@ -72,3 +75,32 @@ func neutralEnv() []string {
 	}
 	return env
 }
+
+// stdoutSender writes each signal as one JSON line on the notifier's standard output, with
+// the route and the idempotency key: the destination of a stack with no receiver yet
+// (docker-compose.yml's default), read with `docker compose logs notify`.
+type stdoutSender struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *stdoutSender) Send(_ context.Context, m *Message) error {
+	var b bytes.Buffer
+	for _, sig := range m.Signals {
+		line, err := json.Marshal(struct {
+			Route  string          `json:"route"`
+			Key    string          `json:"idempotency_key"`
+			Signal json.RawMessage `json:"signal"`
+		}{m.Route, m.Key, bytes.TrimSpace(sig.Raw)})
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrPermanent, err)
+		}
+		b.Write(append(line, '\n'))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.w.Write(b.Bytes())
+	return err
+}
+
+func (s *stdoutSender) Close() error { return nil }

@@ -56,3 +56,38 @@ env > "$1/env"
 		t.Errorf("the program ran %s times, want 2", c)
 	}
 }
+
+// TestStdout: the stdout destination writes one JSON line per signal.
+func TestStdout(t *testing.T) {
+	var b syncBuf
+	s := &stdoutSender{w: &b}
+	docs := sampleSignals(t)
+	var sigs []*Signal
+	for _, d := range docs {
+		sig, _ := ParseSignal(d)
+		sigs = append(sigs, sig)
+	}
+	if err := s.Send(t.Context(), &Message{Key: "k", Route: "r", Signals: sigs}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for i, l := range lines {
+		var v struct {
+			Route, Key string
+			Signal     json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := ParseSignal(v.Signal)
+		if got == nil || got.ID != sigs[i].ID {
+			t.Errorf("line %d: %s", i, l)
+		}
+	}
+	if _, err := kindOf("stdout:"); err != nil {
+		t.Error(err)
+	}
+}
