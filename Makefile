@@ -1,17 +1,18 @@
 # rarenet: build, test, benchmark. Every target works on a fresh machine with only Go.
 GO      ?= go
-MODULES := shared services/ingest services/scorer services/enricher services/windower services/rarenet e2e
-BINS    := rarenet ingest scorer enricher windower
+MODULES := shared services/ingest services/scorer services/enricher services/windower services/notify services/rarenet e2e
+BINS    := rarenet ingest scorer enricher windower notify
 
 .PHONY: all build test test-short vet fmt-check bench quality demo clean
 
 all: build
 
-## build: the all-in-one and the four stage binaries into bin/
+## build: the all-in-one, the four stage binaries and the notifier into bin/
 build:
 	@mkdir -p bin
 	$(GO) build -o bin/ ./services/rarenet/cmd/rarenet ./services/ingest/cmd/ingest \
-		./services/scorer/cmd/scorer ./services/enricher/cmd/enricher ./services/windower/cmd/windower
+		./services/scorer/cmd/scorer ./services/enricher/cmd/enricher ./services/windower/cmd/windower \
+		./services/notify/cmd/notify
 
 ## test: vet and every test of every module, end-to-end ones included
 test: vet

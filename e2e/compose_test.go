@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rarenet/rarenet/services/notify"
 )
 
 // TestCompose brings up docker-compose.yml with podman-compose — a 3-node NATS cluster and
@@ -39,7 +41,7 @@ func TestCompose(t *testing.T) {
 	staticBuild(t, root, filepath.Join(stageCtx, "bin")+string(os.PathSeparator),
 		"go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(stageCtx, "bin")+string(os.PathSeparator),
 		"./services/rarenet/cmd/rarenet", "./services/ingest/cmd/ingest", "./services/scorer/cmd/scorer",
-		"./services/enricher/cmd/enricher", "./services/windower/cmd/windower")
+		"./services/enricher/cmd/enricher", "./services/windower/cmd/windower", "./services/notify/cmd/notify")
 	staticBuild(t, os.TempDir(), natsCtx, "go", "install", "github.com/nats-io/nats-server/v2@"+natsServerVersion)
 	podman(t, "build", "-q", "-t", stageImage, "-f", filepath.Join(root, "deploy", "docker", "Dockerfile.local"), stageCtx)
 	podman(t, "build", "-q", "-t", natsImage, "-f", filepath.Join(root, "deploy", "docker", "nats.Dockerfile"), natsCtx)
@@ -61,7 +63,7 @@ func TestCompose(t *testing.T) {
 	for _, n := range []string{"nats-1", "nats-2", "nats-3"} {
 		fmt.Fprintf(&ov, "  %s:\n    image: %s\n", n, natsImage)
 	}
-	for _, s := range []string{"ingest", "scorer", "enricher", "windower"} {
+	for _, s := range []string{"ingest", "scorer", "enricher", "windower", "notify"} {
 		fmt.Fprintf(&ov, "  %s:\n    image: %s\n", s, stageImage)
 		if s == "scorer" || s == "windower" {
 			ov.WriteString("    environment:\n      RARENET_CLOCK: watermark\n")
@@ -100,7 +102,7 @@ func TestCompose(t *testing.T) {
 	slices.Sort(containers)
 	t.Logf("up in %s: %v", time.Since(began).Round(time.Second), containers)
 	want := []string{"ingest_1", "ingest_2", "scorer_1", "scorer_2", "enricher_1", "enricher_2", "windower_1", "windower_2",
-		"nats-1_1", "nats-2_1", "nats-3_1"}
+		"notify_1", "nats-1_1", "nats-2_1", "nats-3_1"}
 	for _, w := range want {
 		if !slices.Contains(containers, project+"_"+w) {
 			t.Errorf("no container %s_%s running", project, w)
@@ -110,7 +112,7 @@ func TestCompose(t *testing.T) {
 	// Every stage answers its health check, run in its container by the binary itself (the
 	// images have no shell), once it has reached the cluster.
 	deadline := time.Now().Add(2 * time.Minute)
-	for _, c := range []string{"ingest_1", "ingest_2", "scorer_1", "scorer_2", "enricher_1", "enricher_2", "windower_1", "windower_2"} {
+	for _, c := range []string{"ingest_1", "ingest_2", "scorer_1", "scorer_2", "enricher_1", "enricher_2", "windower_1", "windower_2", "notify_1"} {
 		stage := strings.TrimSuffix(strings.TrimSuffix(c, "_1"), "_2")
 		for {
 			_, err := podmanErr("exec", project+"_"+c, stage, "--healthcheck", "http://127.0.0.1:9090/readyz")
@@ -155,6 +157,18 @@ func TestCompose(t *testing.T) {
 	if !slices.Equal(names, []string{"bash", "kworkerds", "perl"}) {
 		t.Errorf("signals for %v, want bash, kworkerds and perl (the sample's intruders)", names)
 	}
+	// The notifier delivered each signal to its default destination, its log.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		logs, _ := podmanErr("logs", project+"_notify_1")
+		n := strings.Count(string(logs), `"idempotency_key"`)
+		if n == len(names) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the notifier logged %d signals, want %d", n, len(names))
+			break
+		}
+	}
 	t.Logf("signals for %v; %s in all (%s)", names, time.Since(began).Round(time.Second), strings.TrimSpace(stderr.String()))
 }
 
@@ -180,8 +194,8 @@ func withoutHealthChecks(t *testing.T, compose []byte, root string) []byte {
 		}
 		out.Write(bytes.ReplaceAll(line, []byte("./deploy/"), []byte(root+"/deploy/")))
 	}
-	if dropped != 4 {
-		t.Fatalf("docker-compose.yml has %d health checks, want one per stage", dropped)
+	if dropped != 5 {
+		t.Fatalf("docker-compose.yml has %d health checks, want one per stage and the notifier's", dropped)
 	}
 	return out.Bytes()
 }
@@ -263,6 +277,7 @@ func TestDeployFiles(t *testing.T) {
 		Metadata   struct {
 			Name string `yaml:"name"`
 		} `yaml:"metadata"`
+		Data map[string]string `yaml:"data"`
 		Spec struct {
 			Replicas int `yaml:"replicas"`
 			Template struct {
@@ -303,7 +318,7 @@ func TestDeployFiles(t *testing.T) {
 	if _, ok := kinds["Service/nats-headless"]; !ok {
 		t.Errorf("no headless Service for the NATS routes")
 	}
-	wantReplicas := map[string]int{"ingest": 2, "scorer": 2, "enricher": 2, "windower": 2}
+	wantReplicas := map[string]int{"ingest": 2, "scorer": 2, "enricher": 2, "windower": 2, "notify": 1}
 	for stage, n := range wantReplicas {
 		d, ok := kinds["Deployment/rarenet-"+stage]
 		if !ok {
@@ -323,6 +338,20 @@ func TestDeployFiles(t *testing.T) {
 			if c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" {
 				t.Errorf("rarenet-%s: no resource requests", stage)
 			}
+		}
+	}
+
+	// The notifier's configuration in the manifests is one it loads.
+	cm, ok := kinds["ConfigMap/rarenet-notify"]
+	if !ok || cm.Data["notify.toml"] == "" {
+		t.Errorf("no ConfigMap rarenet-notify with notify.toml")
+	} else {
+		f := filepath.Join(t.TempDir(), "notify.toml")
+		if err := os.WriteFile(f, []byte(cm.Data["notify.toml"]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := notify.LoadConfig(f); err != nil {
+			t.Errorf("deploy/k8s rarenet-notify: %v", err)
 		}
 	}
 

@@ -16,11 +16,13 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +45,7 @@ type secureServer struct {
 }
 
 // users of deploy/nats/accounts.conf.
-var users = []string{"ingest", "scorer", "enricher", "windower", "signals", "publisher", "admin"}
+var users = []string{"ingest", "scorer", "enricher", "windower", "notify", "signals", "publisher", "admin"}
 
 func startSecureServer(t *testing.T, bin string) *secureServer {
 	t.Helper()
@@ -156,6 +158,19 @@ func TestSecurity(t *testing.T) {
 		stages[name] = startEnv(t, env, filepath.Join(bin, name), args...)
 	}
 
+	// The notifier as its own user, from the first signal: one webhook takes every signal, one
+	// refuses them (400), so the signals also go to its dead-letter subject.
+	var hooked, refused atomic.Int64
+	okHook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hooked.Add(1) }))
+	defer okHook.Close()
+	badHook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refused.Add(1)
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer badHook.Close()
+	stages["notify"] = startEnv(t, []string{"RARENET_NATS_PASSWORD=" + srv.passwords["notify"]}, filepath.Join(bin, "notify"),
+		append(srv.stageArgs("notify"), "--from", "all", "--to", "webhook+"+okHook.URL, "--to", "webhook+"+badHook.URL)...)
+
 	// The signals user subscribes before anything is published.
 	signalsNC := srv.connect(t, "signals", nil)
 	signals := make(chan *nats.Msg, 100)
@@ -195,6 +210,30 @@ func TestSecurity(t *testing.T) {
 		}
 	}
 	t.Logf("signals for %v", names)
+	for deadline := time.Now().Add(30 * time.Second); hooked.Load() < int64(want) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if hooked.Load() != int64(want) || refused.Load() != int64(want) {
+		t.Errorf("the notifier delivered %d signals and had %d refused, want %d each", hooked.Load(), refused.Load(), want)
+	}
+	admin := srv.connect(t, "admin", nil)
+	adminJS, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		info, err := adminJS.Stream(context.Background(), stream.DLQ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		si, err := info.Info(context.Background(), jetstream.WithSubjectFilter(stream.NotifyDLQSubject("to-2")))
+		if err == nil && si.State.Msgs == uint64(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the notifier's dead letters did not reach %s", stream.NotifyDLQSubject("to-2"))
+		}
+	}
 
 	// Signals come as the watermark passes their rule runs, possibly before ingest has read
 	// the end of the input: wait for the count of every line.
@@ -264,6 +303,10 @@ func TestSecurity(t *testing.T) {
 			{"signals", "sub", "_INBOX_ingest.>"},
 			{"publisher", "pub", stream.EventsSubject(0)},
 			{"publisher", "sub", stream.SignalsSubject},
+			{"notify", "pub", stream.SignalsSubject},
+			{"notify", "pub", stream.DLQSubject("ingest")},
+			{"notify", "sub", stream.RawWildcard},
+			{"notify", "pub", "$JS.API.CONSUMER.MSG.NEXT." + stream.Enriched + "." + stream.WindowerConsumer},
 		}
 		for _, tt := range tests {
 			t.Run(tt.user+"/"+tt.action+"/"+tt.subject, func(t *testing.T) {

@@ -6,6 +6,7 @@
 //	rarenet normalize  the ingest stage alone: normalized network events as NDJSON
 //	rarenet tail       follow log files and publish their new lines on rarenet.raw.<format>
 //	rarenet collect    a /proc sensor: new outbound connections as ECS on rarenet.raw.ecs
+//	rarenet notify     signals to webhooks, chat, syslog, mail or a program, once each
 package main
 
 import (
@@ -38,6 +39,7 @@ Usage:
   rarenet tail [flags] FILE...        follow logs (rotation-safe, resumable) into rarenet.raw.<format>
   rarenet collect [flags]             sensor from /proc: new outbound connections into rarenet.raw.ecs
   rarenet signals [--json]            print every new signal on rarenet.signals
+  rarenet notify --config F [--to URL] deliver signals to webhooks, Slack, syslog, mail... (--test: a sample)
   rarenet exceptions add|list|remove  manage rule exceptions (rarenet exceptions help)
   rarenet simulate [flags]            a fleet history with ground truth, for measuring quality
   rarenet evaluate --labels F SIGNALS recall, false signals, duplicates against the ground truth
@@ -70,6 +72,8 @@ func main() {
 		err = collectCmd(ctx, os.Args[2:])
 	case "signals":
 		err = signalsCmd(ctx, os.Args[2:])
+	case "notify":
+		err = notifyCmd(ctx, os.Args[2:])
 	case "exceptions":
 		err = exceptionsCmd(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
