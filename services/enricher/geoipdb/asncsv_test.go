@@ -76,8 +76,8 @@ func TestReadASNTableHeaderAndOverlap(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := overlap{File: "asn-fixture.csv", Line: 3, Start: "1.0.7.0", End: "1.0.7.255", Kept: 64502, Given: 64501}
-	if fx.Rows != 8 || fx.IPv4 != 5 || fx.IPv6 != 3 || len(fx.Overlaps) != 1 || fx.Overlaps[0] != want {
-		t.Errorf("fixture: %+v, want 8 rows (5 IPv4) and the overlap %+v", fx, want)
+	if fx.Rows != 9 || fx.IPv4 != 6 || fx.IPv6 != 3 || len(fx.Overlaps) != 1 || fx.Overlaps[0] != want {
+		t.Errorf("fixture: %+v, want 9 rows (6 IPv4) and the overlap %+v", fx, want)
 	}
 }
 
@@ -106,7 +106,7 @@ func TestBuildASNFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Rows != 8 || len(st.Overlaps) != 1 {
+	if st.Rows != 9 || len(st.Overlaps) != 1 {
 		t.Errorf("stats %+v", st)
 	}
 	as := lookupAS(t, out)
@@ -124,6 +124,7 @@ func TestBuildASNFixture(t *testing.T) {
 		{"1.0.9.0", 0, ""},
 		{"5.128.0.1", 64503, "Big Block Example"},
 		{"192.88.99.1", 64504, "6to4 Relay Example"}, // special-purpose ranges are kept as published
+		{"198.51.100.23", 64508, "Documentation Range Example"},
 		{"2001:4:112::1", 64505, "AS112 Example"},
 		{"2002:102:304::1", 64506, "6to4 Example"},
 		{"2a00:1450:4001::1", 64507, "Example Europe Ltd, Dublin"},
