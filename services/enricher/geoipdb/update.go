@@ -287,7 +287,7 @@ func prepareASN(parts []part, tmp string, now time.Time, progress func(string, .
 	d.Modified = "converted by rarenet geoip update from CSV to MaxMind DB format (GeoLite2-ASN's record fields); ranges and values unchanged, except that where two rows overlap the later row answers"
 	d.Checks = append(d.Checks,
 		fmt.Sprintf("%d rows parsed (%d IPv4, %d IPv6) in %d tables, ordered by start address", st.Rows, st.IPv4, st.IPv6, st.Tables),
-		fmt.Sprintf("%d overlapping ranges", len(st.Overlaps)),
+		overlaps(len(st.Overlaps)),
 		"MaxMind DB structure verified, and every row's first and last address answered with its AS by the database built")
 	var notes []string
 	for i, ov := range st.Overlaps {
@@ -301,6 +301,13 @@ func prepareASN(parts []part, tmp string, now time.Time, progress func(string, .
 		return nil, nil, err
 	}
 	return d, notes, nil
+}
+
+func overlaps(n int) string {
+	if n == 1 {
+		return "1 row overlaps the row before it (the later row answers)"
+	}
+	return fmt.Sprintf("%d rows overlap the row before them (the later row answers)", n)
 }
 
 // newDatabase describes a database made from parts: named, dated and licensed by their origins
