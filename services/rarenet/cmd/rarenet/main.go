@@ -6,6 +6,7 @@
 //	rarenet normalize  the ingest stage alone: normalized network events as NDJSON
 //	rarenet tail       follow log files and publish their new lines on rarenet.raw.<format>
 //	rarenet collect    a /proc sensor: new outbound connections as ECS on rarenet.raw.ecs
+//	rarenet geoip      fetch free GeoIP databases (AS, country) for the enricher
 package main
 
 import (
@@ -40,6 +41,7 @@ Usage:
   rarenet exceptions add|list|remove  manage rule exceptions (rarenet exceptions help)
   rarenet simulate [flags]            a fleet history with ground truth, for measuring quality
   rarenet evaluate --labels F SIGNALS recall, false signals, duplicates against the ground truth
+  rarenet geoip update [flags]        fetch free AS and country databases for the enricher
 
 Run "rarenet COMMAND -h" for a command's flags.
 `
@@ -71,6 +73,8 @@ func main() {
 		err = signalsCmd(ctx, os.Args[2:])
 	case "exceptions":
 		err = exceptionsCmd(ctx, os.Args[2:])
+	case "geoip":
+		err = geoipCmd(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -86,6 +90,7 @@ func main() {
 
 // pipelineFlags registers the flags shared by run and replay.
 func pipelineFlags(fs *flag.FlagSet, o *rarenet.Options, common *service.Common) {
+	o.Enricher.GeoIPDir = defaultGeoIPDir()
 	common.RegisterFlags(fs)
 	fs.Lookup("nats-url").DefValue = ""
 	common.NATSURL = ""
@@ -132,6 +137,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := finishOptions(fs, &o, &common); err != nil {
 		return err
 	}
+	geoipDirFollowsDataDir(fs, &o)
 	log, err := common.Logger()
 	if err != nil {
 		return err
