@@ -100,6 +100,8 @@ func readTarball(f fetched, tmp string) ([]part, error) {
 				return nil, fmt.Errorf("%s: %s: %w", f.source, rel, err)
 			}
 			o.licenseFiles = append(o.licenseFiles, licenseFile{name: rel, data: b})
+		case strings.HasSuffix(rel, "-num.csv"):
+			// The same ranges as integers: the tables with addresses are read instead.
 		case strings.HasSuffix(rel, ".mmdb") || strings.HasSuffix(rel, ".csv"):
 			p, err := extract(tr, tmp, rel)
 			if err != nil {
@@ -135,7 +137,7 @@ func readTarball(f fetched, tmp string) ([]part, error) {
 }
 
 // preferCombined keeps, of each kind, the files for both address families when the package has
-// them, else the -ipv4 and -ipv6 ones; numeric tables never.
+// them, else (tables only) the -ipv4 and -ipv6 ones.
 func preferCombined(parts []part) []part {
 	split := func(n string) bool {
 		b := strings.TrimSuffix(strings.TrimSuffix(n, ".csv"), ".mmdb")
@@ -143,14 +145,13 @@ func preferCombined(parts []part) []part {
 	}
 	combined := map[Kind]bool{}
 	for _, p := range parts {
-		if !split(p.name) && !strings.HasSuffix(p.name, "-num.csv") {
+		if !split(p.name) {
 			combined[p.kind] = true
 		}
 	}
 	var out []part
 	for _, p := range parts {
 		switch {
-		case strings.HasSuffix(p.name, "-num.csv"):
 		case split(p.name) && (combined[p.kind] || p.kind == KindCountry):
 			// A split country database would answer one family only: use the combined one.
 		default:

@@ -139,7 +139,7 @@ const (
 
 // mmdbMarker starts the metadata section of every MaxMind DB file (MaxMind DB File Format
 // Specification, "Database Metadata"); it lies in the last 128 KiB of the file.
-var mmdbMarker = []byte("\xab\xcd\xefMaxMind.com")
+const mmdbMarker = "\xab\xcd\xefMaxMind.com"
 
 func sniff(path string) (content, error) {
 	f, err := os.Open(path)
@@ -166,7 +166,7 @@ func sniff(path string) (content, error) {
 	if _, err := f.ReadAt(buf, fi.Size()-tail); err != nil && !errors.Is(err, io.EOF) {
 		return 0, err
 	}
-	if bytes.Contains(buf, mmdbMarker) {
+	if bytes.Contains(buf, []byte(mmdbMarker)) {
 		return contentMMDB, nil
 	}
 	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {

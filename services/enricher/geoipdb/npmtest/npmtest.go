@@ -29,11 +29,6 @@ type Packs struct {
 	JSON     string            // path of the pack output
 }
 
-// unreachable are the errors npm reports when it cannot reach its registry (npm's errors are
-// Node's system errors, and its own codes for TLS and proxies).
-var unreachable = []string{"ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENETUNREACH",
-	"EHOSTUNREACH", "ESOCKETTIMEDOUT", "ERR_SOCKET_TIMEOUT", "CERT_", "UNABLE_TO_GET_ISSUER_CERT", "SELF_SIGNED_CERT", "network"}
-
 // skipPrefix starts every reason to skip.
 const skipPrefix = "the real ip-location-db packages cannot be obtained: "
 
@@ -54,7 +49,10 @@ func Pack(dir string, specs ...string) (p *Packs, skip string, err error) {
 	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false")
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
-		for _, u := range unreachable {
+		// The errors npm reports when it cannot reach its registry: Node's system errors, and
+		// its own codes for TLS and proxies.
+		for _, u := range []string{"ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENETUNREACH",
+			"EHOSTUNREACH", "ESOCKETTIMEDOUT", "ERR_SOCKET_TIMEOUT", "CERT_", "UNABLE_TO_GET_ISSUER_CERT", "SELF_SIGNED_CERT", "network"} {
 			if strings.Contains(msg, u) {
 				return nil, fmt.Sprintf("%snpm cannot reach its registry (%s): %s", skipPrefix, u, lastLines(msg, 4)), nil
 			}
