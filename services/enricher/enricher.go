@@ -71,7 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Profile, "profile", ProfileFaithful, "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host and new-destination detectors)")
 	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "MaxMind-format ASN database (GeoLite2-ASN.mmdb or compatible): AS number and organisation of destinations")
 	fs.StringVar(&c.GeoIPCity, "geoip-city", "", "MaxMind-format City or Country database (GeoLite2-City.mmdb or compatible): country and city of destinations")
-	fs.StringVar(&c.GeoIPDir, "geoip-dir", c.GeoIPDir, "directory of the databases `rarenet geoip update` writes: used for what --geoip-asn and --geoip-city do not give")
+	fs.StringVar(&c.GeoIPDir, "geoip-dir", c.GeoIPDir, "directory of the databases rarenet geoip update writes: used for what --geoip-asn and --geoip-city do not give")
 	fs.BoolVar(&c.RDNS, "rdns", false, "resolve destinations to names (reverse DNS, cached, never holding a record longer than --rdns-timeout)")
 	fs.DurationVar(&c.RDNSConfig.Timeout, "rdns-timeout", def.Timeout, "the longest a record waits for its reverse lookups")
 	fs.IntVar(&c.RDNSConfig.Concurrency, "rdns-concurrency", def.Concurrency, "reverse lookups in flight at once")
