@@ -42,7 +42,11 @@ func Build(r *record.Record, in Inputs) *record.Context {
 	}
 	for i := range c.Destinations {
 		d := &c.Destinations[i]
-		d.AS, d.Geo = in.GeoIP.Lookup(d.IP)
+		// Only public addresses: the free databases hold rows for documentation ranges too
+		// (ip-location-db's country database answers AU for 198.51.100.0/24).
+		if d.IPClass == ClassPublic {
+			d.AS, d.Geo = in.GeoIP.Lookup(d.IP)
+		}
 		if rd, ok := in.RDNS[d.IP]; ok {
 			d.ReverseDNS = &rd
 		}
@@ -243,8 +247,8 @@ func destinationFact(d *record.Destination) string {
 	}
 	if d.AS != nil {
 		fmt.Fprintf(&b, ", AS%d", d.AS.Number)
-		if d.AS.Organization != "" {
-			b.WriteString(" " + d.AS.Organization)
+		if d.AS.Organization.Name != "" {
+			b.WriteString(" " + d.AS.Organization.Name)
 		}
 	}
 	if d.Geo != nil {

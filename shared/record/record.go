@@ -131,7 +131,7 @@ type Destination struct {
 	IPClass string `json:"ip_class"`
 	Service string `json:"service,omitempty"`
 	Note    string `json:"note,omitempty"`
-	// AS and Geo come from MaxMind-format databases, when given.
+	// AS and Geo come from MaxMind-format databases, when given, for public addresses only.
 	AS  *AS  `json:"as,omitempty"`
 	Geo *Geo `json:"geo,omitempty"`
 	// ReverseDNS is set when reverse lookups are enabled.
@@ -144,10 +144,18 @@ type Destination struct {
 	PortFirstSeen  *time.Time `json:"port_first_seen,omitempty"`
 }
 
-// AS is the autonomous system of an address (ECS destination.as.*).
+// AS is the autonomous system of an address, in ECS's shape (destination.as.number,
+// destination.as.organization.name).
 type AS struct {
-	Number       uint32 `json:"number"`
-	Organization string `json:"organization,omitempty"`
+	Number       uint32         `json:"number"`
+	Organization ASOrganization `json:"organization,omitzero"`
+	// Database names the database that answered, and the date of its data.
+	Database *GeoIPDatabase `json:"database,omitempty"`
+}
+
+// ASOrganization is ECS's as.organization.
+type ASOrganization struct {
+	Name string `json:"name,omitempty"`
 }
 
 // Geo is the place of an address (ECS destination.geo.*).
@@ -156,6 +164,16 @@ type Geo struct {
 	CountryName    string `json:"country_name,omitempty"`
 	CityName       string `json:"city_name,omitempty"`
 	ContinentCode  string `json:"continent_code,omitempty"`
+	// Database names the database that answered, and the date of its data.
+	Database *GeoIPDatabase `json:"database,omitempty"`
+}
+
+// GeoIPDatabase says which database answered a lookup: its name (the MaxMind database type,
+// or the package it was built from) and the date of its data (YYYY-MM-DD), so an analyst can
+// judge how current the answer is.
+type GeoIPDatabase struct {
+	Name string `json:"name"`
+	Date string `json:"date,omitempty"`
 }
 
 // ReverseDNS is the outcome of a PTR lookup: the names, or why there are none (not-found,

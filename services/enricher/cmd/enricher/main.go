@@ -26,6 +26,9 @@ func main() {
 			m.Counter("records_total", "Anomaly records enriched and published (in and out).", st.Records.Load)
 			m.Counter("rejects_total", "Records rejected to the dead-letter stream.", st.Rejected.Load)
 			m.Counter("summaries_total", "Bucket summaries applied to the process history.", st.Summaries.Load)
+			if err := m.Register(newGeoIPAge(s)); err != nil {
+				return err
+			}
 			return s.Run(ctx)
 		},
 	})

@@ -7,6 +7,7 @@
 //	rarenet tail       follow log files and publish their new lines on rarenet.raw.<format>
 //	rarenet collect    a /proc sensor: new outbound connections as ECS on rarenet.raw.ecs
 //	rarenet notify     signals to webhooks, chat, syslog, mail or a program, once each
+//	rarenet geoip      fetch free GeoIP databases (AS, country) for the enricher
 package main
 
 import (
@@ -43,6 +44,7 @@ Usage:
   rarenet exceptions add|list|remove  manage rule exceptions (rarenet exceptions help)
   rarenet simulate [flags]            a fleet history with ground truth, for measuring quality
   rarenet evaluate --labels F SIGNALS recall, false signals, duplicates against the ground truth
+  rarenet geoip update [flags]        fetch free AS and country databases for the enricher
 
 Run "rarenet COMMAND -h" for a command's flags.
 `
@@ -76,6 +78,8 @@ func main() {
 		err = notifyCmd(ctx, os.Args[2:])
 	case "exceptions":
 		err = exceptionsCmd(ctx, os.Args[2:])
+	case "geoip":
+		err = geoipCmd(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -91,6 +95,7 @@ func main() {
 
 // pipelineFlags registers the flags shared by run and replay.
 func pipelineFlags(fs *flag.FlagSet, o *rarenet.Options, common *service.Common) {
+	o.Enricher.GeoIPDir = defaultGeoIPDir()
 	common.RegisterFlags(fs)
 	fs.Lookup("nats-url").DefValue = ""
 	common.NATSURL = ""
@@ -137,6 +142,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := finishOptions(fs, &o, &common); err != nil {
 		return err
 	}
+	geoipDirFollowsDataDir(fs, &o)
 	log, err := common.Logger()
 	if err != nil {
 		return err
