@@ -16,7 +16,7 @@ build:
 
 ## test: vet and every test of every module, end-to-end ones included
 test: vet
-	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 -timeout 30m ./...); done
 
 ## test-short: unit tests only (no binaries built, no separate processes)
 test-short:
