@@ -38,6 +38,7 @@ Usage:
   rarenet collect [flags]             sensor from /proc: new outbound connections into rarenet.raw.ecs
   rarenet signals [--json]            print every new signal on rarenet.signals
   rarenet exceptions add|list|remove  manage rule exceptions (rarenet exceptions help)
+  rarenet console [flags]             the web console: triage signals in a browser
   rarenet simulate [flags]            a fleet history with ground truth, for measuring quality
   rarenet evaluate --labels F SIGNALS recall, false signals, duplicates against the ground truth
 
@@ -71,6 +72,8 @@ func main() {
 		err = signalsCmd(ctx, os.Args[2:])
 	case "exceptions":
 		err = exceptionsCmd(ctx, os.Args[2:])
+	case "console":
+		err = consoleCmd(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -87,6 +90,7 @@ func main() {
 // pipelineFlags registers the flags shared by run and replay.
 func pipelineFlags(fs *flag.FlagSet, o *rarenet.Options, common *service.Common) {
 	common.RegisterFlags(fs)
+	o.Console.RegisterFlags(fs, "ui-", "") // --ui-listen ADDR serves the web console too
 	fs.Lookup("nats-url").DefValue = ""
 	common.NATSURL = ""
 	fs.Lookup("nats-url").Usage = "use this external NATS server or cluster instead of the embedded one"
@@ -105,6 +109,9 @@ func pipelineFlags(fs *flag.FlagSet, o *rarenet.Options, common *service.Common)
 
 func finishOptions(fs *flag.FlagSet, o *rarenet.Options, common *service.Common) error {
 	if err := service.ApplyEnv(fs); err != nil {
+		return err
+	}
+	if err := o.Console.Validate(); err != nil {
 		return err
 	}
 	o.NATSURL = common.NATSURL
@@ -196,20 +203,36 @@ func replayCmd(ctx context.Context, args []string) error {
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		ro.Progress = newBar(ro.Files)
 	}
-	st, err := rarenet.Replay(ctx, ro)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "rarenet replay: %d lines, %d network events (%d filtered, %d rejected, %d late), %d records, %d signals in %.2fs\n",
-		st.Read, st.Accepted, st.Filtered, st.Rejected, st.Late, st.Records, st.Signals, st.Seconds)
-	if stats != "" {
+	report := func(st rarenet.Stats) error {
+		fmt.Fprintf(os.Stderr, "rarenet replay: %d lines, %d network events (%d filtered, %d rejected, %d late), %d records, %d signals in %.2fs\n",
+			st.Read, st.Accepted, st.Filtered, st.Rejected, st.Late, st.Records, st.Signals, st.Seconds)
+		if stats == "" {
+			return nil
+		}
 		b, err := json.MarshalIndent(st, "", "  ")
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(stats, append(b, '\n'), 0o644); err != nil {
-			return err
+		return os.WriteFile(stats, append(b, '\n'), 0o644)
+	}
+	ui := ro.Pipeline.Console.Listen != ""
+	var reportErr error
+	if ui {
+		// Like `go tool pprof -http`: the replay is done, the console goes on until interrupted.
+		ro.Finished = func(st rarenet.Stats, url string) {
+			reportErr = report(st)
+			fmt.Fprintf(os.Stderr, "rarenet replay: console on %s (interrupt to stop)\n", url)
 		}
+	}
+	st, err := rarenet.Replay(ctx, ro)
+	if err != nil {
+		return err
+	}
+	if !ui {
+		reportErr = report(st)
+	}
+	if reportErr != nil {
+		return reportErr
 	}
 	if f, ok := w.(*os.File); ok && f != os.Stdout {
 		return f.Close()
