@@ -71,7 +71,7 @@ var funcs = template.FuncMap{
 		}
 		return many
 	},
-	"statuses": func() []string { return Statuses },
+	"statuses":   func() []string { return Statuses },
 	"pathEscape": url.PathEscape,
 	// filterLink is the list's URL with one more filter: {{$.Values | filterLink "host" .}}.
 	"filterLink": func(key, value string, v url.Values) string { return withParam(v, key, value) },

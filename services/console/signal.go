@@ -27,25 +27,25 @@ var ErrSignalExpired = errors.New("console: the signal's document is no longer i
 // signalDoc is the part of a signal document the signal's page reads with types; the rest is
 // read from the document as a map. Fields of 7.x documents are under Signal.
 type signalDoc struct {
-	Probability        float64              `json:"probability"`
-	RecordScore        float64              `json:"record_score"`
-	InitialRecordScore float64              `json:"initial_record_score"`
-	JobID              string               `json:"job_id"`
-	BucketSpan         int64                `json:"bucket_span"`
-	ByFieldName        string               `json:"by_field_name"`
-	PartitionField     string               `json:"partition_field_name"`
-	PartitionValue     string               `json:"partition_field_value"`
-	Influencers        []record.Influencer  `json:"influencers"`
-	Explanation        record.Explanation   `json:"rarenet.explanation"`
-	Examples           []record.Example     `json:"rarenet.examples"`
-	Context            *record.Context      `json:"rarenet.context"`
-	RecordID           string               `json:"rarenet.record_id"`
-	RuleRun            string               `json:"rarenet.rule_run"`
-	Threat             []windower.Threat    `json:"kibana.alert.rule.threat"`
-	Note               string               `json:"kibana.alert.rule.note"`
-	Severity           string               `json:"kibana.alert.severity"`
-	RiskScore          float64              `json:"kibana.alert.risk_score"`
-	ExecutionID        string               `json:"kibana.alert.rule.execution.uuid"`
+	Probability        float64                `json:"probability"`
+	RecordScore        float64                `json:"record_score"`
+	InitialRecordScore float64                `json:"initial_record_score"`
+	JobID              string                 `json:"job_id"`
+	BucketSpan         int64                  `json:"bucket_span"`
+	ByFieldName        string                 `json:"by_field_name"`
+	PartitionField     string                 `json:"partition_field_name"`
+	PartitionValue     string                 `json:"partition_field_value"`
+	Influencers        []record.Influencer    `json:"influencers"`
+	Explanation        record.Explanation     `json:"rarenet.explanation"`
+	Examples           []record.Example       `json:"rarenet.examples"`
+	Context            *record.Context        `json:"rarenet.context"`
+	RecordID           string                 `json:"rarenet.record_id"`
+	RuleRun            string                 `json:"rarenet.rule_run"`
+	Threat             []windower.Threat      `json:"kibana.alert.rule.threat"`
+	Note               string                 `json:"kibana.alert.rule.note"`
+	Severity           string                 `json:"kibana.alert.severity"`
+	RiskScore          float64                `json:"kibana.alert.risk_score"`
+	ExecutionID        string                 `json:"kibana.alert.rule.execution.uuid"`
 	Signal             *struct{ Rule rule7x } `json:"signal"`
 }
 

@@ -80,4 +80,3 @@ func consoleCmd(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "rarenet console: %s\n", srv.URL())
 	return srv.Run(ctx)
 }
-
