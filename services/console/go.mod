@@ -3,8 +3,11 @@ module github.com/rarenet/rarenet/services/console
 go 1.26.0
 
 require (
+	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	github.com/rarenet/rarenet/services/enricher v0.0.0
+	github.com/rarenet/rarenet/services/rarenet v0.0.0
+	github.com/rarenet/rarenet/services/scorer v0.0.0
 	github.com/rarenet/rarenet/services/windower v0.0.0
 	github.com/rarenet/rarenet/shared v0.0.0
 )
@@ -18,10 +21,10 @@ require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
-	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/oschwald/maxminddb-golang/v2 v2.9.0 // indirect
+	github.com/rarenet/rarenet/services/ingest v0.0.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
@@ -32,3 +35,9 @@ replace github.com/rarenet/rarenet/shared => ../../shared
 replace github.com/rarenet/rarenet/services/enricher => ../enricher
 
 replace github.com/rarenet/rarenet/services/windower => ../windower
+
+replace github.com/rarenet/rarenet/services/rarenet => ../rarenet
+
+replace github.com/rarenet/rarenet/services/ingest => ../ingest
+
+replace github.com/rarenet/rarenet/services/scorer => ../scorer
