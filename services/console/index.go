@@ -168,17 +168,19 @@ const maxBins = 168
 func (ix *Index) Search(q Query) Result {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	// Start from the shortest posting list that applies: every match is in it.
+	// Start from the shortest posting list that applies: every match is in it. Only the
+	// filters it does not already answer are tested signal by signal.
 	list := ix.all
+	base := ""
 	for _, p := range []struct {
-		m   map[string][]*Summary
-		key string
-	}{{ix.byProcess, q.Process}, {ix.byHost, q.Host}, {ix.byUser, q.User}} {
+		m        map[string][]*Summary
+		key, tag string
+	}{{ix.byProcess, q.Process, "process"}, {ix.byHost, q.Host, "host"}, {ix.byUser, q.User, "user"}} {
 		if p.key == "" {
 			continue
 		}
 		if l := p.m[p.key]; len(l) < len(list) || l == nil {
-			list = l
+			list, base = l, p.tag
 		}
 	}
 	// The time range is a slice of the ordered list.
@@ -223,13 +225,33 @@ func (ix *Index) Search(q Query) Result {
 	}
 	text := strings.ToLower(strings.TrimSpace(q.Text))
 	limit := cmp.Or(q.Limit, 50)
+	checkProcess := q.Process != "" && base != "process"
+	checkHost := q.Host != "" && base != "host"
+	checkUser := q.User != "" && base != "user"
+	if !checkProcess && !checkHost && !checkUser && q.MinScore <= 0 && q.Status == "" && text == "" {
+		// Every signal of the slice matches: the page is a slice of it, and each bin's count
+		// the distance between two binary searches. No signal is visited but the page's.
+		res.Total = len(list)
+		for i := len(list) - 1 - q.Offset; i >= 0 && len(res.Items) < limit; i-- {
+			res.Items = append(res.Items, *list[i])
+		}
+		for b := range res.Bins {
+			end := res.First.Add(time.Duration(b+1) * res.BinWidth)
+			n, _ := slices.BinarySearchFunc(list, end, func(s *Summary, t time.Time) int { return cmp.Or(s.Time.Compare(t), 1) })
+			res.Bins[b] = n
+		}
+		for b := len(res.Bins) - 1; b > 0; b-- {
+			res.Bins[b] -= res.Bins[b-1]
+		}
+		return res
+	}
 	for i := len(list) - 1; i >= 0; i-- {
 		s := list[i]
 		if s.Score < q.MinScore ||
 			q.Status != "" && s.Status != q.Status ||
-			q.Process != "" && s.Process != q.Process ||
-			q.Host != "" && !slices.Contains(s.Hosts, q.Host) ||
-			q.User != "" && !slices.Contains(s.Users, q.User) ||
+			checkProcess && s.Process != q.Process ||
+			checkHost && !slices.Contains(s.Hosts, q.Host) ||
+			checkUser && !slices.Contains(s.Users, q.User) ||
 			text != "" && !s.matchesText(text) {
 			continue
 		}
