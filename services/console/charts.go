@@ -49,7 +49,12 @@ func timelineChart(res Result, v url.Values) (template.HTML, []string) {
 		label := fmt.Sprintf("%s: %d signal%s", start.Format("2006-01-02 15:04"), c, plural(c))
 		fmt.Fprintf(&b, `<a href="%s"><rect class="bg" x="%d" y="0" width="10" height="60"><title>%s</title></rect>`, esc(href), i*10, esc(label))
 		if c > 0 {
-			fmt.Fprintf(&b, `<rect class="bar" x="%d" y="%.2f" width="8" height="%.2f"><title>%s</title></rect>`, i*10+1, 60-h, h, esc(label))
+			cls := "bar"
+			if i < len(res.BinMax) {
+				cls += " " + Band(res.BinMax[i])
+				label += fmt.Sprintf(", highest score %.1f", res.BinMax[i])
+			}
+			fmt.Fprintf(&b, `<rect class="%s" x="%d" y="%.2f" width="8" height="%.2f"><title>%s</title></rect>`, cls, i*10+1, 60-h, h, esc(label))
 		}
 		b.WriteString(`</a>`)
 	}
@@ -66,15 +71,17 @@ func withoutPage(v url.Values, key, value string) url.Values {
 }
 
 func binName(w time.Duration) string {
-	switch w {
-	case time.Hour:
+	switch {
+	case w == time.Hour:
 		return "hour"
-	case 24 * time.Hour:
+	case w == 24*time.Hour:
 		return "day"
-	case 7 * 24 * time.Hour:
+	case w == 7*24*time.Hour:
 		return "week"
+	case w%(24*time.Hour) == 0:
+		return fmt.Sprintf("%d days", w/(24*time.Hour))
 	}
-	return w.String()
+	return fmt.Sprintf("%d hours", w/time.Hour)
 }
 
 func plural(n int) string {

@@ -154,7 +154,10 @@ type Result struct {
 	Items []Summary
 	// Bins are the matching signals per bin of BinWidth, from First (the bin start of the
 	// oldest match, or From) to Last (the end of the newest match's bin, or To).
-	Bins        []int
+	Bins []int
+	// BinMax is the highest score of each bin (for its colour); only set when the query
+	// visited every match (a filter tested signal by signal), else nil.
+	BinMax      []float64
 	BinWidth    time.Duration
 	First, Last time.Time
 }
@@ -163,6 +166,10 @@ type Result struct {
 var binWidths = []time.Duration{time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 28 * 24 * time.Hour}
 
 const maxBins = 168
+
+// binMaxVisit is how many matches a query answered without visiting them still visits for
+// the bins' highest scores (a millisecond's work); beyond, the timeline's bars are uncoloured.
+const binMaxVisit = 20_000
 
 // Search runs a query.
 func (ix *Index) Search(q Query) Result {
@@ -243,8 +250,17 @@ func (ix *Index) Search(q Query) Result {
 		for b := len(res.Bins) - 1; b > 0; b-- {
 			res.Bins[b] -= res.Bins[b-1]
 		}
+		if len(list) <= binMaxVisit {
+			res.BinMax = make([]float64, len(res.Bins))
+			for _, s := range list {
+				if b := int(s.Time.Sub(res.First) / res.BinWidth); b >= 0 && b < len(res.Bins) {
+					res.BinMax[b] = max(res.BinMax[b], s.Score)
+				}
+			}
+		}
 		return res
 	}
+	res.BinMax = make([]float64, len(res.Bins))
 	for i := len(list) - 1; i >= 0; i-- {
 		s := list[i]
 		if s.Score < q.MinScore ||
@@ -261,6 +277,7 @@ func (ix *Index) Search(q Query) Result {
 		res.Total++
 		if b := int(s.Time.Sub(res.First) / res.BinWidth); b >= 0 && b < len(res.Bins) {
 			res.Bins[b]++
+			res.BinMax[b] = max(res.BinMax[b], s.Score)
 		}
 	}
 	return res
