@@ -440,6 +440,17 @@ func TestEvents(t *testing.T) {
 	if got := listed(mustGet(t, s, "/")); len(got) != 4 || got[0] != "live-nc" {
 		t.Errorf("after the live signal the list is %v", got)
 	}
+	// The live signal carries GeoIP (as the enricher writes it with --geoip-asn/--geoip-city):
+	// the list and the page show the AS and the country.
+	if !strings.Contains(mustGet(t, s, "/?q=live-nc"), `title="AS64500 Example Transit">NL</span>`) {
+		t.Error("the list does not show the destination's country with its organisation")
+	}
+	page := mustGet(t, s, "/signals/"+sum.ID)
+	for _, want := range []string{"AS64500 Example Transit", "NL · Amsterdam", "edge.example.net"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the live signal's page lacks %q", want)
+		}
+	}
 	if code, _ := s.postJSON(t, "/api/signals/"+sum.ID+"/status", map[string]string{"status": "acknowledged"}); code != http.StatusOK {
 		t.Fatalf("status: %d", code)
 	}
@@ -462,7 +473,12 @@ func liveSignal(t testing.TB, base map[string]any, process, when string) []byte 
 	d["kibana.alert.original_time"] = when
 	d["kibana.alert.reason"] = "Unusual network activity: " + process + " connected for the first time (live test)."
 	d["@timestamp"] = time.Now().UTC().Format(time.RFC3339Nano)
-	delete(d, "rarenet.context")
+	d["rarenet.context"] = map[string]any{"destinations": []any{map[string]any{
+		"ip": "192.0.2.44", "port": 8443, "ip_class": "public", "service": "https-alt",
+		"as":          map[string]any{"number": 64500, "organization": "Example Transit"},
+		"geo":         map[string]any{"country_iso_code": "NL", "city_name": "Amsterdam"},
+		"reverse_dns": map[string]any{"names": []string{"edge.example.net"}, "status": "ok"},
+	}}}
 	b, err := json.Marshal(d)
 	if err != nil {
 		t.Fatal(err)

@@ -223,7 +223,7 @@ func (s *Summary) index() {
 	s.text = strings.ToLower(b.String())
 }
 
-// Matches reports whether the summary holds the lower-cased text.
+// matchesText reports whether the summary's searchable text holds lower (lower-cased).
 func (s *Summary) matchesText(lower string) bool { return strings.Contains(s.text, lower) }
 
 // Band is the anomaly-score band of the score, as Elastic's anomaly explorer colours them:
