@@ -191,16 +191,32 @@ func (s *Server) processActivity(ctx context.Context, name, current string) *act
 	a.From, a.To = from, to
 	x := func(t time.Time) float64 { return stripWidth * float64(t.Sub(from)) / float64(to.Sub(from)) }
 	w := func(t0, t1 time.Time) float64 { return max(x(t1)-x(t0), 1.5) }
+	// One mark per strip unit at most: a process with thousands of signals draws a bounded
+	// strip; the current signal is always drawn, last, on top.
 	marks := func(b *strings.Builder, host string) {
-		for _, sg := range sigs {
+		var drawn [int(stripWidth) + 1]bool
+		var cur *Summary
+		for i := range sigs {
+			sg := &sigs[i]
 			if host != "" && !slices.Contains(sg.Hosts, host) {
 				continue
 			}
-			cls := "sig"
 			if sg.ID == current {
-				cls = "sig current"
+				cur = sg
+				continue
 			}
-			fmt.Fprintf(b, `<rect class="%s" x="%.2f" y="0" width="%.2f" height="16"><title>signal %s, score %.1f</title></rect>`,
+			col := min(max(int(x(sg.Time)), 0), int(stripWidth))
+			if drawn[col] {
+				continue
+			}
+			drawn[col] = true
+			fmt.Fprintf(b, `<rect class="sig" x="%.2f" y="0" width="%.2f" height="16"><title>signal %s, score %.1f</title></rect>`,
+				x(sg.Time), max(w(sg.Time, sg.Time.Add(span)), 4), esc(sg.Time.Format("2006-01-02 15:04")), sg.Score)
+		}
+		if cur != nil {
+			sg := cur
+			cls := "sig current"
+			fmt.Fprintf(b, `<rect class="%s" x="%.2f" y="0" width="%.2f" height="16"><title>this signal, %s, score %.1f</title></rect>`,
 				cls, x(sg.Time), max(w(sg.Time, sg.Time.Add(span)), 4), esc(sg.Time.Format("2006-01-02 15:04")), sg.Score)
 		}
 	}

@@ -62,7 +62,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix, defaultListen string) {
 	fs.StringVar(&c.Listen, prefix+"listen", defaultListen, "serve the web console on this address (host:port); loopback unless a token file is given")
 	fs.StringVar(&c.TokenFile, prefix+"token-file", "", "token file (lines NAME SHA256-OF-TOKEN [HOST-PATTERN...] [role=read|triage]); every request then needs a token")
 	fs.BoolVar(&c.Insecure, prefix+"insecure", false, "allow a non-loopback address without a token file: anyone reaching it may triage")
-	fs.IntVar(&c.MaxSignals, prefix+"max-signals", DefaultMaxSignals, "signals the console keeps in memory; the oldest are dropped beyond")
+	// Not "max-signals": that is the windower's flag, and both would read RARENET_MAX_SIGNALS.
+	fs.IntVar(&c.MaxSignals, prefix+"keep-signals", DefaultMaxSignals, "signals the console keeps in memory; the oldest are dropped beyond (never from the stream)")
 }
 
 // Validate checks the configuration: a console reachable from other machines needs tokens,

@@ -180,6 +180,9 @@ func replayCmd(ctx context.Context, args []string) error {
 	if driverOnly && ro.Pipeline.NATSURL == "" {
 		return errors.New("--driver-only needs --nats-url")
 	}
+	if driverOnly && ro.Pipeline.Console.Listen != "" {
+		return errors.New("--ui-listen runs no console with --driver-only: run `rarenet console --nats-url URL` against the cluster")
+	}
 	ro.Pipeline.NoStages = driverOnly
 	// A replay is one-shot: its embedded streams live in memory unless told otherwise.
 	ro.Pipeline.Streams.Memory = ro.Pipeline.NATSURL == ""
