@@ -1,9 +1,9 @@
 # rarenet: build, test, benchmark. Every target works on a fresh machine with only Go.
 GO      ?= go
-MODULES := shared services/ingest services/scorer services/enricher services/windower services/notify services/rarenet e2e
+MODULES := shared services/ingest services/scorer services/enricher services/windower services/notify services/console services/rarenet e2e
 BINS    := rarenet ingest scorer enricher windower notify
 
-.PHONY: all build test test-short vet fmt-check bench quality demo clean
+.PHONY: all build test test-short vet fmt-check bench quality screenshots demo clean
 
 all: build
 
@@ -38,6 +38,10 @@ bench:
 ## quality: regenerate docs/quality.md (simulated fleets, both profiles and a baseline; ~10 min)
 quality:
 	cd e2e && $(GO) run ./cmd/quality > ../docs/quality.md.new && mv ../docs/quality.md.new ../docs/quality.md
+
+## screenshots: the console's screenshots in docs/console/, taken by its browser test (needs Chromium)
+screenshots:
+	cd services/console && RARENET_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestBrowser -v .
 
 ## demo: replay the bundled sample (a generated 3-day fleet history) and print the signals
 demo: build

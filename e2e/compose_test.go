@@ -63,7 +63,7 @@ func TestCompose(t *testing.T) {
 	for _, n := range []string{"nats-1", "nats-2", "nats-3"} {
 		fmt.Fprintf(&ov, "  %s:\n    image: %s\n", n, natsImage)
 	}
-	for _, s := range []string{"ingest", "scorer", "enricher", "windower", "notify"} {
+	for _, s := range []string{"ingest", "scorer", "enricher", "windower", "notify", "console"} {
 		fmt.Fprintf(&ov, "  %s:\n    image: %s\n", s, stageImage)
 		if s == "scorer" || s == "windower" {
 			ov.WriteString("    environment:\n      RARENET_CLOCK: watermark\n")
@@ -72,12 +72,12 @@ func TestCompose(t *testing.T) {
 	if err := os.WriteFile(override, []byte(ov.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port, consolePort := freePort(t), freePort(t)
 	project := "rarenet-e2e-" + strconv.Itoa(os.Getpid())
 	compose := func(args ...string) ([]byte, error) {
 		cmd := exec.Command("podman-compose", append([]string{"-p", project, "-f", composeFile, "-f", override}, args...)...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "RARENET_NATS_PORT="+strconv.Itoa(port),
+		cmd.Env = append(os.Environ(), "RARENET_NATS_PORT="+strconv.Itoa(port), "RARENET_CONSOLE_PORT="+strconv.Itoa(consolePort),
 			"RARENET_IMAGE="+stageImage, "RARENET_NATS_IMAGE="+natsImage)
 		return cmd.CombinedOutput()
 	}
@@ -102,7 +102,7 @@ func TestCompose(t *testing.T) {
 	slices.Sort(containers)
 	t.Logf("up in %s: %v", time.Since(began).Round(time.Second), containers)
 	want := []string{"ingest_1", "ingest_2", "scorer_1", "scorer_2", "enricher_1", "enricher_2", "windower_1", "windower_2",
-		"notify_1", "nats-1_1", "nats-2_1", "nats-3_1"}
+		"notify_1", "nats-1_1", "nats-2_1", "nats-3_1", "console_1"}
 	for _, w := range want {
 		if !slices.Contains(containers, project+"_"+w) {
 			t.Errorf("no container %s_%s running", project, w)
@@ -169,6 +169,20 @@ func TestCompose(t *testing.T) {
 			break
 		}
 	}
+	// The console, on its published port, lists them.
+	var total int
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		code, body := httpGet(t, "http://127.0.0.1:"+strconv.Itoa(consolePort)+"/api/signals")
+		var l struct{ Total int }
+		if code == 200 && json.Unmarshal([]byte(body), &l) == nil {
+			if total = l.Total; total == 3 {
+				break
+			}
+		}
+	}
+	if total != 3 {
+		t.Errorf("the console lists %d signals, want 3", total)
+	}
 	t.Logf("signals for %v; %s in all (%s)", names, time.Since(began).Round(time.Second), strings.TrimSpace(stderr.String()))
 }
 
@@ -195,7 +209,7 @@ func withoutHealthChecks(t *testing.T, compose []byte, root string) []byte {
 		out.Write(bytes.ReplaceAll(line, []byte("./deploy/"), []byte(root+"/deploy/")))
 	}
 	if dropped != 5 {
-		t.Fatalf("docker-compose.yml has %d health checks, want one per stage and the notifier's", dropped)
+		t.Fatalf("docker-compose.yml has %d health checks, want one per stage, the notifier's and the console's", dropped)
 	}
 	return out.Bytes()
 }
@@ -354,6 +368,21 @@ func TestDeployFiles(t *testing.T) {
 			t.Errorf("deploy/k8s rarenet-notify: %v", err)
 		}
 	}
+	if d, ok := kinds["Deployment/rarenet-console"]; !ok {
+		t.Error("no Deployment rarenet-console")
+	} else {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if !slices.Equal(c.Command, []string{"rarenet", "console"}) {
+				t.Errorf("rarenet-console runs %v", c.Command)
+			}
+			if c.Liveness == nil || c.Liveness.HTTPGet.Path != "/healthz" || c.Readiness == nil || c.Readiness.HTTPGet.Path != "/readyz" {
+				t.Error("rarenet-console: probes not on /healthz and /readyz")
+			}
+		}
+	}
+	if _, ok := kinds["Service/rarenet-console"]; !ok {
+		t.Error("no Service rarenet-console")
+	}
 
 	var compose struct {
 		Services map[string]struct {
@@ -395,6 +424,21 @@ func TestDeployFiles(t *testing.T) {
 		}
 		if s.Environment["RARENET_REPLICAS"] != "3" || s.Environment["RARENET_NATS_URL"] == "" {
 			t.Errorf("compose: %s not configured for the cluster: %v", stage, s.Environment)
+		}
+	}
+	if c, ok := compose.Services["console"]; !ok {
+		t.Error("compose: no service console")
+	} else {
+		if !slices.Equal(c.Command, []string{"rarenet", "console"}) || c.Environment["RARENET_NATS_URL"] == "" || c.Environment["RARENET_REPLICAS"] != "3" {
+			t.Errorf("compose: console runs %v with %v", c.Command, c.Environment)
+		}
+		if !slices.Equal(c.Healthcheck.Test, []string{"CMD", "rarenet", "console", "--healthcheck", "http://127.0.0.1:8080/healthz"}) {
+			t.Errorf("compose: console health check %v", c.Healthcheck.Test)
+		}
+		// Listening beyond loopback in its container, it needs a token file or the explicit
+		// insecure flag: the console refuses to start otherwise.
+		if c.Environment["RARENET_TOKEN_FILE"] == "" && c.Environment["RARENET_INSECURE"] != "true" {
+			t.Error("compose: the console listens on 0.0.0.0 without a token file or RARENET_INSECURE")
 		}
 	}
 }

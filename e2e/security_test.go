@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -45,7 +46,7 @@ type secureServer struct {
 }
 
 // users of deploy/nats/accounts.conf.
-var users = []string{"ingest", "scorer", "enricher", "windower", "notify", "signals", "publisher", "admin"}
+var users = []string{"ingest", "scorer", "enricher", "windower", "notify", "console", "signals", "publisher", "admin"}
 
 func startSecureServer(t *testing.T, bin string) *secureServer {
 	t.Helper()
@@ -273,6 +274,7 @@ func TestSecurity(t *testing.T) {
 		t.Errorf("the restarted scorer reports no checkpoint age:\n%s", body)
 	}
 	stages["scorer (restarted)"] = restarted
+	stages["console"] = checkConsole(t, srv, bin, signalsNC)
 	for name, p := range stages {
 		out := p.out.String()
 		if strings.Contains(out, "Permissions Violation") || strings.Contains(out, "permissions violation") {
@@ -307,6 +309,14 @@ func TestSecurity(t *testing.T) {
 			{"notify", "pub", stream.DLQSubject("ingest")},
 			{"notify", "sub", stream.RawWildcard},
 			{"notify", "pub", "$JS.API.CONSUMER.MSG.NEXT." + stream.Enriched + "." + stream.WindowerConsumer},
+			{"console", "pub", stream.SignalsSubject},
+			{"console", "pub", stream.RawSubject("ecs")},
+			{"console", "pub", "$KV." + stream.HistoryBucket + ".fleet"},
+			{"console", "pub", "$JS.API.STREAM.DELETE." + stream.Signals},
+			{"console", "pub", "$JS.API.STREAM.PURGE.KV_" + stream.ConsoleBucket},
+			{"console", "pub", "$JS.API.STREAM.CREATE." + stream.Signals},
+			{"console", "sub", stream.AnomaliesSubject},
+			{"signals", "pub", "$KV." + stream.ConsoleBucket + ".status.x"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.user+"/"+tt.action+"/"+tt.subject, func(t *testing.T) {
@@ -375,6 +385,81 @@ func TestSecurity(t *testing.T) {
 			t.Errorf("the output shows the password:\n%s", out)
 		}
 	})
+}
+
+// checkConsole runs `rarenet console` as the console user against the secured cluster once the
+// sample's signals are out: it lists them, shows a signal's page (the history read from the
+// enricher's bucket), sets a status that the signals user sees on rarenet.triage and reads
+// from the console's bucket, and adds an exception to the windower's bucket.
+func checkConsole(t *testing.T, srv *secureServer, bin string, signalsNC *nats.Conn) *proc {
+	t.Helper()
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	args := []string{"console", "--nats-url", srv.url, "--listen", "127.0.0.1:" + strconv.Itoa(port),
+		"--tls-ca", filepath.Join(srv.dir, "ca.pem"),
+		"--tls-cert", filepath.Join(srv.dir, "client.pem"), "--tls-key", filepath.Join(srv.dir, "client-key.pem"),
+		"--nats-user", "console", "--nats-inbox-prefix", "_INBOX_console"}
+	p := startEnv(t, []string{"RARENET_NATS_PASSWORD=" + srv.passwords["console"]}, filepath.Join(bin, "rarenet"), args...)
+	waitReady(t, base+"/readyz")
+	var list struct {
+		Total   int `json:"total"`
+		Signals []struct {
+			ID string `json:"id"`
+		} `json:"signals"`
+	}
+	if code, body := httpGet(t, base+"/api/signals"); code != 200 || json.Unmarshal([]byte(body), &list) != nil || list.Total != 3 {
+		t.Fatalf("console as its own user: /api/signals %d %s\n%s", code, body, p.out.String())
+	}
+	id := list.Signals[0].ID
+	if code, body := httpGet(t, base+"/signals/"+id); code != 200 || !strings.Contains(body, "Is it regular?") {
+		t.Errorf("console: the signal's page %d", code)
+	}
+	triage := make(chan *nats.Msg, 4)
+	sub, err := signalsNC.ChanSubscribe(stream.TriageSubject, triage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	signalsNC.Flush()
+	post := func(path, body string) (int, string) {
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("/api/signals/"+id+"/status", `{"status":"acknowledged","note":"security test"}`); code != 200 {
+		t.Fatalf("console: set status %d %s\n%s", code, body, p.out.String())
+	}
+	select {
+	case m := <-triage:
+		if !strings.Contains(string(m.Data), `"kibana.alert.workflow_status":"acknowledged"`) {
+			t.Errorf("the signals user got %s on %s", m.Data, stream.TriageSubject)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("the signals user got nothing on %s", stream.TriageSubject)
+	}
+	// The signals user reads a signal's state (as `rarenet signals --json` does).
+	sjs, err := jetstream.New(signalsNC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if kv, err := sjs.KeyValue(ctx, stream.ConsoleBucket); err != nil {
+		t.Errorf("the signals user cannot open %s: %v", stream.ConsoleBucket, err)
+	} else if e, err := kv.Get(ctx, "status."+id); err != nil || !strings.Contains(string(e.Value()), "acknowledged") {
+		t.Errorf("the signals user reads the triage state: %v", err)
+	}
+	if code, body := post("/api/exceptions", `{"entries":[{"field":"process.name","operator":"is","values":["teleport"]}],"comment":"security test"}`); code != 201 {
+		t.Errorf("console: add an exception %d %s", code, body)
+	}
+	if code, body := httpGet(t, base+"/exceptions"); code != 200 || !strings.Contains(body, "process.name is teleport") {
+		t.Errorf("console: the exceptions page %d", code)
+	}
+	return p
 }
 
 // publishSample publishes the bundled 3-day fleet history on rarenet.raw.ecs in messages of

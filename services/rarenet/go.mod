@@ -6,6 +6,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
+	github.com/rarenet/rarenet/services/console v0.0.0
 	github.com/rarenet/rarenet/services/enricher v0.0.0
 	github.com/rarenet/rarenet/services/ingest v0.0.0
 	github.com/rarenet/rarenet/services/notify v0.0.0
@@ -59,3 +60,5 @@ replace github.com/rarenet/rarenet/services/enricher => ../enricher
 replace github.com/rarenet/rarenet/services/windower => ../windower
 
 replace github.com/rarenet/rarenet/services/notify => ../notify
+
+replace github.com/rarenet/rarenet/services/console => ../console

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/rarenet/rarenet/services/console"
 	"github.com/rarenet/rarenet/services/enricher"
 	"github.com/rarenet/rarenet/services/ingest"
 	"github.com/rarenet/rarenet/services/scorer"
@@ -47,6 +48,8 @@ type Options struct {
 	Scorer   scorer.Config
 	Enricher enricher.Config
 	Windower windower.Config
+	// Console, when its Listen is set, serves the web console beside the stages.
+	Console console.Config
 }
 
 // Pipeline is a running pipeline.
@@ -65,6 +68,7 @@ type Pipeline struct {
 	Scorer   *scorer.Service
 	Enricher *enricher.Service
 	Windower *windower.Service
+	Console  *console.Server
 }
 
 // Start starts the server (unless external), creates the streams and starts the stages.
@@ -144,6 +148,17 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 	stages = append(stages,
 		stage{ingest.Stage, p.Ingest.Run}, stage{scorer.Stage, p.Scorer.Run},
 		stage{enricher.Stage, p.Enricher.Run}, stage{windower.Stage, p.Windower.Run})
+	if o.Console.Listen != "" {
+		cfg := o.Console
+		cfg.Streams = o.Streams
+		if nc, err = conn(console.Stage); err != nil {
+			return nil, err
+		}
+		if p.Console, err = console.New(ctx, cfg, nc, log); err != nil {
+			return nil, err
+		}
+		stages = append(stages, stage{console.Stage, p.Console.Run})
+	}
 	for _, s := range stages {
 		p.wg.Add(1)
 		go func() {

@@ -61,6 +61,9 @@ type ReplayOptions struct {
 	Timeout time.Duration
 	// Log receives the stages' logs; nil discards them.
 	Log *slog.Logger
+	// Finished, when the pipeline serves the console, is called once the signals are
+	// written, with the console's URL; the replay then keeps serving until ctx is done.
+	Finished func(st Stats, consoleURL string)
 
 	raw jetstream.Stream // for back-pressure
 	id  string           // the replay's id, on every raw message
@@ -154,6 +157,15 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		return st, err
 	}
 	st.Seconds = time.Since(began).Seconds()
+	if p.Console != nil {
+		if o.Finished != nil {
+			o.Finished(st, p.Console.URL())
+		}
+		select {
+		case <-ctx.Done():
+		case <-p.Failed():
+		}
+	}
 	return st, p.Close()
 }
 

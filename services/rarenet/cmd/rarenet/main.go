@@ -42,6 +42,7 @@ Usage:
   rarenet signals [--json]            print every new signal on rarenet.signals
   rarenet notify --config F [--to URL] deliver signals to webhooks, Slack, syslog, mail... (--test: a sample)
   rarenet exceptions add|list|remove  manage rule exceptions (rarenet exceptions help)
+  rarenet console [flags]             the web console: triage signals in a browser
   rarenet simulate [flags]            a fleet history with ground truth, for measuring quality
   rarenet evaluate --labels F SIGNALS recall, false signals, duplicates against the ground truth
   rarenet geoip update [flags]        fetch free AS and country databases for the enricher
@@ -80,6 +81,8 @@ func main() {
 		err = exceptionsCmd(ctx, os.Args[2:])
 	case "geoip":
 		err = geoipCmd(ctx, os.Args[2:])
+	case "console":
+		err = consoleCmd(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -97,6 +100,7 @@ func main() {
 func pipelineFlags(fs *flag.FlagSet, o *rarenet.Options, common *service.Common) {
 	o.Enricher.GeoIPDir = defaultGeoIPDir()
 	common.RegisterFlags(fs)
+	o.Console.RegisterFlags(fs, "ui-", "") // --ui-listen ADDR serves the web console too
 	fs.Lookup("nats-url").DefValue = ""
 	common.NATSURL = ""
 	fs.Lookup("nats-url").Usage = "use this external NATS server or cluster instead of the embedded one"
@@ -115,6 +119,9 @@ func pipelineFlags(fs *flag.FlagSet, o *rarenet.Options, common *service.Common)
 
 func finishOptions(fs *flag.FlagSet, o *rarenet.Options, common *service.Common) error {
 	if err := service.ApplyEnv(fs); err != nil {
+		return err
+	}
+	if err := o.Console.Validate(); err != nil {
 		return err
 	}
 	o.NATSURL = common.NATSURL
@@ -186,6 +193,9 @@ func replayCmd(ctx context.Context, args []string) error {
 	if driverOnly && ro.Pipeline.NATSURL == "" {
 		return errors.New("--driver-only needs --nats-url")
 	}
+	if driverOnly && ro.Pipeline.Console.Listen != "" {
+		return errors.New("--ui-listen runs no console with --driver-only: run `rarenet console --nats-url URL` against the cluster")
+	}
 	ro.Pipeline.NoStages = driverOnly
 	// A replay is one-shot: its embedded streams live in memory unless told otherwise.
 	ro.Pipeline.Streams.Memory = ro.Pipeline.NATSURL == ""
@@ -220,20 +230,36 @@ func replayCmd(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	st, err := rarenet.Replay(ctx, ro)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "rarenet replay: %d lines, %d network events (%d filtered, %d rejected, %d late), %d records, %d signals in %.2fs\n",
-		st.Read, st.Accepted, st.Filtered, st.Rejected, st.Late, st.Records, st.Signals, st.Seconds)
-	if stats != "" {
+	report := func(st rarenet.Stats) error {
+		fmt.Fprintf(os.Stderr, "rarenet replay: %d lines, %d network events (%d filtered, %d rejected, %d late), %d records, %d signals in %.2fs\n",
+			st.Read, st.Accepted, st.Filtered, st.Rejected, st.Late, st.Records, st.Signals, st.Seconds)
+		if stats == "" {
+			return nil
+		}
 		b, err := json.MarshalIndent(st, "", "  ")
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(stats, append(b, '\n'), 0o644); err != nil {
-			return err
+		return os.WriteFile(stats, append(b, '\n'), 0o644)
+	}
+	ui := ro.Pipeline.Console.Listen != ""
+	var reportErr error
+	if ui {
+		// Like `go tool pprof -http`: the replay is done, the console goes on until interrupted.
+		ro.Finished = func(st rarenet.Stats, url string) {
+			reportErr = report(st)
+			fmt.Fprintf(os.Stderr, "rarenet replay: console on %s (interrupt to stop)\n", url)
 		}
+	}
+	st, err := rarenet.Replay(ctx, ro)
+	if err != nil {
+		return err
+	}
+	if !ui {
+		reportErr = report(st)
+	}
+	if reportErr != nil {
+		return reportErr
 	}
 	if f, ok := w.(*os.File); ok && f != os.Stdout {
 		return f.Close()
