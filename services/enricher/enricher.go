@@ -172,6 +172,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.hist = NewStore(kv)
+	s.hist.Pipeline(s.js)
 	s.hist.stream = anomalies
 	cons, err := natsutil.DurableConsumerAckWait(ctx, s.js, stream.Anomalies, stream.EnricherConsumer, s.cfg.AckWait)
 	if err != nil {
