@@ -25,6 +25,7 @@ package auditd
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
@@ -50,8 +51,10 @@ var ErrNoSockaddr = fmt.Errorf("%w: connect without a decodable SOCKADDR", forma
 // format.Emit contract allows; the strings in an Event are safe to keep.
 type Decoder struct {
 	pending []*group // in order of arrival of each group's first record
+	tags    []uint64 // the tag of each pending group
 	free    []*group // groups to reuse
 	lines   int64    // lines seen, to age groups independently of the caller's numbering
+	idle    int64    // at most the least lastSeen of the pending groups
 
 	ev       event.Event
 	meta     event.Meta // the event.* group of every event, copied into category and types
@@ -61,7 +64,7 @@ type Decoder struct {
 	exec     execve
 	strs     interner
 	procs    memo[*process]
-	dests    memo[*destination]
+	ips      addresses
 	key      []byte     // a memo key being built
 	rec      recordLine // the line being decoded
 	scratch  []byte     // a value being decoded
@@ -95,11 +98,13 @@ func (d *Decoder) Decode(l format.Line, emit format.Emit) {
 		return
 	}
 	node, stamp = h.node.in(l.Data), h.stamp.in(l.Data)
-	g := d.find(node, stamp)
+	t := tag(node, stamp)
+	g := d.find(t, node, stamp)
 	if g == nil {
 		g = d.newGroup()
 		g.start(node, stamp, l.Source, l.Num)
 		d.pending = append(d.pending, g)
+		d.tags = append(d.tags, t)
 	}
 	g.lastSeen = d.lines
 	g.add(l.Data, h)
@@ -129,15 +134,30 @@ func (d *Decoder) Flush(emit format.Emit) {
 	}
 }
 
-// find returns the pending group of node and stamp, or nil. Few groups are pending, and the
-// latest is the likeliest, so a scan from the end beats a map.
-func (d *Decoder) find(node, stamp []byte) *group {
-	for i := len(d.pending) - 1; i >= 0; i-- {
-		if g := d.pending[i]; g.is(node, stamp) {
-			return g
+// find returns the pending group of node and stamp, whose tag is t, or nil. Few groups are
+// pending (at most maxPending+1, in logs without EOE records), and the latest is the
+// likeliest, so a scan of their tags from the end beats a map.
+func (d *Decoder) find(t uint64, node, stamp []byte) *group {
+	for i := len(d.tags) - 1; i >= 0; i-- {
+		if d.tags[i] == t && d.pending[i].is(node, stamp) {
+			return d.pending[i]
 		}
 	}
 	return nil
+}
+
+// tag sums up a group's key in a word, so that finding a group mostly compares words: the
+// end of the stamp (the serial, which differs from one event to the next) and the lengths.
+func tag(node, stamp []byte) uint64 {
+	var t uint64
+	if n := len(stamp); n >= 8 {
+		t = binary.LittleEndian.Uint64(stamp[n-8:])
+	} else {
+		for _, c := range stamp {
+			t = t<<8 | uint64(c)
+		}
+	}
+	return t ^ uint64(len(stamp))<<56 ^ uint64(len(node))<<48
 }
 
 func (d *Decoder) newGroup() *group {
@@ -149,8 +169,13 @@ func (d *Decoder) newGroup() *group {
 	return &group{}
 }
 
-// expire completes groups that have seen no record for maxIdleLines lines.
+// expire completes groups that have seen no record for maxIdleLines lines. It looks at them
+// only when the oldest may be that old: idle is at most the least lastSeen of the pending
+// groups, which only grows as groups get records or complete.
 func (d *Decoder) expire(emit format.Emit) {
+	if d.lines-d.idle <= maxIdleLines {
+		return
+	}
 	for i := 0; i < len(d.pending); {
 		g := d.pending[i]
 		if d.lines-g.lastSeen <= maxIdleLines {
@@ -159,6 +184,10 @@ func (d *Decoder) expire(emit format.Emit) {
 		}
 		d.complete(g, emit) // removes pending[i], so i stays
 	}
+	d.idle = d.lines
+	for _, g := range d.pending {
+		d.idle = min(d.idle, g.lastSeen)
+	}
 }
 
 // complete removes g from the pending set and emits its result, if it has one.
@@ -166,6 +195,7 @@ func (d *Decoder) complete(g *group, emit format.Emit) {
 	for i, p := range d.pending {
 		if p == g {
 			d.pending = append(d.pending[:i], d.pending[i+1:]...)
+			d.tags = append(d.tags[:i], d.tags[i+1:]...)
 			break
 		}
 	}

@@ -55,10 +55,11 @@ func (d *Decoder) event(g *group) error {
 	if !haveSaddr {
 		return fmt.Errorf("%w: expected a SOCKADDR record with saddr for stamp %s", ErrNoSockaddr, g.stamp())
 	}
-	dst, nw, err := d.destination(saddr.in(buf), g.arch, g.archOK)
+	dst, nw, err := d.sockaddr(saddr.in(buf), g.arch, g.archOK)
 	if err != nil {
 		return err
 	}
+	nw.Direction = "egress"
 
 	sys := &g.sys
 	d.ev = event.Event{
@@ -82,31 +83,6 @@ func (d *Decoder) event(g *group) error {
 		p.Args = d.args
 	}
 	return nil
-}
-
-// destination returns the destination and network of a saddr, through a memo: a fleet
-// connects to the same addresses again and again.
-func (d *Decoder) destination(saddr []byte, arch uint32, archKnown bool) (event.Endpoint, event.Network, error) {
-	bigEndian := byte(0)
-	if archKnown && arch&archLE == 0 {
-		bigEndian = 1
-	}
-	d.key = append(append(d.key[:0], bigEndian), saddr...)
-	if v, ok := d.dests.get(d.key); ok {
-		return v.dst, v.nw, nil
-	}
-	dst, nw, err := d.sockaddr(saddr, arch, archKnown)
-	if err != nil {
-		return dst, nw, err
-	}
-	nw.Direction = "egress"
-	d.dests.put(d.key, &destination{dst, nw}, len(dst.IP)+len(dst.Path)+64)
-	return dst, nw, nil
-}
-
-type destination struct {
-	dst event.Endpoint
-	nw  event.Network
 }
 
 // process is what an event says of its process and user, besides the pids.

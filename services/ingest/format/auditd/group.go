@@ -78,14 +78,13 @@ func (g *group) add(line []byte, h *recordLine) {
 	body, enriched := h.body.shift(off), h.enriched.shift(off)
 	if h.kind == kindSyscall && !g.haveSys {
 		g.haveSys = true
-		g.sys = parseSyscall(g.buf, body, enriched)
-		s := &g.sys
-		g.arch, g.archOK = parseArch(s.arch.in(g.buf))
-		if !connectCall(s.nr.in(g.buf), s.a0.in(g.buf), g.arch, g.archOK, s.name.in(g.buf)) {
+		var connect bool
+		if g.sys, connect = parseSyscall(g.buf, body, enriched); !connect {
 			g.state = stateIgnored
 			g.lines, g.buf, g.records = 0, g.buf[:0], g.records[:0]
 			return
 		}
+		g.arch, g.archOK = parseArch(g.sys.arch.in(g.buf))
 		g.state = stateConnect
 	}
 	switch h.kind {

@@ -1,5 +1,7 @@
 package auditd
 
+import "net/netip"
+
 // Bounds on a decoder's tables (the strings of interner, the entries of each memo). A
 // fleet's events repeat a few thousand values (the process names, executables, working
 // directories, arguments, hosts, users and the addresses they connect to); when a log holds
@@ -69,4 +71,38 @@ func (t *memo[V]) put(key []byte, v V, size int) {
 	}
 	t.m[string(key)] = v
 	t.bytes += len(key) + size
+}
+
+// addresses turns addresses into their text as netip.Addr.String writes it, each distinct
+// address formatted and allocated once while the table holds it. Keyed by the address
+// rather than its text, a lookup needs neither formatting nor a comparison of strings.
+type addresses struct {
+	m4 map[[4]byte]string
+	m6 map[[16]byte]string
+}
+
+func (t *addresses) v4(a netip.Addr) string {
+	k := a.As4()
+	if s, ok := t.m4[k]; ok {
+		return s
+	}
+	if t.m4 == nil || len(t.m4) >= maxTableEntries {
+		t.m4 = make(map[[4]byte]string, 256)
+	}
+	s := a.String()
+	t.m4[k] = s
+	return s
+}
+
+func (t *addresses) v6(a netip.Addr) string {
+	k := a.As16()
+	if s, ok := t.m6[k]; ok {
+		return s
+	}
+	if t.m6 == nil || len(t.m6) >= maxTableEntries {
+		t.m6 = make(map[[16]byte]string, 256)
+	}
+	s := a.String()
+	t.m6[k] = s
+	return s
 }

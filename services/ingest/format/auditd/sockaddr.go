@@ -45,16 +45,14 @@ func (d *Decoder) sockaddr(saddr []byte, arch uint32, archKnown bool) (event.End
 			return dst, nw, shortSockaddr("AF_INET", 8, len(b))
 		}
 		dst.Port = int(binary.BigEndian.Uint16(b[2:4]))
-		d.scratch = netip.AddrFrom4([4]byte(b[4:8])).AppendTo(d.scratch[:0])
-		dst.IP = d.strs.str(d.scratch)
+		dst.IP = d.ips.v4(netip.AddrFrom4([4]byte(b[4:8])))
 		nw.Type, nw.Family = "ipv4", "inet"
 	case afInet6:
 		if len(b) < 24 {
 			return dst, nw, shortSockaddr("AF_INET6", 24, len(b))
 		}
 		dst.Port = int(binary.BigEndian.Uint16(b[2:4]))
-		d.scratch = netip.AddrFrom16([16]byte(b[8:24])).AppendTo(d.scratch[:0])
-		dst.IP = d.strs.str(d.scratch)
+		dst.IP = d.ips.v6(netip.AddrFrom16([16]byte(b[8:24])))
 		nw.Type, nw.Family = "ipv6", "inet6"
 	case afUnix:
 		d.scratch = appendUnixPath(d.scratch[:0], b[2:])

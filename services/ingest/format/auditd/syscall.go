@@ -2,6 +2,7 @@ package auditd
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 )
 
@@ -182,33 +183,60 @@ const (
 // kernelOrder is the order in which the kernel writes the fields of a SYSCALL record
 // (audit_log_exit and audit_log_task_info, linux kernel/auditsc.c), keys with their '='.
 // success and exit are missing where the syscall did not return.
-var kernelOrder = [...]struct {
-	key      string
-	bit      int // 0 for the fields an event does not read
-	optional bool
-}{
-	{"arch=", hasArch, false}, {"syscall=", hasNr, false}, {"success=", hasSuccess, true},
-	{"exit=", hasExit, true}, {"a0=", hasA0, false}, {"a1=", 0, false}, {"a2=", 0, false},
-	{"a3=", 0, false}, {"items=", 0, false}, {"ppid=", hasPPID, false}, {"pid=", hasPID, false},
-	{"auid=", 0, false}, {"uid=", hasUID, false}, {"gid=", 0, false}, {"euid=", 0, false},
-	{"suid=", 0, false}, {"fsuid=", 0, false}, {"egid=", 0, false}, {"sgid=", 0, false},
-	{"fsgid=", 0, false}, {"tty=", 0, false}, {"ses=", 0, false}, {"comm=", hasComm, false},
-	{"exe=", hasExe, false},
+var kernelOrder = [...]orderedField{
+	ordered("arch=", hasArch, false), ordered("syscall=", hasNr, false), ordered("success=", hasSuccess, true),
+	ordered("exit=", hasExit, true), ordered("a0=", hasA0, false), ordered("a1=", 0, false), ordered("a2=", 0, false),
+	ordered("a3=", 0, false), ordered("items=", 0, false), ordered("ppid=", hasPPID, false), ordered("pid=", hasPID, false),
+	ordered("auid=", 0, false), ordered("uid=", hasUID, false), ordered("gid=", 0, false), ordered("euid=", 0, false),
+	ordered("suid=", 0, false), ordered("fsuid=", 0, false), ordered("egid=", 0, false), ordered("sgid=", 0, false),
+	ordered("fsgid=", 0, false), ordered("tty=", 0, false), ordered("ses=", 0, false), ordered("comm=", hasComm, false),
+	ordered("exe=", hasExe, false),
+}
+
+// orderedField is a field of kernelOrder: its key with '=', also as the little-endian word
+// of its bytes and the mask of that word's bytes.
+type orderedField struct {
+	key        string
+	word, mask uint64
+	bit        int // 0 for the fields an event does not read
+	optional   bool
+}
+
+func ordered(key string, bit int, optional bool) orderedField {
+	f := orderedField{key: key, bit: bit, optional: optional}
+	for i := range len(key) { // every key is at most 8 bytes
+		f.word |= uint64(key[i]) << (8 * i)
+		f.mask |= 0xff << (8 * i)
+	}
+	return f
+}
+
+// at reports whether s[j:] starts with the key of f. Every key fits in a word, so where eight
+// bytes remain this compares one word under a mask instead of calling memequal.
+func (f *orderedField) at(s []byte, j int) bool {
+	if len(s)-j >= 8 {
+		return binary.LittleEndian.Uint64(s[j:])&f.mask == f.word
+	}
+	return hasPrefixAt(s, j, f.key)
 }
 
 // parseSyscall reads the fields a connect event needs from a SYSCALL record whose body and
-// ENRICHED part lie at body and enriched of buf, and skips the others. Where the record
+// ENRICHED part lie at body and enriched of buf, and skips the others; connect says whether
+// the record is a connect (connectCall), and only then is r complete. Where the record
 // follows the kernel's order of fields, a comparison with the expected key replaces the
-// scan for the key and its lookup; from the first field that does not, fields are read one
-// by one. Either way the first value of each key counts.
-func parseSyscall(buf []byte, body, enriched span) syscallRecord {
-	var r syscallRecord
+// scan for the key and its lookup, and the syscall is known after its first fields, so
+// that the records of other syscalls cost little; from the first field out of order,
+// fields are read one by one. Either way the first value of each key counts.
+func parseSyscall(buf []byte, body, enriched span) (r syscallRecord, connect bool) {
+	r.enrichedNames(buf[:enriched.end], enriched.start)
 	text := buf[:body.end]
 	found := 0
 	i := body.start
-	for _, f := range &kernelOrder {
+	decided := false
+	for k := range &kernelOrder {
+		f := &kernelOrder[k]
 		j := skipSpaces(text, i)
-		if !hasPrefixAt(text, j, f.key) {
+		if !f.at(text, j) {
 			if f.optional {
 				continue
 			}
@@ -220,6 +248,12 @@ func parseSyscall(buf []byte, body, enriched span) syscallRecord {
 			found |= f.bit
 		}
 		i = v.end
+		if f.bit == hasA0 { // arch, syscall and a0 are final: they came first
+			if !r.isConnect(buf) {
+				return r, false
+			}
+			decided = true
+		}
 	}
 	for found != hasAll {
 		k, v, ok := nextField(text, i)
@@ -258,8 +292,13 @@ func parseSyscall(buf []byte, body, enriched span) syscallRecord {
 			*dst = v
 		}
 	}
-	r.enrichedNames(buf[:enriched.end], enriched.start)
-	return r
+	return r, decided || r.isConnect(buf)
+}
+
+// isConnect reports whether the record is a connect, from the fields read so far.
+func (r *syscallRecord) isConnect(buf []byte) bool {
+	arch, archOK := parseArch(r.arch.in(buf))
+	return connectCall(r.nr.in(buf), r.a0.in(buf), arch, archOK, r.name.in(buf))
 }
 
 // slot returns where the value of the field of bit goes.
