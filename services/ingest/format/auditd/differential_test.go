@@ -76,10 +76,32 @@ func checkSame(t *testing.T, lines []string) int {
 	return len(want)
 }
 
+// boundaryDiffers returns where Boundary and the reference's Boundary disagree on lines:
+// whether a cut may come before a line, or whether an event is open after it. Every
+// resetEvery lines (0: never) both are Reset, as a tailer does.
+func boundaryDiffers(lines []string, resetEvery int) string {
+	var want reference.Boundary
+	var got Boundary
+	for i, l := range lines {
+		if resetEvery > 0 && i%resetEvery == resetEvery-1 {
+			want.Reset()
+			got.Reset()
+		}
+		w, g := want.Add([]byte(l)), got.Add([]byte(l))
+		if w != g {
+			return fmt.Sprintf("line %d %q: cut before it %v, reference %v", i+1, l, g, w)
+		}
+		if w, g := want.Open(), got.Open(); w != g {
+			return fmt.Sprintf("line %d %q: open after it %v, reference %v", i+1, l, g, w)
+		}
+	}
+	return ""
+}
+
 // TestDifferential checks that the decoder makes the same events and rejects, byte for byte
 // and in the same order, as the reference decoder (the first version, kept in
-// testdata/reference) on the real samples, the generated history, a corpus of odd cases and
-// damaged, interleaved mixes of them.
+// testdata/reference), and Boundary the same cuts, on the real samples, the generated
+// history, a corpus of odd cases and damaged, interleaved mixes of them.
 func TestDifferential(t *testing.T) {
 	varied := variedEvents()
 	inputs := []struct {
@@ -99,8 +121,47 @@ func TestDifferential(t *testing.T) {
 			min   int
 		}{fmt.Sprintf("mix %d", seed), mix(varied, seed, 5000), 200})
 	}
+	// An event that lost its EOE record stays open until maxPending newer events or
+	// maxIdleLines lines have passed.
+	lost := connectLines("node=a ", "5.000:1", 0, saddrV4)
+	lost = lost[:len(lost)-1]
+	for i := range 2 * maxPending {
+		lost = append(lost, connectLines("node=b ", fmt.Sprintf("5.000:%d", i+2), 0, saddrV4)...)
+	}
+	lost = append(lost, connectLines("node=c ", "6.000:1", 0, saddrV4)[:2]...)
+	for range maxIdleLines + 2 {
+		lost = append(lost, "")
+	}
+	lost = append(lost, connectLines("node=c ", "7.000:1", 0, saddrV4)...)
+	inputs = append(inputs, struct {
+		name  string
+		lines []string
+		min   int
+	}{"lost EOE", lost, 2*maxPending + 2})
+	// Logs without EOE records (older kernels) group and cut differently.
+	for _, in := range []struct {
+		name  string
+		lines []string
+	}{{"mix without EOE", mix(varied, 100, 5000)}, {"generated without EOE", readGenerated(t)[:6000]}} {
+		var lines []string
+		for _, l := range in.lines {
+			if !strings.Contains(l, "type=EOE ") {
+				lines = append(lines, l)
+			}
+		}
+		inputs = append(inputs, struct {
+			name  string
+			lines []string
+			min   int
+		}{in.name, lines, 200})
+	}
 	for _, in := range inputs {
 		t.Run(in.name, func(t *testing.T) {
+			for _, every := range []int{0, 97} {
+				if d := boundaryDiffers(in.lines, every); d != "" {
+					t.Errorf("Boundary (reset every %d lines) differs from the reference: %s", every, d)
+				}
+			}
 			n := checkSame(t, in.lines)
 			t.Logf("%d lines, %d results", len(in.lines), n)
 			if n < in.min {
@@ -110,8 +171,8 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
-// FuzzDifferential feeds arbitrary text, split into lines, to the reference decoder and to
-// this one, and fails where they differ.
+// FuzzDifferential feeds arbitrary text, split into lines, to the reference decoder and
+// Boundary and to this package's, and fails where they differ.
 func FuzzDifferential(f *testing.F) {
 	for _, name := range []string{"auditd/go-libaudit-normal.log", "auditd/go-libaudit-rhel7.log"} {
 		f.Add(strings.Join(readLines(f, name), "\n"))
@@ -127,6 +188,9 @@ func FuzzDifferential(f *testing.F) {
 		got := decodeWith(New(), lines)
 		if d := differ(want, got); d != "" {
 			t.Errorf("results differ from the reference decoder's:\n%s", d)
+		}
+		if d := boundaryDiffers(lines, 7); d != "" {
+			t.Errorf("Boundary differs from the reference: %s", d)
 		}
 	})
 }
