@@ -1,6 +1,6 @@
 # rarenet: build, test, benchmark. Every target works on a fresh machine with only Go.
 GO      ?= go
-MODULES := shared services/ingest services/scorer services/enricher services/windower services/rarenet e2e
+MODULES := shared services/ingest services/scorer services/enricher services/windower services/sources services/rarenet e2e
 BINS    := rarenet ingest scorer enricher windower
 
 .PHONY: all build test test-short vet fmt-check bench quality demo clean
