@@ -8,10 +8,11 @@ replace github.com/rarenet/rarenet/services/ingest => ../ingest
 
 require (
 	github.com/cilium/ebpf v0.22.0
-	github.com/nats-io/nats.go v1.56.0
+	github.com/nats-io/nats.go v1.55.0
 	github.com/rarenet/rarenet/services/ingest v0.0.0
 	github.com/rarenet/rarenet/shared v0.0.0
 	golang.org/x/sys v0.49.0
+	kernel.org/pub/linux/libs/security/libcap/cap v1.2.78
 )
 
 require (
@@ -25,4 +26,5 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+	kernel.org/pub/linux/libs/security/libcap/psx v1.2.78 // indirect
 )

@@ -41,7 +41,6 @@ type connectEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	connectMapCounters          = "counters"
 	connectMapEvents            = "events"
 	connectMapInflight          = "inflight"
 	connectProgFexitConnect     = "fexit_connect"
@@ -51,7 +50,9 @@ const (
 	connectProgKretprobeConnect = "kretprobe_connect"
 	connectProgSysEnter         = "sys_enter"
 	connectProgSysExit          = "sys_exit"
+	connectVarEventsTotal       = "events_total"
 	connectVarKeepLoopback      = "keep_loopback"
+	connectVarLostTotal         = "lost_total"
 	connectVarSelfTgid          = "self_tgid"
 	connectVarUnusedEvent       = "unused_event"
 )
@@ -111,7 +112,6 @@ type connectProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectMapSpecs struct {
-	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Inflight *ebpf.MapSpec `ebpf:"inflight"`
 }
@@ -120,7 +120,9 @@ type connectMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectVariableSpecs struct {
+	EventsTotal  *ebpf.VariableSpec `ebpf:"events_total"`
 	KeepLoopback *ebpf.VariableSpec `ebpf:"keep_loopback"`
+	LostTotal    *ebpf.VariableSpec `ebpf:"lost_total"`
 	SelfTgid     *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedEvent  *ebpf.VariableSpec `ebpf:"unused_event"`
 }
@@ -145,14 +147,12 @@ func (o *connectObjects) Close() error {
 //
 // It can be passed to loadConnectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectMaps struct {
-	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Inflight *ebpf.Map `ebpf:"inflight"`
 }
 
 func (m *connectMaps) Close() error {
 	return _ConnectClose(
-		m.Counters,
 		m.Events,
 		m.Inflight,
 	)
@@ -162,7 +162,9 @@ func (m *connectMaps) Close() error {
 //
 // It can be passed to loadConnectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectVariables struct {
+	EventsTotal  *ebpf.Variable `ebpf:"events_total"`
 	KeepLoopback *ebpf.Variable `ebpf:"keep_loopback"`
+	LostTotal    *ebpf.Variable `ebpf:"lost_total"`
 	SelfTgid     *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedEvent  *ebpf.Variable `ebpf:"unused_event"`
 }

@@ -197,18 +197,14 @@ func (s *Sensor) Close() error {
 	return err
 }
 
-// kernelCounters sums the per-CPU counters of the BPF program: records written, and records
-// lost to a full ring buffer.
+// kernelCounters reads the BPF program's counters: records written, and records lost to a
+// full ring buffer. They are memory-mapped, so reading them needs no capability.
 func (s *Sensor) kernelCounters() (events, lost uint64, err error) {
-	m := s.att.coll.Maps["counters"]
-	var per []uint64
-	for i, dst := range []*uint64{&events, &lost} {
-		if err := m.Lookup(uint32(i), &per); err != nil {
-			return 0, 0, fmt.Errorf("sense: counters: %w", err)
-		}
-		for _, v := range per {
-			*dst += v
-		}
+	if err := s.att.coll.Variables["events_total"].Get(&events); err != nil {
+		return 0, 0, fmt.Errorf("sense: counters: %w", err)
+	}
+	if err := s.att.coll.Variables["lost_total"].Get(&lost); err != nil {
+		return 0, 0, fmt.Errorf("sense: counters: %w", err)
 	}
 	return events, lost, nil
 }

@@ -6,6 +6,7 @@
 //	rarenet normalize  the ingest stage alone: normalized network events as NDJSON
 //	rarenet tail       follow log files and publish their new lines on rarenet.raw.<format>
 //	rarenet collect    a /proc sensor: new outbound connections as ECS on rarenet.raw.ecs
+//	rarenet sense      an eBPF sensor: every connect as ECS on rarenet.raw.ecs
 package main
 
 import (
@@ -36,6 +37,7 @@ Usage:
   rarenet normalize [flags] FILE...   decode and filter only; network events as NDJSON
   rarenet tail [flags] FILE...        follow logs (rotation-safe, resumable) into rarenet.raw.<format>
   rarenet collect [flags]             sensor from /proc: new outbound connections into rarenet.raw.ecs
+  rarenet sense [flags]               eBPF sensor: every connect, however short, into rarenet.raw.ecs
   rarenet signals [--json]            print every new signal on rarenet.signals
   rarenet exceptions add|list|remove  manage rule exceptions (rarenet exceptions help)
   rarenet simulate [flags]            a fleet history with ground truth, for measuring quality
@@ -67,6 +69,8 @@ func main() {
 		err = tailCmd(ctx, os.Args[2:])
 	case "collect":
 		err = collectCmd(ctx, os.Args[2:])
+	case "sense":
+		err = senseCmd(ctx, os.Args[2:])
 	case "signals":
 		err = signalsCmd(ctx, os.Args[2:])
 	case "exceptions":
