@@ -41,6 +41,7 @@ type connectEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	connectMapAnnounced         = "announced"
 	connectMapEvents            = "events"
 	connectMapInflight          = "inflight"
 	connectProgFexitConnect     = "fexit_connect"
@@ -55,6 +56,7 @@ const (
 	connectVarLostTotal         = "lost_total"
 	connectVarSelfTgid          = "self_tgid"
 	connectVarUnusedEvent       = "unused_event"
+	connectVarWakeupBytes       = "wakeup_bytes"
 )
 
 // loadConnect returns the embedded CollectionSpec for connect.
@@ -112,8 +114,9 @@ type connectProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectMapSpecs struct {
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Inflight *ebpf.MapSpec `ebpf:"inflight"`
+	Announced *ebpf.MapSpec `ebpf:"announced"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	Inflight  *ebpf.MapSpec `ebpf:"inflight"`
 }
 
 // connectVariableSpecs contains global variables before they are loaded into the kernel.
@@ -125,6 +128,7 @@ type connectVariableSpecs struct {
 	LostTotal    *ebpf.VariableSpec `ebpf:"lost_total"`
 	SelfTgid     *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedEvent  *ebpf.VariableSpec `ebpf:"unused_event"`
+	WakeupBytes  *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // connectObjects contains all objects after they have been loaded into the kernel.
@@ -147,12 +151,14 @@ func (o *connectObjects) Close() error {
 //
 // It can be passed to loadConnectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectMaps struct {
-	Events   *ebpf.Map `ebpf:"events"`
-	Inflight *ebpf.Map `ebpf:"inflight"`
+	Announced *ebpf.Map `ebpf:"announced"`
+	Events    *ebpf.Map `ebpf:"events"`
+	Inflight  *ebpf.Map `ebpf:"inflight"`
 }
 
 func (m *connectMaps) Close() error {
 	return _ConnectClose(
+		m.Announced,
 		m.Events,
 		m.Inflight,
 	)
@@ -167,6 +173,7 @@ type connectVariables struct {
 	LostTotal    *ebpf.Variable `ebpf:"lost_total"`
 	SelfTgid     *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedEvent  *ebpf.Variable `ebpf:"unused_event"`
+	WakeupBytes  *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // connectPrograms contains all programs after they have been loaded into the kernel.

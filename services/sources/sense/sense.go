@@ -165,6 +165,12 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 	if err := spec.Variables["keep_loopback"].Set(cfg.KeepLoopback); err != nil {
 		return nil, fmt.Errorf("sense: keep_loopback: %w", err)
 	}
+	// A wakeup per record costs user space more than the record itself; a new process still
+	// wakes it at once, the rest waits until a sixteenth of the buffer is used or the reader's
+	// timer (half the flush interval) fires.
+	if err := spec.Variables["wakeup_bytes"].Set(uint64(cfg.RingBuffer / 16)); err != nil {
+		return nil, fmt.Errorf("sense: wakeup_bytes: %w", err)
+	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBuffer)
 	att, err := attach(spec, cfg.Probe, log)
 	if err != nil {
@@ -308,7 +314,12 @@ func (s *Sensor) read(lines chan<- []byte, log *slog.Logger) error {
 	var clk clock
 	var rec ringbuf.Record
 	for {
+		// Records sent without a wakeup are read when the deadline passes.
+		s.rd.SetDeadline(time.Now().Add(s.cfg.FlushInterval / 2))
 		if err := s.rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
 			if errors.Is(err, ringbuf.ErrClosed) {
 				return nil
 			}

@@ -40,6 +40,10 @@
 // Set by user space before loading.
 const volatile __u32 self_tgid = 0;
 const volatile bool keep_loopback = false;
+// Records wake user space only when this much is waiting, or when they come from a process
+// not seen lately (whose /proc entry user space should read while it still exists); user
+// space reads the rest on a timer. 0 wakes it for every record.
+const volatile __u64 wakeup_bytes = 0;
 
 // Where a record was seen.
 enum hook {
@@ -94,6 +98,15 @@ struct {
 // capability, so they stay readable after the sensor dropped CAP_BPF.
 __u64 events_total = 0; // records written to the ring buffer
 __u64 lost_total = 0;   // records dropped because the ring buffer was full
+
+// Processes whose records were sent lately, by tgid (the value is unused). LRU: sized like
+// user space's cache of process details.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} announced SEC(".maps");
 
 static __always_inline void count(__u64 *counter)
 {
@@ -202,7 +215,19 @@ static __always_inline void read_sock(struct event *e, struct file *f)
 static __always_inline void submit(struct event *e)
 {
 	e->file = 0;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0) == 0)
+	__u64 flags = 0;
+	if (wakeup_bytes) {
+		__u8 one = 1;
+		if (!bpf_map_lookup_elem(&announced, &e->tgid)) {
+			bpf_map_update_elem(&announced, &e->tgid, &one, BPF_ANY);
+			flags = BPF_RB_FORCE_WAKEUP;
+		} else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes) {
+			flags = BPF_RB_NO_WAKEUP;
+		} else {
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags) == 0)
 		count(&events_total);
 	else
 		count(&lost_total);
