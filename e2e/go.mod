@@ -21,6 +21,7 @@ require (
 	github.com/rarenet/rarenet/services/windower v0.0.0
 	github.com/rarenet/rarenet/shared v0.0.0
 	go.yaml.in/yaml/v3 v3.0.5
+	golang.org/x/sys v0.49.0
 )
 
 require (
@@ -39,6 +40,5 @@ require (
 	github.com/rarenet/rarenet/services/enricher v0.0.0 // indirect
 	github.com/rarenet/rarenet/services/ingest v0.0.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
