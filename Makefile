@@ -3,7 +3,7 @@ GO      ?= go
 MODULES := shared services/ingest services/scorer services/enricher services/windower services/sources services/rarenet e2e
 BINS    := rarenet ingest scorer enricher windower
 
-.PHONY: all build test test-short vet fmt-check bench quality demo clean
+.PHONY: all build test test-short vet fmt-check bench quality demo clean generate generate-check
 
 all: build
 
@@ -27,10 +27,21 @@ vet:
 fmt-check:
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt needed"; exit 1; }
 
+## generate: recompile the eBPF sensor's BPF objects (Debian: clang-19 llvm-19 libbpf-dev)
+generate:
+	cd services/sources/sense && $(GO) generate .
+
+## generate-check: regenerate the BPF objects and fail if they differ from the committed ones
+generate-check: generate
+	@git diff --exit-code --stat -- 'services/sources/sense/connect_*' && test -z "$$(git status --porcelain -- 'services/sources/sense/connect_*')" || \
+		{ echo "the committed BPF objects of services/sources/sense are stale: run make generate and commit them"; exit 1; }
+
 ## bench: parser and model benchmarks, then a replay of a million events through the all-in-one
 bench:
 	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./format/... ./collect/
 	cd services/scorer && $(GO) test -run '^$$' -bench . -benchmem ./rare/
+	cd services/sources && $(GO) test -run '^$$' -bench RecordToDocument -benchmem ./sense/
+	cd services/sources && $(GO) test -run '^$$' -bench ConnectOverhead -benchtime 20000x ./sense/
 	cd services/scorer && $(GO) test -run '^$$' -bench BenchmarkModelFootprint -benchtime 1x .
 	cd e2e && $(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 1x -timeout 30m .
 
