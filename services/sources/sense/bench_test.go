@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -212,6 +213,7 @@ func BenchmarkRecordToDocument(b *testing.B) {
 	procs := newProcCache("/proc", 16)
 	users := &userNames{path: "/etc/passwd"}
 	var clk clock
+	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
 		r, err := decodeRecord(raw)
@@ -221,8 +223,30 @@ func BenchmarkRecordToDocument(b *testing.B) {
 		now := time.Now()
 		p, _ := procs.get(&r)
 		doc := newDocument(&r, clk.wall(r.Mono, now), "h", ProbeRawTracepoint, users.lookup(r.UID, now), p)
-		if _, err := json.Marshal(&doc); err != nil {
-			b.Fatal(err)
-		}
+		buf = doc.appendJSON(buf[:0])
 	}
+}
+
+// BenchmarkEncodingJSON is the document written by encoding/json instead, the baseline of
+// appendJSON.
+func BenchmarkEncodingJSON(b *testing.B) {
+	r := Record{PID: 4243, TGID: 4242, PPID: 1, UID: 33, Family: afInet, SockType: sockStream, Hook: hookSyscall,
+		Dest: netip.MustParseAddrPort("198.51.100.23:4444"), Source: netip.MustParseAddrPort("10.0.0.5:50123"), Comm: "perl"}
+	p := &process{exe: "/usr/bin/perl", cwd: "/var/www/html", args: []string{"perl", "-e", "connect(...)"}}
+	doc := newDocument(&r, time.Now(), "web-01", ProbeRawTracepoint, "www-data", p)
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(&doc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = doc.appendJSON(buf[:0])
+		}
+	})
 }

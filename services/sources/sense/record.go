@@ -1,6 +1,7 @@
 package sense
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -51,37 +52,33 @@ type Record struct {
 	Comm     string
 }
 
-// decodeRecord decodes a ring buffer sample (struct event, host byte order: the objects are
-// built for little-endian targets only).
+// decodeRecord decodes a ring buffer sample (struct event, little-endian: the objects are
+// built for little-endian targets only). The offsets are struct event's; TestDecodeRecord
+// checks them against the generated type's layout.
 func decodeRecord(b []byte) (Record, error) {
 	if len(b) < recordSize {
 		return Record{}, fmt.Errorf("%w: %d bytes, want %d", ErrShortRecord, len(b), recordSize)
 	}
-	var e connectEvent
-	if _, err := binary.Decode(b[:recordSize], binary.LittleEndian, &e); err != nil {
-		return Record{}, fmt.Errorf("sense: record: %w", err)
-	}
+	le := binary.LittleEndian
 	r := Record{
-		Mono: e.Ts, StartTime: e.StartTime, CgroupID: e.CgroupId,
-		PID: e.Pid, TGID: e.Tgid, PPID: e.Ppid, UID: e.Uid, GID: e.Gid, NetNS: e.Netns,
-		Ret: e.Ret, Family: e.Family, SockType: e.SockType, Hook: e.Hook,
+		Mono: le.Uint64(b[0:]), StartTime: le.Uint64(b[8:]), CgroupID: le.Uint64(b[16:]),
+		PID: le.Uint32(b[24:]), TGID: le.Uint32(b[28:]), PPID: le.Uint32(b[32:]),
+		UID: le.Uint32(b[36:]), GID: le.Uint32(b[40:]), NetNS: le.Uint32(b[44:]),
+		Ret: int32(le.Uint32(b[48:])), Family: le.Uint16(b[52:]), SockType: b[58], Hook: b[59],
 	}
-	var comm [16]byte
-	for i, c := range e.Comm {
-		comm[i] = byte(c)
+	dport, sport := le.Uint16(b[54:]), le.Uint16(b[56:])
+	comm := b[96:112]
+	if n := bytes.IndexByte(comm, 0); n >= 0 {
+		comm = comm[:n]
 	}
-	n := 0
-	for n < len(comm) && comm[n] != 0 {
-		n++
-	}
-	r.Comm = string(comm[:n])
-	switch e.Family {
+	r.Comm = string(comm)
+	switch r.Family {
 	case afInet:
-		r.Dest = netip.AddrPortFrom(netip.AddrFrom4([4]byte(e.Daddr[:4])), e.Dport)
-		r.Source = netip.AddrPortFrom(netip.AddrFrom4([4]byte(e.Saddr[:4])), e.Sport)
+		r.Dest = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[64:68])), dport)
+		r.Source = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[80:84])), sport)
 	case afInet6:
-		r.Dest = netip.AddrPortFrom(netip.AddrFrom16(e.Daddr), e.Dport)
-		r.Source = netip.AddrPortFrom(netip.AddrFrom16(e.Saddr), e.Sport)
+		r.Dest = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[64:80])), dport)
+		r.Source = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[80:96])), sport)
 	}
 	return r, nil
 }

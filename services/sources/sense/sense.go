@@ -23,7 +23,6 @@ package sense
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -339,11 +338,7 @@ func (s *Sensor) read(lines chan<- []byte, log *slog.Logger) error {
 			s.stats.ProcessGone.Add(1)
 		}
 		doc := newDocument(&r, clk.wall(r.Mono, now), s.cfg.Host, s.att.probe, users.lookup(r.UID, now), p)
-		b, err := json.Marshal(&doc)
-		if err != nil {
-			return fmt.Errorf("sense: %w", err)
-		}
-		lines <- b
+		lines <- doc.appendJSON(make([]byte, 0, 768))
 	}
 }
 
