@@ -75,7 +75,7 @@ func TestDecodeRecord(t *testing.T) {
 // The embedded object holds what the loader expects: every probe's programs, the maps and
 // the variables set before loading.
 func TestEmbeddedObject(t *testing.T) {
-	spec, err := loadSpec()
+	spec, err := loadConnect()
 	if err != nil {
 		t.Fatal(err)
 	}

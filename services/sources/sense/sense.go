@@ -30,7 +30,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/nats-io/nats.go/jetstream"
@@ -120,8 +119,8 @@ type Stats struct {
 	Lost atomic.Int64
 	// Malformed is the number of ring buffer samples that were not a record.
 	Malformed atomic.Int64
-	// ProcessGone is the number of records whose process had exited before /proc was read:
-	// they are published without executable, arguments and working directory.
+	// ProcessGone is the number of processes that had exited before their /proc entry was
+	// read: their events carry no executable, arguments or working directory.
 	ProcessGone atomic.Int64
 	// Published and Dropped are the sink's: lines acknowledged by NATS, and lines dropped
 	// from a full backlog while NATS was unavailable.
@@ -341,6 +340,3 @@ func (s *Sensor) read(lines chan<- []byte, log *slog.Logger) error {
 		lines <- doc.appendJSON(make([]byte, 0, 768))
 	}
 }
-
-// loadSpec is the embedded object, for tests that inspect it.
-func loadSpec() (*ebpf.CollectionSpec, error) { return loadConnect() }
