@@ -201,6 +201,15 @@ func (s *Sensor) Close() error {
 	return err
 }
 
+// LostRecords is the number of records the kernel dropped because the ring buffer was full,
+// read from the kernel now (Stats().Lost is updated every few seconds).
+func (s *Sensor) LostRecords() int64 {
+	if _, lost, err := s.kernelCounters(); err == nil {
+		return int64(lost)
+	}
+	return s.stats.Lost.Load()
+}
+
 // kernelCounters reads the BPF program's counters: records written, and records lost to a
 // full ring buffer. They are memory-mapped, so reading them needs no capability.
 func (s *Sensor) kernelCounters() (events, lost uint64, err error) {
@@ -243,7 +252,8 @@ func (s *Sensor) Run(ctx context.Context, js jetstream.JetStream, log *slog.Logg
 	lines := make(chan []byte, 16384)
 	readErr := make(chan error, 1)
 	go func() { readErr <- s.read(lines, log) }()
-	context.AfterFunc(ctx, func() { s.rd.Close() })
+	// At the end the reader takes what the ring buffer holds, then stops.
+	context.AfterFunc(ctx, func() { _ = s.rd.Flush() })
 
 	log.Info("sensing", "probe", s.att.probe, "io_uring", s.att.ioURing, "host", s.cfg.Host,
 		"ring_buffer_bytes", s.cfg.RingBuffer, "self_tgid", s.cfg.SelfTGID)
@@ -318,7 +328,7 @@ func (s *Sensor) read(lines chan<- []byte, log *slog.Logger) error {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				continue
 			}
-			if errors.Is(err, ringbuf.ErrClosed) {
+			if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
 				return nil
 			}
 			return fmt.Errorf("sense: ring buffer: %w", err)

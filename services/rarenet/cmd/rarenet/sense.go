@@ -80,7 +80,7 @@ func senseCmd(ctx context.Context, args []string) error {
 	m := service.NewMetrics("sense")
 	st := s.Stats()
 	m.Counter("records_total", "connect records read from the kernel's ring buffer", st.Records.Load)
-	m.Counter("lost_total", "connect records the kernel dropped because the ring buffer was full", st.Lost.Load)
+	m.Counter("lost_total", "connect records the kernel dropped because the ring buffer was full", s.LostRecords)
 	m.Counter("malformed_total", "ring buffer samples that were not a connect record", st.Malformed.Load)
 	m.Counter("process_gone_total", "processes that exited before /proc could be read (events without executable, args, cwd)", st.ProcessGone.Load)
 	m.Counter("published_total", "events acknowledged by NATS", st.Published.Load)
