@@ -88,3 +88,15 @@ func TestUserNames(t *testing.T) {
 		t.Errorf("after the file changed: %q, want app", got)
 	}
 }
+
+// The tests run in the host's pid namespace (CI, the development machines): the sensor says
+// nothing about it there.
+func TestInInitialPIDNamespace(t *testing.T) {
+	link, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		t.Skipf("skipped: no /proc/self/ns/pid: %v", err)
+	}
+	if got := inInitialPIDNamespace(); got != (link == initialPIDNamespace) {
+		t.Errorf("inInitialPIDNamespace() = %v with %s", got, link)
+	}
+}

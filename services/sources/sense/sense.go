@@ -145,6 +145,11 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if !inInitialPIDNamespace() {
+		log.Warn("not in the host's pid namespace: the kernel's pids will not match /proc here, so events lack " +
+			"executable, arguments and working directory, and the sensor's own connections are reported; " +
+			"run it with the host's pid namespace (pid: host, hostPID: true)")
+	}
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones ignore it.
 	if err := rlimit.RemoveMemlock(); err != nil {
 		log.Debug("cannot raise the locked-memory limit", "err", err)
@@ -180,6 +185,16 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 		return nil, fmt.Errorf("sense: ring buffer: %w", err)
 	}
 	return &Sensor{cfg: cfg, att: att, rd: rd}, nil
+}
+
+// initialPIDNamespace is the inode of the initial pid namespace (PROC_PID_INIT_INO in
+// include/linux/proc_ns.h).
+const initialPIDNamespace = "pid:[4026531836]"
+
+// inInitialPIDNamespace reports whether the process sees the pids the kernel reports.
+func inInitialPIDNamespace() bool {
+	link, err := os.Readlink("/proc/self/ns/pid")
+	return err != nil || link == initialPIDNamespace // unknown: assume so, and say nothing
 }
 
 // Probe names the probe in place.
