@@ -21,7 +21,7 @@ import (
 // inNetns runs f on an OS thread that has entered network namespace ns (made by netns), so
 // the sockets f creates live there: their connects leave loopback for a veth address, which
 // the sensor does not filter out.
-func inNetns(b *testing.B, ns string, f func()) {
+func inNetns(b testing.TB, ns string, f func()) {
 	b.Helper()
 	done := make(chan struct{})
 	var err error

@@ -59,6 +59,12 @@ type published struct {
 // returns the JetStream context the events arrive on.
 func runSensor(t *testing.T, s *Sensor) jetstream.JetStream {
 	t.Helper()
+	return runSensorLogging(t, s, slog.New(slog.DiscardHandler))
+}
+
+// runSensorLogging is runSensor with the sensor's log going to log.
+func runSensorLogging(t *testing.T, s *Sensor, log *slog.Logger) jetstream.JetStream {
+	t.Helper()
 	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +84,7 @@ func runSensor(t *testing.T, s *Sensor) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, js, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- s.Run(ctx, js, log) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
