@@ -13,9 +13,10 @@ build:
 	$(GO) build -o bin/ ./services/rarenet/cmd/rarenet ./services/ingest/cmd/ingest \
 		./services/scorer/cmd/scorer ./services/enricher/cmd/enricher ./services/windower/cmd/windower
 
-## test: vet and every test of every module, end-to-end ones included
+## test: vet and every test of every module, end-to-end ones included (e2e takes over go test's
+## default 10 minutes on a loaded 2-core machine)
 test: vet
-	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 -timeout 30m ./...); done
 
 ## test-short: unit tests only (no binaries built, no separate processes)
 test-short:

@@ -144,6 +144,7 @@ func TestSenseEventsSignalThroughRun(t *testing.T) {
 	}
 	ns := senseNetns(t)
 	bin := binaries(t)
+	began := time.Now()
 	ln := listenInNetns(t, ns, senseServerAddr+":0")
 	port := ln.Addr().(*net.TCPAddr).Port
 
@@ -178,7 +179,7 @@ func TestSenseEventsSignalThroughRun(t *testing.T) {
 	spec := history.Spec{Seed: 7, Start: cur.Add(-72 * time.Hour), Days: 3, Hosts: 3, Regulars: 30, PerBucket: 1}
 	background := history.Events(spec)
 	publishECS(t, nc, "background-history", background)
-	t.Logf("background: %d events from %s to %s", len(background), background[0].Time.Format(time.RFC3339), background[len(background)-1].Time.Format(time.RFC3339))
+	t.Logf("%v: background: %d events from %s to %s", time.Since(began).Round(time.Millisecond), len(background), background[0].Time.Format(time.RFC3339), background[len(background)-1].Time.Format(time.RFC3339))
 
 	raw, err := nc.SubscribeSync("rarenet.raw.ecs")
 	if err != nil {
@@ -213,6 +214,7 @@ func TestSenseEventsSignalThroughRun(t *testing.T) {
 
 	// Wait until the sensor's events are in RAW, then close the bucket by event time.
 	waitSensed(t, raw, senseNovel, 3)
+	t.Logf("%v: the sensor published the workload's 3 connects", time.Since(began).Round(time.Millisecond))
 	closing := history.Event{Time: cur.Add(32 * time.Minute), Host: "web-01", Name: "sshd", Exe: "/usr/sbin/sshd", User: "root",
 		PID: 1000, DestIP: "10.10.0.1", Port: 22, Args: []string{"/usr/sbin/sshd"}, Cwd: "/", Outcome: "success"}
 	publishECS(t, nc, "closing-event", []history.Event{closing})
@@ -239,7 +241,7 @@ func TestSenseEventsSignalThroughRun(t *testing.T) {
 		if score, _ := sig["record_score"].(float64); score < 50 {
 			t.Errorf("signal with record_score %v below the rule's 50", score)
 		}
-		t.Logf("signal: %s scored %v: %v (signals for the background's processes: %v)", senseNovel, sig["record_score"], sig["kibana.alert.reason"], others)
+		t.Logf("%v: signal: %s scored %v: %v (signals for the background's processes: %v)", time.Since(began).Round(time.Millisecond), senseNovel, sig["record_score"], sig["kibana.alert.reason"], others)
 		return
 	}
 }
