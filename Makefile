@@ -1,9 +1,9 @@
 # rarenet: build, test, benchmark. Every target works on a fresh machine with only Go.
 GO      ?= go
-MODULES := shared services/ingest services/scorer services/enricher services/windower services/notify services/console services/rarenet e2e
+MODULES := shared services/ingest services/scorer services/enricher services/windower services/notify services/console services/sources services/rarenet e2e
 BINS    := rarenet ingest scorer enricher windower notify
 
-.PHONY: all build test test-short vet fmt-check bench quality screenshots demo clean
+.PHONY: all build test test-short vet fmt-check bench quality screenshots demo clean generate generate-check
 
 all: build
 
@@ -14,7 +14,8 @@ build:
 		./services/scorer/cmd/scorer ./services/enricher/cmd/enricher ./services/windower/cmd/windower \
 		./services/notify/cmd/notify
 
-## test: vet and every test of every module, end-to-end ones included
+## test: vet and every test of every module, end-to-end ones included (e2e takes over go test's
+## default 10 minutes on a loaded 2-core machine)
 test: vet
 	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 -timeout 30m ./...); done
 
@@ -28,10 +29,21 @@ vet:
 fmt-check:
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt needed"; exit 1; }
 
+## generate: recompile the eBPF sensor's BPF objects (Debian: clang-19 llvm-19 libbpf-dev)
+generate:
+	cd services/sources/sense && $(GO) generate .
+
+## generate-check: regenerate the BPF objects and fail if they differ from the committed ones
+generate-check: generate
+	@git diff --exit-code --stat -- 'services/sources/sense/connect_*' && test -z "$$(git status --porcelain -- 'services/sources/sense/connect_*')" || \
+		{ echo "the committed BPF objects of services/sources/sense are stale: run make generate and commit them"; exit 1; }
+
 ## bench: parser and model benchmarks, then a replay of a million events through the all-in-one
 bench:
 	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./format/... ./collect/
 	cd services/scorer && $(GO) test -run '^$$' -bench . -benchmem ./rare/
+	cd services/sources && $(GO) test -run '^$$' -bench RecordToDocument -benchmem ./sense/
+	cd services/sources && $(GO) test -run '^$$' -bench ConnectOverhead -benchtime 20000x ./sense/
 	cd services/scorer && $(GO) test -run '^$$' -bench BenchmarkModelFootprint -benchtime 1x .
 	cd e2e && $(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 1x -timeout 30m .
 

@@ -53,7 +53,10 @@ func TestCompose(t *testing.T) {
 	// docker-compose.yml without the health checks and runs the same commands with podman exec.
 	dir := t.TempDir()
 	composeFile := filepath.Join(dir, "docker-compose.yml")
-	if err := os.WriteFile(composeFile, withoutHealthChecks(t, mustRead(t, filepath.Join(root, "docker-compose.yml")), root), 0o644); err != nil {
+	// The sensor service is run on its own at the end (composeSensor): podman-compose 1.0.3
+	// ignores its pid and uts settings, and its live events would move the event-time
+	// watermark of the sample replayed here.
+	if err := os.WriteFile(composeFile, withoutHealthChecks(t, withoutService(mustRead(t, filepath.Join(root, "docker-compose.yml")), "sensor"), root), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// The override points every service at the local images and replays in event time.
@@ -184,6 +187,7 @@ func TestCompose(t *testing.T) {
 		t.Errorf("the console lists %d signals, want 3", total)
 	}
 	t.Logf("signals for %v; %s in all (%s)", names, time.Since(began).Round(time.Second), strings.TrimSpace(stderr.String()))
+	composeSensor(t, root, project, stageImage)
 }
 
 // withoutHealthChecks drops the healthcheck blocks of a compose file and makes its ./deploy/
@@ -441,4 +445,5 @@ func TestDeployFiles(t *testing.T) {
 			t.Error("compose: the console listens on 0.0.0.0 without a token file or RARENET_INSECURE")
 		}
 	}
+	checkSensorDeploy(t, root)
 }

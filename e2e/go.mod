@@ -24,6 +24,7 @@ require (
 	github.com/rarenet/rarenet/services/windower v0.0.0
 	github.com/rarenet/rarenet/shared v0.0.0
 	go.yaml.in/yaml/v3 v3.0.5
+	golang.org/x/sys v0.49.0
 )
 
 require (

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -46,7 +47,7 @@ type secureServer struct {
 }
 
 // users of deploy/nats/accounts.conf.
-var users = []string{"ingest", "scorer", "enricher", "windower", "notify", "console", "signals", "publisher", "admin"}
+var users = []string{"ingest", "scorer", "enricher", "windower", "notify", "console", "signals", "publisher", "sensor", "admin"}
 
 func startSecureServer(t *testing.T, bin string) *secureServer {
 	t.Helper()
@@ -317,6 +318,11 @@ func TestSecurity(t *testing.T) {
 			{"console", "pub", "$JS.API.STREAM.CREATE." + stream.Signals},
 			{"console", "sub", stream.AnomaliesSubject},
 			{"signals", "pub", "$KV." + stream.ConsoleBucket + ".status.x"},
+			{"sensor", "pub", stream.RawSubject("auditd")},
+			{"sensor", "pub", stream.EventsSubject(0)},
+			{"sensor", "pub", "$JS.API.STREAM.DELETE." + stream.Raw},
+			{"sensor", "sub", stream.RawWildcard},
+			{"sensor", "sub", "_INBOX_publisher.>"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.user+"/"+tt.action+"/"+tt.subject, func(t *testing.T) {
@@ -359,6 +365,51 @@ func TestSecurity(t *testing.T) {
 		case err := <-errs:
 			t.Errorf("ingest publishing its dead letters: %v", err)
 		case <-time.After(time.Second):
+		}
+	})
+
+	t.Run("the sensor may publish ECS, acknowledged", func(t *testing.T) {
+		nc := srv.connect(t, "sensor", nil)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// A line ingest rejects (no @timestamp): it reaches the dead letters, not the model.
+		if _, err := js.Publish(ctx, stream.RawSubject("ecs"), []byte(`{"security-test":"sensor"}`)); err != nil {
+			t.Errorf("sensor publishing on %s: %v", stream.RawSubject("ecs"), err)
+		}
+	})
+
+	t.Run("rarenet sense as the sensor user", func(t *testing.T) {
+		ns := senseNetns(t)
+		ln := listenInNetns(t, ns, senseServerAddr+":0")
+		args := []string{"sense", "--nats-url", srv.url, "--host", "secure-01",
+			"--tls-ca", filepath.Join(srv.dir, "ca.pem"),
+			"--tls-cert", filepath.Join(srv.dir, "client.pem"), "--tls-key", filepath.Join(srv.dir, "client-key.pem"),
+			"--nats-user", "sensor", "--nats-inbox-prefix", "_INBOX_sensor"}
+		sensor := startEnv(t, []string{"RARENET_NATS_PASSWORD=" + srv.passwords["sensor"]}, filepath.Join(bin, "rarenet"), args...)
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(sensor.out.String(), "msg=sensing"); time.Sleep(50 * time.Millisecond) {
+			if strings.Contains(sensor.out.String(), "none of the ways it knows") {
+				t.Skipf("skipped: the kernel refuses BPF here:\n%s", sensor.out.String())
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rarenet sense did not start:\n%s", sensor.out.String())
+			}
+		}
+		script := fmt.Sprintf("exec 3<>/dev/tcp/%s/%d", senseServerAddr, ln.Addr().(*net.TCPAddr).Port)
+		if out, err := exec.Command("ip", "netns", "exec", ns, "bash", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("workload: %v: %s", err, out)
+		}
+		time.Sleep(time.Second) // two flush intervals
+		sensor.stop()
+		out := sensor.out.String()
+		if strings.Contains(strings.ToLower(out), "permissions violation") || strings.Contains(out, srv.passwords["sensor"]) {
+			t.Errorf("the sensor hit a permissions violation or logged its password:\n%s", out)
+		}
+		if strings.Contains(out, "published=0 ") || !strings.Contains(out, "msg=stopped") {
+			t.Errorf("the sensor published nothing over TLS as its user:\n%s", out)
 		}
 	})
 

@@ -11,6 +11,7 @@ require (
 	github.com/rarenet/rarenet/services/ingest v0.0.0
 	github.com/rarenet/rarenet/services/notify v0.0.0
 	github.com/rarenet/rarenet/services/scorer v0.0.0
+	github.com/rarenet/rarenet/services/sources v0.0.0
 	github.com/rarenet/rarenet/services/windower v0.0.0
 	github.com/rarenet/rarenet/shared v0.0.0
 	github.com/schollz/progressbar/v3 v3.19.1
@@ -22,6 +23,7 @@ require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/cilium/ebpf v0.22.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/leodido/go-syslog/v4 v4.6.0 // indirect
@@ -47,6 +49,8 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	kernel.org/pub/linux/libs/security/libcap/cap v1.2.78 // indirect
+	kernel.org/pub/linux/libs/security/libcap/psx v1.2.78 // indirect
 )
 
 replace github.com/rarenet/rarenet/shared => ../../shared
@@ -54,6 +58,8 @@ replace github.com/rarenet/rarenet/shared => ../../shared
 replace github.com/rarenet/rarenet/services/ingest => ../ingest
 
 replace github.com/rarenet/rarenet/services/scorer => ../scorer
+
+replace github.com/rarenet/rarenet/services/sources => ../sources
 
 replace github.com/rarenet/rarenet/services/enricher => ../enricher
 

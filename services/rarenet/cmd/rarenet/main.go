@@ -8,6 +8,7 @@
 //	rarenet collect    a /proc sensor: new outbound connections as ECS on rarenet.raw.ecs
 //	rarenet notify     signals to webhooks, chat, syslog, mail or a program, once each
 //	rarenet geoip      fetch free GeoIP databases (AS, country) for the enricher
+//	rarenet sense      an eBPF sensor: every connect as ECS on rarenet.raw.ecs
 package main
 
 import (
@@ -39,6 +40,7 @@ Usage:
   rarenet normalize [flags] FILE...   decode and filter only; network events as NDJSON
   rarenet tail [flags] FILE...        follow logs (rotation-safe, resumable) into rarenet.raw.<format>
   rarenet collect [flags]             sensor from /proc: new outbound connections into rarenet.raw.ecs
+  rarenet sense [flags]               eBPF sensor: every connect, however short, into rarenet.raw.ecs
   rarenet signals [--json]            print every new signal on rarenet.signals
   rarenet notify --config F [--to URL] deliver signals to webhooks, Slack, syslog, mail... (--test: a sample)
   rarenet exceptions add|list|remove  manage rule exceptions (rarenet exceptions help)
@@ -73,6 +75,8 @@ func main() {
 		err = tailCmd(ctx, os.Args[2:])
 	case "collect":
 		err = collectCmd(ctx, os.Args[2:])
+	case "sense":
+		err = senseCmd(ctx, os.Args[2:])
 	case "signals":
 		err = signalsCmd(ctx, os.Args[2:])
 	case "notify":
