@@ -7,38 +7,76 @@
 // also come wrapped as a search hit or bulk item, under "_source". The action lines of an
 // Elasticsearch bulk body ({"index":{...}} or {"create":{...}} before each document, as
 // Beats send them) are skipped, so a captured bulk request reads as its documents.
+//
+// # Design
+//
+// The decoder is on the hot path of every replay, so it parses with
+// github.com/valyala/fastjson: a reusable Parser that builds the document's tree in memory
+// it keeps, with no allocation once warm, in one pass. Measured on our documents against
+// encoding/json (into map[string]any, as this package first did), jsonparser (path lookups,
+// no tree) and goccy/go-json (struct decoding), it was the fastest way to read every
+// spelling of a field; struct decoders cannot express dotted keys and mixes (and match keys
+// case-insensitively), and path lookups rescan nested objects once per level. See
+// libs_bench_test.go.
+//
+// fastjson's parser is laxer than JSON inside strings (control characters, bad escapes)
+// and numbers (NaN, leading zeros), so a line with a control character or a backslash is
+// first checked by fastjson.Validate, and every number of the document is checked against
+// JSON's grammar and float64's range as the tree is walked: the decoder accepts and
+// rejects exactly the documents encoding/json did. Nesting deeper than fastjson.MaxDepth
+// (300) is the one difference: such a line is rejected, where encoding/json allowed 10000.
+//
+// One walk over the tree picks each field's value: keys are resolved against a tree of the
+// field names' segments (fields.go), so a dotted key, nested objects and any mix reach the
+// same field, and every way a field was spelled is ranked by the rule lookup has always
+// had (the whole key wins over nested objects, shorter prefixes over longer ones; JSON null
+// counts as absent; a repeated key's last value wins). Strings are read from the raw JSON
+// text and decoded as encoding/json does.
+//
+// The decoder reuses its event, the event's slices and its parser after Emit returns (see
+// format.Emit); the strings it puts in the event are fresh or interned, never views of a
+// reused buffer, so receivers may keep them. Repeated values (hosts, users, processes,
+// executables, IPs, args, event.* words) come from a per-decoder table of at most
+// internBound strings, started afresh when full, so a steady stream decodes without
+// allocating.
 package ecs
 
 import (
 	"bytes"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/shared/event"
+	"github.com/valyala/fastjson"
 )
 
 // Decoder decodes ECS NDJSON. Every line is a document of its own, so it keeps no state
-// between lines; it implements format.Decoder.
-type Decoder struct{}
+// between lines apart from reused buffers and interned strings; it implements
+// format.Decoder.
+type Decoder struct {
+	p fastjson.Parser
+	m mapper
+}
 
 var _ format.Decoder = (*Decoder)(nil)
 
 // New returns a Decoder.
-func New() *Decoder { return &Decoder{} }
+func New() *Decoder { return &Decoder{m: mapper{in: newInterner()}} }
 
 // Decode decodes one line: an event, a reject, or nothing for a blank line. A document
 // without process.name is still an event; the datafeed filter decides about it later.
+// The result's Event and Raw (the line itself) are only valid during emit.
 func (d *Decoder) Decode(l format.Line, emit format.Emit) {
 	data := bytes.TrimSpace(l.Data)
 	if len(data) == 0 {
 		return
 	}
-	res := format.Result{Source: l.Source, Line: l.Num, Raw: bytes.Clone(l.Data)}
-	ev, err := decode(data)
+	ev, err := d.decode(data)
 	if ev == nil && err == nil {
 		return // a bulk action line
 	}
+	res := format.Result{Source: l.Source, Line: l.Num, Raw: l.Data}
 	if err != nil {
 		res.Err = err
 	} else {
@@ -51,36 +89,135 @@ func (d *Decoder) Decode(l format.Line, emit format.Emit) {
 // Flush does nothing: no document spans lines.
 func (d *Decoder) Flush(format.Emit) {}
 
-// decode parses one JSON document into an event; nil without error for a bulk action line.
-func decode(data []byte) (*event.Event, error) {
-	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("%w: expected a JSON object, got invalid JSON: %v", format.ErrMalformed, err)
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: expected a JSON object, got %s", format.ErrMalformed, describe(v))
-	}
-	if isBulkAction(m) {
-		return nil, nil
-	}
-	if src, ok := m["_source"]; ok {
-		if m, ok = src.(map[string]any); !ok {
-			return nil, fmt.Errorf("%w: _source: expected a JSON object, got %s", format.ErrMalformed, describe(src))
+// decode parses one JSON document into the decoder's event; nil without error for a bulk
+// action line.
+func (d *Decoder) decode(data []byte) (*event.Event, error) {
+	if needsValidation(data) {
+		if err := fastjson.ValidateBytes(data); err != nil {
+			return nil, invalidJSON(err)
 		}
 	}
-	return toEvent(doc{m: m})
+	root, err := d.p.ParseBytes(data)
+	if err != nil {
+		return nil, invalidJSON(err)
+	}
+	w := &d.m.w
+	w.reset()
+	obj := root.GetObject()
+	if obj == nil {
+		return nil, w.notObject(root, "")
+	}
+	base := w.members(obj)
+	if w.isBulkAction(base) {
+		w.check(root)
+		w.kvs = w.kvs[:base]
+		if len(w.bad) > 0 {
+			return nil, badNumber(w.bad)
+		}
+		return nil, nil
+	}
+	if src := w.source(base); src != nil {
+		srcObj := src.GetObject()
+		if srcObj == nil {
+			return nil, w.notObject(src, "_source: ")
+		}
+		base = w.members(srcObj)
+	}
+	w.object(base, 0, 0)
+	if len(w.bad) > 0 {
+		return nil, badNumber(w.bad)
+	}
+	return d.m.toEvent()
 }
 
-// isBulkAction reports whether m is the action line of a bulk request: one key, index or
-// create, holding the target's metadata. No ECS document has that shape (it would lack
-// @timestamp and be rejected anyway).
-func isBulkAction(m map[string]any) bool {
-	if len(m) != 1 {
+// isBulkAction reports whether the object w.kvs[base:] is the action line of a bulk
+// request: one key, index or create, holding the target's metadata. No ECS document has
+// that shape (it would lack @timestamp and be rejected anyway).
+func (w *walker) isBulkAction(base int) bool {
+	kvs := w.kvs[base:]
+	if len(kvs) == 0 {
 		return false
 	}
-	for _, k := range []string{"index", "create"} {
-		if _, ok := m[k].(map[string]any); ok {
+	key := kvs[0].key
+	if string(key) != "index" && string(key) != "create" {
+		return false
+	}
+	for _, m := range kvs[1:] {
+		if !bytes.Equal(m.key, key) {
+			return false
+		}
+	}
+	return kvs[len(kvs)-1].v.GetObject() != nil
+}
+
+// source returns the (last) _source member of the object w.kvs[base:], after checking the
+// numbers of the others, and pops the members; nil without one (the members stay).
+func (w *walker) source(base int) *fastjson.Value {
+	last := -1
+	for i := len(w.kvs) - 1; i >= base; i-- {
+		if string(w.kvs[i].key) == "_source" {
+			last = i
+			break
+		}
+	}
+	if last < 0 {
+		return nil
+	}
+	src := w.kvs[last].v
+	for i := base; i < len(w.kvs); i++ {
+		if i != last {
+			w.check(w.kvs[i].v)
+		}
+	}
+	w.kvs = w.kvs[:base]
+	return src
+}
+
+// notObject is the reject of a document, or of its _source, that is not an object.
+func (w *walker) notObject(v *fastjson.Value, prefix string) error {
+	switch k, raw := scalar(v, &w.num); k {
+	case kindNumber:
+		w.number(raw)
+	case kindArray:
+		w.check(v)
+	}
+	if len(w.bad) > 0 {
+		return badNumber(w.bad)
+	}
+	return fmt.Errorf("%w: %sexpected a JSON object, got %s", format.ErrMalformed, prefix, describe(v))
+}
+
+func invalidJSON(err error) error {
+	return fmt.Errorf("%w: expected a JSON object, got invalid JSON: %v", format.ErrMalformed, err)
+}
+
+func badNumber(raw []byte) error {
+	what := "out of float64's range"
+	if !jsonNumber(raw) {
+		what = "not a JSON number"
+	}
+	return fmt.Errorf("%w: expected a JSON object, got invalid JSON: %s is %s", format.ErrMalformed, raw, what)
+}
+
+// needsValidation reports whether a line holds a backslash or a control character, the
+// only bytes with which fastjson's parser accepts strings JSON does not (bad escapes, raw
+// control characters); such a line is validated first. Lines without them, nearly all,
+// are parsed at once.
+func needsValidation(b []byte) bool {
+	if bytes.IndexByte(b, '\\') >= 0 {
+		return true
+	}
+	// Eight bytes at a time: a word has a byte below 0x20 iff
+	// (x - 0x20...20) & ^x & 0x80...80 is not zero.
+	const ones, highs = 0x2020202020202020, 0x8080808080808080
+	for ; len(b) >= 8; b = b[8:] {
+		x := binary.LittleEndian.Uint64(b)
+		if (x-ones)&^x&highs != 0 {
+			return true
+		}
+	}
+	for _, c := range b {
+		if c < 0x20 {
 			return true
 		}
 	}
