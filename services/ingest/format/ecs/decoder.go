@@ -44,6 +44,7 @@ package ecs
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
@@ -92,10 +93,8 @@ func (d *Decoder) Flush(format.Emit) {}
 // decode parses one JSON document into the decoder's event; nil without error for a bulk
 // action line.
 func (d *Decoder) decode(data []byte) (*event.Event, error) {
-	if needsValidation(data) {
-		if err := fastjson.ValidateBytes(data); err != nil {
-			return nil, invalidJSON(err)
-		}
+	if err := validate(data); err != nil {
+		return nil, invalidJSON(err)
 	}
 	root, err := d.p.ParseBytes(data)
 	if err != nil {
@@ -199,16 +198,26 @@ func badNumber(raw []byte) error {
 	return fmt.Errorf("%w: expected a JSON object, got invalid JSON: %s is %s", format.ErrMalformed, raw, what)
 }
 
-// needsValidation reports whether a line holds a backslash or a control character, the
-// only bytes with which fastjson's parser accepts strings JSON does not (bad escapes, raw
-// control characters); such a line is validated first. Lines without them, nearly all,
-// are parsed at once.
-func needsValidation(b []byte) bool {
-	if bytes.IndexByte(b, '\\') >= 0 {
-		return true
+// validate checks the lines fastjson's parser would take although JSON does not: strings
+// with bad escapes or raw control characters. Only a line with a backslash or a control
+// character can hold one, so nearly all lines go straight to the parser. A line with a
+// backslash is checked by fastjson.Validate; one with a control character by encoding/json,
+// as fastjson.Validate misses a control character that comes before an escape in the same
+// string.
+func validate(b []byte) error {
+	if hasControl(b) {
+		var raw json.RawMessage
+		return json.Unmarshal(b, &raw)
 	}
-	// Eight bytes at a time: a word has a byte below 0x20 iff
-	// (x - 0x20...20) & ^x & 0x80...80 is not zero.
+	if bytes.IndexByte(b, '\\') >= 0 {
+		return fastjson.ValidateBytes(b)
+	}
+	return nil
+}
+
+// hasControl reports whether b holds a byte below 0x20, eight bytes at a time: a word x has
+// one iff (x - 0x2020...20) & ^x & 0x8080...80 is not zero.
+func hasControl(b []byte) bool {
 	const ones, highs = 0x2020202020202020, 0x8080808080808080
 	for ; len(b) >= 8; b = b[8:] {
 		x := binary.LittleEndian.Uint64(b)
