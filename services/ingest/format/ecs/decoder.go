@@ -93,40 +93,55 @@ func (d *Decoder) Flush(format.Emit) {}
 // decode parses one JSON document into the decoder's event; nil without error for a bulk
 // action line.
 func (d *Decoder) decode(data []byte) (*event.Event, error) {
-	if err := validate(data); err != nil {
+	control, high := scan(data)
+	backslash := bytes.IndexByte(data, '\\') >= 0
+	if err := validate(data, control, backslash); err != nil {
 		return nil, invalidJSON(err)
 	}
+	d.m.w.plain = !backslash && !high
+	bulk, err := d.walk(data, false)
+	if err == nil && d.m.w.repeated {
+		// Walk a fresh tree: the first walk may have unescaped strings in place.
+		bulk, err = d.walk(data, true)
+	}
+	switch {
+	case err != nil:
+		return nil, err
+	case len(d.m.w.bad) > 0:
+		return nil, badNumber(d.m.w.bad)
+	case bulk:
+		return nil, nil
+	}
+	return d.m.toEvent()
+}
+
+// walk parses data and walks it, carefully (see walker.object) or not. It reports a bulk
+// action line, and rejects a document (or _source) that is not an object.
+func (d *Decoder) walk(data []byte, careful bool) (bulk bool, err error) {
 	root, err := d.p.ParseBytes(data)
 	if err != nil {
-		return nil, invalidJSON(err)
+		return false, invalidJSON(err)
 	}
 	w := &d.m.w
 	w.reset()
 	obj := root.GetObject()
 	if obj == nil {
-		return nil, w.notObject(root, "")
+		return false, w.notObject(root, "")
 	}
 	base := w.members(obj)
 	if w.isBulkAction(base) {
 		w.check(root)
 		w.kvs = w.kvs[:base]
-		if len(w.bad) > 0 {
-			return nil, badNumber(w.bad)
-		}
-		return nil, nil
+		return true, nil
 	}
 	if src := w.source(base); src != nil {
-		srcObj := src.GetObject()
-		if srcObj == nil {
-			return nil, w.notObject(src, "_source: ")
+		if obj = src.GetObject(); obj == nil {
+			return false, w.notObject(src, "_source: ")
 		}
-		base = w.members(srcObj)
+		base = w.members(obj)
 	}
-	w.object(base, 0, 0)
-	if len(w.bad) > 0 {
-		return nil, badNumber(w.bad)
-	}
-	return d.m.toEvent()
+	w.object(base, 0, 0, careful)
+	return false, nil
 }
 
 // isBulkAction reports whether the object w.kvs[base:] is the action line of a bulk
@@ -174,7 +189,8 @@ func (w *walker) source(base int) *fastjson.Value {
 
 // notObject is the reject of a document, or of its _source, that is not an object.
 func (w *walker) notObject(v *fastjson.Value, prefix string) error {
-	switch k, raw := scalar(v, &w.num); k {
+	w.num = w.num[:0]
+	switch k, raw := scalar(v, &w.num, false); k {
 	case kindNumber:
 		w.number(raw)
 	case kindArray:
@@ -204,31 +220,31 @@ func badNumber(raw []byte) error {
 // backslash is checked by fastjson.Validate; one with a control character by encoding/json,
 // as fastjson.Validate misses a control character that comes before an escape in the same
 // string.
-func validate(b []byte) error {
-	if hasControl(b) {
+func validate(b []byte, control, backslash bool) error {
+	if control {
 		var raw json.RawMessage
 		return json.Unmarshal(b, &raw)
 	}
-	if bytes.IndexByte(b, '\\') >= 0 {
+	if backslash {
 		return fastjson.ValidateBytes(b)
 	}
 	return nil
 }
 
-// hasControl reports whether b holds a byte below 0x20, eight bytes at a time: a word x has
-// one iff (x - 0x2020...20) & ^x & 0x8080...80 is not zero.
-func hasControl(b []byte) bool {
+// scan reports whether b holds a byte below 0x20 and whether it holds one above 0x7f,
+// eight bytes at a time: a word x has a byte below 0x20 iff
+// (x - 0x2020...20) & ^x & 0x8080...80 is not zero.
+func scan(b []byte) (control, high bool) {
 	const ones, highs = 0x2020202020202020, 0x8080808080808080
+	var c, h uint64
 	for ; len(b) >= 8; b = b[8:] {
 		x := binary.LittleEndian.Uint64(b)
-		if (x-ones)&^x&highs != 0 {
-			return true
-		}
+		c |= (x - ones) &^ x & highs
+		h |= x & highs
 	}
-	for _, c := range b {
-		if c < 0x20 {
-			return true
-		}
+	for _, x := range b {
+		control = control || x < 0x20
+		high = high || x > 0x7f
 	}
-	return false
+	return control || c != 0, high || h != 0
 }

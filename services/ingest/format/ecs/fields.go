@@ -1,6 +1,9 @@
 package ecs
 
-import "bytes"
+import (
+	"slices"
+	"strings"
+)
 
 // field numbers the ECS fields the decoder reads, in the order the mapping evaluates them:
 // the first type error in that order is the one a reject names.
@@ -81,6 +84,18 @@ type node struct {
 	depth    uint8   // segments from the root to this node
 	field    int8    // the field this node names, or -1 for a group
 	children []uint8 // indexes in fieldTree.nodes
+	// slots finds a child by a hash of its name: slots[slot(seg, seed)] is the child's
+	// index plus one, or 0. The seed is chosen so that no two children share a slot.
+	slots [1 << slotBits]uint8
+	seed  uint32
+}
+
+const slotBits = 5
+
+// slot hashes a segment's length and first and last bytes (Fibonacci hashing).
+func slot(seg []byte, seed uint32) int {
+	x := uint32(len(seg))<<16 | uint32(seg[0])<<8 | uint32(seg[len(seg)-1])
+	return int(((x ^ seed) * 0x9E3779B1) >> (32 - slotBits))
 }
 
 // fieldTree is the tree of the field names' segments. It is built once and only read.
@@ -98,11 +113,13 @@ func newFieldTree(names []string) *fieldTree {
 	t := &fieldTree{nodes: []node{{field: -1}}}
 	for f, name := range names {
 		n := 0
-		for seg := range bytes.SplitSeq([]byte(name), []byte(".")) {
-			c := t.child(n, seg)
-			if c < 0 {
+		for seg := range strings.SplitSeq(name, ".") {
+			c := slices.IndexFunc(t.nodes[n].children, func(c uint8) bool { return t.nodes[c].name == seg })
+			if c >= 0 {
+				c = int(t.nodes[n].children[c])
+			} else {
 				c = len(t.nodes)
-				t.nodes = append(t.nodes, node{name: string(seg), depth: t.nodes[n].depth + 1, field: -1})
+				t.nodes = append(t.nodes, node{name: seg, depth: t.nodes[n].depth + 1, field: -1})
 				t.nodes[n].children = append(t.nodes[n].children, uint8(c))
 			}
 			n = c
@@ -112,33 +129,56 @@ func newFieldTree(names []string) *fieldTree {
 	if len(t.nodes) > maxNodes {
 		panic("ecs: too many field name segments for a uint64 node set")
 	}
+	for i := range t.nodes {
+		t.nodes[i].hashChildren(t.nodes)
+	}
 	return t
+}
+
+// hashChildren fills n's slots, trying seeds until its children's names land apart.
+func (n *node) hashChildren(nodes []node) {
+	for seed := uint32(0); seed < 1<<16; seed++ {
+		n.slots, n.seed = [1 << slotBits]uint8{}, seed
+		clash := false
+		for _, c := range n.children {
+			s := slot([]byte(nodes[c].name), n.seed)
+			clash = clash || n.slots[s] != 0
+			n.slots[s] = c + 1
+		}
+		if !clash {
+			return
+		}
+	}
+	panic("ecs: no seed separates the children of " + n.name)
 }
 
 // child returns the child of node n named seg, or -1.
 func (t *fieldTree) child(n int, seg []byte) int {
-	for _, c := range t.nodes[n].children {
-		if t.nodes[c].name == string(seg) {
-			return int(c)
-		}
+	if len(seg) == 0 {
+		return -1
 	}
-	return -1
+	nd := &t.nodes[n]
+	c := int(nd.slots[slot(seg, nd.seed)]) - 1
+	if c < 0 || t.nodes[c].name != string(seg) {
+		return -1
+	}
+	return c
 }
 
 // resolve follows a key, which may itself be dotted, from node n: the node it names, or -1
 // when no field lies under it. A key with an empty segment ("a..b", ".a") names nothing, as
 // no field name has one.
 func (t *fieldTree) resolve(n int, key []byte) int {
-	for {
-		i := bytes.IndexByte(key, '.')
-		if i < 0 {
-			return t.child(n, key)
+	start := 0
+	for i, c := range key { // keys are short: a loop beats bytes.IndexByte's call
+		if c == '.' {
+			if n = t.child(n, key[start:i]); n < 0 {
+				return -1
+			}
+			start = i + 1
 		}
-		if n = t.child(n, key[:i]); n < 0 {
-			return -1
-		}
-		key = key[i+1:]
 	}
+	return t.child(n, key[start:])
 }
 
 // A spelling says which dots of a field name were crossed as nested objects rather than

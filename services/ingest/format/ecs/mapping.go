@@ -102,16 +102,16 @@ func (m *mapper) fail(f field, expected string, got *fastjson.Value) {
 // value returns the field's value and its kind, a one-element array standing for its
 // element when unwrap is set.
 func (m *mapper) value(f field, unwrap bool) (*fastjson.Value, kind, []byte) {
-	c := &m.w.cands[f]
-	if !c.ok {
+	if m.w.have&(1<<f) == 0 {
 		return nil, kindNull, nil
 	}
-	v := c.v
-	k, raw := scalar(v, &m.scalar)
+	c := &m.w.cands[f]
+	v, k, raw := c.v, c.kind, c.raw
 	if unwrap && k == kindArray {
 		if a := v.GetArray(); len(a) == 1 {
 			v = a[0]
-			k, raw = scalar(v, &m.scalar)
+			m.scalar = m.scalar[:0]
+			k, raw = scalar(v, &m.scalar, m.w.plain)
 		}
 	}
 	return v, k, raw
@@ -135,7 +135,7 @@ func (m *mapper) str(f field) string {
 func (m *mapper) keyword(f field, k kind, raw []byte) (string, bool) {
 	switch k {
 	case kindString:
-		return m.in.intern(f, text(raw)), true
+		return m.in.intern(f, m.text(raw)), true
 	case kindNumber:
 		m.num = strconv.AppendFloat(m.num[:0], float(raw), 'f', -1, 64)
 		return m.in.intern(f, m.num), true
@@ -164,7 +164,8 @@ func (m *mapper) strs(f field, buf *[]string) []string {
 		out = append(out, s)
 	} else {
 		for _, e := range v.GetArray() {
-			ek, eraw := scalar(e, &m.scalar)
+			m.scalar = m.scalar[:0]
+			ek, eraw := scalar(e, &m.scalar, m.w.plain)
 			if ek == kindNull {
 				continue
 			}
@@ -189,7 +190,7 @@ func (m *mapper) element(f field, out []string, k kind, raw []byte) (string, boo
 	if k != kindString {
 		return m.keyword(f, k, raw)
 	}
-	b := text(raw)
+	b := m.text(raw)
 	if i := len(out); i < cap(out) {
 		if prev := out[:i+1][i]; prev == string(b) {
 			return prev, true
@@ -216,7 +217,7 @@ func (m *mapper) integer(f field, expected string, lo, hi int64) int64 {
 		n = int64(x)
 	case kindString:
 		var err error
-		if n, err = strconv.ParseInt(string(text(raw)), 10, 64); err != nil || n < lo || n > hi {
+		if n, err = strconv.ParseInt(string(m.text(raw)), 10, 64); err != nil || n < lo || n > hi {
 			m.fail(f, expected, v)
 			return 0
 		}
@@ -243,7 +244,7 @@ func (m *mapper) timestamp() (time.Time, error) {
 			return t, nil
 		}
 	case kindString:
-		if t, ok := parseTime(text(raw)); ok {
+		if t, ok := parseTime(m.text(raw)); ok {
 			return t, nil
 		}
 	}
@@ -292,4 +293,13 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// text returns the bytes of a string scalar returned, as encoding/json decodes them: in a
+// plain line, scalar gave them already.
+func (m *mapper) text(raw []byte) []byte {
+	if m.w.plain {
+		return raw
+	}
+	return text(raw)
 }

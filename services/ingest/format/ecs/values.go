@@ -23,22 +23,41 @@ const (
 	kindBool
 )
 
-// scalar tells v's kind and, for a scalar, returns its JSON text as the input spelled it,
-// appended to (*buf)[:0]; the text is valid until the next call with the same buffer.
+// scalar tells v's kind and, for a scalar (or an empty array), returns its JSON text as
+// the input spelled it, appended to *buf.
 //
 // fastjson keeps a string as its raw text until it is asked for its type or value, and
 // then unescapes it in place on a best-effort basis that differs from encoding/json's for
 // invalid surrogates. Asking GetObject, GetArray and MarshalTo instead keeps the raw text,
 // which text() then decodes exactly as encoding/json does.
-func scalar(v *fastjson.Value, buf *[]byte) (kind, []byte) {
-	if v.GetObject() != nil {
-		return kindObject, nil
+//
+// In a plain line (no backslash, nothing beyond ASCII; see Decoder.decode) there is
+// nothing to unescape, so scalar asks fastjson for the type, and a string's raw is its
+// bytes, unquoted, in the parser's copy of the line: no copy.
+func scalar(v *fastjson.Value, buf *[]byte, plain bool) (kind, []byte) {
+	if plain {
+		switch v.Type() {
+		case fastjson.TypeObject:
+			return kindObject, nil
+		case fastjson.TypeArray:
+			return kindArray, nil
+		case fastjson.TypeString:
+			b, _ := v.StringBytes()
+			return kindString, b
+		case fastjson.TypeNull:
+			return kindNull, nil
+		}
+	} else {
+		if v.GetObject() != nil {
+			return kindObject, nil
+		}
+		if v.GetArray() != nil {
+			return kindArray, nil
+		}
 	}
-	if v.GetArray() != nil {
-		return kindArray, nil
-	}
-	raw := v.MarshalTo((*buf)[:0])
-	*buf = raw[:0]
+	start := len(*buf)
+	*buf = v.MarshalTo(*buf)
+	raw := (*buf)[start:len(*buf):len(*buf)]
 	switch raw[0] {
 	case '[': // an empty array, whose element slice fastjson may leave nil
 		return kindArray, raw
@@ -81,7 +100,7 @@ func float(raw []byte) float64 {
 // describe names a JSON value for an error message, as the first decoder did.
 func describe(v *fastjson.Value) string {
 	var buf []byte
-	switch k, raw := scalar(v, &buf); k {
+	switch k, raw := scalar(v, &buf, false); k {
 	case kindNull:
 		return "null"
 	case kindObject:

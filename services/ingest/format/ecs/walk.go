@@ -7,10 +7,13 @@ import (
 )
 
 // candidate is the value a field takes in the document so far, and how it was spelled.
+// kind and raw are v's, as scalar tells them (raw lives in the walker's arena or, in a plain
+// line, in the parser's copy of it).
 type candidate struct {
 	v     *fastjson.Value
+	raw   []byte
+	kind  kind
 	spell spelling
-	ok    bool
 }
 
 // kv is one member of an object, as the walker visits it.
@@ -25,14 +28,21 @@ type kv struct {
 // parser is laxer about number syntax than JSON).
 type walker struct {
 	cands [numFields]candidate
-	kvs   []kv   // a stack of the members of the objects being walked
+	have  uint32 // the fields with a candidate, by bit
+	// repeated is set when a key that leads to a field repeats within an object, where
+	// only the careful walk (object) takes the last one as encoding/json does.
+	repeated bool
+	plain    bool   // the line has no backslash and nothing beyond ASCII (see scalar)
+	kvs      []kv   // a stack of the members of the objects being walked
+	arena []byte // the raw text of the candidates' scalars, for one document
 	num   []byte // scratch for a number's text
 	bad   []byte // the first number encoding/json would refuse, nil if none
 }
 
 func (w *walker) reset() {
-	w.cands = [numFields]candidate{}
+	w.have, w.repeated = 0, false
 	w.kvs = w.kvs[:0]
+	w.arena = w.arena[:0]
 	w.bad = w.bad[:0]
 }
 
@@ -43,11 +53,39 @@ func (w *walker) members(o *fastjson.Object) int {
 	return base
 }
 
+// fields walks an object reached at node n of the field tree with spelling sp, member by
+// member, in one pass. A key that leads to a field and repeats in the object sets
+// w.repeated: the document must then be walked again by object, which takes the last.
+func (w *walker) fields(o *fastjson.Object, n int, sp spelling) {
+	var seen uint64
+	o.Visit(func(key []byte, v *fastjson.Value) {
+		t := tree.resolve(n, key)
+		if t < 0 {
+			w.check(v)
+			return
+		}
+		if seen&(1<<t) != 0 {
+			w.repeated = true
+			return
+		}
+		seen |= 1 << t
+		nd := &tree.nodes[t]
+		if nd.field >= 0 {
+			w.offer(field(nd.field), sp, v)
+		} else if sub := v.GetObject(); sub != nil {
+			w.fields(sub, t, sp|1<<(nd.depth-1))
+		} else {
+			w.check(v)
+		}
+	})
+}
+
 // object walks the members w.kvs[base:] of an object reached at node n of the field tree
 // with spelling sp, and pops them. Members are taken last first and a key seen again is
 // skipped, so a repeated key's last value wins, as it does in encoding/json's maps (keys
 // that resolve to the same node from one object are the same key: see fieldTree.resolve).
-func (w *walker) object(base, n int, sp spelling) {
+// Its nested objects are walked by fields unless careful is set.
+func (w *walker) object(base, n int, sp spelling, careful bool) {
 	var seen uint64
 	for i := len(w.kvs) - 1; i >= base; i-- {
 		key, v := w.kvs[i].key, w.kvs[i].v
@@ -63,11 +101,14 @@ func (w *walker) object(base, n int, sp spelling) {
 			continue
 		}
 		o := v.GetObject()
-		if o == nil {
+		switch {
+		case o == nil:
 			w.check(v)
-			continue
+		case careful:
+			w.object(w.members(o), t, sp|1<<(nd.depth-1), true)
+		default:
+			w.fields(o, t, sp|1<<(nd.depth-1))
 		}
-		w.object(w.members(o), t, sp|1<<(nd.depth-1))
 	}
 	w.kvs = w.kvs[:base]
 }
@@ -75,14 +116,21 @@ func (w *walker) object(base, n int, sp spelling) {
 // offer makes v the field's value unless it is null or a better spelling already gave one.
 // It checks the numbers in v without unescaping its strings (see scalar).
 func (w *walker) offer(f field, sp spelling, v *fastjson.Value) {
-	switch kind, raw := scalar(v, &w.num); kind {
+	c := &w.cands[f]
+	if w.have&(1<<f) != 0 && !sp.precedes(c.spell) {
+		w.check(v) // never read: only its numbers matter
+		return
+	}
+	k, raw := scalar(v, &w.arena, w.plain)
+	switch k {
 	case kindNull:
 		return
 	case kindNumber:
 		w.number(raw)
 	case kindArray:
 		for _, e := range v.GetArray() {
-			if k, raw := scalar(e, &w.num); k == kindNumber {
+			w.num = w.num[:0]
+			if k, raw := scalar(e, &w.num, w.plain); k == kindNumber {
 				w.number(raw)
 			} else if k == kindObject || k == kindArray {
 				w.check(e)
@@ -91,9 +139,8 @@ func (w *walker) offer(f field, sp spelling, v *fastjson.Value) {
 	case kindObject:
 		w.check(v)
 	}
-	if c := &w.cands[f]; !c.ok || sp.precedes(c.spell) {
-		*c = candidate{v: v, spell: sp, ok: true}
-	}
+	*c = candidate{v: v, kind: k, raw: raw, spell: sp}
+	w.have |= 1 << f
 }
 
 // check checks the numbers in a value no field reads. It may unescape the value's
