@@ -1,10 +1,12 @@
 package ecs
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/valyala/fastjson"
 )
 
 // benchMix is a realistic stream of documents: the bundled sample history (Auditbeat's
@@ -103,4 +105,38 @@ func reportDocs(b *testing.B, events int, cpu time.Duration) {
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 	}
+}
+
+// BenchmarkDecodeStages splits the typed decoder's cost on the mix: the byte scan that
+// picks the lines to validate, fastjson's parse, the parse and the walk that picks the
+// fields' values, and the whole decode (the mapping to the event is the difference).
+//
+//	go test -run '^$' -bench BenchmarkDecodeStages -benchmem ./format/ecs/
+func BenchmarkDecodeStages(b *testing.B) {
+	mix, size := benchMix(b)
+	run := func(name string, f func(l []byte)) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			i := 0
+			cpu := cpuTime()
+			for b.Loop() {
+				f(mix[i%len(mix)])
+				i++
+			}
+			if cpu := cpuTime() - cpu; cpu > 0 {
+				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+			}
+		})
+	}
+	var p fastjson.Parser
+	run("scan", func(l []byte) { scan(l) })
+	run("parse", func(l []byte) { _, _ = p.ParseBytes(l) })
+	d := New()
+	run("parse+walk", func(l []byte) {
+		_, high := scan(l)
+		d.m.w.plain = !high && bytes.IndexByte(l, '\\') < 0
+		_, _ = d.walk(l, false)
+	})
+	run("decode", func(l []byte) { _, _ = d.decode(l) })
 }

@@ -21,7 +21,7 @@ const (
 // so the mapping reads as a list of fields. Its buffers and its event are reused.
 type mapper struct {
 	w        walker
-	in       interner
+	in       *interner
 	err      error
 	ev       event.Event
 	category []string
