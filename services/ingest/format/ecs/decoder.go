@@ -11,34 +11,37 @@
 // # Design
 //
 // The decoder is on the hot path of every replay, so it parses with
-// github.com/valyala/fastjson: a reusable Parser that builds the document's tree in memory
-// it keeps, with no allocation once warm, in one pass. Measured on our documents against
-// encoding/json (into map[string]any, as this package first did), jsonparser (path lookups,
-// no tree) and goccy/go-json (struct decoding), it was the fastest way to read every
-// spelling of a field; struct decoders cannot express dotted keys and mixes (and match keys
-// case-insensitively), and path lookups rescan nested objects once per level. See
-// libs_bench_test.go.
+// github.com/valyala/fastjson: a reusable Parser that builds the document's tree, in one
+// pass, in memory it keeps, so a warm decoder allocates nothing. Measured on our documents
+// (BenchmarkLibraries) it beat encoding/json into a map (what this package first did) and
+// into structs, goccy/go-json into both, and jsonparser's path lookups; struct decoders
+// cannot express dotted keys and mixes (and match keys case-insensitively, which a map
+// lookup does not), and jsonparser, like fastjson, is lenient and rescans nested objects.
 //
-// fastjson's parser is laxer than JSON inside strings (control characters, bad escapes)
-// and numbers (NaN, leading zeros), so a line with a control character or a backslash is
-// first checked by fastjson.Validate, and every number of the document is checked against
-// JSON's grammar and float64's range as the tree is walked: the decoder accepts and
-// rejects exactly the documents encoding/json did. Nesting deeper than fastjson.MaxDepth
-// (300) is the one difference: such a line is rejected, where encoding/json allowed 10000.
+// The decoder accepts and rejects exactly the documents encoding/json did (a differential
+// test against the first decoder, kept in reference_test.go, checks it). fastjson's parser
+// is laxer than JSON inside strings (raw control characters, bad escapes) and numbers (NaN,
+// leading zeros), so a line with a control character is validated by encoding/json and one
+// with a backslash by fastjson.Validate (which misses control characters before an escape),
+// and every number in the document is checked against JSON's grammar and float64's range
+// (encoding/json into a map fails the whole document on one out of range). Those lines are
+// rare; the others are parsed at once. One difference remains: nesting deeper than
+// fastjson.MaxDepth (300) is rejected, where encoding/json allowed 10000.
 //
-// One walk over the tree picks each field's value: keys are resolved against a tree of the
-// field names' segments (fields.go), so a dotted key, nested objects and any mix reach the
-// same field, and every way a field was spelled is ranked by the rule lookup has always
-// had (the whole key wins over nested objects, shorter prefixes over longer ones; JSON null
-// counts as absent; a repeated key's last value wins). Strings are read from the raw JSON
-// text and decoded as encoding/json does.
+// One walk over the tree picks each field's value (walk.go). Keys are resolved against a
+// tree of the field names' segments (fields.go), so a dotted key, nested objects and any
+// mix reach the same field, and each spelling found is ranked by the rule lookup has always
+// had: the whole key wins over nested objects, shorter prefixes over longer ones, JSON null
+// counts as absent, and a repeated key's last value wins (a document that repeats a key
+// leading to a field is walked again, last member first). Strings come from the raw JSON
+// text, decoded as encoding/json decodes them.
 //
 // The decoder reuses its event, the event's slices and its parser after Emit returns (see
-// format.Emit); the strings it puts in the event are fresh or interned, never views of a
-// reused buffer, so receivers may keep them. Repeated values (hosts, users, processes,
-// executables, IPs, args, event.* words) come from a per-decoder table of at most
-// internBound strings, started afresh when full, so a steady stream decodes without
-// allocating.
+// format.Emit). The strings it puts in the event are new or interned, never views of a
+// reused buffer, so receivers may keep them: repeated values (hosts, users, processes,
+// executables, working directories, IPs, args, event.* words) come from a per-decoder
+// table of internSlots strings (intern.go), so a steady stream decodes without allocating
+// and the table's size does not depend on the input.
 package ecs
 
 import (

@@ -88,7 +88,7 @@ func TestInternedStringsKeep(t *testing.T) {
 			hosts[h] = unsafe.StringData(h)
 			if i == 0 {
 				first, firstArgs = r.Event.Process.Name, r.Event.Process.Args // kept without a copy
-				firstArgs = append([]string(nil), firstArgs...)                 // the slice is reused, its strings are not
+				firstArgs = append([]string(nil), firstArgs...)               // the slice is reused, its strings are not
 			}
 		})
 	}

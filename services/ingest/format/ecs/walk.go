@@ -34,9 +34,9 @@ type walker struct {
 	repeated bool
 	plain    bool   // the line has no backslash and nothing beyond ASCII (see scalar)
 	kvs      []kv   // a stack of the members of the objects being walked
-	arena []byte // the raw text of the candidates' scalars, for one document
-	num   []byte // scratch for a number's text
-	bad   []byte // the first number encoding/json would refuse, nil if none
+	arena    []byte // the raw text of the candidates' scalars, for one document
+	num      []byte // scratch for a number's text
+	bad      []byte // the first number encoding/json would refuse, nil if none
 }
 
 func (w *walker) reset() {
