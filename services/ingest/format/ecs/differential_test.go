@@ -367,6 +367,8 @@ func FuzzDifferential(f *testing.F) {
 		`{"@timestamp":"2020-04-01T12:00:00Z","host":{"os.type":"x","os":{"type":"y"}},"host.os":{"type":"z"}}`,
 		`{"@timestamp":"2020-04-01T12:00:00Z","process":{"name":"\ud800x","args":["\u0061",1e2,true,null]}}`,
 		`{"@timestamp":"1700000000000","destination.port":"443","source":{"port":[80]}}`, `[1e400]`, `"\u00e9"`,
+		`{"@timestamp":"2020-04-01T12:00:00Z","host.name":"é","process":{"name":nan}}`,
+		`{"@timestamp":"2020-04-01T12:00:00Z","user":{"id":-0},"process.pid":-0}`,
 	} {
 		f.Add([]byte(s))
 	}

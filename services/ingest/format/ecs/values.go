@@ -63,8 +63,10 @@ func scalar(v *fastjson.Value, buf *[]byte, plain bool) (kind, []byte) {
 		return kindArray, raw
 	case '"':
 		return kindString, raw
-	case 'n':
-		return kindNull, raw
+	case 'n': // null, or NaN, which fastjson takes for a number
+		if len(raw) == len("null") {
+			return kindNull, raw
+		}
 	case 't', 'f':
 		return kindBool, raw
 	}

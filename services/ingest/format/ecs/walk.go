@@ -174,13 +174,14 @@ func (w *walker) number(raw []byte) {
 }
 
 // plainNumber reports whether raw is a JSON integer of at most 15 digits, which float64
-// holds exactly: the common case, taken without strconv.
+// holds exactly: the common case, taken without strconv. Negative zero is not one: it is a
+// float64 of its own, which a keyword writes as "-0".
 func plainNumber(raw []byte) bool {
 	s := raw
 	if len(s) > 0 && s[0] == '-' {
 		s = s[1:]
 	}
-	if len(s) == 0 || len(s) > 15 || s[0] == '0' && len(s) > 1 {
+	if len(s) == 0 || len(s) > 15 || s[0] == '0' && (len(s) > 1 || len(raw) > 1) {
 		return false
 	}
 	for _, c := range s {
