@@ -25,8 +25,8 @@
 // with a backslash by fastjson.Validate (which misses control characters before an escape),
 // and every number in the document is checked against JSON's grammar and float64's range
 // (encoding/json into a map fails the whole document on one out of range). Those lines are
-// rare; the others are parsed at once. One difference remains: nesting deeper than
-// fastjson.MaxDepth (300) is rejected, where encoding/json allowed 10000.
+// rare; the others are parsed at once. One difference remains: a value nested in
+// fastjson.MaxDepth (300) arrays or objects is rejected, where encoding/json allowed 10000.
 //
 // One walk over the tree picks each field's value (walk.go). Keys are resolved against a
 // tree of the field names' segments (fields.go), so a dotted key, nested objects and any

@@ -77,7 +77,7 @@ func reference(line []byte) outcome {
 func (df *differ) compare(line []byte) {
 	df.t.Helper()
 	got, want := df.typed(line), reference(line)
-	if got.err != nil && strings.Contains(got.err.Error(), "too big depth") && nesting(line) > fastjson.MaxDepth {
+	if got.err != nil && strings.Contains(got.err.Error(), "too big depth") && nesting(line) >= fastjson.MaxDepth {
 		return // rejected for its depth, as documented
 	}
 	switch {
@@ -377,4 +377,25 @@ func FuzzDifferential(f *testing.F) {
 		df.compare(data)
 		df.compare(data) // again, through the warm decoder
 	})
+}
+
+// TestDepthLimit checks the one documented difference: a value nested in
+// fastjson.MaxDepth arrays or objects is rejected for its depth (encoding/json allowed
+// 10000), and one level less still decodes as before.
+func TestDepthLimit(t *testing.T) {
+	nest := func(levels int) string {
+		return `{"@timestamp":1,"x":` + strings.Repeat("[", levels-1) + "1" + strings.Repeat("]", levels-1) + "}"
+	}
+	df := newDiffer(t)
+	df.compare([]byte(nest(fastjson.MaxDepth - 1)))
+	if out := df.typed([]byte(nest(fastjson.MaxDepth - 1))); out.ev == nil {
+		t.Errorf("%d levels: %v", fastjson.MaxDepth-1, out.err)
+	}
+	out := df.typed([]byte(nest(fastjson.MaxDepth)))
+	if out.err == nil || !strings.Contains(out.err.Error(), "too big depth") || !errors.Is(out.err, format.ErrMalformed) {
+		t.Errorf("%d levels: %v, want a reject for the depth", fastjson.MaxDepth, out.err)
+	}
+	if ref := reference([]byte(nest(fastjson.MaxDepth))); ref.ev == nil {
+		t.Errorf("the reference rejects %d levels too (%v): the limit is no longer a difference", fastjson.MaxDepth, ref.err)
+	}
 }
