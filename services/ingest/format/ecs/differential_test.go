@@ -192,7 +192,7 @@ func TestDifferentialShippers(t *testing.T) {
 // repeated keys, escapes) and the ways input breaks, and compares the two decoders on every
 // variant, with one decoder kept across all of them.
 func TestDifferentialMutations(t *testing.T) {
-	variants := 10000
+	variants := 6000
 	if testing.Short() {
 		variants = 2000
 	}
