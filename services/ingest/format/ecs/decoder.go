@@ -40,8 +40,9 @@
 // format.Emit). The strings it puts in the event are new or interned, never views of a
 // reused buffer, so receivers may keep them: repeated values (hosts, users, processes,
 // executables, working directories, IPs, args, event.* words) come from a per-decoder
-// table of internSlots strings (intern.go), so a steady stream decodes without allocating
-// and the table's size does not depend on the input.
+// table (intern.go) that grows with the values a source shows, to at most maxInternSlots
+// strings, so a steady stream decodes without allocating and a decoder's memory stays
+// bounded whatever the input.
 package ecs
 
 import (

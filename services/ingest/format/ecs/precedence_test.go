@@ -72,7 +72,7 @@ func TestInternedStringsKeep(t *testing.T) {
 	var first string
 	var firstArgs []string
 	hosts := map[string]*byte{}
-	for i := range 3 * internSlots {
+	for i := range 3 * maxInternSlots {
 		line := fmt.Sprintf(`{"@timestamp":%d,"process":{"name":"p%d","args":["a%d","b"]},"host.name":"h%d"}`, 1700000000000+i, i, i, i%7)
 		d.Decode(format.Line{Source: "s", Num: int64(i + 1), Data: []byte(line)}, func(r format.Result) {
 			if r.Err != nil {
@@ -82,7 +82,7 @@ func TestInternedStringsKeep(t *testing.T) {
 				t.Fatalf("line %d: process.name %q, want %q", i+1, got, want)
 			}
 			h := r.Event.Host.Name
-			if p, ok := hosts[h]; ok && p != unsafe.StringData(h) && i > internSlots {
+			if p, ok := hosts[h]; ok && p != unsafe.StringData(h) && i > maxInternSlots {
 				t.Fatalf("line %d: host.name %q is a new copy", i+1, h)
 			}
 			hosts[h] = unsafe.StringData(h)
