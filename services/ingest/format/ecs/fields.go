@@ -167,16 +167,23 @@ func (t *fieldTree) child(n int, seg []byte) int {
 
 // resolve follows a key, which may itself be dotted, from node n: the node it names, or -1
 // when no field lies under it. A key with an empty segment ("a..b", ".a") names nothing, as
-// no field name has one.
+// no field name has one. Most keys are one segment, so the whole key is tried as a child
+// first; segment names have no dots, so a dotted key never matches there.
 func (t *fieldTree) resolve(n int, key []byte) int {
+	if c := t.child(n, key); c >= 0 {
+		return c
+	}
 	start := 0
-	for i, c := range key { // keys are short: a loop beats bytes.IndexByte's call
+	for i, c := range key {
 		if c == '.' {
 			if n = t.child(n, key[start:i]); n < 0 {
 				return -1
 			}
 			start = i + 1
 		}
+	}
+	if start == 0 {
+		return -1 // no dot: the child lookup above was the only one
 	}
 	return t.child(n, key[start:])
 }
