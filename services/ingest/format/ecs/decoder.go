@@ -13,10 +13,11 @@
 // The decoder is on the hot path of every replay, so it parses with
 // github.com/valyala/fastjson: a reusable Parser that builds the document's tree, in one
 // pass, in memory it keeps, so a warm decoder allocates nothing. Measured on our documents
-// (BenchmarkLibraries) it beat encoding/json into a map (what this package first did) and
-// into structs, goccy/go-json into both, and jsonparser's path lookups; struct decoders
-// cannot express dotted keys and mixes (and match keys case-insensitively, which a map
-// lookup does not), and jsonparser, like fastjson, is lenient and rescans nested objects.
+// (BenchmarkLibraries) it read the fields faster than encoding/json into a map (what this
+// package first did) or into structs, goccy/go-json into either, and jsonparser's path
+// lookups. Struct decoders also allocate per document and cannot express dotted keys and
+// mixes (and they match keys case-insensitively, which a map lookup does not); jsonparser
+// sees only nested paths and rescans a nested object for each level.
 //
 // The decoder accepts and rejects exactly the documents encoding/json did (a differential
 // test against the first decoder, kept in reference_test.go, checks it). fastjson's parser
