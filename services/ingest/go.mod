@@ -3,8 +3,11 @@ module github.com/rarenet/rarenet/services/ingest
 go 1.26.0
 
 require (
+	github.com/buger/jsonparser v1.6.1
+	github.com/goccy/go-json v0.12.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/rarenet/rarenet/shared v0.0.0
+	github.com/valyala/fastjson v1.6.10
 )
 
 require (
