@@ -120,7 +120,8 @@ type Score struct {
 	// this one; ml-cpp's record probability.
 	Probability float64
 	// Concentration is the value's Dirichlet concentration a_i after this
-	// bucket was added: a decayed count of the buckets it appeared in.
+	// bucket was added and the model decayed: a decayed count of the buckets
+	// it appeared in.
 	Concentration float64
 	// FirstOccurrence is true when the value was never seen before this bucket.
 	FirstOccurrence bool
