@@ -90,6 +90,10 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 	if err := r.Restore(cp.Rarity); err != nil {
 		return nil, fmt.Errorf("scorer: restore model: %w", err)
 	}
+	if cp.Rarity.Normalizer.Legacy() {
+		s.log.Warn("model checkpoint from an earlier rarenet: the record score normaliser's quantiles restart (now ml-cpp's q-digests)",
+			"buckets_modelled", cp.Rarity.Modelled-cp.Rarity.First+1)
+	}
 	m.closed, m.announced, m.records = cp.Closed, cp.Announced, cp.Records
 	if cp.Pending != nil {
 		m.pending = cp.Pending

@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 
 	"github.com/schollz/progressbar/v3"
@@ -179,8 +180,9 @@ func replayCmd(ctx context.Context, args []string) error {
 	fs.BoolVar(&verbose, "v", false, "log the stages' progress on stderr")
 	fs.BoolVar(&driverOnly, "driver-only", false, "run no stage: drive the stage binaries running against --nats-url")
 	fs.DurationVar(&ro.Timeout, "timeout", 0, "give up when the pipeline has not finished this long after the input is sent (0: wait)")
-	var cpuProfile string
+	var cpuProfile, execTrace string
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the replay to this file (go tool pprof)")
+	fs.StringVar(&execTrace, "trace", "", "write an execution trace of the replay to this file (go tool trace): where the stages wait")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: rarenet replay [flags] FILE...  (- is stdin)")
 		fs.PrintDefaults()
@@ -233,6 +235,17 @@ func replayCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if execTrace != "" {
+		f, err := os.Create(execTrace)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	report := func(st rarenet.Stats) error {
 		fmt.Fprintf(os.Stderr, "rarenet replay: %d lines, %d network events (%d filtered, %d rejected, %d late), %d records, %d signals in %.2fs\n",
