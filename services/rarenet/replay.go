@@ -2,6 +2,7 @@ package rarenet
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/services/ingest"
-	"github.com/rarenet/rarenet/services/ingest/format/auditd"
+	"github.com/rarenet/rarenet/services/ingest/format/formats"
 	"github.com/rarenet/rarenet/services/scorer"
 	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/control"
@@ -27,10 +28,15 @@ import (
 // Limits of the replay driver's raw messages: many lines per message keeps JetStream's
 // per-message cost off the hot path.
 const (
-	chunkLines   = 1000
+	chunkLines   = 16384
 	chunkBytes   = 1 << 20
 	maxLineBytes = 4 << 20
 )
+
+// chunkLimits are the bounds of a replay's raw messages (tests make them small).
+type chunkLimits struct{ lines, bytes, line int }
+
+var defaultChunkLimits = chunkLimits{chunkLines, chunkBytes, maxLineBytes}
 
 // The driver publishes at most aheadLimit raw messages and aheadBytes ahead of ingest: a
 // replay of a month of logs then holds a few megabytes in the RAW stream, not the whole
@@ -65,8 +71,9 @@ type ReplayOptions struct {
 	// written, with the console's URL; the replay then keeps serving until ctx is done.
 	Finished func(st Stats, consoleURL string)
 
-	raw jetstream.Stream // for back-pressure
-	id  string           // the replay's id, on every raw message
+	raw         jetstream.Stream // for back-pressure
+	id          string           // the replay's id, on every raw message
+	chunkLimits chunkLimits      // zero: defaultChunkLimits
 }
 
 // Progress is told how far the input has been read.
@@ -171,9 +178,8 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 
 // sendFile publishes one input as raw messages of many lines, each naming its source and
 // first line, and returns the number of lines read. A message holds whole auditd events:
-// ingest replicas decode each message on their own, so a full message is cut where
-// auditd.Boundary allows (before the event that would not fit), and anywhere only when the
-// whole message is one unfinished event.
+// ingest replicas decode each message on their own, so the chunker cuts auditd logs where
+// auditd.Boundary allows (see chunker).
 func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o ReplayOptions) (int64, error) {
 	in, err := openInput(name, o.Stdin)
 	if err != nil {
@@ -185,95 +191,89 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		format = "auto"
 	}
 	subject := stream.RawSubject(format)
-	br := lineReader(in)
-	var (
-		lines     int64
-		chunk     []byte
-		chunkFrom int64 = 1
-		inChunk   int
-		bound     auditd.Boundary
-		// The last place in the chunk where it may be cut: bytes and lines before it.
-		safeBytes, safeLines int
-	)
-	// send publishes the first n lines (b bytes) of the chunk; the rest starts the next one.
-	send := func(n, b int) error {
-		if n == 0 {
-			return nil
+	limits := o.chunkLimits
+	if limits == (chunkLimits{}) {
+		limits = defaultChunkLimits
+	}
+	br := bufio.NewReaderSize(in, limits.bytes+1)
+	auditdLog, err := isAuditd(br, format)
+	if err != nil {
+		return 0, fmt.Errorf("replay: %s: %w", name, err)
+	}
+	c := newChunker(br, auditdLog, limits.lines, limits.bytes, limits.line)
+	var lines int64
+	for {
+		ch, err := c.next()
+		if errors.Is(err, io.EOF) {
+			return lines, nil
 		}
+		if err != nil {
+			return lines, fmt.Errorf("replay: %s:%d: %w", name, c.line, err)
+		}
+		lines += int64(ch.lines)
 		if o.Progress != nil {
-			o.Progress.Add(int64(b) + 1)
+			o.Progress.Add(int64(len(ch.data)+len(ch.long)) + 1)
 		}
-		m := nats.NewMsg(subject)
-		m.Data = chunk[:b]
-		m.Header.Set(control.HeaderSource, name)
-		m.Header.Set(control.HeaderLine, strconv.FormatInt(chunkFrom, 10))
-		if o.id != "" {
-			m.Header.Set(control.HeaderReplay, o.id)
+		var m *nats.Msg
+		if ch.long != nil {
+			// Too long for one message: dead-letter its head rather than stall the line.
+			dl := natsutil.DeadLetter{Stage: "replay", Source: name, Line: ch.first, Format: format,
+				Reason: fmt.Sprintf("%s:%d: line of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, ch.first, ch.longSize, limits.line),
+				Data:   ch.long}
+			m = dl.Msg(stream.DLQSubject("replay"))
+		} else {
+			m = nats.NewMsg(subject)
+			m.Data = ch.data
+			m.Header.Set(control.HeaderSource, name)
+			m.Header.Set(control.HeaderLine, strconv.FormatInt(ch.first, 10))
+			if o.id != "" {
+				m.Header.Set(control.HeaderReplay, o.id)
+			}
 		}
 		if err := pub.Publish(m, ""); err != nil {
-			return err
+			return lines, err
 		}
 		if pub.Pending() >= flushEvery {
 			if err := pub.Flush(ctx); err != nil {
-				return err
+				return lines, err
 			}
 			if err := o.backPressure(ctx); err != nil {
-				return err
+				return lines, err
 			}
 		}
-		var rest []byte
-		if b < len(chunk) {
-			rest = append(rest, chunk[b+1:]...)
-		}
-		chunk, inChunk, chunkFrom = rest, inChunk-n, chunkFrom+int64(n)
-		safeBytes, safeLines = 0, 0
-		return nil
 	}
-	flush := func() error { return send(inChunk, len(chunk)) }
-	// full sends the chunk, or only its events that are complete.
-	full := func() error {
-		if bound.Open() && safeLines > 0 {
-			return send(safeLines, safeBytes)
-		}
-		return flush()
+}
+
+// isAuditd tells whether an input is an auditd log: by its format, or for auto by its first
+// line that is not blank, as ingest detects it.
+func isAuditd(br *bufio.Reader, format string) (bool, error) {
+	if format != "auto" {
+		return format == "auditd", nil
 	}
-	for {
-		line, err := readLine(br)
-		if len(line) > 0 || err == nil {
-			lines++
-			if len(line) > maxLineBytes {
-				// Too long for one message: dead-letter its head rather than stall the line.
-				dl := natsutil.DeadLetter{Stage: "replay", Source: name, Line: lines, Format: format,
-					Reason: fmt.Sprintf("%s:%d: line of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, lines, len(line), maxLineBytes),
-					Data:   line[:64<<10]}
-				if err := flush(); err != nil {
-					return lines, err
-				}
-				chunkFrom = lines + 1
-				if err := pub.Publish(dl.Msg(stream.DLQSubject("replay")), ""); err != nil {
-					return lines, err
-				}
+	for n := 4096; ; n *= 4 {
+		n = min(n, br.Size())
+		head, err := br.Peek(n)
+		for len(head) > 0 {
+			line := head
+			i := bytes.IndexByte(head, '\n')
+			if i >= 0 {
+				line, head = head[:i], head[i+1:]
+			} else if err == nil {
+				break // the line goes on past what was peeked
 			} else {
-				if bound.Add(line) && inChunk > 0 {
-					safeBytes, safeLines = len(chunk), inChunk
-				}
-				if inChunk > 0 {
-					chunk = append(chunk, '\n')
-				}
-				chunk = append(chunk, line...)
-				inChunk++
-				if inChunk >= chunkLines || len(chunk) >= chunkBytes {
-					if err := full(); err != nil {
-						return lines, err
-					}
-				}
+				head = nil
+			}
+			if len(bytes.TrimSpace(line)) > 0 {
+				return formats.Detect(line) == "auditd", nil
 			}
 		}
-		if err == io.EOF {
-			return lines, flush()
-		}
-		if err != nil {
-			return lines, fmt.Errorf("replay: %s:%d: %w", name, lines+1, err)
+		switch {
+		case err == nil && n < br.Size():
+			continue
+		case err == nil, errors.Is(err, io.EOF), errors.Is(err, bufio.ErrBufferFull):
+			return false, nil // no line, or a first line longer than a message
+		default:
+			return false, err
 		}
 	}
 }

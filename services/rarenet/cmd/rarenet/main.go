@@ -180,8 +180,9 @@ func replayCmd(ctx context.Context, args []string) error {
 	fs.BoolVar(&verbose, "v", false, "log the stages' progress on stderr")
 	fs.BoolVar(&driverOnly, "driver-only", false, "run no stage: drive the stage binaries running against --nats-url")
 	fs.DurationVar(&ro.Timeout, "timeout", 0, "give up when the pipeline has not finished this long after the input is sent (0: wait)")
-	var cpuProfile, execTrace string
+	var cpuProfile, memProfile, execTrace string
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the replay to this file (go tool pprof)")
+	fs.StringVar(&memProfile, "memprofile", "", "write a profile of the replay's allocations to this file (go tool pprof -sample_index=alloc_space)")
 	fs.StringVar(&execTrace, "trace", "", "write an execution trace of the replay to this file (go tool trace): where the stages wait")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: rarenet replay [flags] FILE...  (- is stdin)")
@@ -235,6 +236,14 @@ func replayCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if memProfile != "" {
+		defer func() {
+			if f, err := os.Create(memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	if execTrace != "" {
 		f, err := os.Create(execTrace)
