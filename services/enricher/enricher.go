@@ -119,11 +119,6 @@ type Service struct {
 	bar      *natsutil.Barrier
 	waiting  []*item       // in input order
 	held     natsutil.Held // their sequences, kept unacked
-	// unsaved are the summaries applied since the history was last made durable, held
-	// until it is (see commit); saved is when it was.
-	unsaved []uint64
-	saved   time.Time
-	applied time.Time // when the last summary was applied
 	maxBatch int           // of the loop; 0: its default
 	onHandle func()        // tests: called after each message handled
 }
@@ -218,34 +213,15 @@ func (s *Service) historyBucket(ctx context.Context) (jetstream.KeyValue, string
 	return kv, info.CachedInfo().Created.UTC().Format(time.RFC3339Nano), nil
 }
 
-// historyEvery is how often the history is made durable while summaries keep coming: once
-// per bucket, each process's entry would be written as many times as it has buckets (a
-// month's replay wrote its busiest entries thousands of times); this way, once per interval.
-// The summaries stay unacknowledged until then, and the markers behind them wait for it. As
-// soon as the summaries pause, the history is written.
-const historyEvery = 200 * time.Millisecond
-
-// commit flushes the records, then makes the history durable when historyEvery has passed,
-// then the loop acknowledges the input, which holds back the summaries the history does not
-// hold durably yet. Records go first: a record is only ever built from the history as it
-// stood in stream order, and a crash between the two redelivers summaries (applied
-// idempotently) and records (dropped as duplicates by their ids).
+// commit flushes the records, then makes the history durable, then the loop acknowledges
+// the input. Records go first: a record is only ever built from the history as it stood in
+// stream order, and a crash between the two redelivers summaries (applied idempotently) and
+// records (dropped as duplicates by their ids).
 func (s *Service) commit(ctx context.Context) error {
 	if err := s.pub.Flush(ctx); err != nil {
 		return err
 	}
-	if len(s.unsaved) > 0 && time.Since(s.saved) < historyEvery && time.Since(s.applied) < natsutil.BarrierIdle {
-		return nil
-	}
-	if err := s.hist.Commit(ctx); err != nil {
-		return err
-	}
-	for _, seq := range s.unsaved {
-		delete(s.held, seq)
-		s.bar.Done(seq)
-	}
-	s.unsaved, s.saved = s.unsaved[:0], time.Now()
-	return nil
+	return s.hist.Commit(ctx)
 }
 
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -75,11 +74,6 @@ func (s *Service) finishReady(ctx context.Context) (bool, error) {
 		}
 		if err := s.finish(ctx, it); err != nil {
 			return n > 0, err
-		}
-		if it.kind == itemSummary {
-			// Done once the history holds it durably: it stays held until then (commit).
-			s.unsaved, s.applied = append(s.unsaved, it.seq), time.Now()
-			continue
 		}
 		delete(s.held, it.seq)
 		s.bar.Done(it.seq)
