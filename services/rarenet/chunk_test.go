@@ -147,3 +147,19 @@ func TestIsAuditd(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitsFor(t *testing.T) {
+	for _, tt := range []struct {
+		payload int64
+		want    chunkLimits
+	}{
+		{1 << 20, chunkLimits{chunkLines, 1<<20 - 4<<10, 1<<20 - 4<<10}},
+		{8 << 20, chunkLimits{chunkLines, chunkBytes, maxLineBytes}},
+		{0, defaultChunkLimits},
+		{1 << 10, defaultChunkLimits},
+	} {
+		if got := limitsFor(tt.payload); got != tt.want {
+			t.Errorf("limitsFor(%d) = %+v, want %+v", tt.payload, got, tt.want)
+		}
+	}
+}

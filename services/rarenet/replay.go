@@ -38,6 +38,17 @@ type chunkLimits struct{ lines, bytes, line int }
 
 var defaultChunkLimits = chunkLimits{chunkLines, chunkBytes, maxLineBytes}
 
+// limitsFor returns the chunk limits for a server that takes messages of at most maxPayload
+// bytes (headers included): a standalone nats-server takes 1 MiB by default, the embedded one
+// 8 MiB. Lines longer than a message are dead letters.
+func limitsFor(maxPayload int64) chunkLimits {
+	room := int(maxPayload) - 4<<10 // the headers: source, line, replay id
+	if maxPayload <= 0 || room < 64<<10 {
+		return defaultChunkLimits
+	}
+	return chunkLimits{lines: chunkLines, bytes: min(chunkBytes, room), line: min(maxLineBytes, room)}
+}
+
 // The driver publishes at most aheadLimit raw messages and aheadBytes ahead of ingest: a
 // replay of a month of logs then holds a few megabytes in the RAW stream, not the whole
 // input, and its memory does not grow with the input.
@@ -137,6 +148,9 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		return st, err
 	}
 	o.id = id
+	if o.chunkLimits == (chunkLimits{}) {
+		o.chunkLimits = limitsFor(nc.MaxPayload())
+	}
 	pub := natsutil.NewPublisher(js)
 	for _, f := range o.Files {
 		n, err := sendFile(ctx, pub, f, o)
