@@ -138,14 +138,21 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		return st, err
 	}
 	defer sub.Unsubscribe()
-	sig, err := js.Stream(ctx, stream.Signals)
-	if err != nil {
-		return st, err
+	// A cluster electing leaders leaves requests unanswered for a while: the driver waits
+	// for it as the stages do (natsutil.Retry).
+	var sig jetstream.Stream
+	if err := natsutil.Retry(ctx, func(ctx context.Context) (err error) {
+		sig, err = js.Stream(ctx, stream.Signals)
+		return err
+	}); err != nil {
+		return st, fmt.Errorf("replay: stream %s: %w", stream.Signals, err)
 	}
 	firstSignal := sig.CachedInfo().State.LastSeq + 1
-
-	if o.raw, err = js.Stream(ctx, stream.Raw); err != nil {
-		return st, err
+	if err := natsutil.Retry(ctx, func(ctx context.Context) (err error) {
+		o.raw, err = js.Stream(ctx, stream.Raw)
+		return err
+	}); err != nil {
+		return st, fmt.Errorf("replay: stream %s: %w", stream.Raw, err)
 	}
 	o.id = id
 	if o.chunkLimits == (chunkLimits{}) {
@@ -161,10 +168,10 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 	}
 	eof := control.Marker{Kind: control.KindEOF, Replay: id}
 	if err := pub.Publish(eof.Msg(stream.RawSubject("control")), ""); err != nil {
-		return st, err
+		return st, fmt.Errorf("replay: the end of the input: %w", err)
 	}
 	if err := pub.Flush(ctx); err != nil {
-		return st, err
+		return st, fmt.Errorf("replay: the end of the input: %w", err)
 	}
 	if o.Progress != nil {
 		o.Progress.Finish()
@@ -245,11 +252,11 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 			}
 		}
 		if err := pub.Publish(m, ""); err != nil {
-			return lines, err
+			return lines, fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
 		}
 		if pub.Pending() >= flushEvery {
 			if err := pub.Flush(ctx); err != nil {
-				return lines, err
+				return lines, fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
 			}
 			if err := o.backPressure(ctx); err != nil {
 				return lines, err
@@ -383,48 +390,59 @@ func collectStats(st *Stats, end windower.Status) {
 	st.TooLate, st.Runs = win["too_late"], win["runs"]
 }
 
-// copySignals writes every signal from sequence first to the end of the SIGNALS stream.
+// copySignals writes every signal from sequence first to the end of the SIGNALS stream. A
+// read that fails as a cluster elects a leader is taken up again where it stopped.
 func copySignals(ctx context.Context, js jetstream.JetStream, first uint64, out io.Writer) (int64, error) {
-	s, err := js.Stream(ctx, stream.Signals)
-	if err != nil {
-		return 0, err
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	last := info.State.LastSeq
-	if last < first {
-		return 0, nil
-	}
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: first,
+	var last uint64
+	err := natsutil.Retry(ctx, func(ctx context.Context) error {
+		s, err := js.Stream(ctx, stream.Signals)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		last = info.State.LastSeq
+		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("replay: stream %s: %w", stream.Signals, err)
 	}
 	bw := bufio.NewWriter(out)
 	var n int64
-	for {
-		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return n, err
-		}
-		for m := range batch.Messages() {
-			if _, err := bw.Write(append(m.Data(), '\n')); err != nil {
-				return n, err
-			}
-			n++
-			md, err := m.Metadata()
+	next := first
+	for next <= last {
+		err := natsutil.Retry(ctx, func(ctx context.Context) error {
+			c, err := js.OrderedConsumer(ctx, stream.Signals, jetstream.OrderedConsumerConfig{
+				DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: next,
+			})
 			if err != nil {
-				return n, err
+				return err
 			}
-			if md.Sequence.Stream >= last {
-				return n, bw.Flush()
+			batch, err := c.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				return err
 			}
-		}
-		if err := batch.Error(); err != nil {
-			return n, err
+			for m := range batch.Messages() {
+				md, err := m.Metadata()
+				if err != nil {
+					return err
+				}
+				if md.Sequence.Stream < next || md.Sequence.Stream > last {
+					continue
+				}
+				if _, err := bw.Write(append(m.Data(), '\n')); err != nil {
+					return err
+				}
+				n++
+				next = md.Sequence.Stream + 1
+			}
+			return batch.Error()
+		})
+		if err != nil {
+			return n, fmt.Errorf("replay: read the signals from %s: %w", stream.Signals, err)
 		}
 	}
+	return n, bw.Flush()
 }
