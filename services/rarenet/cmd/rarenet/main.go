@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"syscall"
@@ -167,7 +168,16 @@ func runCmd(ctx context.Context, args []string) error {
 	return rarenet.RunLive(ctx, o, os.Stdout, log)
 }
 
+// replayMemoryLimit is the soft memory limit of a replay (GOMEMLIMIT wins when set): its live
+// heap stays under 200 MB whatever the input (the input is read ahead of ingest by at most
+// 32 MiB, the pipeline holds a few buckets), and without a limit the collector let the heap
+// grow to twice that before collecting.
+const replayMemoryLimit = 384 << 20
+
 func replayCmd(ctx context.Context, args []string) error {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(replayMemoryLimit)
+	}
 	fs := flag.NewFlagSet("rarenet replay", flag.ExitOnError)
 	var ro rarenet.ReplayOptions
 	var common service.Common
