@@ -291,6 +291,8 @@ func TestCLILive(t *testing.T) {
 		if strings.Contains(r.stderr, "natsutil") {
 			t.Errorf("an internal prefix: %s", r.stderr)
 		}
+		r = cli(t, rn, "replay", "--nats-url", url, sample(t))
+		r.want(t, "replay against no server", 1, "rarenet replay: no NATS server answers at "+url+": start it, or leave --nats-url out to use an embedded server")
 	})
 
 	live := start(t, rn, "run", "--listen", addr, "--data-dir", t.TempDir(), "--out", filepath.Join(t.TempDir(), "signals.ndjson"))

@@ -95,6 +95,10 @@ func metavar(name, arg string) string {
 		return "DIR"
 	case last == "url":
 		return "URL"
+	case last == "id":
+		return "ID"
+	case name == "host":
+		return "NAME"
 	case last == "addr" || last == "listen":
 		return "ADDR"
 	}

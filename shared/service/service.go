@@ -202,6 +202,9 @@ func Run(st Stage) {
 	nc, err := Retry(startCtx, log, "connect to NATS", func() (*nats.Conn, error) {
 		return natsutil.Connect(common.NATSURL, nil, name, natsOpts...)
 	})
+	if errors.Is(err, nats.ErrNoServers) {
+		err = fmt.Errorf("no NATS server answered at %s within --start-timeout %s", common.NATSURL, startTimeout)
+	}
 	if err != nil {
 		fail(name, err)
 	}

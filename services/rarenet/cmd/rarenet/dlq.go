@@ -53,7 +53,7 @@ func dlqFlags(c *cli.Command, url, stage *string) {
 		fs.StringVar(url, "nats-url", defaultLiveURL, "NATS server or cluster URL(s) (default: rarenet run's embedded server, "+defaultLiveURL+")")
 	})
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
-		fs.StringVar(stage, "stage", "", "only the dead letters of this stage: "+strings.Join(dlqStages, ", ")+" (default: all)")
+		fs.StringVar(stage, "stage", "", "only the dead letters of this `STAGE`: "+strings.Join(dlqStages, ", ")+" (default: all)")
 	})
 }
 

@@ -56,9 +56,9 @@ func exceptions(ctx context.Context, args []string, out io.Writer) error {
 			"rarenet exceptions add --entry 'FIELD is|is one of|matches VALUE' [--entry ...] [--rule-id ID] [--comment TEXT]")
 		c.Notes = "FIELD is one of " + strings.Join(windower.ExceptionFields, ", ") + "."
 		c.Flags(cli.Rule, func(fs *flag.FlagSet) {
-			fs.Var(&entries, "entry", "an entry (required, repeatable: all must match): 'FIELD is VALUE', 'FIELD is one of V1,V2' or 'FIELD matches GLOB'")
+			fs.Var(&entries, "entry", "an `ENTRY` (required, repeatable: all must match): 'FIELD is VALUE', 'FIELD is one of V1,V2' or 'FIELD matches GLOB'")
 			fs.StringVar(&ruleID, "rule-id", windower.DefaultRule().ID, "the rule's rule_id: a built-in rule's, or one a windower has run on this server")
-			fs.StringVar(&comment, "comment", "", "why the exception exists")
+			fs.StringVar(&comment, "comment", "", "`TEXT` saying why the exception exists")
 			fs.BoolVar(&force, "force", false, "accept a --rule-id no windower has run here yet (a rule about to be deployed)")
 		})
 	case "list":

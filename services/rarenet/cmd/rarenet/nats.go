@@ -14,17 +14,20 @@ import (
 func connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 	nc, err := natsutil.Connect(url, nil, name, opts...)
 	if err != nil {
-		return nil, natsError(url, err)
+		return nil, natsError(url, err, false)
 	}
 	return nc, nil
 }
 
 // natsError rewrites a failure to reach NATS at url for a user: where it looked and what to
-// start or pass. Other errors pass unchanged.
-func natsError(url string, err error) error {
+// start or pass (embedded: the command could do without, on its embedded server). Other
+// errors pass unchanged.
+func natsError(url string, err error, embedded bool) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, nats.ErrNoServers) && embedded:
+		return fmt.Errorf("no NATS server answers at %s: start it, or leave --nats-url out to use an embedded server", url)
 	case errors.Is(err, nats.ErrNoServers):
 		return fmt.Errorf("no NATS server answers at %s: is `rarenet run` started? (or pass --nats-url URL)", url)
 	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):

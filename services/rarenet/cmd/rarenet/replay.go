@@ -127,7 +127,7 @@ func replayCmd(ctx context.Context, args []string) error {
 	if (err == nil || st.Read > 0) && !ui {
 		reportErr = report(st)
 	}
-	err = errors.Join(err, reportErr, closeOut())
+	err = errors.Join(natsError(ro.Pipeline.NATSURL, err, true), reportErr, closeOut())
 	if errors.Is(err, rarenet.ErrNothingAccepted) {
 		return cli.WithCode(cli.ExitNoInput, err)
 	}

@@ -62,5 +62,5 @@ func runCmd(ctx context.Context, args []string) error {
 	if errors.Is(err, natsembed.ErrAddrInUse) {
 		err = fmt.Errorf("%w; pass --listen ADDR (is another rarenet run listening there? then e.g. --listen 127.0.0.1:4223), or --nats-url URL to run against that server", err)
 	}
-	return errors.Join(err, closeOut())
+	return errors.Join(natsError(o.NATSURL, err, true), closeOut())
 }

@@ -48,7 +48,7 @@ func tailCmd(ctx context.Context, args []string) error {
 	var url, logLevel, from string
 	sourceFlags(c, &url, &logLevel)
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
-		fs.StringVar(&cfg.Format, "format", "auto", "input format, the raw subject's last token: auto (detected from the first line), auditd, ecs, sysmon, tetragon, osquery or falco")
+		fs.StringVar(&cfg.Format, "format", "auto", "input `FORMAT`, the raw subject's last token: auto (detected from the first line), auditd, ecs, sysmon, tetragon, osquery or falco")
 		fs.StringVar(&from, "from", "start", "where to begin a file without a saved position: start or end")
 		fs.DurationVar(&cfg.Poll, "poll", 250*time.Millisecond, "how often the files are looked at")
 		fs.StringVar(&cfg.StateFile, "state", filepath.Join(defaultDataDir(), "tail.json"), "file keeping the acknowledged position of each file across restarts; empty keeps none")
