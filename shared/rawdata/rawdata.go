@@ -1,5 +1,7 @@
 // Package rawdata compresses and decompresses the data of raw input messages
-// (rarenet.raw.<format>), the contract between the sources that publish them and ingest.
+// (rarenet.raw.<format>), the contract between the sources that publish them and ingest. The
+// scorer's partition closes (rarenet.buckets.<p>) use it too, so a close of many values still
+// fits the server's max_payload.
 //
 // A raw message of many log lines is compressed with S2 (github.com/klauspost/compress/s2,
 // the block format) and marked with the header control.HeaderCompression. Log lines repeat
