@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/rarenet/rarenet/services/rarenet/evaluate"
 	"github.com/rarenet/rarenet/services/rarenet/sim"
@@ -14,19 +15,42 @@ import (
 // simulateCmd writes a simulated fleet history with its ground truth.
 func simulateCmd(args []string) error {
 	fs := flag.NewFlagSet("rarenet simulate", flag.ExitOnError)
-	spec := sim.DefaultSpec(1)
-	var out, labels, format string
-	fs.Uint64Var(&spec.Seed, "seed", spec.Seed, "random seed: the same seed gives the same fleet")
-	fs.IntVar(&spec.Days, "days", spec.Days, "days of history")
-	fs.IntVar(&spec.Hosts, "hosts", spec.Hosts, "hosts (roles web, db, worker, ops in turn)")
-	fs.IntVar(&spec.Attacks, "attacks", spec.Attacks, "attacks of each class")
-	fs.DurationVar(&spec.Warmup, "warmup", spec.Warmup, "history before the first attack")
+	var out, labels, format, scenario string
+	var seed uint64
+	var days, hosts, attacks int
+	var warmup time.Duration
+	fs.StringVar(&scenario, "scenario", "", "draw the fleet from this scenario file (TOML, see services/rarenet/sim/scenarios); default: the built-in default scenario")
+	fs.Uint64Var(&seed, "seed", 1, "random seed: the same scenario and seed give the same fleet")
+	fs.IntVar(&days, "days", 0, "days of history (0: the scenario's)")
+	fs.IntVar(&hosts, "hosts", 0, "hosts, taking the scenario's roles in turn (0: the scenario's)")
+	fs.IntVar(&attacks, "attacks", -1, "attacks of each class (-1: the scenario's)")
+	fs.DurationVar(&warmup, "warmup", -1, "history before the first attack (-1ns: the scenario's)")
 	fs.StringVar(&format, "format", "ecs", "ecs or auditd")
 	fs.StringVar(&out, "out", "-", "events file; - is stdout")
 	fs.StringVar(&labels, "labels", "", "write the ground truth (NDJSON) to this file")
 	_ = fs.Parse(args)
-	if spec.Days < 1 || spec.Hosts < 1 {
-		return errors.New("--days and --hosts must be at least 1")
+	sc, err := sim.Builtin(sim.DefaultScenario)
+	if scenario != "" {
+		sc, err = sim.LoadScenario(scenario)
+	}
+	if err != nil {
+		return err
+	}
+	spec := sc.Spec(seed)
+	if days != 0 {
+		spec.Days = days
+	}
+	if hosts != 0 {
+		spec.Hosts = hosts
+	}
+	if attacks >= 0 {
+		spec.Attacks = attacks
+	}
+	if warmup >= 0 {
+		spec.Warmup = warmup
+	}
+	if spec.Days < 2 || spec.Hosts < 1 || spec.Warmup >= time.Duration(spec.Days)*24*time.Hour {
+		return errors.New("--days must be at least 2, --hosts at least 1, and --warmup shorter than the history")
 	}
 	f := sim.Simulate(spec)
 	w := io.Writer(os.Stdout)
@@ -38,7 +62,6 @@ func simulateCmd(args []string) error {
 		defer file.Close()
 		w = file
 	}
-	var err error
 	switch format {
 	case "ecs":
 		err = sim.WriteECS(w, f.Events)
