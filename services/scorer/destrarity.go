@@ -229,17 +229,46 @@ func (p *destPair) learn(k destKey) (isNew bool, what string) {
 	return true, "network"
 }
 
-// probability is the chance that the pair meets a new destination in a bucket, from its
-// buckets after the warm-up: the Jeffreys estimate (n + 1/2) / (N + 1) of a rate with n
-// events in N trials.
-func (p *destPair) probability() float64 {
-	return (float64(p.Novel) + 0.5) / (float64(p.Active-destWarmup) + 1)
+// probability is the chance that the pair meets a new destination in a bucket, from its n
+// novel buckets in N buckets after the warm-up, with the fleet's experience of the process
+// as the prior: the same process on other hosts, pooled, met new destinations at the rate
+// pf = (nf + 1/2) / (Nf + 1), and counts as much as one of their pairs' history, a = Nf / H
+// buckets, so p = (n + a pf) / (N + a): a tool that runs now and then, with a short history
+// of its own on this host, is judged by how its peers behave, and a pair's own history
+// outweighs them as it grows. Without other hosts it is the Jeffreys estimate
+// (n + 1/2) / (N + 1), the prior Beta(1/2, 1/2).
+func (p *destPair) probability(fleet *destProcess) float64 {
+	n, total := float64(p.Novel), float64(p.Active-destWarmup)
+	if fleet != nil {
+		pairs, nf, tf := fleet.Pairs, float64(fleet.Novel), float64(fleet.Active)
+		if p.Active > destWarmup { // the pair's own share of the pool is not a peer's
+			pairs, nf, tf = pairs-1, nf-n, tf-total
+		}
+		if pairs > 0 && tf > 0 {
+			pf, a := (nf+0.5)/(tf+1), tf/float64(pairs)
+			return (n + a*pf) / (total + a)
+		}
+	}
+	return (n + 0.5) / (total + 1)
+}
+
+// destProcess is what the detector learnt of one process over all its hosts: the pairs past
+// their warm-up, and their buckets since (Active) and those with a new destination (Novel).
+type destProcess struct {
+	Pairs  int64 `json:"pairs"`
+	Active int64 `json:"active"`
+	Novel  int64 `json:"novel"`
 }
 
 // DestState is a checkpoint of the new-destination detector.
 type DestState struct {
 	Pairs map[string]*destPair `json:"pairs"`
 	Fleet map[uint64]int64     `json:"fleet"`
+	// Processes is the fleet's experience of each process, Hosts what each host used and
+	// HostPool the hosts' experience pooled (absent in checkpoints before them).
+	Processes map[string]*destProcess `json:"processes,omitempty"`
+	Hosts     map[string]*destHost    `json:"hosts,omitempty"`
+	HostPool  destProcess             `json:"host_pool,omitzero"`
 }
 
 // destRarity is the new-destination detector of a Rarity.
@@ -248,10 +277,16 @@ type destRarity struct {
 	pairs map[string]*destPair // host \x00 process
 	// fleet maps a hash of (process, key) to the last bucket any host used it.
 	fleet map[uint64]int64
+	// procs is the fleet's experience of each process, the prior of a pair's probability.
+	procs map[string]*destProcess
+	// hosts are the services of each host (desthost.go); hostPool the hosts' experience.
+	hosts    map[string]*destHost
+	hostPool destProcess
 }
 
 func newDestRarity(job Job) *destRarity {
-	return &destRarity{job: job, pairs: map[string]*destPair{}, fleet: map[uint64]int64{}}
+	return &destRarity{job: job, pairs: map[string]*destPair{}, fleet: map[uint64]int64{}, procs: map[string]*destProcess{},
+		hosts: map[string]*destHost{}}
 }
 
 // fleetKey hashes a process and a key (FNV-1a: stable across restarts, for checkpoints).
@@ -277,6 +312,8 @@ type destCandidate struct {
 	known  []string // services before this bucket
 	nets   []string // networks of the new key's service before this bucket
 	alsoOn []string // other hosts with the same news in the bucket
+	// hostNew marks a service new to the whole host, judged by the host's experience too.
+	hostNew bool
 }
 
 // score adds bucket k to every pair and returns the records of new destinations. values
@@ -284,11 +321,17 @@ type destCandidate struct {
 func (d *destRarity) score(k int64, start time.Time, values []ValueSummary, fleet []rare.Score) []record.Record {
 	var cands []destCandidate
 	var used []uint64 // fleet keys of this bucket, added once every pair is judged
+	var learnt []destLearnt
+	hostUsed := map[string][]uint32{} // services per host, added once every pair is judged
 	for i, v := range values {
-		common := fleet[i].Probability >= d.job.RecordProbability && !fleet[i].FirstOccurrence
+		seen := !fleet[i].FirstOccurrence
+		common := fleet[i].Probability >= d.job.RecordProbability && seen
 		for _, group := range byHost(v.HostDestinations) {
-			c, keys := d.observe(k, v.Value, group, common)
+			c, keys, l := d.observe(k, v.Value, group, common, seen, hostUsed)
 			used = append(used, keys...)
+			if l.active > 0 {
+				learnt = append(learnt, l)
+			}
 			if c != nil {
 				c.value = i
 				cands = append(cands, *c)
@@ -302,11 +345,36 @@ func (d *destRarity) score(k int64, start time.Time, values []ValueSummary, flee
 	trimOldest(d.fleet, destMaxFleetKeys, func(last int64) int64 { return last })
 	var out []record.Record
 	for _, c := range onePerChange(values, cands) {
-		if p := c.before.probability(); p < d.job.RecordProbability {
+		p := 1.0
+		if c.before.Active >= destWarmup {
+			p = c.before.probability(d.procs[values[c.value].Value])
+		}
+		if c.hostNew {
+			p = min(p, d.hosts[c.host].probability(d.hostPool))
+		}
+		if p < d.job.RecordProbability {
 			out = append(out, d.record(start, values[c.value], c, p))
 		}
 	}
+	d.learnHosts(k, hostUsed)
+	// The fleet's experience grows after the bucket is judged, as each pair's own does.
+	for _, l := range learnt {
+		fp := d.procs[l.value]
+		if fp == nil {
+			fp = &destProcess{}
+			d.procs[l.value] = fp
+		}
+		fp.Pairs += l.pairs
+		fp.Active += l.active
+		fp.Novel += l.novel
+	}
 	return out
+}
+
+// destLearnt is what one pair added to its process's fleet experience in a bucket.
+type destLearnt struct {
+	value                string
+	pairs, active, novel int64
 }
 
 // onePerChange keeps, of the candidates that found the same destination new to the same
@@ -330,8 +398,13 @@ func onePerChange(values []ValueSummary, cands []destCandidate) []destCandidate 
 
 // observe adds one host's destinations of a process to its pair, and returns the pair's news
 // when it is to be judged, and the fleet keys used.
-func (d *destRarity) observe(k int64, value string, dests []HostDestination, common bool) (*destCandidate, []uint64) {
+//
+// A pair past its warm-up is judged when the process is common in the fleet; any pair with
+// history, when the service is new to its host (a host past its own warm-up) and the process
+// was seen in the fleet before (a never-seen process is the rare detector's).
+func (d *destRarity) observe(k int64, value string, dests []HostDestination, common, seen bool, hostUsed map[string][]uint32) (*destCandidate, []uint64, destLearnt) {
 	host := dests[0].Host
+	dh := d.hosts[host]
 	id := host + "\x00" + value
 	p := d.pairs[id]
 	if p == nil {
@@ -354,6 +427,7 @@ func (d *destRarity) observe(k int64, value string, dests []HostDestination, com
 		}
 		fk := fleetKey(value, key)
 		keys = append(keys, fk)
+		hostUsed[host] = append(hostUsed[host], key.service)
 		var nets []string
 		if s := p.service(key.service); s != nil {
 			for _, n := range s.networks() {
@@ -365,22 +439,32 @@ func (d *destRarity) observe(k int64, value string, dests []HostDestination, com
 			continue
 		}
 		novel = true
-		if _, seen := d.fleet[fk]; seen || !common || before.Active < destWarmup {
+		hostNew := seen && before.Active > 0 && dh.mature() && !dh.knows(key.service)
+		if _, used := d.fleet[fk]; used || !hostNew && (!common || before.Active < destWarmup) {
 			continue
 		}
 		ep := record.Endpoint{IP: hd.IP, Port: hd.Port}
 		if c != nil {
 			c.others = append(c.others, ep)
+			c.hostNew = c.hostNew || hostNew
 			continue
 		}
-		c = &destCandidate{host: host, before: before, first: ep, key: key, what: what, known: known, nets: nets}
+		c = &destCandidate{host: host, before: before, first: ep, key: key, what: what, known: known, nets: nets, hostNew: hostNew}
 	}
-	if novel && before.Active >= destWarmup {
-		p.Novel++
+	l := destLearnt{value: value}
+	if before.Active >= destWarmup {
+		l.active = 1
+		if novel {
+			p.Novel++
+			l.novel = 1
+		}
+		if before.Active == destWarmup {
+			l.pairs = 1 // past its warm-up from this bucket on
+		}
 	}
 	p.Active++
 	p.Last = k
-	return c, keys
+	return c, keys, l
 }
 
 // byHost splits destinations sorted by host into one group per host.
@@ -423,7 +507,8 @@ func (d *destRarity) record(start time.Time, v ValueSummary, c destCandidate, p 
 		}
 	}
 	nd := &record.NewDestination{IP: c.first.IP, Port: c.first.Port, Service: serviceName(c.key.service), Network: networkName(c.key.network), New: c.what,
-		KnownServices: c.known, KnownNetworks: c.nets, ActiveBuckets: c.before.Active, NovelBuckets: c.before.Novel, Others: c.others, AlsoOn: c.alsoOn}
+		KnownServices: c.known, KnownNetworks: c.nets, ActiveBuckets: c.before.Active, NovelBuckets: c.before.Novel, HostNew: c.hostNew,
+		Others: c.others, AlsoOn: c.alsoOn}
 	nd.Text = newDestinationText(v.Value, c.host, nd)
 	return record.Record{
 		ID:                  record.ID(d.job.ID, start, d.job.BucketSpan, destDetector, c.host+"\x00"+v.Value),
@@ -467,6 +552,9 @@ func newDestinationText(name, host string, nd *record.NewDestination) string {
 	} else {
 		fmt.Fprintf(&b, ", a service (%s) it never used there (known: %s)", nd.Service, strings.Join(nd.KnownServices, ", "))
 	}
+	if nd.HostNew {
+		fmt.Fprintf(&b, ", a service no process of %s used before", host)
+	}
 	fmt.Fprintf(&b, " after %d active buckets, %d of them with a new destination", nd.ActiveBuckets, nd.NovelBuckets)
 	if len(nd.AlsoOn) > 0 {
 		fmt.Fprintf(&b, "; new on %s too in this bucket", strings.Join(nd.AlsoOn, ", "))
@@ -492,7 +580,9 @@ func trimOldest[K cmp.Ordered, V any](m map[K]V, limit int, last func(V) int64) 
 
 // snapshot returns the detector's state; it shares the maps, so it is to be encoded before
 // the next bucket.
-func (d *destRarity) snapshot() DestState { return DestState{Pairs: d.pairs, Fleet: d.fleet} }
+func (d *destRarity) snapshot() DestState {
+	return DestState{Pairs: d.pairs, Fleet: d.fleet, Processes: d.procs, Hosts: d.hosts, HostPool: d.hostPool}
+}
 
 func (d *destRarity) restore(s DestState) {
 	if s.Pairs != nil {
@@ -501,4 +591,11 @@ func (d *destRarity) restore(s DestState) {
 	if s.Fleet != nil {
 		d.fleet = s.Fleet
 	}
+	if s.Processes != nil {
+		d.procs = s.Processes
+	}
+	if s.Hosts != nil {
+		d.hosts = s.Hosts
+	}
+	d.hostPool = s.HostPool
 }
