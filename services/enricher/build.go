@@ -25,8 +25,8 @@ type Inputs struct {
 	// GeoIP may be nil; RDNS is nil when reverse DNS is off.
 	GeoIP *GeoIP
 	RDNS  map[string]record.ReverseDNS
-	// Recurrence looks for the process recurring on each of the record's hosts (enhanced
-	// profile; Entry.Runs must be kept).
+	// Recurrence looks for the process recurring on each of the record's hosts, and doing
+	// what it did on other hosts (enhanced profile; Entry.Runs must be kept).
 	Recurrence bool
 }
 
@@ -67,6 +67,7 @@ func Build(r *record.Record, in Inputs) *record.Context {
 		c.History = buildHistory(entry, in.Fleet, hosts, k, time.Duration(r.BucketSpan)*time.Second)
 		if in.Recurrence {
 			c.History.Recurrence = RecogniseRecurrence(entry, recurrenceHosts(r, hosts), k, time.Duration(r.BucketSpan)*time.Second)
+			c.History.Elsewhere = RecogniseElsewhere(entry, c, recurrenceHosts(r, hosts), k)
 		}
 	}
 	c.Processes = Processes(r)

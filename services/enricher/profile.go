@@ -50,6 +50,8 @@ func adjust(r *record.Record, c *record.Context, schedules, rollouts bool) {
 	case !schedules || r.Explanation.NewDestination != nil:
 	case h.Recurrence != nil:
 		apply(h.Recurrence.Description, scheduleFactor)
+	case h.Elsewhere != nil:
+		apply(h.Elsewhere.Description, scheduleFactor)
 	}
 	// A rollout reaches each host for the first time: the rare-on-host records of its first
 	// day fold into its first signal too (a new-destination record never does).
