@@ -44,6 +44,9 @@ const (
 	// one: chrony uses up to 4 pool servers at once (chrony.conf(5), maxsources), and a CDN
 	// answers from many networks, so from the 4th a new network of the service is expected.
 	destManyNetworks = 4
+	// destSpread is how long a change reaching one host after another (a provider that
+	// moves, a configuration pushed host by host) takes to reach the others: 4 hours.
+	destSpread = 16
 	// destMaxServices bounds the services a pair remembers: a pair past it (a scanner, a
 	// proxy) is a many-destination process, no longer judged.
 	destMaxServices = 16
@@ -151,16 +154,38 @@ func serviceName(svc uint32) string {
 	return port + "/internal"
 }
 
-func networkName(n uint64) string {
+// Network levels of a service, finest first: an IPv4 /24, /16 and /8, or an IPv6 /48, /32
+// and /16. A service's networks are compared at its level; one that has used more than
+// destManyNetworks-1 networks at a level moves to the next when they gather there into
+// fewer, and otherwise has many destinations. A content network may answer from many /24s
+// of one /16 (Fastly's 151.101.0.0/16), so an address far outside it is still news; an NTP
+// pool's volunteers, or a cloud's addresses, are scattered, so such a service soon has many.
+const netLevels = 3
+
+// coarsen is the code of network n at level (0: as given).
+func coarsen(n uint64, level uint8) uint64 {
+	if level == 0 || n == 0 {
+		return n
+	}
+	bits := 8 * uint(level)
+	if n&(3<<62) == netIPv6 {
+		bits *= 2
+	}
+	return n &^ (1<<bits - 1)
+}
+
+// networkName writes network n at level.
+func networkName(n uint64, level uint8) string {
 	switch n & (3 << 62) {
 	case netIPv4:
-		return fmt.Sprintf("%d.%d.%d.0/24", byte(n>>16), byte(n>>8), byte(n))
+		a := netip.AddrFrom4([4]byte{byte(n >> 16), byte(n >> 8), byte(n), 0})
+		return netip.PrefixFrom(a, 24-8*int(level)).Masked().String()
 	case netIPv6:
 		var b [16]byte
 		for i := range 6 {
 			b[i] = byte(n >> (8 * (5 - i)))
 		}
-		return netip.PrefixFrom(netip.AddrFrom16(b), 48).String()
+		return netip.PrefixFrom(netip.AddrFrom16(b), 48-16*int(level)).Masked().String()
 	}
 	return ""
 }
@@ -178,10 +203,12 @@ type destPair struct {
 	Many bool `json:"many,omitempty"`
 }
 
-// destService is one service of a pair: up to destManyNetworks-1 networks, or Many.
+// destService is one service of a pair: up to destManyNetworks-1 networks at its Level, or
+// Many.
 type destService struct {
 	Code     uint32                       `json:"code"`
 	N        uint8                        `json:"n,omitempty"`
+	Level    uint8                        `json:"level,omitempty"`
 	Networks [destManyNetworks - 1]uint64 `json:"networks,omitzero"`
 	Many     bool                         `json:"many,omitempty"`
 }
@@ -199,8 +226,10 @@ func (p *destPair) service(code uint32) *destService {
 
 // learn adds key to the pair and reports whether it was new and worth judging: not new when
 // known, nor when its service already has many networks, nor in a pair that has too many
-// services; what says "service" or "network".
-func (p *destPair) learn(k destKey) (isNew bool, what string) {
+// services; what says "service" or "network". widen lets a service with many networks at
+// one level move to the next (the default granularity); without it, the first level's
+// fourth network makes it Many.
+func (p *destPair) learn(k destKey, widen bool) (isNew bool, what string) {
 	if p.Many {
 		return false, ""
 	}
@@ -217,16 +246,33 @@ func (p *destPair) learn(k destKey) (isNew bool, what string) {
 		p.Services = append(p.Services, ns)
 		return true, "service"
 	}
-	if k.network == 0 || s.Many || slices.Contains(s.networks(), k.network) {
+	if k.network == 0 || s.Many || slices.Contains(s.networks(), coarsen(k.network, s.Level)) {
 		return false, ""
 	}
-	if int(s.N) == len(s.Networks) {
-		s.Many, s.N, s.Networks = true, 0, [destManyNetworks - 1]uint64{}
-		return false, ""
+	if int(s.N) < len(s.Networks) {
+		s.Networks[s.N] = coarsen(k.network, s.Level)
+		s.N++
+		return true, "network"
 	}
-	s.Networks[s.N] = k.network
-	s.N++
-	return true, "network"
+	// One network too many at this level: when the networks gather in fewer at the next
+	// level (a content network's /24s in one /16), the service moves there, and the move is
+	// not news (it just showed many networks below); when they are scattered (an NTP pool's
+	// volunteers), it has many destinations.
+	if widen && s.Level+1 < netLevels {
+		var up []uint64
+		for _, n := range append(slices.Clone(s.networks()), k.network) {
+			if c := coarsen(n, s.Level+1); !slices.Contains(up, c) {
+				up = append(up, c)
+			}
+		}
+		if len(up) < destManyNetworks {
+			s.Level++
+			s.N = uint8(copy(s.Networks[:], up))
+			return false, ""
+		}
+	}
+	s.Many, s.N, s.Level, s.Networks = true, 0, 0, [destManyNetworks - 1]uint64{}
+	return false, ""
 }
 
 // probability is the chance that the pair meets a new destination in a bucket, from its n
@@ -264,29 +310,41 @@ type destProcess struct {
 type DestState struct {
 	Pairs map[string]*destPair `json:"pairs"`
 	Fleet map[uint64]int64     `json:"fleet"`
+	// FleetFirst is the first bucket of each fleet key (absent in checkpoints before it: the
+	// keys then count as established).
+	FleetFirst map[uint64]int64 `json:"fleet_first,omitempty"`
 	// Processes is the fleet's experience of each process, Hosts what each host used and
 	// HostPool the hosts' experience pooled (absent in checkpoints before them).
 	Processes map[string]*destProcess `json:"processes,omitempty"`
 	Hosts     map[string]*destHost    `json:"hosts,omitempty"`
 	HostPool  destProcess             `json:"host_pool,omitzero"`
+	Share     destShare               `json:"share,omitzero"`
+	Users     map[string]*destUsers   `json:"users,omitempty"`
+	UserPool  destProcess             `json:"user_pool,omitzero"`
 }
 
 // destRarity is the new-destination detector of a Rarity.
 type destRarity struct {
 	job   Job
 	pairs map[string]*destPair // host \x00 process
-	// fleet maps a hash of (process, key) to the last bucket any host used it.
-	fleet map[uint64]int64
+	// fleet maps a hash of (process, key) to the last bucket any host used it, fleetFirst
+	// to the first.
+	fleet, fleetFirst map[uint64]int64
 	// procs is the fleet's experience of each process, the prior of a pair's probability.
 	procs map[string]*destProcess
-	// hosts are the services of each host (desthost.go); hostPool the hosts' experience.
+	// hosts are the services of each host (desthost.go); hostPool the hosts' experience;
+	// share how often a pair's news was new to its host too.
 	hosts    map[string]*destHost
 	hostPool destProcess
+	share    destShare
+	// users are each process's users (destusers.go); userPool their experience.
+	users    map[string]*destUsers
+	userPool destProcess
 }
 
 func newDestRarity(job Job) *destRarity {
-	return &destRarity{job: job, pairs: map[string]*destPair{}, fleet: map[uint64]int64{}, procs: map[string]*destProcess{},
-		hosts: map[string]*destHost{}}
+	return &destRarity{job: job, pairs: map[string]*destPair{}, fleet: map[uint64]int64{}, fleetFirst: map[uint64]int64{},
+		procs: map[string]*destProcess{}, hosts: map[string]*destHost{}, users: map[string]*destUsers{}}
 }
 
 // fleetKey hashes a process and a key (FNV-1a: stable across restarts, for checkpoints).
@@ -314,6 +372,10 @@ type destCandidate struct {
 	alsoOn []string // other hosts with the same news in the bucket
 	// hostNew marks a service new to the whole host, judged by the host's experience too.
 	hostNew bool
+	// level is the network level at which the service compared the new key.
+	level uint8
+	// newUsers are the process's users of the bucket it never ran as.
+	newUsers []string
 }
 
 // score adds bucket k to every pair and returns the records of new destinations. values
@@ -339,24 +401,44 @@ func (d *destRarity) score(k int64, start time.Time, values []ValueSummary, flee
 		}
 	}
 	for _, key := range used {
+		if _, ok := d.fleet[key]; !ok {
+			d.fleetFirst[key] = k
+		}
 		d.fleet[key] = k
 	}
 	trimOldest(d.pairs, destMaxPairs, func(p *destPair) int64 { return p.Last })
-	trimOldest(d.fleet, destMaxFleetKeys, func(last int64) int64 { return last })
+	if trimOldest(d.fleet, destMaxFleetKeys, func(last int64) int64 { return last }) {
+		for key := range d.fleetFirst {
+			if _, ok := d.fleet[key]; !ok {
+				delete(d.fleetFirst, key)
+			}
+		}
+	}
 	var out []record.Record
 	for _, c := range onePerChange(values, cands) {
+		// A pair's news, and, when the service is new to the host too, the chance of that
+		// given news (the pair's rate times the fleet's share of such news) or the host's own
+		// rate of new services, whichever is smaller.
 		p := 1.0
 		if c.before.Active >= destWarmup {
 			p = c.before.probability(d.procs[values[c.value].Value])
+			if c.hostNew {
+				p *= d.share.hostNewGivenNovel()
+			}
 		}
 		if c.hostNew {
 			p = min(p, d.hosts[c.host].probability(d.hostPool))
+		}
+		// A user the process never ran as, in the same bucket: independent news.
+		if c.newUsers = d.users[values[c.value].Value].newUsers(values[c.value].Users); len(c.newUsers) > 0 {
+			p *= d.newUserChance()
 		}
 		if p < d.job.RecordProbability {
 			out = append(out, d.record(start, values[c.value], c, p))
 		}
 	}
 	d.learnHosts(k, hostUsed)
+	d.learnUsers(k, values)
 	// The fleet's experience grows after the bucket is judged, as each pair's own does.
 	for _, l := range learnt {
 		fp := d.procs[l.value]
@@ -367,14 +449,29 @@ func (d *destRarity) score(k int64, start time.Time, values []ValueSummary, flee
 		fp.Pairs += l.pairs
 		fp.Active += l.active
 		fp.Novel += l.novel
+		d.share.Novel += l.novel
+		d.share.HostNew += l.hostNew
 	}
 	return out
 }
 
 // destLearnt is what one pair added to its process's fleet experience in a bucket.
 type destLearnt struct {
-	value                string
-	pairs, active, novel int64
+	value                         string
+	pairs, active, novel, hostNew int64
+}
+
+// destShare counts the pairs' novel buckets after their warm-up, fleet-wide (Novel), and
+// those whose news was new to the whole host too (HostNew).
+type destShare struct {
+	Novel   int64 `json:"novel"`
+	HostNew int64 `json:"host_new"`
+}
+
+// hostNewGivenNovel is the chance that a pair's new destination is new to its host too,
+// the Jeffreys estimate of the fleet's share.
+func (s destShare) hostNewGivenNovel() float64 {
+	return (float64(s.HostNew) + 0.5) / (float64(s.Novel) + 1)
 }
 
 // onePerChange keeps, of the candidates that found the same destination new to the same
@@ -419,7 +516,7 @@ func (d *destRarity) observe(k int64, value string, dests []HostDestination, com
 	slices.Sort(known)
 	var c *destCandidate
 	var keys []uint64
-	novel := false
+	novel, novelHostNew := false, false
 	for _, hd := range dests {
 		key, ok := destKeyOf(d.job.DestinationKey, hd.IP, hd.Port)
 		if !ok {
@@ -429,18 +526,21 @@ func (d *destRarity) observe(k int64, value string, dests []HostDestination, com
 		keys = append(keys, fk)
 		hostUsed[host] = append(hostUsed[host], key.service)
 		var nets []string
+		level := uint8(0)
 		if s := p.service(key.service); s != nil {
 			for _, n := range s.networks() {
-				nets = append(nets, networkName(n))
+				nets = append(nets, networkName(n, s.Level))
 			}
+			level = s.Level
 		}
-		isNew, what := p.learn(key)
+		isNew, what := p.learn(key, d.job.DestinationKey == DestKeyDefault)
 		if !isNew {
 			continue
 		}
 		novel = true
+		novelHostNew = novelHostNew || dh.mature() && !dh.knows(key.service)
 		hostNew := seen && before.Active > 0 && dh.mature() && !dh.knows(key.service)
-		if _, used := d.fleet[fk]; used || !hostNew && (!common || before.Active < destWarmup) {
+		if d.fleetKnows(fk, k) || !hostNew && (!common || before.Active < destWarmup) {
 			continue
 		}
 		ep := record.Endpoint{IP: hd.IP, Port: hd.Port}
@@ -449,7 +549,7 @@ func (d *destRarity) observe(k int64, value string, dests []HostDestination, com
 			c.hostNew = c.hostNew || hostNew
 			continue
 		}
-		c = &destCandidate{host: host, before: before, first: ep, key: key, what: what, known: known, nets: nets, hostNew: hostNew}
+		c = &destCandidate{host: host, before: before, first: ep, key: key, what: what, known: known, nets: nets, hostNew: hostNew, level: level}
 	}
 	l := destLearnt{value: value}
 	if before.Active >= destWarmup {
@@ -457,6 +557,9 @@ func (d *destRarity) observe(k int64, value string, dests []HostDestination, com
 		if novel {
 			p.Novel++
 			l.novel = 1
+			if novelHostNew {
+				l.hostNew = 1
+			}
 		}
 		if before.Active == destWarmup {
 			l.pairs = 1 // past its warm-up from this bucket on
@@ -465,6 +568,20 @@ func (d *destRarity) observe(k int64, value string, dests []HostDestination, com
 	p.Active++
 	p.Last = k
 	return c, keys, l
+}
+
+// fleetKnows reports whether another host's same process made the key its own before
+// bucket k: used it in two buckets or more (an established destination), or within
+// destSpread buckets (a change reaching host after host: a provider that moves, a pushed
+// configuration). A key one host used once, long ago, is still news: an intruder's second
+// host, reached through the same process to the same network days later.
+func (d *destRarity) fleetKnows(fk uint64, k int64) bool {
+	last, ok := d.fleet[fk]
+	if !ok {
+		return false
+	}
+	first, ok := d.fleetFirst[fk]
+	return !ok || first != last || k-last <= destSpread
 }
 
 // byHost splits destinations sorted by host into one group per host.
@@ -506,9 +623,10 @@ func (d *destRarity) record(start time.Time, v ValueSummary, c destCandidate, p 
 			influencers[i].FieldValues = ips
 		}
 	}
-	nd := &record.NewDestination{IP: c.first.IP, Port: c.first.Port, Service: serviceName(c.key.service), Network: networkName(c.key.network), New: c.what,
+	nd := &record.NewDestination{IP: c.first.IP, Port: c.first.Port, Service: serviceName(c.key.service), Network: networkName(c.key.network, c.level), New: c.what,
 		KnownServices: c.known, KnownNetworks: c.nets, ActiveBuckets: c.before.Active, NovelBuckets: c.before.Novel, HostNew: c.hostNew,
-		Others: c.others, AlsoOn: c.alsoOn}
+		NewUsers: c.newUsers,
+		Others:   c.others, AlsoOn: c.alsoOn}
 	nd.Text = newDestinationText(v.Value, c.host, nd)
 	return record.Record{
 		ID:                  record.ID(d.job.ID, start, d.job.BucketSpan, destDetector, c.host+"\x00"+v.Value),
@@ -555,6 +673,9 @@ func newDestinationText(name, host string, nd *record.NewDestination) string {
 	if nd.HostNew {
 		fmt.Fprintf(&b, ", a service no process of %s used before", host)
 	}
+	if len(nd.NewUsers) > 0 {
+		fmt.Fprintf(&b, ", in a bucket in which it ran as a user it never ran as before (%s)", strings.Join(nd.NewUsers, ", "))
+	}
 	fmt.Fprintf(&b, " after %d active buckets, %d of them with a new destination", nd.ActiveBuckets, nd.NovelBuckets)
 	if len(nd.AlsoOn) > 0 {
 		fmt.Fprintf(&b, "; new on %s too in this bucket", strings.Join(nd.AlsoOn, ", "))
@@ -563,10 +684,11 @@ func newDestinationText(name, host string, nd *record.NewDestination) string {
 }
 
 // trimOldest forgets the least recently seen entries of m once it holds more than limit,
-// down to 7/8 of it, so trimming is rare; ties go by key, for determinism.
-func trimOldest[K cmp.Ordered, V any](m map[K]V, limit int, last func(V) int64) {
+// down to 7/8 of it, so trimming is rare; ties go by key, for determinism. It reports
+// whether it forgot any.
+func trimOldest[K cmp.Ordered, V any](m map[K]V, limit int, last func(V) int64) bool {
 	if len(m) <= limit {
-		return
+		return false
 	}
 	keys := make([]K, 0, len(m))
 	for k := range m {
@@ -576,12 +698,14 @@ func trimOldest[K cmp.Ordered, V any](m map[K]V, limit int, last func(V) int64) 
 	for _, k := range keys[:len(m)-limit*7/8] {
 		delete(m, k)
 	}
+	return true
 }
 
 // snapshot returns the detector's state; it shares the maps, so it is to be encoded before
 // the next bucket.
 func (d *destRarity) snapshot() DestState {
-	return DestState{Pairs: d.pairs, Fleet: d.fleet, Processes: d.procs, Hosts: d.hosts, HostPool: d.hostPool}
+	return DestState{Pairs: d.pairs, Fleet: d.fleet, FleetFirst: d.fleetFirst, Processes: d.procs, Hosts: d.hosts, HostPool: d.hostPool,
+		Share: d.share, Users: d.users, UserPool: d.userPool}
 }
 
 func (d *destRarity) restore(s DestState) {
@@ -591,11 +715,18 @@ func (d *destRarity) restore(s DestState) {
 	if s.Fleet != nil {
 		d.fleet = s.Fleet
 	}
+	d.fleetFirst = s.FleetFirst
+	if d.fleetFirst == nil {
+		d.fleetFirst = map[uint64]int64{}
+	}
 	if s.Processes != nil {
 		d.procs = s.Processes
 	}
 	if s.Hosts != nil {
 		d.hosts = s.Hosts
 	}
-	d.hostPool = s.HostPool
+	d.hostPool, d.share, d.userPool = s.HostPool, s.Share, s.UserPool
+	if s.Users != nil {
+		d.users = s.Users
+	}
 }

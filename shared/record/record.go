@@ -89,6 +89,8 @@ type NewDestination struct {
 	// HostNew says no process of the host used Service before: a port (internal or external)
 	// new to the whole host, which judges a process with little history of its own there.
 	HostNew bool `json:"host_new,omitempty"`
+	// NewUsers are the users the process ran as in the bucket, anywhere, and never before.
+	NewUsers []string `json:"new_users,omitempty"`
 	// Others are further new destinations of the process on the host in the same bucket.
 	Others []Endpoint `json:"others,omitempty"`
 	// AlsoOn are the other hosts on which the same destination was new to the process in the
@@ -221,6 +223,19 @@ type History struct {
 	// hosts at a regular rate, whatever the time of day (a timer with a random delay, a cron
 	// job at a per-host minute), with each host's evidence.
 	Recurrence *Recurrence `json:"recurrence,omitempty"`
+	// Elsewhere, in the enhanced profile, is the process doing what it did on other hosts
+	// before: the same users, ports and networks.
+	Elsewhere *Elsewhere `json:"elsewhere,omitempty"`
+}
+
+// Elsewhere is a process doing on the record's hosts what it did on other hosts before.
+type Elsewhere struct {
+	Description string `json:"description"`
+	// Hosts counts the other hosts that ran it before.
+	Hosts    int      `json:"hosts"`
+	Users    []string `json:"users"`
+	Ports    []int    `json:"ports"`
+	Networks []string `json:"networks"`
 }
 
 // Recurrence is a process that recurs on every one of the record's hosts at a regular rate.

@@ -64,7 +64,9 @@ func newExternal(rng *rand.Rand, s Spec, sc *Scenario, hosts []Host) *external {
 			e.provider["job:"+j.Name] = providerPrefix(rng)
 		}
 	}
-	// Each content network has 64 /24s (a mirror CDN, a container registry's).
+	// Each content network has 64 /24s in one to eight /16s, each /16 in a /8 of its own: some
+	// gather in one /16 (Fastly's 151.101.0.0/16 serves deb.debian.org), some are scattered
+	// over a cloud's address space (a container registry on a public cloud).
 	var cdns []string
 	for _, d := range append(slices.Clone(sc.Common), roleDaemons(sc)...) {
 		if d.Reach == reachCDN && !slices.Contains(cdns, d.CDN) {
@@ -72,9 +74,13 @@ func newExternal(rng *rand.Rand, s Spec, sc *Scenario, hosts []Host) *external {
 		}
 	}
 	slices.Sort(cdns)
-	for i, name := range cdns {
-		for _, n := range rng.Perm(16 * 256)[:64] {
-			e.cdn[name] = append(e.cdn[name], fmt.Sprintf("%d.%d.%d", 104+i, n/256, n%256))
+	for _, name := range cdns {
+		var sixteens []string
+		for _, a := range rng.Perm(40)[:1+rng.IntN(8)] {
+			sixteens = append(sixteens, fmt.Sprintf("%d.%d", 100+a, rng.IntN(256)))
+		}
+		for range 64 {
+			e.cdn[name] = append(e.cdn[name], fmt.Sprintf("%s.%d", sixteens[rng.IntN(len(sixteens))], rng.IntN(256)))
 		}
 	}
 	// chrony's default is at most 4 sources from a pool (chrony.conf(5), maxsources).
