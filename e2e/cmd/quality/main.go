@@ -90,7 +90,11 @@ func main() {
 	o := parseFlags()
 	began := time.Now()
 	var table bytes.Buffer
-	if err := quality.Table(context.Background(), &table, os.Stderr, o.scenarios(), o.keep()); err != nil {
+	scenarios, err := o.scenarios()
+	if err == nil {
+		err = quality.Table(context.Background(), &table, os.Stderr, scenarios, o.keep(), o.workers)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "quality:", err)
 		os.Exit(1)
 	}
