@@ -13,8 +13,21 @@ type Scenario struct {
 	Spec  func(seed uint64) sim.Spec
 	Seeds []uint64
 	// Ablation also measures each enhanced improvement on its own, and the new-destination
-	// detector's granularities.
-	Ablation bool
+	// detector's granularities, on the first AblationSeeds seeds (0: all).
+	Ablation      bool
+	AblationSeeds int
+}
+
+// seedsFor are the seeds a detector is measured on.
+func (sc Scenario) seedsFor(detector string) []uint64 {
+	switch detector {
+	case Faithful, Enhanced, NewTerms:
+		return sc.Seeds
+	}
+	if sc.AblationSeeds > 0 && sc.AblationSeeds < len(sc.Seeds) {
+		return sc.Seeds[:sc.AblationSeeds]
+	}
+	return sc.Seeds
 }
 
 // Detectors are the detectors measured on a scenario, in table order.
@@ -50,7 +63,7 @@ func Scenarios() ([]Scenario, error) {
 		return nil, err
 	}
 	first := FromFile(def)
-	first.Ablation = true
+	first.Ablation, first.AblationSeeds = true, 2
 	out := []Scenario{first,
 		resized(def, "default, 16 hosts, 7 days, 2-day warm-up", 16, 7, 48*time.Hour, 4, 101, 102, 103, 104),
 		resized(def, "default, 40 hosts, 10 days, 2-day warm-up", 40, 10, 48*time.Hour, 5, 111, 112),

@@ -42,13 +42,16 @@ func measure(ctx context.Context, progress io.Writer, scenarios []Scenario, keep
 		}
 		byDetector := map[string]*row{}
 		for _, d := range detectors {
-			r := &row{scenario: sc.Name, detector: d, reps: make([]evaluate.Report, len(sc.Seeds))}
+			r := &row{scenario: sc.Name, detector: d, reps: make([]evaluate.Report, len(sc.seedsFor(d)))}
 			byDetector[d] = r
 			rows = append(rows, r)
 		}
 		for i, seed := range sc.Seeds {
 			f := sim.Simulate(sc.Spec(seed))
 			for _, d := range detectors {
+				if i >= len(sc.seedsFor(d)) {
+					continue
+				}
 				byDetector[d].hostDays += f.HostDays()
 				tasks = append(tasks, task{f, byDetector[d], i, d, fmt.Sprintf("%s seed %d %s", sc.Name, seed, d)})
 			}
