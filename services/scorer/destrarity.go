@@ -201,6 +201,10 @@ type destPair struct {
 	Services []destService `json:"services,omitempty"`
 	// Many marks a pair past destMaxServices: it is no longer judged.
 	Many bool `json:"many,omitempty"`
+	// Users are the users it ran as on the host (pairusers.go), sorted; ManyUsers marks a
+	// pair past destMaxPairUsers.
+	Users     []string `json:"users,omitempty"`
+	ManyUsers bool     `json:"many_users,omitempty"`
 }
 
 // destService is one service of a pair: up to destManyNetworks-1 networks at its Level, or
@@ -321,6 +325,8 @@ type DestState struct {
 	Share     destShare               `json:"share,omitzero"`
 	Users     map[string]*destUsers   `json:"users,omitempty"`
 	UserPool  destProcess             `json:"user_pool,omitzero"`
+	// PairUserPool is the pairs' experience of new users on their hosts (pairusers.go).
+	PairUserPool destProcess `json:"pair_user_pool,omitzero"`
 }
 
 // destRarity is the new-destination detector of a Rarity.
@@ -340,6 +346,9 @@ type destRarity struct {
 	// users are each process's users (destusers.go); userPool their experience.
 	users    map[string]*destUsers
 	userPool destProcess
+	// pairUserPool counts the buckets of pairs that ran before as a known user (Active) and
+	// those that brought a user new to the pair (Novel).
+	pairUserPool destProcess
 }
 
 func newDestRarity(job Job) *destRarity {
@@ -374,8 +383,9 @@ type destCandidate struct {
 	hostNew bool
 	// level is the network level at which the service compared the new key.
 	level uint8
-	// newUsers are the process's users of the bucket it never ran as.
-	newUsers []string
+	// newUsers are the process's users of the bucket it never ran as; newHostUsers those it
+	// never ran as on the host.
+	newUsers, newHostUsers []string
 }
 
 // score adds bucket k to every pair and returns the records of new destinations. values
@@ -384,13 +394,16 @@ func (d *destRarity) score(k int64, start time.Time, values []ValueSummary, flee
 	var cands []destCandidate
 	var used []uint64 // fleet keys of this bucket, added once every pair is judged
 	var learnt []destLearnt
+	var pairUsers destProcess         // the pairs' user news of this bucket, added once every pair is judged
 	hostUsed := map[string][]uint32{} // services per host, added once every pair is judged
 	for i, v := range values {
 		seen := !fleet[i].FirstOccurrence
 		common := fleet[i].Probability >= d.job.RecordProbability && seen
 		for _, group := range byHost(v.HostDestinations) {
-			c, keys, l := d.observe(k, v.Value, group, common, seen, hostUsed)
+			c, keys, l := d.observe(k, v.Value, group, usersOn(v.HostUsers, group[0].Host), common, seen, hostUsed)
 			used = append(used, keys...)
+			pairUsers.Active += l.userJudged
+			pairUsers.Novel += l.userNovel
 			if l.active > 0 {
 				learnt = append(learnt, l)
 			}
@@ -429,16 +442,20 @@ func (d *destRarity) score(k int64, start time.Time, values []ValueSummary, flee
 		if c.hostNew {
 			p = min(p, d.hosts[c.host].probability(d.hostPool))
 		}
-		// A user the process never ran as, in the same bucket: independent news.
+		// A user the process never ran as, anywhere or on the host, in the same bucket:
+		// independent news.
 		if c.newUsers = d.users[values[c.value].Value].newUsers(values[c.value].Users); len(c.newUsers) > 0 {
-			p *= d.newUserChance()
+			c.newHostUsers = nil // new anywhere: the stronger news
 		}
+		p *= d.userChance(&c)
 		if p < d.job.RecordProbability {
 			out = append(out, d.record(start, values[c.value], c, p))
 		}
 	}
 	d.learnHosts(k, hostUsed)
 	d.learnUsers(k, values)
+	d.pairUserPool.Active += pairUsers.Active
+	d.pairUserPool.Novel += pairUsers.Novel
 	// The fleet's experience grows after the bucket is judged, as each pair's own does.
 	for _, l := range learnt {
 		fp := d.procs[l.value]
@@ -459,6 +476,8 @@ func (d *destRarity) score(k int64, start time.Time, values []ValueSummary, flee
 type destLearnt struct {
 	value                         string
 	pairs, active, novel, hostNew int64
+	// userJudged and userNovel are the pair's bucket in the pairs' experience of new users.
+	userJudged, userNovel int64
 }
 
 // destShare counts the pairs' novel buckets after their warm-up, fleet-wide (Novel), and
@@ -499,7 +518,7 @@ func onePerChange(values []ValueSummary, cands []destCandidate) []destCandidate 
 // A pair past its warm-up is judged when the process is common in the fleet; any pair with
 // history, when the service is new to its host (a host past its own warm-up) and the process
 // was seen in the fleet before (a never-seen process is the rare detector's).
-func (d *destRarity) observe(k int64, value string, dests []HostDestination, common, seen bool, hostUsed map[string][]uint32) (*destCandidate, []uint64, destLearnt) {
+func (d *destRarity) observe(k int64, value string, dests []HostDestination, users []string, common, seen bool, hostUsed map[string][]uint32) (*destCandidate, []uint64, destLearnt) {
 	host := dests[0].Host
 	dh := d.hosts[host]
 	id := host + "\x00" + value
@@ -552,6 +571,15 @@ func (d *destRarity) observe(k int64, value string, dests []HostDestination, com
 		c = &destCandidate{host: host, before: before, first: ep, key: key, what: what, known: known, nets: nets, hostNew: hostNew, level: level}
 	}
 	l := destLearnt{value: value}
+	if c != nil {
+		c.newHostUsers = p.pairNewUsers(users)
+	}
+	if judged, novel := p.learnPairUsers(users); judged {
+		l.userJudged = 1
+		if novel {
+			l.userNovel = 1
+		}
+	}
 	if before.Active >= destWarmup {
 		l.active = 1
 		if novel {
@@ -625,8 +653,8 @@ func (d *destRarity) record(start time.Time, v ValueSummary, c destCandidate, p 
 	}
 	nd := &record.NewDestination{IP: c.first.IP, Port: c.first.Port, Service: serviceName(c.key.service), Network: networkName(c.key.network, c.level), New: c.what,
 		KnownServices: c.known, KnownNetworks: c.nets, ActiveBuckets: c.before.Active, NovelBuckets: c.before.Novel, HostNew: c.hostNew,
-		NewUsers: c.newUsers,
-		Others:   c.others, AlsoOn: c.alsoOn}
+		NewUsers: c.newUsers, NewHostUsers: c.newHostUsers,
+		Others: c.others, AlsoOn: c.alsoOn}
 	nd.Text = newDestinationText(v.Value, c.host, nd)
 	return record.Record{
 		ID:                  record.ID(d.job.ID, start, d.job.BucketSpan, destDetector, c.host+"\x00"+v.Value),
@@ -675,6 +703,8 @@ func newDestinationText(name, host string, nd *record.NewDestination) string {
 	}
 	if len(nd.NewUsers) > 0 {
 		fmt.Fprintf(&b, ", in a bucket in which it ran as a user it never ran as before (%s)", strings.Join(nd.NewUsers, ", "))
+	} else if len(nd.NewHostUsers) > 0 {
+		fmt.Fprintf(&b, ", in a bucket in which it ran as a user it never ran as on %s before (%s)", host, strings.Join(nd.NewHostUsers, ", "))
 	}
 	fmt.Fprintf(&b, " after %d active buckets, %d of them with a new destination", nd.ActiveBuckets, nd.NovelBuckets)
 	if len(nd.AlsoOn) > 0 {
@@ -705,7 +735,7 @@ func trimOldest[K cmp.Ordered, V any](m map[K]V, limit int, last func(V) int64) 
 // the next bucket.
 func (d *destRarity) snapshot() DestState {
 	return DestState{Pairs: d.pairs, Fleet: d.fleet, FleetFirst: d.fleetFirst, Processes: d.procs, Hosts: d.hosts, HostPool: d.hostPool,
-		Share: d.share, Users: d.users, UserPool: d.userPool}
+		Share: d.share, Users: d.users, UserPool: d.userPool, PairUserPool: d.pairUserPool}
 }
 
 func (d *destRarity) restore(s DestState) {
@@ -725,7 +755,7 @@ func (d *destRarity) restore(s DestState) {
 	if s.Hosts != nil {
 		d.hosts = s.Hosts
 	}
-	d.hostPool, d.share, d.userPool = s.HostPool, s.Share, s.UserPool
+	d.hostPool, d.share, d.userPool, d.pairUserPool = s.HostPool, s.Share, s.UserPool, s.PairUserPool
 	if s.Users != nil {
 		d.users = s.Users
 	}

@@ -91,6 +91,9 @@ type NewDestination struct {
 	HostNew bool `json:"host_new,omitempty"`
 	// NewUsers are the users the process ran as in the bucket, anywhere, and never before.
 	NewUsers []string `json:"new_users,omitempty"`
+	// NewHostUsers are the users the process ran as on the host in the bucket and never
+	// there before (when none is new to the process anywhere).
+	NewHostUsers []string `json:"new_host_users,omitempty"`
 	// Others are further new destinations of the process on the host in the same bucket.
 	Others []Endpoint `json:"others,omitempty"`
 	// AlsoOn are the other hosts on which the same destination was new to the process in the
