@@ -51,8 +51,8 @@ const (
 	// proxy) is a many-destination process, no longer judged.
 	destMaxServices = 16
 	// destMaxPairs and destMaxFleetKeys bound the pairs and the fleet-wide (process, key)
-	// set; the least recently seen go first. With them the detector holds about 20 MB with
-	// typical pairs and at most about 61 MB (BenchmarkNewDestinationFootprint;
+	// set; the least recently seen go first. With them the detector holds about 23 MB with
+	// typical pairs and at most about 86 MB (BenchmarkNewDestinationFootprint;
 	// docs/differences.md).
 	destMaxPairs     = 1 << 16
 	destMaxFleetKeys = 1 << 18
