@@ -11,6 +11,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -54,6 +55,9 @@ type Config struct {
 	// AckWait is how long the consumer waits for a replica's ack before delivering a raw
 	// message again, to any replica: how long a dead replica's messages wait (0: natsutil.DefaultAckWait).
 	AckWait time.Duration
+	// Decoders is how many goroutines decode the parts of a large raw message (0: one per
+	// core); the results do not depend on it.
+	Decoders int
 }
 
 // RegisterFlags registers the stage's flags on fs.
@@ -64,6 +68,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "how far behind the latest event time an event may arrive and still count (out-of-order hosts, interleaved logs)")
 	fs.StringVar(&c.HTTPListen, "http-listen", "", "serve the HTTP input (POST /v1/events, NDJSON; GET /healthz) on this address, e.g. 127.0.0.1:8089; empty: none")
 	fs.DurationVar(&c.AckWait, "ack-wait", natsutil.DefaultAckWait, "how long an unacknowledged input message waits before it is delivered again, to any replica (the messages of a replica that died)")
+	fs.IntVar(&c.Decoders, "decoders", 0, "goroutines that decode the parts of a large raw message (0: one per core); results do not depend on it")
 }
 
 // Validate checks the configuration.
@@ -76,6 +81,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AllowedLateness < 0 {
 		return fmt.Errorf("ingest: allowed lateness must not be negative, got %s", c.AllowedLateness)
+	}
+	if c.Decoders < 0 {
+		return fmt.Errorf("ingest: decoders must not be negative, got %d", c.Decoders)
 	}
 	if c.AckWait < 0 {
 		return fmt.Errorf("ingest: ack wait must not be negative, got %s", c.AckWait)
@@ -91,14 +99,11 @@ func (c *Config) Filter() (datafeed.Filter, error) {
 	return datafeed.ByName(c.Datafeed)
 }
 
-// Ingest buffers at most rawPullMessages raw messages ahead of decoding, in pulls of at most
-// rawPullBytes: a prefetch of a thousand raw messages of up to a megabyte each held half a
-// gigabyte during a replay. The byte bound exceeds the largest message a server takes (the
-// embedded one's payload limit is 8 MiB).
-const (
-	rawPullMessages = 16
-	rawPullBytes    = 16 << 20
-)
+// Ingest buffers at most rawPullBytes of raw input ahead of decoding: a prefetch of a
+// thousand raw messages of up to a megabyte each held half a gigabyte during a replay. The
+// bound exceeds the largest message a server takes (the embedded one's payload limit is
+// 8 MiB).
+const rawPullBytes = 16 << 20
 
 // Stats counts what ingest has done. Read it with Snapshot.
 type Stats struct {
@@ -149,7 +154,10 @@ type Service struct {
 	kv       jetstream.KeyValue
 	replica  string
 	shares   map[string]*share
-	maxBatch int    // of the loop; 0: its default
+	maxBatch int // of the loop; 0: its default
+	// decoders is how many workers decode the parts of a large raw message (parallel.go).
+	decoders int
+	workers  []*worker
 	onHandle func() // tests: called after each raw message handled
 }
 
@@ -178,6 +186,7 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 		cfg: cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
 		partitions: p, batches: make([]event.BatchBuilder, p), marked: -1 << 62,
 		held: natsutil.Held{}, replica: replicaID(), shares: map[string]*share{},
+		decoders: cmp.Or(cfg.Decoders, defaultDecoders()),
 	}, nil
 }
 
@@ -214,8 +223,8 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch, Idle: natsutil.BarrierIdle,
-		PullMessages: rawPullMessages, PullBytes: rawPullBytes,
-		Throttle: natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
+		PullBytes: rawPullBytes,
+		Throttle:  natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
 	return loop.Run(ctx)
 }
 
@@ -250,6 +259,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	before := s.stats.Snapshot()
 	s.msgLatest = time.Time{}
 	data := msg.Data()
+	if s.parallel(formatName, source, line, data) {
+		data = nil
+	}
 	for len(data) > 0 {
 		l := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {

@@ -37,7 +37,7 @@ type bucket struct {
 // influencer value (bounded), and the first few events as examples.
 type valueAgg struct {
 	count       int64
-	influencers map[string]map[string]struct{}
+	influencers []map[string]struct{} // by the job's influencer, in its order
 	examples    []record.Example
 	// dests and users feed the enricher's history: which address and port, and which user
 	// (user.name, or uid=<id> where only the id is known) the process used.
@@ -78,22 +78,22 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 	v := ev.Field(byField)
 	a := b.values[v]
 	if a == nil {
-		a = &valueAgg{influencers: make(map[string]map[string]struct{}, len(influencers)),
+		a = &valueAgg{influencers: make([]map[string]struct{}, len(influencers)),
 			dests: map[record.Endpoint]struct{}{}, users: map[string]struct{}{}}
 		b.values[v] = a
 	}
 	a.count++
 	// Every bound keeps the smallest items, not the first to arrive, so a bucket's summary is
 	// the same whatever order its events came in (several ingest replicas, redeliveries).
-	for _, f := range influencers {
+	for i, f := range influencers {
 		val := ev.Field(f)
 		if val == "" {
 			continue
 		}
-		set := a.influencers[f]
+		set := a.influencers[i]
 		if set == nil {
 			set = map[string]struct{}{}
-			a.influencers[f] = set
+			a.influencers[i] = set
 		}
 		keepSmallest(set, val, maxInfluenceValues, strings.Compare)
 	}
@@ -222,8 +222,8 @@ func (b *bucket) sortedValues() []string {
 // Elastic writes them.
 func (a *valueAgg) influencerList(fields []string) []record.Influencer {
 	var out []record.Influencer
-	for _, f := range fields {
-		set := a.influencers[f]
+	for i, f := range fields {
+		set := a.influencers[i]
 		if len(set) == 0 {
 			continue
 		}

@@ -92,7 +92,9 @@ func (bb *BatchBuilder) Reset() {
 	}
 	clear(bb.strings)
 	clear(bb.lists)
-	bb.last = [30]lastValue{}
+	for i := range bb.last {
+		bb.last[i] = lastValue{list: bb.last[i].list[:0]} // no index: the tables start again
+	}
 }
 
 // Add appends ev to the batch. The builder copies what it keeps: ev may be reused after.
@@ -191,7 +193,7 @@ func (bb *BatchBuilder) list(c *lastValue, vs []string) uint32 {
 	}
 	bb.key = key
 	if i, ok := bb.lists[string(key)]; ok {
-		c.list, c.i = bb.listAt(i), i
+		c.remember(vs, i)
 		return i
 	}
 	b := &bb.b
@@ -201,37 +203,14 @@ func (bb *BatchBuilder) list(c *lastValue, vs []string) uint32 {
 	b.ListEnds = append(b.ListEnds, uint32(len(b.ListItems)))
 	i := uint32(len(b.ListEnds))
 	bb.lists[string(key)] = i
-	// The list is kept as the table holds it, not as given: the caller may change vs.
-	c.list, c.i = bb.listAt(i), i
+	c.remember(vs, i)
 	return i
 }
 
-// listAt returns list i of the table being built, as strings.
-func (bb *BatchBuilder) listAt(i uint32) []string {
-	b := &bb.b
-	start := uint32(0)
-	if i > 1 {
-		start = b.ListEnds[i-2]
-	}
-	items := b.ListItems[start:b.ListEnds[i-1]]
-	out := make([]string, len(items))
-	for k, it := range items {
-		out[k] = bb.strAt(it)
-	}
-	return out
-}
-
-// strAt returns string i of the table being built.
-func (bb *BatchBuilder) strAt(i uint32) string {
-	b := &bb.b
-	if i == 0 {
-		return ""
-	}
-	start := uint32(0)
-	if i > 1 {
-		start = b.Ends[i-2]
-	}
-	return string(b.Strings[start:b.Ends[i-1]])
+// remember keeps vs as the column's last list, in memory of the cache's own: the caller may
+// reuse vs's array once Add returns (strings themselves do not change).
+func (c *lastValue) remember(vs []string, i uint32) {
+	c.list, c.i = append(c.list[:0], vs...), i
 }
 
 // AppendMsg appends the batch's msgpack encoding to dst.
@@ -417,4 +396,61 @@ func DecodeBatch(data []byte) ([]*Event, error) {
 		out[i] = ev.Clone()
 	}
 	return out, nil
+}
+
+// Append adds the events of other after those of bb, as if they had been added to bb one
+// by one: the batch that results is the same, byte for byte (tables keep the order in which
+// strings and lists first appear). Decoders working on parts of one input in parallel put
+// their parts together with it.
+func (bb *BatchBuilder) Append(other *BatchBuilder) {
+	o := &other.b
+	if o.Len() == 0 {
+		return
+	}
+	if bb.strings == nil {
+		bb.strings, bb.lists = map[string]uint32{}, map[string]uint32{}
+	}
+	strs := make([]uint32, len(o.Ends)+1) // other's string index -> bb's
+	start := uint32(0)
+	for i, end := range o.Ends {
+		strs[i+1] = bb.str(string(o.Strings[start:end]))
+		start = end
+	}
+	lists := make([]uint32, len(o.ListEnds)+1)
+	start = 0
+	for i, end := range o.ListEnds {
+		key := bb.key[:0]
+		for _, it := range o.ListItems[start:end] {
+			key = binary.LittleEndian.AppendUint32(key, strs[it])
+		}
+		bb.key = key
+		li, ok := bb.lists[string(key)]
+		if !ok {
+			b := &bb.b
+			for k := 0; k < len(key); k += 4 {
+				b.ListItems = append(b.ListItems, binary.LittleEndian.Uint32(key[k:]))
+			}
+			b.ListEnds = append(b.ListEnds, uint32(len(b.ListItems)))
+			li = uint32(len(b.ListEnds))
+			bb.lists[string(key)] = li
+		}
+		lists[i+1] = li
+		start = end
+	}
+	b := &bb.b
+	dst, src := b.stringColumns(), o.stringColumns()
+	for c := range dst {
+		table := strs
+		if c >= len(dst)-listColumns {
+			table = lists
+		}
+		for _, v := range *src[c] {
+			*dst[c] = append(*dst[c], table[v])
+		}
+	}
+	di, si := b.intColumns(), o.intColumns()
+	for c := range di {
+		*di[c] = append(*di[c], *si[c]...)
+	}
+	// The last values of bb's columns still hold: Append added no string they name anew.
 }

@@ -243,3 +243,39 @@ func BenchmarkBatch(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
 	})
 }
+
+// TestBatchAppend checks that batches built in parts and appended are the batch built in one.
+func TestBatchAppend(t *testing.T) {
+	evs := sampleEvents()
+	for cut := range len(evs) + 1 {
+		var whole, first, second BatchBuilder
+		for i, ev := range evs {
+			whole.Add(ev)
+			if i < cut {
+				first.Add(ev)
+			} else {
+				second.Add(ev)
+			}
+		}
+		first.Append(&second)
+		a, err := whole.AppendMsg(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := first.AppendMsg(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(a) != string(b) {
+			t.Fatalf("cut at %d: the appended batch differs from the one built whole", cut)
+		}
+		// And events added after an Append still find the tables' strings.
+		first.Add(evs[0])
+		whole.Add(evs[0])
+		a, _ = whole.AppendMsg(nil)
+		b, _ = first.AppendMsg(nil)
+		if string(a) != string(b) {
+			t.Fatalf("cut at %d: an event added after Append differs", cut)
+		}
+	}
+}

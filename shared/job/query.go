@@ -368,7 +368,7 @@ type FieldReader interface {
 
 // Matcher is a query compiled for the hot path: Match gives the same answer as
 // Query.Match without allocating, with the IP terms parsed once. Explanations stay with the
-// Query, for the documents it does not match.
+// Query, for the documents it does not match. A Matcher is not safe for concurrent use.
 type Matcher struct {
 	q        *Query
 	must     []Matcher
@@ -378,6 +378,23 @@ type Matcher struct {
 	terms    []ipTerm // for a leaf on an ip field, its values parsed
 	ipLeaf   bool
 	wildcard bool
+	last     lastAddr // the address parsed last: events of a batch share theirs
+}
+
+// lastAddr remembers the last text parsed as an address.
+type lastAddr struct {
+	text string
+	addr netip.Addr
+	ok   bool
+}
+
+// parse parses s as an address, at once when it is the text parsed last.
+func (l *lastAddr) parse(s string) (netip.Addr, bool) {
+	if s != l.text || l.text == "" {
+		a, err := netip.ParseAddr(s)
+		l.text, l.addr, l.ok = s, a, err == nil
+	}
+	return l.addr, l.ok
 }
 
 // ipTerm is a term value on an ip field: a CIDR range, an address, or neither (then only an
@@ -487,8 +504,8 @@ func (m *Matcher) matchValue(v string) bool {
 	if !m.ipLeaf {
 		return false
 	}
-	a, err := netip.ParseAddr(v)
-	if err != nil {
+	a, ok := m.last.parse(v)
+	if !ok {
 		return false
 	}
 	for _, t := range m.terms {

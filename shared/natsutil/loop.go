@@ -86,12 +86,11 @@ type Loop struct {
 	Release func(context.Context) error
 	// MaxBatch bounds the messages handled between commits (default 1000).
 	MaxBatch int
-	// PullMessages bounds the messages the client buffers ahead of Handle (default and at
-	// most MaxBatch, at most 1000).
-	PullMessages int
-	// PullBytes, when set, bounds each pull request's bytes as well: for a stream of large
-	// messages (raw input), whose prefetch would otherwise hold hundreds of megabytes. It
-	// must exceed the largest message, or the loop stalls.
+	// PullBytes, when set, bounds the bytes the client buffers ahead of Handle instead of
+	// the number of messages (MaxBatch, at most 1000): for a stream of large messages (raw
+	// input), whose prefetch would otherwise hold hundreds of megabytes. It must exceed the
+	// largest message, or the loop stalls. A MaxBatch below 1000 still bounds the messages
+	// instead (tests make replicas take turns that way).
 	PullBytes int
 	// Idle is how long to wait for input before committing and ticking (default 50ms).
 	Idle time.Duration
@@ -226,16 +225,14 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
-// pullOpt bounds the client's prefetch (see PullMessages and PullBytes).
+// pullOpt bounds the client's prefetch (see PullBytes). Bounding both messages and bytes
+// (PullMaxMessagesWithBytesLimit) made the iterator's channel overflow: the client dropped
+// raw messages as a slow consumer, and they came again only after the ack wait.
 func (l *Loop) pullOpt(maxBatch int) jetstream.PullMessagesOpt {
-	n := min(maxBatch, 1000)
-	if l.PullMessages > 0 {
-		n = min(n, l.PullMessages)
+	if l.PullBytes > 0 && maxBatch >= 1000 {
+		return jetstream.PullMaxBytes(l.PullBytes)
 	}
-	if l.PullBytes > 0 {
-		return jetstream.PullMaxMessagesWithBytesLimit(n, l.PullBytes)
-	}
-	return jetstream.PullMaxMessages(n)
+	return jetstream.PullMaxMessages(min(maxBatch, 1000))
 }
 
 // stallAfter is how long a loop goes without a message before it asks whether its pull is

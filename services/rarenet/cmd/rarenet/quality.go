@@ -1,34 +1,58 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/rarenet/rarenet/services/rarenet/evaluate"
 	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/shared/cli"
 )
+
+// approxSimulatedMB estimates the size of a simulated history: the default two weeks of 24
+// hosts write about 200 MB of ECS.
+func approxSimulatedMB(spec sim.Spec) int {
+	return max(1, spec.Days*spec.Hosts*200/(14*24))
+}
 
 // simulateCmd writes a simulated fleet history with its ground truth.
 func simulateCmd(args []string) error {
-	fs := flag.NewFlagSet("rarenet simulate", flag.ExitOnError)
+	c := cli.New("rarenet simulate",
+		"Writes a simulated fleet history (ECS NDJSON or auditd) with injected attacks and benign\n"+
+			"surprises, and with --labels its ground truth, for rarenet evaluate (docs/quality.md). The\n"+
+			"fleet is drawn from a scenario (roles, daemons, jobs and how they are scheduled, agents,\n"+
+			"tools, reboots): the built-in default, two weeks of 24 hosts, writes about 200 MB, so\n"+
+			"--out FILE (or a pipe) is needed.",
+		"rarenet simulate --out FILE [--scenario FILE] [--labels FILE] [flags]",
+		"rarenet simulate [flags] | rarenet replay -")
 	var out, labels, format, scenario string
 	var seed uint64
 	var days, hosts, attacks int
 	var warmup time.Duration
-	fs.StringVar(&scenario, "scenario", "", "draw the fleet from this scenario file (TOML, see services/rarenet/sim/scenarios); default: the built-in default scenario")
-	fs.Uint64Var(&seed, "seed", 1, "random seed: the same scenario and seed give the same fleet")
-	fs.IntVar(&days, "days", 0, "days of history (0: the scenario's)")
-	fs.IntVar(&hosts, "hosts", 0, "hosts, taking the scenario's roles in turn (0: the scenario's)")
-	fs.IntVar(&attacks, "attacks", -1, "attacks of each class (-1: the scenario's)")
-	fs.DurationVar(&warmup, "warmup", -1, "history before the first attack (-1ns: the scenario's)")
-	fs.StringVar(&format, "format", "ecs", "ecs or auditd")
-	fs.StringVar(&out, "out", "-", "events file; - is stdout")
-	fs.StringVar(&labels, "labels", "", "write the ground truth (NDJSON) to this file")
-	_ = fs.Parse(args)
+	c.Flags(cli.Input, func(fs *flag.FlagSet) {
+		fs.StringVar(&scenario, "scenario", "", "draw the fleet from this scenario file (TOML, as services/rarenet/sim/scenarios/*.toml); default: the built-in default scenario")
+		fs.Uint64Var(&seed, "seed", 1, "random seed: the same scenario and seed give the same fleet")
+		fs.IntVar(&days, "days", 0, "days of history (0: the scenario's)")
+		fs.IntVar(&hosts, "hosts", 0, "hosts, taking the scenario's roles in turn (0: the scenario's)")
+		fs.IntVar(&attacks, "attacks", -1, "attacks of each class (-1: the scenario's)")
+		fs.DurationVar(&warmup, "warmup", -1, "history before the first attack (-1ns: the scenario's)")
+	})
+	c.Flags(cli.Output, func(fs *flag.FlagSet) {
+		fs.StringVar(&format, "format", "ecs", "ecs or auditd")
+		fs.StringVar(&out, "out", "-", "events file; - is stdout (refused on a terminal)")
+		fs.StringVar(&labels, "labels", "", "write the ground truth (NDJSON) to this file")
+	})
+	if err := c.Parse(args); err != nil {
+		return err
+	}
+	if len(c.Args()) > 0 {
+		return c.Usagef("unexpected arguments %q: the events go to --out FILE", c.Args())
+	}
 	sc, err := sim.Builtin(sim.DefaultScenario)
 	if scenario != "" {
 		sc, err = sim.LoadScenario(scenario)
@@ -49,8 +73,19 @@ func simulateCmd(args []string) error {
 	if warmup >= 0 {
 		spec.Warmup = warmup
 	}
-	if spec.Days < 2 || spec.Hosts < 1 || spec.Warmup >= time.Duration(spec.Days)*24*time.Hour {
-		return errors.New("--days must be at least 2, --hosts at least 1, and --warmup shorter than the history")
+	if spec.Days < 1 || spec.Hosts < 1 || spec.Attacks < 0 || spec.Warmup < 0 {
+		return c.Usagef("--days and --hosts must be at least 1, --attacks and --warmup not negative")
+	}
+	// Attacks come after the warm-up and two hours before the end.
+	if history := time.Duration(spec.Days) * 24 * time.Hour; spec.Attacks > 0 && history <= spec.Warmup+2*time.Hour {
+		return c.Usagef("--days %d leaves no time for attacks after --warmup %s: give more --days, a shorter --warmup, or --attacks 0", spec.Days, spec.Warmup)
+	}
+	if format != "ecs" && format != "auditd" {
+		return c.Usagef("--format: want ecs or auditd, got %q", format)
+	}
+	if out == "-" && term.IsTerminal(int(os.Stdout.Fd())) {
+		return c.Usagef("refusing to write %d host-days of events (about %d MB) to a terminal: pass --out FILE, or pipe it (| rarenet replay -)",
+			spec.Days*spec.Hosts, approxSimulatedMB(spec))
 	}
 	f := sim.Simulate(spec)
 	w := io.Writer(os.Stdout)
@@ -62,13 +97,10 @@ func simulateCmd(args []string) error {
 		defer file.Close()
 		w = file
 	}
-	switch format {
-	case "ecs":
-		err = sim.WriteECS(w, f.Events)
-	case "auditd":
+	if format == "auditd" {
 		err = sim.WriteAuditd(w, f.Events)
-	default:
-		err = fmt.Errorf("--format: want ecs or auditd, got %q", format)
+	} else {
+		err = sim.WriteECS(w, f.Events)
 	}
 	if err != nil {
 		return err
@@ -92,17 +124,22 @@ func simulateCmd(args []string) error {
 
 // evaluateCmd measures signals against the ground truth of a simulation.
 func evaluateCmd(args []string) error {
-	fs := flag.NewFlagSet("rarenet evaluate", flag.ExitOnError)
+	c := cli.New("rarenet evaluate",
+		"Measures a set of signals against the ground truth of rarenet simulate --labels: recall per\n"+
+			"attack class, false signals per 100 host-days, duplicates, delay (docs/quality.md).",
+		"rarenet evaluate --labels FILE SIGNALS  (SIGNALS: a file of signals as NDJSON, - for stdin)")
 	var labels string
-	fs.StringVar(&labels, "labels", "", "ground truth written by rarenet simulate --labels (required)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: rarenet evaluate --labels FILE SIGNALS  (- is stdin)")
-		fs.PrintDefaults()
+	c.Flags(cli.Input, func(fs *flag.FlagSet) {
+		fs.StringVar(&labels, "labels", "", "ground truth written by rarenet simulate --labels (required)")
+	})
+	if err := c.Parse(args); err != nil {
+		return err
 	}
-	_ = fs.Parse(args)
-	if labels == "" || fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("need --labels and one signals file")
+	if labels == "" {
+		return c.Usagef("--labels FILE is required (rarenet simulate --labels FILE writes it)")
+	}
+	if len(c.Args()) != 1 {
+		return c.Usagef("want one signals file, got %d", len(c.Args()))
 	}
 	lf, err := os.Open(labels)
 	if err != nil {
@@ -114,7 +151,7 @@ func evaluateCmd(args []string) error {
 		return fmt.Errorf("%s: %w", labels, err)
 	}
 	sr := io.Reader(os.Stdin)
-	if name := fs.Arg(0); name != "-" {
+	if name := c.Args()[0]; name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
 			return err
@@ -124,7 +161,7 @@ func evaluateCmd(args []string) error {
 	}
 	signals, err := evaluate.ReadSignals(sr)
 	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		return fmt.Errorf("%s: %w", c.Args()[0], err)
 	}
 	rep := evaluate.Evaluate(ls, signals, hostDays)
 	fmt.Print(rep.String())
