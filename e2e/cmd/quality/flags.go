@@ -19,6 +19,7 @@ type options struct {
 	detectors string
 	file      string
 	workers   int
+	doc       bool
 }
 
 func parseFlags() options {
@@ -28,6 +29,7 @@ func parseFlags() options {
 	flag.StringVar(&o.detectors, "detectors", "", "comma-separated words: measure only detectors whose names contain one (=name: exactly that one); empty: all")
 	flag.StringVar(&o.file, "scenario-file", "", "measure the fleets of this scenario file (TOML, as services/rarenet/sim/scenarios/*.toml) at its size and seeds, instead of the document's scenarios")
 	flag.IntVar(&o.workers, "workers", runtime.NumCPU(), "replays run at once")
+	flag.BoolVar(&o.doc, "doc", false, "write the whole document (preamble and notes) even when the run is cut down; its first line names the command")
 	flag.Parse()
 	return o
 }
