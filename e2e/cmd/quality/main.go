@@ -85,38 +85,47 @@ signals of schedules and rollouts cut by at least 60% against the faithful profi
 const notes = `
 What the tables say:
 
-- The faithful profile reproduces the reference: every never-seen tool is caught within one
-  rule interval, a process that talks only to loopback never signals, and neither a common
-  name used where it never ran nor a common process's new destination is ever caught (the
-  process.name is common fleet-wide).
-- The enhanced profile keeps every never-seen-tool signal, catches the reused names with its
-  rare-on-this-host detector and the new destinations with its new-destination detector, and
-  removes most benign signals: a recognised schedule is scored down and a rollout's later
-  buckets fold into its first signal. The single-improvement rows show what each does:
-  rare-on-host and new-destination add recall, schedule-aware and rollout-aware remove benign
-  signals, and the benign signals new-destination adds are the provider moves, one per move.
-- The new-destination detector misses by design an attack sent on a service that already has
-  many networks (an NTP client's port 123 to a new server, a package manager's CDN), and one
-  in the first days of a process's history on its host (below its minimum history), which is
-  why it catches fewer in the unseen fleets' shorter warm-up. Comparing exact addresses raises
-  benign signals from every CDN and NTP pool change and catches almost nothing (every new
-  address also makes the process look changeable); /24 and port raises the same benign
-  signals; port and internal/external alone raises none but misses the attacks through
-  processes that already call outside addresses on that port.
-- Benign counts vary with the seed because the jobs and the rollout do: a daily job signals on
-  every run in the faithful profile but only on its first two in the enhanced one (a schedule
-  needs three runs to be recognised), while a weekly or monthly job signals each of its one or
-  two runs in both; so the enhanced profile's cut depends on the mix, and is given seed by seed
-  above.
-- The issue's target, the enhanced profile cutting benign signals by at least 60%, holds on
-  every seed for the schedules and rollouts it names (the bracketed figures). Counting the
-  provider moves the new-destination detector adds as well, it holds on every seed of the
-  default fleet and on one of the three unseen fleets, whose shorter history leaves the
-  faithful profile fewer daily-job signals to lose (57% and 58% on the other two).
-- The naive new-terms rule does as well as rare on never-seen tools in these fleets and raises
-  fewer benign signals, because each name signals only once, ever; it cannot catch reused
-  names or new destinations, nor a name that returns after a long absence, and it signals a
-  monthly job's first run just as rare does.
+- The faithful profile reproduces the reference and is unchanged by the enhanced profile's
+  work: every never-seen tool is caught within one rule interval, a process that talks only to
+  loopback never signals, and a common name used where it never ran or a common process's new
+  destination is caught only when the process.name itself is rare fleet-wide (a tool of the
+  platform fleet's few hosts). Its benign signals are mostly the scheduled jobs: a job that
+  runs on a few hosts, each on its own clock, or waits hours at random, signals run after run.
+- The enhanced profile keeps every never-seen-tool signal on every scenario and cuts the
+  benign signals of schedules and rollouts by 62% to 94% per scenario: a job recurring at a
+  regular rate on its hosts, at any time of day, is scored down after three runs of its own
+  on a host, or two when other hosts recur at that rate (a weekly job from two runs); a
+  process doing what it did on two other hosts is scored down; a rollout's later buckets fold
+  into its first signal. It catches both kinds of reused name: a name new to its host through
+  the rare-on-this-host detector, a user new to the name on its host through the
+  new-destination detector (a service new to the host, and a user the process never ran as
+  there, each judged by the fleet's experience, so two days of warm-up suffice).
+- What remains benign in the enhanced profile: the first runs of a job on a host before it has
+  shown a rate (two runs of a daily job; every run of a weekly or monthly job seen once in the
+  history, which nothing can tell from new software), a rollout's first signal, and a
+  provider's move (one new-destination record per move, however many hosts follow).
+
+Where a target is not met:
+
+- **False signals per 100 host-days on the 16-host, 7-day fleets (5.80 against 2.0).** The
+  rate is over 112 host-days, warm-up included, so 2.0 allows 2.2 benign signals per fleet.
+  The enhanced profile raised 6.5 on average: the rollout's (2.0), the provider's move (1.0)
+  and the schedules' (3.5), jobs whose runs in a week are too few to show a rate (a weekly or
+  monthly job runs once or not at all; a daily job needs three runs on its host, two with
+  other hosts' evidence). Over 14 days (the default rows), or on 40 hosts over 10 days, the
+  same scenario stays below 2.0 (1.34 and 1.12): a week of 16 hosts is too short a history for
+  the target.
+- **Reused names on the platform fleet (7 of 8, 88% against 90%).** One user-new-to-the-host
+  attack was missed; with 4 such attacks per seed, one miss is 12 points of recall.
+- **New destinations on the platform fleet (5 of 8, 62% against 80%).** The new-destination
+  detector misses by design an attack sent on a service that already has many networks (a
+  container runtime's registry CDN on 443, an NTP client's port 123 to a new server) and one
+  through a process in its first days on a service its host already used; the platform fleet's
+  Kubernetes nodes and CI runners run more processes of that kind (containerd, the CI runner,
+  their package and image pulls), so more of its attacks go through them.
+- The naive new-terms rule raises fewer benign signals, because each name signals only once,
+  ever; it catches no reused name and no new destination, nor a name that returns after a long
+  absence, and it signals a monthly job's first run just as rare does.
 `
 
 func main() {
