@@ -51,7 +51,7 @@ bench:
 	cd services/scorer && $(GO) test -run '^$$' -bench BenchmarkModelFootprint -benchtime 1x .
 	cd e2e && $(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 1x -timeout 30m .
 
-## quality: regenerate docs/quality.md (simulated fleets, both profiles and a baseline; ~10 min)
+## quality: regenerate docs/quality.md (every scenario's fleets, both profiles and a baseline; about 30 min on 2 idle cores)
 quality:
 	cd e2e && $(GO) run ./cmd/quality > ../docs/quality.md.new && mv ../docs/quality.md.new ../docs/quality.md
 

@@ -26,6 +26,9 @@ type Inputs struct {
 	// GeoIP may be nil; RDNS is nil when reverse DNS is off.
 	GeoIP *GeoIP
 	RDNS  map[string]record.ReverseDNS
+	// Recurrence looks for the process recurring on each of the record's hosts, and doing
+	// what it did on other hosts (enhanced profile; Entry.Runs must be kept).
+	Recurrence bool
 }
 
 // Build assembles the record's context: destinations, users, history, processes, and why it
@@ -63,6 +66,10 @@ func Build(r *record.Record, in Inputs) *record.Context {
 	if hist {
 		c.Users = buildUsers(entry, users, k)
 		c.History = buildHistory(entry, in.Fleet, hosts, k, time.Duration(r.BucketSpan)*time.Second)
+		if in.Recurrence {
+			c.History.Recurrence = RecogniseRecurrence(entry, recurrenceHosts(r, hosts), k, time.Duration(r.BucketSpan)*time.Second)
+			c.History.Elsewhere = RecogniseElsewhere(entry, c, recurrenceHosts(r, hosts), k)
+		}
 	}
 	c.Processes = Processes(r)
 	c.Why = buildWhy(r, c, hosts)
@@ -80,6 +87,15 @@ func seenFlag(m map[string]*Seen, item string, k int64) (*bool, *time.Time) {
 }
 
 func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// recurrenceHosts are the hosts whose runs a record is about: a partitioned record's host,
+// or all of the record's hosts.
+func recurrenceHosts(r *record.Record, hosts []string) []string {
+	if r.PartitionFieldName == "host.name" {
+		return []string{r.PartitionFieldValue}
+	}
+	return hosts
+}
 
 // recordHosts are the record's hosts: its host.name influencer and its examples' hosts.
 func recordHosts(r *record.Record) []string {

@@ -173,6 +173,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.hist = NewStore(kv)
 	s.hist.Pipeline(s.js)
+	if s.cfg.ScheduleAware {
+		s.hist.KeepRuns()
+	}
 	s.hist.stream = anomalies
 	cons, err := natsutil.DurableConsumerAckWait(ctx, s.js, stream.Anomalies, stream.EnricherConsumer, s.cfg.AckWait)
 	if err != nil {
@@ -335,7 +338,7 @@ func (s *Service) reject(msg jetstream.Msg, reason string) error {
 
 // enrich gathers the record's inputs (history, GeoIP, reverse DNS) and builds its context.
 func (s *Service) enrich(ctx context.Context, r *record.Record) (*record.Context, error) {
-	in := Inputs{GeoIP: s.geo.get()}
+	in := Inputs{GeoIP: s.geo.get(), Recurrence: s.cfg.ScheduleAware}
 	var err error
 	if in.Fleet, err = s.hist.Fleet(ctx); err != nil {
 		return nil, err

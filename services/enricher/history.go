@@ -26,6 +26,9 @@ const (
 	maxIPs        = 256  // destination addresses per process
 	maxPorts      = 128  // destination ports per process
 	maxFleetHosts = 4096 // hosts of the fleet
+	// maxHostRuns bounds the runs kept per host (enhanced profile): enough for a week of a
+	// job twice a day, or four months of a monthly one.
+	maxHostRuns = 16
 )
 
 // Seen is when an item (a host, a user, an address, a port) was seen with a process.
@@ -54,6 +57,10 @@ type Entry struct {
 	Users          map[string]*Seen `json:"users,omitempty"`
 	IPs            map[string]*Seen `json:"ips,omitempty"`
 	Ports          map[string]*Seen `json:"ports,omitempty"`
+	// Runs holds, per host, where each of its most recent runs (consecutive active buckets
+	// on that host) began, as bucket indexes (bucket start / span): the evidence of a job
+	// that recurs on its hosts at any time of day. Only the enhanced profile keeps them.
+	Runs map[string][]int64 `json:"runs,omitempty"`
 }
 
 // Fleet is what the history knows of the whole fleet: the buckets it covers and its hosts.
@@ -64,10 +71,11 @@ type Fleet struct {
 	Hosts  map[string]*Seen `json:"hosts,omitempty"`
 }
 
-// observation is one value of one bucket summary.
+// observation is one value of one bucket summary; runs says to keep each host's runs.
 type observation struct {
 	bucket, span int64
 	value        record.ValueSummary
+	runs         bool
 }
 
 // lastBucket is the last active bucket the entry holds, or -1.
@@ -99,7 +107,15 @@ func (e *Entry) apply(o observation) {
 		e.Episodes = slices.Delete(e.Episodes, 0, 1)
 	}
 	e.First = min(e.First, o.bucket)
+	if o.runs {
+		e.addRuns(o)
+	}
 	e.Hosts = see(e.Hosts, o.value.Hosts, o.bucket, maxHosts)
+	for h := range e.Runs {
+		if e.Hosts[h] == nil {
+			delete(e.Runs, h) // dropped by the hosts' bound
+		}
+	}
 	e.Users = see(e.Users, o.value.Users, o.bucket, maxUsers)
 	ips := make([]string, 0, len(o.value.Destinations))
 	ports := make([]string, 0, len(o.value.Destinations))
@@ -113,6 +129,38 @@ func (e *Entry) apply(o observation) {
 	}
 	e.IPs = see(e.IPs, ips, o.bucket, maxIPs)
 	e.Ports = see(e.Ports, ports, o.bucket, maxPorts)
+}
+
+// addRuns starts a run on each host of o that was not active in the bucket before (read
+// before the hosts are updated with o).
+func (e *Entry) addRuns(o observation) {
+	k := o.bucket / e.SpanMS
+	for _, h := range o.value.Hosts {
+		if s := e.Hosts[h]; s != nil && s.Last == o.bucket-e.SpanMS {
+			continue // the host's run goes on
+		}
+		if e.Runs == nil {
+			e.Runs = map[string][]int64{}
+		}
+		runs := append(e.Runs[h], k)
+		if len(runs) > maxHostRuns {
+			runs = slices.Delete(runs, 0, len(runs)-maxHostRuns)
+		}
+		e.Runs[h] = runs
+	}
+}
+
+// RunsBefore returns the starts (Unix ms) of host's runs up to and including bucket k: the
+// run that holds k, when the host is active in k, is the last.
+func (e *Entry) RunsBefore(host string, k int64) []int64 {
+	var out []int64
+	for _, r := range e.Runs[host] {
+		if r*e.SpanMS > k {
+			break
+		}
+		out = append(out, r*e.SpanMS)
+	}
+	return out
 }
 
 // see records items as seen in bucket, counting the bucket once per item, and keeps at most

@@ -26,8 +26,10 @@ const (
 	rolloutMinHosts = 3
 	rolloutMinShare = 0.1
 	// rolloutWindow is how long after its first bucket a rollout's later records are folded
-	// into its first signal.
-	rolloutWindow = 24 * time.Hour
+	// into its first signal: a day for the change to reach every host (configuration
+	// management runs every half hour, a staged rollout takes hours), and a day for a daily
+	// job it installs to first run on each host.
+	rolloutWindow = 48 * time.Hour
 )
 
 // adjust applies the enhanced profile to r, whose context c is built: a recognised schedule
@@ -42,10 +44,18 @@ func adjust(r *record.Record, c *record.Context, schedules, rollouts bool) {
 		c.Adjustments = append(c.Adjustments, record.Adjustment{Reason: reason, Factor: factor})
 		r.RecordScore *= factor
 	}
-	if schedules && h.Schedule != nil {
-		apply("recognised "+h.Schedule.Period+" schedule: "+h.Schedule.Description, scheduleFactor)
+	// A schedule explains when a process runs, not where it connects: a new-destination
+	// record is news whatever the schedule.
+	switch {
+	case !schedules || r.Explanation.NewDestination != nil:
+	case h.Recurrence != nil:
+		apply(h.Recurrence.Description, scheduleFactor)
+	case h.Elsewhere != nil:
+		apply(h.Elsewhere.Description, scheduleFactor)
 	}
-	if rollouts && r.PartitionFieldValue == "" && isRollout(h.HostCount, h.FleetHostCount) {
+	// A rollout reaches each host for the first time: the rare-on-host records of its first
+	// day fold into its first signal too (a new-destination record never does).
+	if rollouts && r.Explanation.NewDestination == nil && isRollout(h.HostCount, h.FleetHostCount) {
 		switch {
 		case h.New:
 			c.Adjustments = append(c.Adjustments, record.Adjustment{

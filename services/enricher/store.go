@@ -51,6 +51,8 @@ type Store struct {
 	prog      Progress
 	progDirty bool
 	stream    string
+	// runs keeps each host's runs of a process (Entry.Runs), for the enhanced profile.
+	runs bool
 }
 
 // progressKey is the key of the history's progress.
@@ -72,6 +74,10 @@ type Progress struct {
 func NewStore(kv jetstream.KeyValue) *Store {
 	return &Store{kv: kv, procs: map[string]*slot[Entry]{}}
 }
+
+// KeepRuns makes the store keep each host's runs of every process (Entry.Runs), which the
+// enhanced profile's recurrence needs; the faithful profile's history stays as it was.
+func (st *Store) KeepRuns() { st.runs = true }
 
 // Pipeline makes Commit send the writes of all changed entries at once and wait for them
 // together, a round trip in all rather than one per entry (the entries of a bucket's every
@@ -194,7 +200,7 @@ func (st *Store) Apply(ctx context.Context, sum *record.BucketSummary) error {
 		return err
 	}
 	for _, v := range sum.Values {
-		o := observation{bucket: sum.Timestamp, span: span, value: v}
+		o := observation{bucket: sum.Timestamp, span: span, value: v, runs: st.runs}
 		s, err := st.proc(ctx, v.Value)
 		if err != nil {
 			return err

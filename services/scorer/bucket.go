@@ -46,6 +46,9 @@ type valueAgg struct {
 	// hostDests holds, per host, per destination key, the smallest endpoint with that key
 	// (new-destination detector only).
 	hostDests map[string]map[string]record.Endpoint
+	// hostUsers holds, per host, the users the process ran as (new-destination detector
+	// only; pairusers.go).
+	hostUsers map[string]map[string]struct{}
 }
 
 func newBucket(k int64) *bucket { return &bucket{start: k, values: map[string]*valueAgg{}} }
@@ -107,6 +110,7 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 	}
 	if b.hostDests {
 		a.addHostDest(ev, b.granularity)
+		a.addHostUser(ev.Host.Name, user)
 	}
 }
 

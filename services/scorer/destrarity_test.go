@@ -20,7 +20,7 @@ func conn(ts time.Time, host, name, ip string, port int) *event.Event {
 
 // destFleet feeds buckets from..to-1 of a small fleet's usual traffic: on four hosts, a
 // log shipper to internal peers, a client of one external provider, and an NTP client of
-// four pool servers per host, in different networks.
+// four pool servers per host, in networks far apart (pool volunteers are everywhere).
 func destFleet(t *testing.T, d *Detector, from, to int) []record.Record {
 	t.Helper()
 	var out []record.Record
@@ -30,7 +30,7 @@ func destFleet(t *testing.T, d *Detector, from, to int) []record.Record {
 			ts := at(b).Add(time.Duration(h) * time.Second)
 			add(t, d, conn(ts, host, "rsyslogd", fmt.Sprintf("10.0.%d.%d", h, 1+b%5), 514))
 			add(t, d, conn(ts, host, "curl", fmt.Sprintf("151.101.1.%d", 1+b%4), 443))
-			add(t, d, conn(ts, host, "chronyd", fmt.Sprintf("%d.%d.7.1", 80+h, b%4), 123))
+			add(t, d, conn(ts, host, "chronyd", fmt.Sprintf("%d.%d.7.1", 80+h+40*(b%4), b%4), 123))
 		}
 		out = append(out, d.CloseBefore(at(b+1))...)
 	}
@@ -85,10 +85,19 @@ func TestNewDestinationRecordsACommonProcessAtANewService(t *testing.T) {
 			t.Errorf("influencer %s = %v", inf.FieldName, inf.FieldValues)
 		}
 	}
-	// The same destination on another host is not news: the process has used it in the fleet.
+	// The same destination on another host soon after is not news: a change reaching one
+	// host after another.
 	add(t, d, conn(at(301).Add(time.Minute), "h2", "rsyslogd", "203.0.113.9", 514))
 	if recs := newDestRecords(destFleet(t, d, 301, 302)); len(recs) != 0 {
-		t.Errorf("a destination the fleet's rsyslogd already used gave %d records", len(recs))
+		t.Errorf("a destination the fleet's rsyslogd used a bucket before gave %d records", len(recs))
+	}
+	// A network one host used once, a day before, is news on another: an intruder going from
+	// one host to the next through the same process.
+	add(t, d, conn(at(302).Add(time.Minute), "h1", "rsyslogd", "198.51.100.50", 514))
+	destFleet(t, d, 302, 400)
+	add(t, d, conn(at(400).Add(time.Minute), "h3", "rsyslogd", "198.51.100.60", 514))
+	if recs := newDestRecords(destFleet(t, d, 400, 401)); len(recs) != 1 || recs[0].PartitionFieldValue != "h3" {
+		t.Errorf("the same network a day later on another host gave %d records, want one", len(recs))
 	}
 }
 
@@ -109,8 +118,9 @@ func TestNewDestinationNetworksOfFewAndManyDestinationServices(t *testing.T) {
 	}
 }
 
-// TestNewDestinationWaitsForHistory: a pair still in its warm-up learns, and one with little
-// history scores below the rule's threshold.
+// TestNewDestinationWaitsForHistory: a pair still in its warm-up learns, and so does a fleet
+// whose pairs are all in theirs: nothing is known yet of how often the process finds new
+// destinations.
 func TestNewDestinationWaitsForHistory(t *testing.T) {
 	d := newDetector(t, destJob())
 	destFleet(t, d, 0, destWarmup)
@@ -118,11 +128,86 @@ func TestNewDestinationWaitsForHistory(t *testing.T) {
 	if recs := newDestRecords(destFleet(t, d, destWarmup, destWarmup+1)); len(recs) != 0 {
 		t.Fatalf("a pair at the end of its warm-up gave %d records", len(recs))
 	}
-	destFleet(t, d, destWarmup+1, 60)
+}
+
+// TestNewDestinationLearnsFromTheFleet: a pair with a short history of its own is judged by
+// its peers': after 60 buckets, a log shipper whose three peers never met a new destination
+// signals, while the same process alone in the fleet, with only its own 44 quiet buckets
+// after the warm-up, stays below the rule's threshold.
+func TestNewDestinationLearnsFromTheFleet(t *testing.T) {
+	d := newDetector(t, destJob())
+	destFleet(t, d, 0, 60)
 	add(t, d, conn(at(60).Add(time.Minute), "h0", "rsyslogd", "198.51.100.9", 4444))
 	recs := newDestRecords(destFleet(t, d, 60, 61))
+	if len(recs) != 1 || recs[0].RecordScore < 50 {
+		t.Fatalf("with peers: %d records (%v), want one above the threshold", len(recs), recs)
+	}
+
+	alone := newDetector(t, destJob())
+	for b := range 60 {
+		add(t, alone, conn(at(b), "h0", "rsyslogd", fmt.Sprintf("10.0.0.%d", 1+b%5), 514))
+		add(t, alone, conn(at(b), "h0", "sshd", "10.0.0.9", 22))
+		alone.CloseBefore(at(b + 1))
+	}
+	add(t, alone, conn(at(60).Add(time.Minute), "h0", "rsyslogd", "198.51.100.9", 4444))
+	add(t, alone, conn(at(60), "h0", "sshd", "10.0.0.9", 22))
+	recs = newDestRecords(alone.CloseBefore(at(61)))
 	if len(recs) != 1 || recs[0].RecordScore >= 50 {
-		t.Fatalf("after 60 buckets: %d records (score %v), want one below the threshold", len(recs), recs)
+		t.Fatalf("alone: %d records (%v), want one below the threshold", len(recs), recs)
+	}
+}
+
+// TestNewDestinationOfAToolRunNowAndThen: a tool a host runs now and then, still in its
+// warm-up there, calls out on a port no process of the host ever used: the host's own
+// experience judges it.
+func TestNewDestinationOfAToolRunNowAndThen(t *testing.T) {
+	d := newDetector(t, destJob())
+	for b := range 200 {
+		for h := range 4 {
+			host := fmt.Sprintf("h%d", h)
+			add(t, d, conn(at(b).Add(time.Duration(h)*time.Second), host, "rsyslogd", "10.0.0.1", 514))
+			if b%20 == h { // the operator's curl to the internal API, ten times on each host
+				add(t, d, conn(at(b).Add(time.Minute), host, "curl", "10.0.5.5", 8080))
+			}
+		}
+		if recs := newDestRecords(d.CloseBefore(at(b + 1))); len(recs) != 0 {
+			t.Fatalf("bucket %d: usual traffic gave %d records", b, len(recs))
+		}
+	}
+	add(t, d, conn(at(200).Add(time.Minute), "h2", "curl", "192.0.2.77", 80))
+	for h := range 4 {
+		add(t, d, conn(at(200), fmt.Sprintf("h%d", h), "rsyslogd", "10.0.0.1", 514))
+	}
+	recs := newDestRecords(d.CloseBefore(at(201)))
+	if len(recs) != 1 || recs[0].PartitionFieldValue != "h2" || !recs[0].Explanation.NewDestination.HostNew || recs[0].RecordScore < 50 {
+		t.Fatalf("got %d records (%v), want one for curl on h2 above the threshold, new to the host", len(recs), recs)
+	}
+	if nd := recs[0].Explanation.NewDestination; nd.ActiveBuckets >= destWarmup || !strings.Contains(nd.Text, "a service no process of h2 used before") {
+		t.Errorf("explanation %+v", nd)
+	}
+}
+
+// TestNewDestinationContentNetworkWidens: a client of a content network meets a new /24
+// in nearly every bucket at first, then none that is news within the network's /16, while
+// an address far outside it is.
+func TestNewDestinationContentNetworkWidens(t *testing.T) {
+	d := newDetector(t, destJob())
+	for b := range 300 {
+		for h := range 4 {
+			add(t, d, conn(at(b).Add(time.Duration(h)*time.Second), fmt.Sprintf("h%d", h), "apt-get", fmt.Sprintf("151.101.%d.%d", (b*7+h*13)%256, 1+b%200), 443))
+		}
+		if b >= 20 {
+			if recs := newDestRecords(d.CloseBefore(at(b + 1))); len(recs) != 0 {
+				t.Fatalf("bucket %d: a content network's /24 gave a record: %s", b, recs[0].Explanation.NewDestination.Text)
+			}
+			continue
+		}
+		d.CloseBefore(at(b + 1))
+	}
+	add(t, d, conn(at(300).Add(time.Minute), "h1", "apt-get", "185.199.108.5", 443))
+	recs := newDestRecords(d.CloseBefore(at(301)))
+	if len(recs) != 1 || recs[0].Explanation.NewDestination.Network != "185.199.0.0/16" || recs[0].Explanation.NewDestination.New != "network" {
+		t.Fatalf("got %d records (%v), want one for the network outside the content network's /16", len(recs), recs)
 	}
 }
 
@@ -203,7 +288,7 @@ func TestDestKeyOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		k, ok := destKeyOf(tt.granularity, tt.ip, tt.port)
-		if got := serviceName(k.service) + "|" + networkName(k.network); !ok || got != tt.want {
+		if got := serviceName(k.service) + "|" + networkName(k.network, 0); !ok || got != tt.want {
 			t.Errorf("destKeyOf(%q, %s, %d) = %q, %v; want %q", tt.granularity, tt.ip, tt.port, got, ok, tt.want)
 		}
 	}
@@ -217,6 +302,16 @@ func TestDestKeyOf(t *testing.T) {
 	if !same(DestKeyIP, "203.0.113.9", "203.0.113.9") || same(DestKeyIP, "203.0.113.9", "203.0.113.10") ||
 		!same(DestKeyNet, "203.0.113.9", "203.0.113.10") || same(DestKeyNet, "203.0.113.9", "203.0.114.9") {
 		t.Error("the ip and net granularities do not compare as they should")
+	}
+	for _, tt := range []struct {
+		ip    string
+		level uint8
+		want  string
+	}{{"203.0.113.9", 1, "203.0.0.0/16"}, {"203.0.113.9", 2, "203.0.0.0/8"}, {"2001:db8:1:2::5", 1, "2001:db8::/32"}, {"2001:db8:1:2::5", 2, "2001::/16"}} {
+		k, _ := destKeyOf(DestKeyDefault, tt.ip, 443)
+		if got := networkName(coarsen(k.network, tt.level), tt.level); got != tt.want {
+			t.Errorf("%s at level %d: %s, want %s", tt.ip, tt.level, got, tt.want)
+		}
 	}
 	if _, ok := destKeyOf("", "not an address", 1); ok {
 		t.Error("an invalid address gave a key")

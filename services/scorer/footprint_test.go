@@ -59,8 +59,8 @@ func BenchmarkModelFootprint(b *testing.B) {
 
 // BenchmarkNewDestinationFootprint measures the new-destination detector's memory: pairs
 // (host, process) with typical destinations (two internal services, an external one with two
-// networks), and at the bounds: destMaxPairs pairs each holding destMaxServices external
-// services of destManyNetworks-1 networks. It reports the live heap in all and per pair, the
+// networks, one user), and at the bounds: destMaxPairs pairs each holding destMaxServices
+// external services of destManyNetworks-1 networks and destMaxPairUsers users. It reports the live heap in all and per pair, the
 // fleet-wide keys held, and the checkpoint's size.
 //
 //	cd services/scorer && go test -run '^$' -bench BenchmarkNewDestinationFootprint -benchtime 1x .
@@ -87,10 +87,14 @@ func BenchmarkNewDestinationFootprint(b *testing.B) {
 					for h := range c.hostsPerProc {
 						host := fmt.Sprintf("host-%05d", h)
 						if !c.worst {
+							v.HostUsers = append(v.HostUsers, HostUser{Host: host, User: "root"})
 							for _, hd := range typical {
 								v.HostDestinations = append(v.HostDestinations, HostDestination{Host: host, IP: hd.IP, Port: hd.Port})
 							}
 							continue
+						}
+						for u := range destMaxPairUsers {
+							v.HostUsers = append(v.HostUsers, HostUser{Host: host, User: fmt.Sprintf("user-%02d", u)})
 						}
 						for s := range destMaxServices {
 							for n := range destManyNetworks - 1 {

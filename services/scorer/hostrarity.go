@@ -11,11 +11,18 @@ import (
 // The enhanced profile's second detector: rare process.name partitioned by host.name. The
 // fleet-wide detector cannot see a common name used where it never ran (curl on a database
 // server): its fleet probability is high. This one keeps a rare model per host, and writes a
-// record only for a value that is rare on its host while common in the fleet, so it never
-// repeats what the fleet detector says.
+// record for a value that is rare on its host and common in the fleet, or, the first time a
+// host runs it, for a value the fleet runs only now and then (a job on a few hosts, too
+// frequent fleet-wide for its record to reach the rule's threshold) unless the fleet
+// detector's record of it alerts or scores at least as high: it never repeats what the fleet
+// detector says.
 
 // hostDetector is the detector index of the rare-on-this-host records.
 const hostDetector = 1
+
+// fleetAlerts is the record score from which a fleet record alerts under the reference rule
+// (its anomaly_threshold, 50): a host record of the same value then adds nothing.
+const fleetAlerts = 50
 
 // hostModel is one host's rare model.
 type hostModel struct {
@@ -46,8 +53,9 @@ func newHostRarity(job Job) (*hostRarity, error) {
 }
 
 // score adds bucket k to every host's model and returns the records of values rare on a host
-// but common in the fleet. values are sorted; fleet holds their fleet-wide scores, in order.
-func (h *hostRarity) score(k int64, start time.Time, values []ValueSummary, fleet []rare.Score) ([]record.Record, error) {
+// and seen in the fleet before. values are sorted; fleet holds their fleet-wide scores, in
+// order, and fleetScores the record scores of the fleet's records (0 for none).
+func (h *hostRarity) score(k int64, start time.Time, values []ValueSummary, fleet []rare.Score, fleetScores []float64) ([]record.Record, error) {
 	byHost := map[string][]int{}
 	for i, v := range values {
 		for _, host := range influencerValues(v.Influencers, "host.name") {
@@ -90,7 +98,10 @@ func (h *hostRarity) score(k int64, start time.Time, values []ValueSummary, flee
 			keyed := s
 			keyed.Value = host + "\x00" + s.Value
 			all = append(all, keyed)
-			if s.Probability < h.job.RecordProbability && f.Probability >= h.job.RecordProbability && !f.FirstOccurrence {
+			// A value rare in the fleet too is news here only on its first run on the host:
+			// the fleet detector speaks for its later runs.
+			common := f.Probability >= h.job.RecordProbability
+			if s.Probability < h.job.RecordProbability && !f.FirstOccurrence && (common || s.FirstOccurrence) {
 				cands = append(cands, candidate{host, idx[j], keyed})
 			}
 		}
@@ -101,6 +112,9 @@ func (h *hostRarity) score(k int64, start time.Time, values []ValueSummary, flee
 	for _, c := range cands {
 		v := values[c.value]
 		score, ceil := h.norm.Normalize(c.score)
+		if fleet[c.value].Probability < h.job.RecordProbability && fleetScores[c.value] >= min(score, fleetAlerts) {
+			continue // the fleet's record says it
+		}
 		var examples []record.Example
 		for _, e := range v.Examples {
 			if e.HostName == c.host {

@@ -144,8 +144,16 @@ func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 	// warm-up or not, to learn.
 	var added []record.Record
 	if r.host != nil {
+		// The fleet record's score of each value (0 without one): rare-on-host adds a record
+		// only where it says more than the fleet's.
+		fleetScores := make([]float64, len(scores))
+		for i, s := range scores {
+			if s.Probability < r.job.RecordProbability {
+				fleetScores[i], _ = r.norm.Normalize(s)
+			}
+		}
 		var err error
-		if added, err = r.host.score(k, start, values, scores); err != nil {
+		if added, err = r.host.score(k, start, values, scores, fleetScores); err != nil {
 			panic(err) // a default model configuration never fails validation
 		}
 	}

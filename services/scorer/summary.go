@@ -49,6 +49,8 @@ type ValueSummary struct {
 	// HostDestinations are the destinations per host, one endpoint per destination key, for
 	// the new-destination detector (enhanced profile only), sorted by host, then key.
 	HostDestinations []HostDestination `json:"host_destinations,omitempty"`
+	// HostUsers are the users per host (enhanced profile only), sorted by host, then user.
+	HostUsers []HostUser `json:"host_users,omitempty"`
 }
 
 // HostDestination is one destination key a process used on a host in a bucket, as the
@@ -57,6 +59,12 @@ type HostDestination struct {
 	Host string `json:"host"`
 	IP   string `json:"ip"`
 	Port int    `json:"port,omitempty"`
+}
+
+// HostUser is one user a process ran as on a host in a bucket.
+type HostUser struct {
+	Host string `json:"host"`
+	User string `json:"user"`
 }
 
 // summary turns an open bucket into its summary, values in a stable order.
@@ -75,7 +83,7 @@ func (b *bucket) summary(influencers []string) BucketSummary {
 		}
 		slices.SortFunc(dests, compareEndpoint)
 		s.Values = append(s.Values, ValueSummary{Value: v, Count: a.count, Influencers: a.influencerList(influencers),
-			Examples: a.examples, Users: users, Destinations: dests, HostDestinations: a.hostDestList()})
+			Examples: a.examples, Users: users, Destinations: dests, HostDestinations: a.hostDestList(), HostUsers: a.hostUserList()})
 	}
 	return s
 }

@@ -177,6 +177,67 @@ func (z HostDestination) Msgsize() (s int) {
 }
 
 // MarshalMsg implements msgp.Marshaler
+func (z HostUser) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 2
+	// string "host"
+	o = append(o, 0x82, 0xa4, 0x68, 0x6f, 0x73, 0x74)
+	o = msgp.AppendString(o, z.Host)
+	// string "user"
+	o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
+	o = msgp.AppendString(o, z.User)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HostUser) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "host":
+			z.Host, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Host")
+				return
+			}
+		case "user":
+			z.User, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "User")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z HostUser) Msgsize() (s int) {
+	s = 1 + 5 + msgp.StringPrefixSize + len(z.Host) + 5 + msgp.StringPrefixSize + len(z.User)
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
 func (z *PartitionClose) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
@@ -420,8 +481,8 @@ func (z *PartitionClose) Msgsize() (s int) {
 func (z *ValueSummary) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(7)
-	var zb0001Mask uint8 /* 7 bits */
+	zb0001Len := uint32(8)
+	var zb0001Mask uint8 /* 8 bits */
 	_ = zb0001Mask
 	if z.Influencers == nil {
 		zb0001Len--
@@ -442,6 +503,10 @@ func (z *ValueSummary) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.HostDestinations == nil {
 		zb0001Len--
 		zb0001Mask |= 0x40
+	}
+	if z.HostUsers == nil {
+		zb0001Len--
+		zb0001Mask |= 0x80
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -528,6 +593,20 @@ func (z *ValueSummary) MarshalMsg(b []byte) (o []byte, err error) {
 						o = msgp.AppendInt(o, z.HostDestinations[za0005].Port)
 					}
 				}
+			}
+		}
+		if (zb0001Mask & 0x80) == 0 { // if not omitted
+			// string "host_users"
+			o = append(o, 0xaa, 0x68, 0x6f, 0x73, 0x74, 0x5f, 0x75, 0x73, 0x65, 0x72, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.HostUsers)))
+			for za0006 := range z.HostUsers {
+				// map header, size 2
+				// string "host"
+				o = append(o, 0x82, 0xa4, 0x68, 0x6f, 0x73, 0x74)
+				o = msgp.AppendString(o, z.HostUsers[za0006].Host)
+				// string "user"
+				o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
+				o = msgp.AppendString(o, z.HostUsers[za0006].User)
 			}
 		}
 	}
@@ -694,6 +773,54 @@ func (z *ValueSummary) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
+		case "host_users":
+			var zb0008 uint32
+			zb0008, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "HostUsers")
+				return
+			}
+			if cap(z.HostUsers) >= int(zb0008) {
+				z.HostUsers = (z.HostUsers)[:zb0008]
+			} else {
+				z.HostUsers = make([]HostUser, zb0008)
+			}
+			for za0006 := range z.HostUsers {
+				var zb0009 uint32
+				zb0009, bts, err = msgp.ReadMapHeaderBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "HostUsers", za0006)
+					return
+				}
+				for zb0009 > 0 {
+					zb0009--
+					field, bts, err = msgp.ReadMapKeyZC(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "HostUsers", za0006)
+						return
+					}
+					switch msgp.UnsafeString(field) {
+					case "host":
+						z.HostUsers[za0006].Host, bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "HostUsers", za0006, "Host")
+							return
+						}
+					case "user":
+						z.HostUsers[za0006].User, bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "HostUsers", za0006, "User")
+							return
+						}
+					default:
+						bts, err = msgp.Skip(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "HostUsers", za0006)
+							return
+						}
+					}
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -727,6 +854,10 @@ func (z *ValueSummary) Msgsize() (s int) {
 	s += 18 + msgp.ArrayHeaderSize
 	for za0005 := range z.HostDestinations {
 		s += 1 + 5 + msgp.StringPrefixSize + len(z.HostDestinations[za0005].Host) + 3 + msgp.StringPrefixSize + len(z.HostDestinations[za0005].IP) + 5 + msgp.IntSize
+	}
+	s += 11 + msgp.ArrayHeaderSize
+	for za0006 := range z.HostUsers {
+		s += 1 + 5 + msgp.StringPrefixSize + len(z.HostUsers[za0006].Host) + 5 + msgp.StringPrefixSize + len(z.HostUsers[za0006].User)
 	}
 	return
 }

@@ -86,6 +86,14 @@ type NewDestination struct {
 	// one; NovelBuckets how many of them, after its warm-up, brought a new destination.
 	ActiveBuckets int64 `json:"active_buckets"`
 	NovelBuckets  int64 `json:"novel_buckets"`
+	// HostNew says no process of the host used Service before: a port (internal or external)
+	// new to the whole host, which judges a process with little history of its own there.
+	HostNew bool `json:"host_new,omitempty"`
+	// NewUsers are the users the process ran as in the bucket, anywhere, and never before.
+	NewUsers []string `json:"new_users,omitempty"`
+	// NewHostUsers are the users the process ran as on the host in the bucket and never
+	// there before (when none is new to the process anywhere).
+	NewHostUsers []string `json:"new_host_users,omitempty"`
 	// Others are further new destinations of the process on the host in the same bucket.
 	Others []Endpoint `json:"others,omitempty"`
 	// AlsoOn are the other hosts on which the same destination was new to the process in the
@@ -214,6 +222,42 @@ type History struct {
 	FleetHostCount int `json:"fleet_host_count"`
 	// Schedule is a recognised schedule of the process's runs, with its evidence.
 	Schedule *Schedule `json:"schedule,omitempty"`
+	// Recurrence, in the enhanced profile, is the process recurring on each of the record's
+	// hosts at a regular rate, whatever the time of day (a timer with a random delay, a cron
+	// job at a per-host minute), with each host's evidence.
+	Recurrence *Recurrence `json:"recurrence,omitempty"`
+	// Elsewhere, in the enhanced profile, is the process doing what it did on other hosts
+	// before: the same users, ports and networks.
+	Elsewhere *Elsewhere `json:"elsewhere,omitempty"`
+}
+
+// Elsewhere is a process doing on the record's hosts what it did on other hosts before.
+type Elsewhere struct {
+	Description string `json:"description"`
+	// Hosts counts the other hosts that ran it before.
+	Hosts    int      `json:"hosts"`
+	Users    []string `json:"users"`
+	Ports    []int    `json:"ports"`
+	Networks []string `json:"networks"`
+}
+
+// Recurrence is a process that recurs on every one of the record's hosts at a regular rate.
+type Recurrence struct {
+	Description string           `json:"description"`
+	Hosts       []HostRecurrence `json:"hosts"`
+	// FleetHosts counts the other hosts on which it recurs at the same rate.
+	FleetHosts int `json:"fleet_hosts"`
+}
+
+// HostRecurrence is the evidence of a recurrence on one host: about one run per Period
+// (Every), its recent runs (the record's last), and whether the host's own runs are enough
+// ("host") or other hosts' recurrence at the same rate makes up for a short history ("fleet").
+type HostRecurrence struct {
+	Host     string      `json:"host"`
+	Period   string      `json:"period"`
+	Every    string      `json:"every"`
+	Runs     []time.Time `json:"runs"`
+	Evidence string      `json:"evidence"`
 }
 
 // HostHistory is the process's history on one host.

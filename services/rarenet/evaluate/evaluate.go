@@ -125,6 +125,9 @@ type Report struct {
 	// MeanDelay is the mean time from an attack to the rule run that signalled it.
 	MeanDelay time.Duration
 	Signals   int
+	// Kinds breaks the attacks of a class down by kind (class/kind, e.g.
+	// "reused-name/new-user"), for classes whose labels have kinds.
+	Kinds map[string]*Class
 }
 
 // Recall returns the detected share of a class's labels (NaN-free: 0 without labels).
@@ -140,7 +143,7 @@ func (r *Report) Recall(class string) float64 {
 // Evaluate matches signals to labels: a signal detects a label when it names the label's
 // process, one of its hosts, and a bucket from the label's bucket to the end of the look-back.
 func Evaluate(labels []sim.Label, signals []Signal, hostDays float64) Report {
-	rep := Report{FalseBy: map[string]int{}, Signals: len(signals)}
+	rep := Report{FalseBy: map[string]int{}, Signals: len(signals), Kinds: map[string]*Class{}}
 	byClass := map[string]*Class{}
 	matched := make([]int, len(labels)) // signals per label
 	var delays []time.Duration
@@ -182,6 +185,18 @@ func Evaluate(labels []sim.Label, signals []Signal, hostDays float64) Report {
 		if matched[i] > 0 {
 			c.Detected++
 		}
+		if l.Kind != "" {
+			k := rep.Kinds[l.Class+"/"+l.Kind]
+			if k == nil {
+				k = &Class{Class: l.Class + "/" + l.Kind}
+				rep.Kinds[k.Class] = k
+			}
+			k.Labels++
+			k.Signals += matched[i]
+			if matched[i] > 0 {
+				k.Detected++
+			}
+		}
 	}
 	for _, c := range byClass {
 		rep.Classes = append(rep.Classes, *c)
@@ -213,6 +228,14 @@ func (r *Report) String() string {
 	var b strings.Builder
 	for _, c := range r.Classes {
 		fmt.Fprintf(&b, "%-16s recall %d/%d (%.0f%%)\n", c.Class, c.Detected, c.Labels, 100*r.Recall(c.Class))
+	}
+	kinds := make([]string, 0, len(r.Kinds))
+	for k := range r.Kinds {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "  %-27s %d/%d\n", k, r.Kinds[k].Detected, r.Kinds[k].Labels)
 	}
 	fmt.Fprintf(&b, "false signals    %d (%.2f per 100 host-days)", r.False, r.FalsePer100HostDays)
 	if r.False > 0 {

@@ -25,17 +25,22 @@ func simulateCmd(args []string) error {
 	c := cli.New("rarenet simulate",
 		"Writes a simulated fleet history (ECS NDJSON or auditd) with injected attacks and benign\n"+
 			"surprises, and with --labels its ground truth, for rarenet evaluate (docs/quality.md). The\n"+
-			"default fleet is two weeks of 24 hosts: about 200 MB, so --out FILE (or a pipe) is needed.",
-		"rarenet simulate --out FILE [--labels FILE] [flags]",
+			"fleet is drawn from a scenario (roles, daemons, jobs and how they are scheduled, agents,\n"+
+			"tools, reboots): the built-in default, two weeks of 24 hosts, writes about 200 MB, so\n"+
+			"--out FILE (or a pipe) is needed.",
+		"rarenet simulate --out FILE [--scenario FILE] [--labels FILE] [flags]",
 		"rarenet simulate [flags] | rarenet replay -")
-	spec := sim.DefaultSpec(1)
-	var out, labels, format string
+	var out, labels, format, scenario string
+	var seed uint64
+	var days, hosts, attacks int
+	var warmup time.Duration
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
-		fs.Uint64Var(&spec.Seed, "seed", spec.Seed, "random seed: the same seed gives the same fleet")
-		fs.IntVar(&spec.Days, "days", spec.Days, "days of history")
-		fs.IntVar(&spec.Hosts, "hosts", spec.Hosts, "hosts (roles web, db, worker, ops in turn)")
-		fs.IntVar(&spec.Attacks, "attacks", spec.Attacks, "attacks of each class")
-		fs.DurationVar(&spec.Warmup, "warmup", spec.Warmup, "history before the first attack")
+		fs.StringVar(&scenario, "scenario", "", "draw the fleet from this scenario file (TOML, as services/rarenet/sim/scenarios/*.toml); default: the built-in default scenario")
+		fs.Uint64Var(&seed, "seed", 1, "random seed: the same scenario and seed give the same fleet")
+		fs.IntVar(&days, "days", 0, "days of history (0: the scenario's)")
+		fs.IntVar(&hosts, "hosts", 0, "hosts, taking the scenario's roles in turn (0: the scenario's)")
+		fs.IntVar(&attacks, "attacks", -1, "attacks of each class (-1: the scenario's)")
+		fs.DurationVar(&warmup, "warmup", -1, "history before the first attack (-1ns: the scenario's)")
 	})
 	c.Flags(cli.Output, func(fs *flag.FlagSet) {
 		fs.StringVar(&format, "format", "ecs", "ecs or auditd")
@@ -47,6 +52,26 @@ func simulateCmd(args []string) error {
 	}
 	if len(c.Args()) > 0 {
 		return c.Usagef("unexpected arguments %q: the events go to --out FILE", c.Args())
+	}
+	sc, err := sim.Builtin(sim.DefaultScenario)
+	if scenario != "" {
+		sc, err = sim.LoadScenario(scenario)
+	}
+	if err != nil {
+		return err
+	}
+	spec := sc.Spec(seed)
+	if days != 0 {
+		spec.Days = days
+	}
+	if hosts != 0 {
+		spec.Hosts = hosts
+	}
+	if attacks >= 0 {
+		spec.Attacks = attacks
+	}
+	if warmup >= 0 {
+		spec.Warmup = warmup
 	}
 	if spec.Days < 1 || spec.Hosts < 1 || spec.Attacks < 0 || spec.Warmup < 0 {
 		return c.Usagef("--days and --hosts must be at least 1, --attacks and --warmup not negative")
@@ -72,7 +97,6 @@ func simulateCmd(args []string) error {
 		defer file.Close()
 		w = file
 	}
-	var err error
 	if format == "auditd" {
 		err = sim.WriteAuditd(w, f.Events)
 	} else {
