@@ -74,7 +74,7 @@ func (c *Config) ApplyJobFile() error {
 	if c.JobFile == "" {
 		return nil
 	}
-	j, err := job.LoadJob(c.JobFile)
+	j, err := job.LoadJob(c.JobFile, "")
 	if err != nil {
 		return err
 	}
