@@ -17,6 +17,9 @@ type NormalizeOptions struct {
 	Files    []string
 	Format   string
 	Datafeed string
+	// DatafeedFile is a datafeed in Elastic's JSON layout (a Kibana module's datafeed file as it
+	// is); it replaces Datafeed.
+	DatafeedFile string
 	// All also writes the events the datafeed filter drops, with the reason in
 	// rarenet.filtered.
 	All    bool
@@ -35,6 +38,9 @@ type NormalizeStats struct {
 func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 	var st NormalizeStats
 	filter, err := datafeed.ByName(o.Datafeed)
+	if o.DatafeedFile != "" {
+		filter, err = datafeed.Load(o.DatafeedFile, "process.name")
+	}
 	if err != nil {
 		return st, err
 	}

@@ -221,7 +221,8 @@ func normalizeCmd(args []string) error {
 	fs := flag.NewFlagSet("rarenet normalize", flag.ExitOnError)
 	o := rarenet.NormalizeOptions{Out: os.Stdout, Errors: os.Stderr}
 	fs.StringVar(&o.Format, "format", "auto", "input format: auto (detected per file), ecs, auditd, sysmon, tetragon, osquery or falco")
-	fs.StringVar(&o.Datafeed, "datafeed", "rarenet", "datafeed filter: rarenet, v1 or v3")
+	fs.StringVar(&o.Datafeed, "datafeed", "rarenet", "datafeed filter: rarenet, v1, v3 or a built-in job's id (its datafeed as shipped)")
+	fs.StringVar(&o.DatafeedFile, "datafeed-file", "", "datafeed file in Elastic's JSON layout (its query); replaces --datafeed")
 	fs.BoolVar(&o.All, "all", false, "also write the events the datafeed filter drops, with the reason in rarenet.filtered")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: rarenet normalize [flags] FILE...  (- is stdin)")
