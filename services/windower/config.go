@@ -30,6 +30,9 @@ type Config struct {
 	RulePath string
 	// RuleBuiltin names a built-in rule: current or v1 (--rule-builtin).
 	RuleBuiltin string
+	// RuleVersionLock is detection-rules' version.lock.json (--rule-version-lock): the version
+	// of a RulePath rule that has none in its file.
+	RuleVersionLock string
 	// AnomalyThreshold and MaxSignals, when not nil, override the rule's.
 	AnomalyThreshold *float64
 	MaxSignals       *int
@@ -57,7 +60,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Rule = DefaultRule()
 	fs.StringVar(&c.Clock, "clock", ClockWall, "what schedules rule runs: wall (live) or watermark (replay)")
 	fs.StringVar(&c.RulePath, "rule", "", "load the rule from this file (elastic/detection-rules TOML layout) instead of a built-in")
-	fs.StringVar(&c.RuleBuiltin, "rule-builtin", BuiltinCurrent, "built-in rule: current (job v3_linux_anomalous_network_activity) or v1 (stack 7.7, job linux_anomalous_network_activity_ecs)")
+	fs.StringVar(&c.RuleVersionLock, "rule-version-lock", "", "detection-rules' version.lock.json: the version of a --rule file that has none (default: 1)")
+	fs.StringVar(&c.RuleBuiltin, "rule-builtin", BuiltinCurrent, "built-in rule: current (version 209, job v3_linux_anomalous_network_activity_ea) or v1 (stack 7.7, job linux_anomalous_network_activity_ecs)")
 	fs.Var(optFloat{&c.AnomalyThreshold}, "anomaly-threshold", "override the rule's anomaly_threshold (record_score >=)")
 	fs.Var(optInt{&c.MaxSignals}, "max-signals", "override the rule's max_signals per run")
 	fs.StringVar(&c.SignalFormat, "signal-format", Format8x, "signal document shape: 8x (kibana.alert.*) or 7x (signal.*)")
@@ -70,9 +74,19 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Validate loads the rule the configuration names, applies the overrides and checks the
 // configuration.
 func (c *Config) Validate() error {
+	if c.RuleVersionLock != "" && c.RulePath == "" {
+		return fmt.Errorf("windower: --rule-version-lock %s: give the rule file with --rule", c.RuleVersionLock)
+	}
 	switch {
 	case c.RulePath != "":
-		r, err := LoadRule(c.RulePath)
+		var lock *VersionLock
+		if c.RuleVersionLock != "" {
+			var err error
+			if lock, err = LoadVersionLock(c.RuleVersionLock); err != nil {
+				return err
+			}
+		}
+		r, err := LoadRule(c.RulePath, lock)
 		if err != nil {
 			return err
 		}
