@@ -50,7 +50,7 @@ func defaultOptions(partitions int) rarenet.Options {
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute
 	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.DefaultJob()
+	o.Scorer.Job = scorer.RuleJob()
 	o.Scorer.AllowedLateness = time.Minute
 	o.Windower.Rule = windower.DefaultRule()
 	return o

@@ -53,6 +53,9 @@ type Config struct {
 	// LeaseTTL is how long a silent active windower keeps its lease before a standby takes
 	// over (0: DefaultLeaseTTL).
 	LeaseTTL time.Duration
+	// ScorerWait is how long the windower waits at start for a scorer to announce the rule's
+	// jobs before it fails with ErrJobNotProduced (0: DefaultScorerWait).
+	ScorerWait time.Duration
 }
 
 // RegisterFlags registers the stage's flags on fs.
@@ -68,6 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SignalLate, "signal-late", false, "signal records that arrived too late for every run anyway, in the next run (rarenet.late: true)")
 	fs.DurationVar(&c.SuppressFor, "suppress-for", 0, "suppress later signals of the same host.name and process.name for this long after the first (0: off)")
 	fs.DurationVar(&c.MaxCatchUp, "max-catch-up", DefaultMaxCatchUp, "after downtime, run the missed intervals of at most this long (live)")
+	fs.DurationVar(&c.ScorerWait, "scorer-wait", DefaultScorerWait, "at start, wait this long for a scorer to announce the rule's jobs, then fail")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", DefaultLeaseTTL, "a standby windower takes over when the active one has not renewed its lease for this long")
 }
 
@@ -111,8 +115,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("windower: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)
 	case c.SignalFormat != "" && c.SignalFormat != Format8x && c.SignalFormat != Format7x:
 		return fmt.Errorf("windower: --signal-format must be %s or %s, got %q", Format8x, Format7x, c.SignalFormat)
-	case c.SuppressFor < 0 || c.MaxCatchUp < 0 || c.LeaseTTL < 0:
-		return fmt.Errorf("windower: --suppress-for, --max-catch-up and --lease-ttl must not be negative")
+	case c.SuppressFor < 0 || c.MaxCatchUp < 0 || c.LeaseTTL < 0 || c.ScorerWait < 0:
+		return fmt.Errorf("windower: --suppress-for, --max-catch-up, --lease-ttl and --scorer-wait must not be negative")
 	case c.MaxCatchUp > 0 && c.MaxCatchUp < c.Rule.Interval:
 		return fmt.Errorf("windower: --max-catch-up %s is shorter than the rule's interval %s", c.MaxCatchUp, c.Rule.Interval)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	mljob "github.com/rarenet/rarenet/shared/job"
 )
 
 // Rule is a machine_learning detection rule in the shape of Elastic's prebuilt rules (the
@@ -133,6 +135,15 @@ func (r *Rule) Validate() error {
 		return fmt.Errorf("windower: rule %s: no machine_learning_job_id", r.ID)
 	}
 	return nil
+}
+
+// resultsIndex is the index Elasticsearch writes the records of job to: the ancestor index of
+// their signals.
+func (r *Rule) resultsIndex(job string) string {
+	if ix := r.ResultsIndex[job]; ix != "" {
+		return ix
+	}
+	return mljob.ResultsIndex("")
 }
 
 // covers reports whether the rule applies to records of job.

@@ -42,7 +42,7 @@ func Signal(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any
 		"kibana.alert.workflow_status": "open",
 		"kibana.alert.depth":           1,
 		"kibana.alert.ancestors": []map[string]any{
-			{"id": r.ID, "type": "event", "index": ".ml-anomalies-" + r.JobID, "depth": 0},
+			{"id": r.ID, "type": "event", "index": rule.resultsIndex(r.JobID), "depth": 0},
 		},
 		"kibana.alert.reason":                       Reason(r),
 		"kibana.alert.severity":                     rule.Severity,

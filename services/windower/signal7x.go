@@ -18,7 +18,7 @@ const (
 // signal.parents, signal.ancestors, signal.status, signal.depth, signal.reason), the record's
 // fields and rarenet's explanation as in Signal.
 func Signal7x(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any {
-	parent := map[string]any{"id": r.ID, "type": "event", "index": ".ml-anomalies-" + r.JobID, "depth": 0}
+	parent := map[string]any{"id": r.ID, "type": "event", "index": rule.resultsIndex(r.JobID), "depth": 0}
 	// 7.x wrote machine_learning_job_id as a string; 7.15 made it a list.
 	var jobs any = rule.JobIDs
 	if len(rule.JobIDs) == 1 {

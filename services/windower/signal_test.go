@@ -162,7 +162,7 @@ func TestSignal(t *testing.T) {
 		t.Errorf("parameters.threat %#v differs from kibana.alert.rule.threat", params["threat"])
 	}
 	anc, _ := got["kibana.alert.ancestors"].([]any)
-	if len(anc) != 1 || anc[0].(map[string]any)["id"] != r.ID || anc[0].(map[string]any)["index"] != ".ml-anomalies-"+job {
+	if len(anc) != 1 || anc[0].(map[string]any)["id"] != r.ID || anc[0].(map[string]any)["index"] != ".ml-anomalies-shared" {
 		t.Errorf("ancestors %#v", got["kibana.alert.ancestors"])
 	}
 	infl, _ := got["influencers"].([]any)

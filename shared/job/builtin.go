@@ -59,7 +59,7 @@ func BuiltinJob(id string) (Job, Datafeed, error) {
 
 // BuiltinModule returns a built-in module: siem_auditbeat or security_linux.
 func BuiltinModule(name string) (*Module, error) {
-	sub, err := fs.Sub(builtins, "builtin")
+	sub, err := BuiltinFS()
 	if err != nil {
 		return nil, err
 	}
@@ -76,3 +76,7 @@ func Builtin(name string) (Job, Datafeed, error) {
 	}
 	return BuiltinJob(name)
 }
+
+// BuiltinFS is the built-in modules' folder (siem_auditbeat/, security_linux/), in Kibana's
+// layout, for tests and tools that copy it.
+func BuiltinFS() (fs.FS, error) { return fs.Sub(builtins, "builtin") }

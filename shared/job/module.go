@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -29,6 +30,7 @@ type Module struct {
 	fsys fs.FS
 	dir  string // in fsys
 	name string // for messages: the folder as the user gave it
+	root string // the folder on disk, for modules LoadModule read
 }
 
 // ModuleJob is an entry of a manifest's jobs list.
@@ -54,7 +56,12 @@ type manifestJSON struct {
 // LoadModule reads the Kibana ML module in dir (its manifest.json; jobs and datafeeds are read
 // when asked for, since a module may also hold jobs rarenet cannot run).
 func LoadModule(dir string) (*Module, error) {
-	return loadModule(os.DirFS(dir), ".", dir)
+	m, err := loadModule(os.DirFS(dir), ".", dir)
+	if err != nil {
+		return nil, err
+	}
+	m.root = dir
+	return m, nil
 }
 
 func loadModule(fsys fs.FS, dir, name string) (*Module, error) {
@@ -128,6 +135,19 @@ func (m *Module) Datafeed(jobID string) (Datafeed, error) {
 	}
 	d.JobID = jobID
 	return d, nil
+}
+
+// DatafeedPath is the path on disk of the datafeed file of the job of the given id, for a
+// module LoadModule read.
+func (m *Module) DatafeedPath(jobID string) (string, error) {
+	i := slices.IndexFunc(m.Datafeeds, func(d ModuleDatafeed) bool { return d.JobID == jobID })
+	switch {
+	case i < 0:
+		return "", fmt.Errorf("%w: module %s has no datafeed for job %q", ErrNoSuchJob, m.name, jobID)
+	case m.root == "":
+		return "", fmt.Errorf("job: module %s is not a folder on disk", m.name)
+	}
+	return filepath.Join(m.root, "ml", m.Datafeeds[i].File), nil
 }
 
 // display names a file of the module in messages as the user would find it.

@@ -15,7 +15,7 @@ import (
 // hold many jobs rarenet cannot run.
 func kibanaModule(t *testing.T) string {
 	t.Helper()
-	sub, err := fs.Sub(builtins, "builtin/security_linux")
+	sub, err := fs.Sub(builtins, "builtin/security_linux") // as BuiltinFS has it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +77,12 @@ func TestLoadModule(t *testing.T) {
 	}
 	if _, err := m.Datafeed("v3_linux_counting_job"); !errors.Is(err, ErrNoSuchJob) {
 		t.Errorf("missing datafeed: %v", err)
+	}
+	if p, err := m.DatafeedPath(JobV3EA); err != nil || p != filepath.Join(dir, "ml", "datafeed_"+JobV3EA+".json") {
+		t.Errorf("DatafeedPath = %s, %v", p, err)
+	}
+	if _, err := LoadDatafeed(filepath.Join(dir, "ml", "datafeed_"+JobV3EA+".json")); err != nil {
+		t.Errorf("the module's datafeed file as --datafeed-file: %v", err)
 	}
 }
 

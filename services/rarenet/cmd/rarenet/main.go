@@ -110,7 +110,9 @@ func finishOptions(fs *flag.FlagSet, o *rarenet.Options, common *service.Common)
 	o.NATSURL = common.NATSURL
 	o.Streams = common.StreamConfig()
 	o.EmittedTTL = common.EmittedTTL
-	if err := o.Scorer.ApplyJobFile(); err != nil {
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if err := rarenet.SelectJob(o, func(name string) bool { return explicit[name] }); err != nil {
 		return err
 	}
 	o.Enricher.Profile = o.Scorer.Profile // one --profile for the whole line
