@@ -13,7 +13,7 @@ import (
 // unless --datafeed or --datafeed-file is given (explicit reports whether a flag was given).
 // A rule naming a job the scorer does not run is an error (windower.ErrJobNotProduced).
 func SelectJob(o *Options, explicit func(flag string) bool) error {
-	if err := o.Windower.Validate(); err != nil {
+	if err := o.Windower.LoadRule(); err != nil {
 		return err
 	}
 	rule := &o.Windower.Rule
@@ -48,10 +48,10 @@ func SelectJob(o *Options, explicit func(flag string) bool) error {
 // does not run. Split deployments check the same at the windower, against the scorer's
 // announcement.
 func checkJobs(o *Options) error {
-	if err := o.Windower.Validate(); err != nil {
+	if err := o.Windower.LoadRule(); err != nil {
 		return err
 	}
-	if err := o.Scorer.Validate(); err != nil {
+	if err := o.Scorer.ResolveJob(); err != nil {
 		return err
 	}
 	return windower.CheckJobs(&o.Windower.Rule, []string{o.Scorer.Job.ID})

@@ -78,6 +78,25 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Validate loads the rule the configuration names, applies the overrides and checks the
 // configuration.
 func (c *Config) Validate() error {
+	if err := c.LoadRule(); err != nil {
+		return err
+	}
+	switch {
+	case c.Clock != ClockWall && c.Clock != ClockWatermark:
+		return fmt.Errorf("windower: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)
+	case c.SignalFormat != "" && c.SignalFormat != Format8x && c.SignalFormat != Format7x:
+		return fmt.Errorf("windower: --signal-format must be %s or %s, got %q", Format8x, Format7x, c.SignalFormat)
+	case c.SuppressFor < 0 || c.MaxCatchUp < 0 || c.LeaseTTL < 0 || c.ScorerWait < 0:
+		return fmt.Errorf("windower: --suppress-for, --max-catch-up, --lease-ttl and --scorer-wait must not be negative")
+	case c.MaxCatchUp > 0 && c.MaxCatchUp < c.Rule.Interval:
+		return fmt.Errorf("windower: --max-catch-up %s is shorter than the rule's interval %s", c.MaxCatchUp, c.Rule.Interval)
+	}
+	return c.Rule.Validate()
+}
+
+// LoadRule loads the rule the configuration names (RulePath with RuleVersionLock, or
+// RuleBuiltin; an empty Rule is the built-in current) and applies the overrides.
+func (c *Config) LoadRule() error {
 	if c.RuleVersionLock != "" && c.RulePath == "" {
 		return fmt.Errorf("windower: --rule-version-lock %s: give the rule file with --rule", c.RuleVersionLock)
 	}
@@ -110,17 +129,7 @@ func (c *Config) Validate() error {
 	if c.MaxSignals != nil {
 		c.Rule.MaxSignals = *c.MaxSignals
 	}
-	switch {
-	case c.Clock != ClockWall && c.Clock != ClockWatermark:
-		return fmt.Errorf("windower: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)
-	case c.SignalFormat != "" && c.SignalFormat != Format8x && c.SignalFormat != Format7x:
-		return fmt.Errorf("windower: --signal-format must be %s or %s, got %q", Format8x, Format7x, c.SignalFormat)
-	case c.SuppressFor < 0 || c.MaxCatchUp < 0 || c.LeaseTTL < 0 || c.ScorerWait < 0:
-		return fmt.Errorf("windower: --suppress-for, --max-catch-up, --lease-ttl and --scorer-wait must not be negative")
-	case c.MaxCatchUp > 0 && c.MaxCatchUp < c.Rule.Interval:
-		return fmt.Errorf("windower: --max-catch-up %s is shorter than the rule's interval %s", c.MaxCatchUp, c.Rule.Interval)
-	}
-	return c.Rule.Validate()
+	return nil
 }
 
 func (c *Config) maxCatchUp() time.Duration {
