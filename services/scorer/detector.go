@@ -39,7 +39,8 @@ type Job struct {
 	DestinationKey string
 }
 
-// DefaultJob is the reference job, v3_linux_anomalous_network_activity.
+// DefaultJob is v3_linux_anomalous_network_activity, the reference job of 8.3 to 9.3, which the
+// scorer's tests model. A scorer runs RuleJob unless told otherwise.
 func DefaultJob() Job {
 	j, _, err := job.Builtin(job.BuiltinV3)
 	if err != nil {
