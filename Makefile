@@ -1,21 +1,27 @@
 # rarenet: build, test, benchmark. Every target works on a fresh machine with only Go.
 GO      ?= go
-MODULES := shared services/ingest services/scorer services/enricher services/windower services/rarenet e2e
-BINS    := rarenet ingest scorer enricher windower
+MODULES := shared services/ingest services/scorer services/enricher services/windower services/notify services/console services/sources services/rarenet e2e
+BINS    := rarenet ingest scorer enricher windower notify
+# The commit the binaries are built from, for their `version`: Go stamps none in workspace
+# mode or in a linked git worktree.
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell test -n "$$(git status --porcelain 2>/dev/null)" && echo -dirty)
+LDFLAGS := -X github.com/rarenet/rarenet/shared/cli.commit=$(COMMIT)
 
-.PHONY: all build test test-short vet fmt-check bench quality demo clean
+.PHONY: all build test test-short vet fmt-check bench quality screenshots demo clean generate generate-check
 
 all: build
 
-## build: the all-in-one and the four stage binaries into bin/
+## build: the all-in-one, the four stage binaries and the notifier into bin/
 build:
 	@mkdir -p bin
-	$(GO) build -o bin/ ./services/rarenet/cmd/rarenet ./services/ingest/cmd/ingest \
-		./services/scorer/cmd/scorer ./services/enricher/cmd/enricher ./services/windower/cmd/windower
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./services/rarenet/cmd/rarenet ./services/ingest/cmd/ingest \
+		./services/scorer/cmd/scorer ./services/enricher/cmd/enricher ./services/windower/cmd/windower \
+		./services/notify/cmd/notify
 
-## test: vet and every test of every module, end-to-end ones included
+## test: vet and every test of every module, end-to-end ones included (e2e takes over go test's
+## default 10 minutes on a loaded 2-core machine)
 test: vet
-	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 -timeout 30m ./...); done
 
 ## test-short: unit tests only (no binaries built, no separate processes)
 test-short:
@@ -27,16 +33,31 @@ vet:
 fmt-check:
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt needed"; exit 1; }
 
+## generate: recompile the eBPF sensor's BPF objects (Debian: clang-19 llvm-19 libbpf-dev)
+generate:
+	cd services/sources/sense && $(GO) generate .
+
+## generate-check: regenerate the BPF objects and fail if they differ from the committed ones
+generate-check: generate
+	@git diff --exit-code --stat -- 'services/sources/sense/connect_*' && test -z "$$(git status --porcelain -- 'services/sources/sense/connect_*')" || \
+		{ echo "the committed BPF objects of services/sources/sense are stale: run make generate and commit them"; exit 1; }
+
 ## bench: parser and model benchmarks, then a replay of a million events through the all-in-one
 bench:
 	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./format/... ./collect/
 	cd services/scorer && $(GO) test -run '^$$' -bench . -benchmem ./rare/
+	cd services/sources && $(GO) test -run '^$$' -bench RecordToDocument -benchmem ./sense/
+	cd services/sources && $(GO) test -run '^$$' -bench ConnectOverhead -benchtime 20000x ./sense/
 	cd services/scorer && $(GO) test -run '^$$' -bench BenchmarkModelFootprint -benchtime 1x .
 	cd e2e && $(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 1x -timeout 30m .
 
 ## quality: regenerate docs/quality.md (simulated fleets, both profiles and a baseline; ~10 min)
 quality:
 	cd e2e && $(GO) run ./cmd/quality > ../docs/quality.md.new && mv ../docs/quality.md.new ../docs/quality.md
+
+## screenshots: the console's screenshots in docs/console/, taken by its browser test (needs Chromium)
+screenshots:
+	cd services/console && RARENET_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestBrowser -v .
 
 ## demo: replay the bundled sample (a generated 3-day fleet history) and print the signals
 demo: build

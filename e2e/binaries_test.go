@@ -54,7 +54,7 @@ func binaries(t testing.TB) string {
 		}
 		build := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator),
 			"./services/rarenet/cmd/rarenet", "./services/ingest/cmd/ingest", "./services/scorer/cmd/scorer",
-			"./services/enricher/cmd/enricher", "./services/windower/cmd/windower")
+			"./services/enricher/cmd/enricher", "./services/windower/cmd/windower", "./services/notify/cmd/notify")
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %w\n%s", err, out)

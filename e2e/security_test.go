@@ -13,14 +13,18 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +47,7 @@ type secureServer struct {
 }
 
 // users of deploy/nats/accounts.conf.
-var users = []string{"ingest", "scorer", "enricher", "windower", "signals", "publisher", "admin"}
+var users = []string{"ingest", "scorer", "enricher", "windower", "notify", "console", "signals", "publisher", "sensor", "admin"}
 
 func startSecureServer(t *testing.T, bin string) *secureServer {
 	t.Helper()
@@ -156,6 +160,19 @@ func TestSecurity(t *testing.T) {
 		stages[name] = startEnv(t, env, filepath.Join(bin, name), args...)
 	}
 
+	// The notifier as its own user, from the first signal: one webhook takes every signal, one
+	// refuses them (400), so the signals also go to its dead-letter subject.
+	var hooked, refused atomic.Int64
+	okHook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hooked.Add(1) }))
+	defer okHook.Close()
+	badHook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refused.Add(1)
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer badHook.Close()
+	stages["notify"] = startEnv(t, []string{"RARENET_NATS_PASSWORD=" + srv.passwords["notify"]}, filepath.Join(bin, "notify"),
+		append(srv.stageArgs("notify"), "--from", "all", "--to", "webhook+"+okHook.URL, "--to", "webhook+"+badHook.URL)...)
+
 	// The signals user subscribes before anything is published.
 	signalsNC := srv.connect(t, "signals", nil)
 	signals := make(chan *nats.Msg, 100)
@@ -200,6 +217,30 @@ func TestSecurity(t *testing.T) {
 		}
 	}
 	t.Logf("signals for %v", names)
+	for deadline := time.Now().Add(30 * time.Second); hooked.Load() < int64(want) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if hooked.Load() != int64(want) || refused.Load() != int64(want) {
+		t.Errorf("the notifier delivered %d signals and had %d refused, want %d each", hooked.Load(), refused.Load(), want)
+	}
+	admin := srv.connect(t, "admin", nil)
+	adminJS, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		info, err := adminJS.Stream(context.Background(), stream.DLQ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		si, err := info.Info(context.Background(), jetstream.WithSubjectFilter(stream.NotifyDLQSubject("to-2")))
+		if err == nil && si.State.Msgs == uint64(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the notifier's dead letters did not reach %s", stream.NotifyDLQSubject("to-2"))
+		}
+	}
 
 	// Signals come as the watermark passes their rule runs, possibly before ingest has read
 	// the end of the input: wait for the count of every line.
@@ -239,6 +280,7 @@ func TestSecurity(t *testing.T) {
 		t.Errorf("the restarted scorer reports no checkpoint age:\n%s", body)
 	}
 	stages["scorer (restarted)"] = restarted
+	stages["console"] = checkConsole(t, srv, bin, signalsNC)
 	for name, p := range stages {
 		out := p.out.String()
 		if strings.Contains(out, "Permissions Violation") || strings.Contains(out, "permissions violation") {
@@ -269,6 +311,23 @@ func TestSecurity(t *testing.T) {
 			{"signals", "sub", "_INBOX_ingest.>"},
 			{"publisher", "pub", stream.EventsSubject(0)},
 			{"publisher", "sub", stream.SignalsSubject},
+			{"notify", "pub", stream.SignalsSubject},
+			{"notify", "pub", stream.DLQSubject("ingest")},
+			{"notify", "sub", stream.RawWildcard},
+			{"notify", "pub", "$JS.API.CONSUMER.MSG.NEXT." + stream.Enriched + "." + stream.WindowerConsumer},
+			{"console", "pub", stream.SignalsSubject},
+			{"console", "pub", stream.RawSubject("ecs")},
+			{"console", "pub", "$KV." + stream.HistoryBucket + ".fleet"},
+			{"console", "pub", "$JS.API.STREAM.DELETE." + stream.Signals},
+			{"console", "pub", "$JS.API.STREAM.PURGE.KV_" + stream.ConsoleBucket},
+			{"console", "pub", "$JS.API.STREAM.CREATE." + stream.Signals},
+			{"console", "sub", stream.AnomaliesSubject},
+			{"signals", "pub", "$KV." + stream.ConsoleBucket + ".status.x"},
+			{"sensor", "pub", stream.RawSubject("auditd")},
+			{"sensor", "pub", stream.EventsSubject(0)},
+			{"sensor", "pub", "$JS.API.STREAM.DELETE." + stream.Raw},
+			{"sensor", "sub", stream.RawWildcard},
+			{"sensor", "sub", "_INBOX_publisher.>"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.user+"/"+tt.action+"/"+tt.subject, func(t *testing.T) {
@@ -314,6 +373,51 @@ func TestSecurity(t *testing.T) {
 		}
 	})
 
+	t.Run("the sensor may publish ECS, acknowledged", func(t *testing.T) {
+		nc := srv.connect(t, "sensor", nil)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// A line ingest rejects (no @timestamp): it reaches the dead letters, not the model.
+		if _, err := js.Publish(ctx, stream.RawSubject("ecs"), []byte(`{"security-test":"sensor"}`)); err != nil {
+			t.Errorf("sensor publishing on %s: %v", stream.RawSubject("ecs"), err)
+		}
+	})
+
+	t.Run("rarenet sense as the sensor user", func(t *testing.T) {
+		ns := senseNetns(t)
+		ln := listenInNetns(t, ns, senseServerAddr+":0")
+		args := []string{"sense", "--nats-url", srv.url, "--host", "secure-01",
+			"--tls-ca", filepath.Join(srv.dir, "ca.pem"),
+			"--tls-cert", filepath.Join(srv.dir, "client.pem"), "--tls-key", filepath.Join(srv.dir, "client-key.pem"),
+			"--nats-user", "sensor", "--nats-inbox-prefix", "_INBOX_sensor"}
+		sensor := startEnv(t, []string{"RARENET_NATS_PASSWORD=" + srv.passwords["sensor"]}, filepath.Join(bin, "rarenet"), args...)
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(sensor.out.String(), "msg=sensing"); time.Sleep(50 * time.Millisecond) {
+			if strings.Contains(sensor.out.String(), "none of the ways it knows") {
+				t.Skipf("skipped: the kernel refuses BPF here:\n%s", sensor.out.String())
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rarenet sense did not start:\n%s", sensor.out.String())
+			}
+		}
+		script := fmt.Sprintf("exec 3<>/dev/tcp/%s/%d", senseServerAddr, ln.Addr().(*net.TCPAddr).Port)
+		if out, err := exec.Command("ip", "netns", "exec", ns, "bash", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("workload: %v: %s", err, out)
+		}
+		time.Sleep(time.Second) // two flush intervals
+		sensor.stop()
+		out := sensor.out.String()
+		if strings.Contains(strings.ToLower(out), "permissions violation") || strings.Contains(out, srv.passwords["sensor"]) {
+			t.Errorf("the sensor hit a permissions violation or logged its password:\n%s", out)
+		}
+		if strings.Contains(out, "published=0 ") || !strings.Contains(out, "msg=stopped") {
+			t.Errorf("the sensor published nothing over TLS as its user:\n%s", out)
+		}
+	})
+
 	t.Run("no client certificate, no connection", func(t *testing.T) {
 		nc, err := nats.Connect(srv.url, nats.RootCAs(filepath.Join(srv.dir, "ca.pem")),
 			nats.UserInfo("admin", srv.passwords["admin"]), nats.Timeout(3*time.Second), nats.NoReconnect())
@@ -337,6 +441,81 @@ func TestSecurity(t *testing.T) {
 			t.Errorf("the output shows the password:\n%s", out)
 		}
 	})
+}
+
+// checkConsole runs `rarenet console` as the console user against the secured cluster once the
+// sample's signals are out: it lists them, shows a signal's page (the history read from the
+// enricher's bucket), sets a status that the signals user sees on rarenet.triage and reads
+// from the console's bucket, and adds an exception to the windower's bucket.
+func checkConsole(t *testing.T, srv *secureServer, bin string, signalsNC *nats.Conn) *proc {
+	t.Helper()
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	args := []string{"console", "--nats-url", srv.url, "--listen", "127.0.0.1:" + strconv.Itoa(port),
+		"--tls-ca", filepath.Join(srv.dir, "ca.pem"),
+		"--tls-cert", filepath.Join(srv.dir, "client.pem"), "--tls-key", filepath.Join(srv.dir, "client-key.pem"),
+		"--nats-user", "console", "--nats-inbox-prefix", "_INBOX_console"}
+	p := startEnv(t, []string{"RARENET_NATS_PASSWORD=" + srv.passwords["console"]}, filepath.Join(bin, "rarenet"), args...)
+	waitReady(t, base+"/readyz")
+	var list struct {
+		Total   int `json:"total"`
+		Signals []struct {
+			ID string `json:"id"`
+		} `json:"signals"`
+	}
+	if code, body := httpGet(t, base+"/api/signals"); code != 200 || json.Unmarshal([]byte(body), &list) != nil || list.Total != 3 {
+		t.Fatalf("console as its own user: /api/signals %d %s\n%s", code, body, p.out.String())
+	}
+	id := list.Signals[0].ID
+	if code, body := httpGet(t, base+"/signals/"+id); code != 200 || !strings.Contains(body, "Is it regular?") {
+		t.Errorf("console: the signal's page %d", code)
+	}
+	triage := make(chan *nats.Msg, 4)
+	sub, err := signalsNC.ChanSubscribe(stream.TriageSubject, triage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	signalsNC.Flush()
+	post := func(path, body string) (int, string) {
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("/api/signals/"+id+"/status", `{"status":"acknowledged","note":"security test"}`); code != 200 {
+		t.Fatalf("console: set status %d %s\n%s", code, body, p.out.String())
+	}
+	select {
+	case m := <-triage:
+		if !strings.Contains(string(m.Data), `"kibana.alert.workflow_status":"acknowledged"`) {
+			t.Errorf("the signals user got %s on %s", m.Data, stream.TriageSubject)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("the signals user got nothing on %s", stream.TriageSubject)
+	}
+	// The signals user reads a signal's state (as `rarenet signals --json` does).
+	sjs, err := jetstream.New(signalsNC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if kv, err := sjs.KeyValue(ctx, stream.ConsoleBucket); err != nil {
+		t.Errorf("the signals user cannot open %s: %v", stream.ConsoleBucket, err)
+	} else if e, err := kv.Get(ctx, "status."+id); err != nil || !strings.Contains(string(e.Value()), "acknowledged") {
+		t.Errorf("the signals user reads the triage state: %v", err)
+	}
+	if code, body := post("/api/exceptions", `{"entries":[{"field":"process.name","operator":"is","values":["teleport"]}],"comment":"security test"}`); code != 201 {
+		t.Errorf("console: add an exception %d %s", code, body)
+	}
+	if code, body := httpGet(t, base+"/exceptions"); code != 200 || !strings.Contains(body, "process.name is teleport") {
+		t.Errorf("console: the exceptions page %d", code)
+	}
+	return p
 }
 
 // publishSample publishes the bundled 3-day fleet history on rarenet.raw.ecs in messages of

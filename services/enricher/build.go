@@ -3,6 +3,7 @@ package enricher
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,7 +43,11 @@ func Build(r *record.Record, in Inputs) *record.Context {
 	}
 	for i := range c.Destinations {
 		d := &c.Destinations[i]
-		d.AS, d.Geo = in.GeoIP.Lookup(d.IP)
+		// Only public addresses: the free databases hold rows for documentation ranges too
+		// (ip-location-db's country database answers AU for 198.51.100.0/24).
+		if d.IPClass == ClassPublic {
+			d.AS, d.Geo = in.GeoIP.Lookup(d.IP)
+		}
 		if rd, ok := in.RDNS[d.IP]; ok {
 			d.ReverseDNS = &rd
 		}
@@ -230,21 +235,27 @@ func buildWhy(r *record.Record, c *record.Context, hosts []string) *record.Why {
 // AS60729 Example, NL, never before".
 func destinationFact(d *record.Destination) string {
 	var b strings.Builder
-	b.WriteString(d.IP)
 	if d.Port > 0 {
-		b.WriteString(":" + strconv.Itoa(d.Port))
+		b.WriteString(net.JoinHostPort(d.IP, strconv.Itoa(d.Port))) // [2001:db8::1]:53
 		if d.Service != "" {
 			b.WriteString(" (" + d.Service + ")")
 		}
+	} else {
+		b.WriteString(d.IP)
 	}
 	b.WriteString(", " + d.IPClass)
+	if d.IPClass == ClassDocumentation {
+		if rfc := DocumentationRFC(d.IP); rfc != "" {
+			b.WriteString(" address (" + rfc + ")")
+		}
+	}
 	if d.Note != "" {
 		b.WriteString(", " + d.Note)
 	}
 	if d.AS != nil {
 		fmt.Fprintf(&b, ", AS%d", d.AS.Number)
-		if d.AS.Organization != "" {
-			b.WriteString(" " + d.AS.Organization)
+		if d.AS.Organization.Name != "" {
+			b.WriteString(" " + d.AS.Organization.Name)
 		}
 	}
 	if d.Geo != nil {

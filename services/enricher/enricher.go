@@ -46,6 +46,9 @@ type Config struct {
 	// GeoIPASN and GeoIPCity are paths to MaxMind-format databases (GeoLite2-ASN, and
 	// GeoLite2-City or -Country, or compatible); empty skips them.
 	GeoIPASN, GeoIPCity string
+	// GeoIPDir is the data directory of `rarenet geoip update`: its databases answer for the
+	// kinds GeoIPASN and GeoIPCity leave empty, and are reopened when an update replaces them.
+	GeoIPDir string
 	// RDNS turns reverse DNS on, with the bounds of RDNSConfig (zero fields take defaults).
 	RDNS       bool
 	RDNSConfig RDNSConfig
@@ -68,6 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Profile, "profile", ProfileFaithful, "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host and new-destination detectors)")
 	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "MaxMind-format ASN database (GeoLite2-ASN.mmdb or compatible): AS number and organisation of destinations")
 	fs.StringVar(&c.GeoIPCity, "geoip-city", "", "MaxMind-format City or Country database (GeoLite2-City.mmdb or compatible): country and city of destinations")
+	fs.StringVar(&c.GeoIPDir, "geoip-dir", c.GeoIPDir, "directory of the databases rarenet geoip update writes: used for what --geoip-asn and --geoip-city do not give")
 	fs.BoolVar(&c.RDNS, "rdns", false, "resolve destinations to names (reverse DNS, cached, never holding a record longer than --rdns-timeout)")
 	fs.DurationVar(&c.RDNSConfig.Timeout, "rdns-timeout", def.Timeout, "the longest a record waits for its reverse lookups")
 	fs.IntVar(&c.RDNSConfig.Concurrency, "rdns-concurrency", def.Concurrency, "reverse lookups in flight at once")
@@ -106,7 +110,7 @@ type Service struct {
 	js    jetstream.JetStream
 	pub   *natsutil.Publisher
 	log   *slog.Logger
-	geo   *GeoIP
+	geo   geoState
 	rdns  *ReverseDNS
 	hist  *Store
 	stats Stats
@@ -129,10 +133,9 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, js: js, pub: natsutil.NewPublisher(js), log: log.With("stage", Stage), held: natsutil.Held{}}
-	if cfg.GeoIPASN != "" || cfg.GeoIPCity != "" {
-		if s.geo, err = OpenGeoIP(cfg.GeoIPASN, cfg.GeoIPCity); err != nil {
-			return nil, err
-		}
+	s.geo = geoState{asnPath: cfg.GeoIPASN, cityPath: cfg.GeoIPCity, dir: cfg.GeoIPDir, log: s.log}
+	if err := s.geo.open(); err != nil {
+		return nil, err
 	}
 	if cfg.RDNS {
 		res := cfg.Resolver
@@ -147,6 +150,10 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 // Stats returns the enricher's counters.
 func (s *Service) Stats() *Stats { return &s.stats }
 
+// GeoIPDatabases describes the GeoIP databases in use (for the age metric); safe to call from
+// any goroutine.
+func (s *Service) GeoIPDatabases() []GeoIPDatabase { return s.geo.get().Databases() }
+
 // Run runs the enricher on nc until ctx is done.
 func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
 	s, err := New(cfg, nc, log)
@@ -159,21 +166,21 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 // Run consumes ANOMALIES until ctx is done. It creates the history bucket when missing, with
 // the storage and replicas of the ANOMALIES stream, and closes the GeoIP databases on return.
 func (s *Service) Run(ctx context.Context) error {
-	if s.geo != nil {
-		defer s.geo.Close()
-	}
+	defer s.geo.close()
 	kv, anomalies, err := s.historyBucket(ctx)
 	if err != nil {
 		return err
 	}
 	s.hist = NewStore(kv)
+	s.hist.Pipeline(s.js)
 	s.hist.stream = anomalies
 	cons, err := natsutil.DurableConsumerAckWait(ctx, s.js, stream.Anomalies, stream.EnricherConsumer, s.cfg.AckWait)
 	if err != nil {
 		return err
 	}
 	s.bar = natsutil.NewBarrier(cons)
-	s.log.Info("started", "geoip_asn", s.cfg.GeoIPASN, "geoip_city", s.cfg.GeoIPCity, "rdns", s.cfg.RDNS)
+	s.log.Info("started", "geoip_asn", s.cfg.GeoIPASN, "geoip_city", s.cfg.GeoIPCity, "geoip_dir", s.cfg.GeoIPDir, "rdns", s.cfg.RDNS)
+	s.geo.report(time.Now())
 	handle := s.handle
 	if s.onHandle != nil {
 		handle = func(ctx context.Context, msg jetstream.Msg) error {
@@ -182,7 +189,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch, Idle: natsutil.BarrierIdle,
+	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch, Idle: natsutil.BarrierIdle, Tick: s.geo.tick,
 		Throttle: natsutil.NewThrottle(s.js, stream.Enriched, stream.WindowerConsumer).Wait}
 	return loop.Run(ctx)
 }
@@ -236,6 +243,19 @@ func (s *Service) decode(msg jetstream.Msg, it *item) error {
 		it.kind = itemMarker
 		return nil
 	}
+	if msg.Headers().Get(control.HeaderEncoding) == control.EncodingMsgpack {
+		// Only bucket summaries travel in msgpack.
+		var sum record.BucketSummary
+		rest, err := sum.UnmarshalMsg(msg.Data())
+		if err == nil && len(rest) > 0 {
+			err = fmt.Errorf("%d bytes after the summary", len(rest))
+		}
+		if err != nil {
+			it.kind = itemRejected
+			return s.reject(msg, "undecodable bucket summary: "+err.Error())
+		}
+		return s.summary(it, &sum, msg)
+	}
 	var head struct {
 		ResultType string `json:"result_type"`
 	}
@@ -249,12 +269,7 @@ func (s *Service) decode(msg jetstream.Msg, it *item) error {
 			it.kind = itemRejected
 			return s.reject(msg, "undecodable bucket summary: "+err.Error())
 		}
-		if sum.BucketSpan <= 0 {
-			it.kind = itemRejected
-			return s.reject(msg, "bucket summary without a bucket span")
-		}
-		it.kind, it.sum = itemSummary, &sum
-		return nil
+		return s.summary(it, &sum, msg)
 	}
 	var r record.Record
 	if err := json.Unmarshal(msg.Data(), &r); err != nil {
@@ -263,6 +278,16 @@ func (s *Service) decode(msg jetstream.Msg, it *item) error {
 	}
 	it.kind, it.rec = itemRecord, &r
 	it.summaries, _ = strconv.Atoi(msg.Headers().Get(control.HeaderSummaries))
+	return nil
+}
+
+// summary checks a decoded bucket summary and makes it the item.
+func (s *Service) summary(it *item, sum *record.BucketSummary, msg jetstream.Msg) error {
+	if sum.BucketSpan <= 0 {
+		it.kind = itemRejected
+		return s.reject(msg, "bucket summary without a bucket span")
+	}
+	it.kind, it.sum = itemSummary, sum
 	return nil
 }
 
@@ -310,7 +335,7 @@ func (s *Service) reject(msg jetstream.Msg, reason string) error {
 
 // enrich gathers the record's inputs (history, GeoIP, reverse DNS) and builds its context.
 func (s *Service) enrich(ctx context.Context, r *record.Record) (*record.Context, error) {
-	in := Inputs{GeoIP: s.geo}
+	in := Inputs{GeoIP: s.geo.get()}
 	var err error
 	if in.Fleet, err = s.hist.Fleet(ctx); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -16,7 +17,7 @@ import (
 // writeMMDB builds a small MaxMind-format database of the given type in dir.
 func writeMMDB(t *testing.T, dir, dbType string, networks map[string]mmdbtype.Map) string {
 	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 24})
+	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 24, BuildEpoch: testBuilt.Unix()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +43,9 @@ func writeMMDB(t *testing.T, dir, dbType string, networks map[string]mmdbtype.Ma
 	}
 	return path
 }
+
+// testBuilt is the build time of the test databases: their data's date.
+var testBuilt = time.Date(2026, 11, 20, 4, 0, 0, 0, time.UTC)
 
 func names(en string) mmdbtype.Map { return mmdbtype.Map{"en": mmdbtype.String(en)} }
 
@@ -82,6 +86,10 @@ func TestGeoIPLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { asnOnly.Close() })
+	asnDB := &record.GeoIPDatabase{Name: "GeoLite2-ASN", Date: "2026-11-20"}
+	cityDB := &record.GeoIPDatabase{Name: "GeoLite2-City", Date: "2026-11-20"}
+	tor := &record.AS{Number: 60729, Organization: record.ASOrganization{Name: "Stiftung Erneuerbare Freiheit"}, Database: asnDB}
+	berlin := &record.Geo{CountryISOCode: "DE", CountryName: "Germany", CityName: "Berlin", ContinentCode: "EU", Database: cityDB}
 	tests := []struct {
 		name string
 		g    *GeoIP
@@ -89,16 +97,16 @@ func TestGeoIPLookup(t *testing.T) {
 		as   *record.AS
 		geo  *record.Geo
 	}{
-		{"both databases", g, "185.220.101.47", &record.AS{Number: 60729, Organization: "Stiftung Erneuerbare Freiheit"},
-			&record.Geo{CountryISOCode: "DE", CountryName: "Germany", CityName: "Berlin", ContinentCode: "EU"}},
-		{"mapped IPv4", g, "::ffff:185.220.101.47", &record.AS{Number: 60729, Organization: "Stiftung Erneuerbare Freiheit"},
-			&record.Geo{CountryISOCode: "DE", CountryName: "Germany", CityName: "Berlin", ContinentCode: "EU"}},
-		{"country only, AS without organisation", g, "45.83.1.2", &record.AS{Number: 208843}, &record.Geo{CountryISOCode: "NL", CountryName: "Netherlands"}},
-		{"IPv6, registered country", g, "2a05:d018::1", &record.AS{Number: 16509, Organization: "AMAZON-02"}, &record.Geo{CountryISOCode: "IE", CountryName: "Ireland"}},
+		{"both databases", g, "185.220.101.47", tor, berlin},
+		{"mapped IPv4", g, "::ffff:185.220.101.47", tor, berlin},
+		{"country only, AS without organisation", g, "45.83.1.2", &record.AS{Number: 208843, Database: asnDB},
+			&record.Geo{CountryISOCode: "NL", CountryName: "Netherlands", Database: cityDB}},
+		{"IPv6, registered country", g, "2a05:d018::1", &record.AS{Number: 16509, Organization: record.ASOrganization{Name: "AMAZON-02"}, Database: asnDB},
+			&record.Geo{CountryISOCode: "IE", CountryName: "Ireland", Database: cityDB}},
 		{"unknown network", g, "8.8.8.8", nil, nil},
 		{"private", g, "10.0.0.1", nil, nil},
 		{"invalid", g, "not-an-ip", nil, nil},
-		{"no city database", asnOnly, "185.220.101.47", &record.AS{Number: 60729, Organization: "Stiftung Erneuerbare Freiheit"}, nil},
+		{"no city database", asnOnly, "185.220.101.47", tor, nil},
 		{"no databases", nil, "185.220.101.47", nil, nil},
 	}
 	for _, tt := range tests {

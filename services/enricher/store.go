@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/record"
@@ -42,6 +43,7 @@ type slot[T any] struct {
 // A Store is not safe for concurrent use: the stage's loop is its only user.
 type Store struct {
 	kv    jetstream.KeyValue
+	js    jetstream.JetStream // set by Pipeline: Commit then sends its writes at once
 	procs map[string]*slot[Entry]
 	fleet *slot[Fleet]
 	// prog is how far the history is, as far as this store knows; stream names the ANOMALIES
@@ -70,6 +72,11 @@ type Progress struct {
 func NewStore(kv jetstream.KeyValue) *Store {
 	return &Store{kv: kv, procs: map[string]*slot[Entry]{}}
 }
+
+// Pipeline makes Commit send the writes of all changed entries at once and wait for them
+// together, a round trip in all rather than one per entry (the entries of a bucket's every
+// process); js must be the connection of the store's KV bucket.
+func (st *Store) Pipeline(js jetstream.JetStream) { st.js = js }
 
 // load reads key into a fresh slot.
 func load[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*slot[T], error) {
@@ -211,11 +218,20 @@ func (st *Store) Commit(ctx context.Context) error {
 		}
 	}
 	slices.Sort(names) // a stable write order keeps revisions reproducible
+	apply := func(e *Entry, o observation) {
+		e.Name = o.value.Value
+		e.apply(o)
+	}
+	if st.js != nil {
+		if err := st.sendAll(ctx, names); err != nil {
+			return err
+		}
+	}
 	for _, name := range names {
-		s, err := commitSlot(ctx, st.kv, processKey(name), st.procs[name], func(e *Entry, o observation) {
-			e.Name = o.value.Value
-			e.apply(o)
-		})
+		if len(st.procs[name].pending) == 0 {
+			continue // written by sendAll
+		}
+		s, err := commitSlot(ctx, st.kv, processKey(name), st.procs[name], apply)
 		if err != nil {
 			return err
 		}
@@ -241,6 +257,56 @@ func (st *Store) Commit(ctx context.Context) error {
 			return fmt.Errorf("enricher: history progress: %w", err)
 		}
 		st.progDirty = false
+	}
+	return nil
+}
+
+// sendAll publishes the changed entries of names and the fleet at once, each with
+// compare-and-set on its revision as KeyValue.Update does (a KV write is a publish on the
+// key's subject expecting the subject's last sequence), and waits for them together. An
+// entry whose write conflicted keeps its pending observations, for commitSlot to merge.
+func (st *Store) sendAll(ctx context.Context, names []string) error {
+	type sent struct {
+		f    jetstream.PubAckFuture
+		done func(rev uint64)
+	}
+	var all []sent
+	send := func(key string, val any, rev uint64, done func(uint64)) error {
+		b, err := json.Marshal(val)
+		if err != nil {
+			return err
+		}
+		m := nats.NewMsg("$KV." + st.kv.Bucket() + "." + key)
+		m.Data = b
+		f, err := st.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(rev))
+		if err != nil {
+			return fmt.Errorf("enricher: history put %s: %w", key, err)
+		}
+		all = append(all, sent{f, done})
+		return nil
+	}
+	for _, name := range names {
+		s := st.procs[name]
+		if err := send(processKey(name), s.val, s.rev, func(rev uint64) { s.rev, s.pending = rev, nil }); err != nil {
+			return err
+		}
+	}
+	if f := st.fleet; f != nil && len(f.pending) > 0 {
+		if err := send(fleetKey, f.val, f.rev, func(rev uint64) { f.rev, f.pending = rev, nil }); err != nil {
+			return err
+		}
+	}
+	for _, w := range all {
+		select {
+		case ack := <-w.f.Ok():
+			w.done(ack.Sequence)
+		case err := <-w.f.Err():
+			if !isConflict(err) {
+				return fmt.Errorf("enricher: history put %s: %w", w.f.Msg().Subject, err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package enricher
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -73,10 +74,20 @@ func TestStoreSharedAndDurable(t *testing.T) {
 }
 
 func TestStoreConcurrentReplicasMerge(t *testing.T) {
+	for _, pipelined := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipelined=%v", pipelined), func(t *testing.T) { testStoreMerge(t, pipelined) })
+	}
+}
+
+func testStoreMerge(t *testing.T, pipelined bool) {
 	_, js := startJetStream(t)
 	ctx := testContext(t)
 	kv := historyKV(t, js)
 	a, b := NewStore(kv), NewStore(kv)
+	if pipelined {
+		a.Pipeline(js)
+		b.Pipeline(js)
+	}
 	// Both read the (absent) entry, then each applies a different bucket.
 	for _, s := range []*Store{a, b} {
 		if _, err := s.Process(ctx, "perl"); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/rarenet/rarenet/services/ingest/datafeed"
 	"github.com/rarenet/rarenet/services/ingest/format"
@@ -12,7 +13,9 @@ import (
 	"github.com/rarenet/rarenet/shared/event"
 )
 
-// Output receives what Decoding makes of its input.
+// Output receives what Decoding makes of its input. The event and the reject are only valid
+// during the call (decoders reuse them): an Output that keeps one copies it (Event.Clone,
+// format.Result.Clone).
 type Output interface {
 	// Accept takes an event that passed the datafeed filter.
 	Accept(ev *event.Event)
@@ -33,6 +36,12 @@ type Decoding struct {
 	decoders map[string]format.Decoder
 	names    map[string]string // the format of each decoder, by key
 	touched  []string          // the keys given lines since the last Complete
+	// The decoder of the last line, its key's parts and emit function; touched holds its key.
+	last                   format.Decoder
+	lastFormat, lastSource string
+	lastName               string
+	lastOut                Output
+	lastEmitFn             format.Emit
 }
 
 // NewDecoding returns a Decoding for input of the given format (format.Auto detects it per
@@ -54,6 +63,11 @@ func NewDecoding(formatName string, filter datafeed.Filter) (*Decoding, error) {
 func (d *Decoding) Line(formatName, source string, num int64, data []byte, out Output) {
 	if formatName == "" {
 		formatName = d.format
+	}
+	// Lines come in runs from one source: the last decoder serves them without a lookup.
+	if d.last != nil && formatName == d.lastFormat && source == d.lastSource {
+		d.last.Decode(format.Line{Source: source, Num: num, Data: data}, d.lastEmit(out))
+		return
 	}
 	key := formatName + "\x00" + source
 	dec := d.decoders[key]
@@ -83,7 +97,17 @@ func (d *Decoding) Line(formatName, source string, num int64, data []byte, out O
 	if n := len(d.touched); n == 0 || d.touched[n-1] != key && !slices.Contains(d.touched, key) {
 		d.touched = append(d.touched, key)
 	}
-	dec.Decode(format.Line{Source: source, Num: num, Data: data}, d.emit(out, d.names[key]))
+	d.last, d.lastFormat, d.lastSource, d.lastName, d.lastOut, d.lastEmitFn = dec, formatName, source, d.names[key], nil, nil
+	dec.Decode(format.Line{Source: source, Num: num, Data: data}, d.lastEmit(out))
+}
+
+// lastEmit returns the emit function of the last decoder for out, made once per run of
+// lines rather than once per line.
+func (d *Decoding) lastEmit(out Output) format.Emit {
+	if d.lastEmitFn == nil || d.lastOut != out {
+		d.lastEmitFn, d.lastOut = d.emit(out, d.lastName), out
+	}
+	return d.lastEmitFn
 }
 
 // Flush completes what every source has pending, in a stable order of sources, at the end
@@ -100,6 +124,7 @@ func (d *Decoding) Flush(out Output) {
 		delete(d.names, k)
 	}
 	d.touched = d.touched[:0]
+	d.last, d.lastOut, d.lastEmitFn = nil, nil, nil
 }
 
 // Complete completes what the sources seen since the last Complete have pending, in a stable
@@ -113,7 +138,15 @@ func (d *Decoding) Complete(out Output) {
 		}
 	}
 	d.touched = d.touched[:0]
+	d.last = nil // the next line registers its source in touched again
 }
+
+// The range of event times: buckets, watermarks and event batches count Unix nanoseconds in
+// an int64.
+var (
+	minTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2261, 12, 31, 23, 59, 59, 0, time.UTC)
+)
 
 func (d *Decoding) emit(out Output, name string) format.Emit {
 	return func(r format.Result) {
@@ -122,6 +155,12 @@ func (d *Decoding) emit(out Output, name string) format.Emit {
 			if r.Err == nil {
 				r.Err = fmt.Errorf("%w: decoder returned neither event nor error", format.ErrMalformed)
 			}
+			out.Reject(r)
+			return
+		}
+		if t := r.Event.Timestamp; t.Before(minTime) || t.After(maxTime) {
+			r.Err = fmt.Errorf("%w: @timestamp %s is outside the years 1678-2261 that event time is kept in (nanoseconds since 1970 in 64 bits)",
+				format.ErrMalformed, t.Format(time.RFC3339Nano))
 			out.Reject(r)
 			return
 		}

@@ -23,7 +23,7 @@ type collector struct {
 
 func (c *collector) Accept(ev *event.Event) {
 	c.accepted = append(c.accepted, fmt.Sprintf("%s@%d", ev.Process.Name, ev.Origin.Line))
-	c.events = append(c.events, ev)
+	c.events = append(c.events, ev.Clone())
 }
 
 func (c *collector) Filtered(ev *event.Event, reason string) {
@@ -33,7 +33,7 @@ func (c *collector) Filtered(ev *event.Event, reason string) {
 
 func (c *collector) Reject(r format.Result) {
 	c.rejected = append(c.rejected, fmt.Sprintf("%s:%d", r.Source, r.Line))
-	c.rejects = append(c.rejects, r)
+	c.rejects = append(c.rejects, r.Clone())
 }
 
 // realDir returns ../shared/testdata/real next to the directory that holds go.work.

@@ -3,8 +3,11 @@ module github.com/rarenet/rarenet/services/ingest
 go 1.26.0
 
 require (
+	github.com/buger/jsonparser v1.6.1
+	github.com/goccy/go-json v0.12.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/rarenet/rarenet/shared v0.0.0
+	github.com/valyala/fastjson v1.6.10
 )
 
 require (
@@ -19,10 +22,12 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
+	github.com/tinylib/msgp v1.6.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect

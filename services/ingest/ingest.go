@@ -11,8 +11,8 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -55,6 +55,9 @@ type Config struct {
 	// AckWait is how long the consumer waits for a replica's ack before delivering a raw
 	// message again, to any replica: how long a dead replica's messages wait (0: natsutil.DefaultAckWait).
 	AckWait time.Duration
+	// Decoders is how many goroutines decode the parts of a large raw message (0: one per
+	// core); the results do not depend on it.
+	Decoders int
 }
 
 // RegisterFlags registers the stage's flags on fs.
@@ -65,6 +68,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "how far behind the latest event time an event may arrive and still count (out-of-order hosts, interleaved logs)")
 	fs.StringVar(&c.HTTPListen, "http-listen", "", "serve the HTTP input (POST /v1/events, NDJSON; GET /healthz) on this address, e.g. 127.0.0.1:8089; empty: none")
 	fs.DurationVar(&c.AckWait, "ack-wait", natsutil.DefaultAckWait, "how long an unacknowledged input message waits before it is delivered again, to any replica (the messages of a replica that died)")
+	fs.IntVar(&c.Decoders, "decoders", 0, "goroutines that decode the parts of a large raw message (0: one per core); results do not depend on it")
 }
 
 // Validate checks the configuration.
@@ -77,6 +81,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AllowedLateness < 0 {
 		return fmt.Errorf("ingest: allowed lateness must not be negative, got %s", c.AllowedLateness)
+	}
+	if c.Decoders < 0 {
+		return fmt.Errorf("ingest: decoders must not be negative, got %d", c.Decoders)
 	}
 	if c.AckWait < 0 {
 		return fmt.Errorf("ingest: ack wait must not be negative, got %s", c.AckWait)
@@ -91,6 +98,12 @@ func (c *Config) Filter() (datafeed.Filter, error) {
 	}
 	return datafeed.ByName(c.Datafeed)
 }
+
+// Ingest buffers at most rawPullBytes of raw input ahead of decoding: a prefetch of a
+// thousand raw messages of up to a megabyte each held half a gigabyte during a replay. The
+// bound exceeds the largest message a server takes (the embedded one's payload limit is
+// 8 MiB).
+const rawPullBytes = 16 << 20
 
 // Stats counts what ingest has done. Read it with Snapshot.
 type Stats struct {
@@ -126,11 +139,11 @@ type Service struct {
 	dec        *Decoding
 	log        *slog.Logger
 	partitions int
-	batches    [][]byte
-	latest     time.Time // the latest event time seen
-	msgLatest  time.Time // the latest event time of the raw message being handled
-	marked     int64     // the bucket of the watermark last announced
-	err        error     // the first publish error inside an Output callback
+	batches    []event.BatchBuilder // per partition: the events of the raw message being handled
+	latest     time.Time            // the latest event time seen
+	msgLatest  time.Time            // the latest event time of the raw message being handled
+	marked     int64                // the bucket of the watermark last announced
+	err        error                // the first publish error inside an Output callback
 	stats      Stats
 
 	// Markers wait at a barrier: every raw message before theirs must be done (see markers.go).
@@ -141,7 +154,10 @@ type Service struct {
 	kv       jetstream.KeyValue
 	replica  string
 	shares   map[string]*share
-	maxBatch int    // of the loop; 0: its default
+	maxBatch int // of the loop; 0: its default
+	// decoders is how many workers decode the parts of a large raw message (parallel.go).
+	decoders int
+	workers  []*worker
 	onHandle func() // tests: called after each raw message handled
 }
 
@@ -168,8 +184,9 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	}
 	return &Service{
 		cfg: cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
-		partitions: p, batches: make([][]byte, p), marked: -1 << 62,
+		partitions: p, batches: make([]event.BatchBuilder, p), marked: -1 << 62,
 		held: natsutil.Held{}, replica: replicaID(), shares: map[string]*share{},
+		decoders: cmp.Or(cfg.Decoders, defaultDecoders()),
 	}, nil
 }
 
@@ -206,7 +223,8 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch, Idle: natsutil.BarrierIdle,
-		Throttle: natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
+		PullBytes: rawPullBytes,
+		Throttle:  natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
 	return loop.Run(ctx)
 }
 
@@ -241,6 +259,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	before := s.stats.Snapshot()
 	s.msgLatest = time.Time{}
 	data := msg.Data()
+	if s.parallel(formatName, source, line, data) {
+		data = nil
+	}
 	for len(data) > 0 {
 		l := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -285,22 +306,29 @@ func (s *Service) handleControl(ctx context.Context, seq uint64, h nats.Header) 
 	return s.hold(ctx, held{seq: seq, eof: &m, share: c})
 }
 
-// publishBatches sends each partition's events as one NDJSON message. idBase makes the
-// message ids deterministic, so a redelivered raw message is de-duplicated by JetStream.
+// publishBatches sends each partition's events as one event batch (event.Batch). idBase
+// makes the message ids deterministic, so a redelivered raw message is de-duplicated by
+// JetStream.
 func (s *Service) publishBatches(idBase string) error {
 	if s.err != nil {
 		return s.err
 	}
-	for p, b := range s.batches {
-		if len(b) == 0 {
+	for p := range s.batches {
+		bb := &s.batches[p]
+		if bb.Len() == 0 {
 			continue
 		}
+		// A fresh buffer each time: the publisher keeps the message until it is acknowledged.
+		data, err := bb.AppendMsg(nil)
+		bb.Reset()
+		if err != nil {
+			return fmt.Errorf("ingest: encode the events of partition %d: %w", p, err)
+		}
 		m := nats.NewMsg(stream.EventsSubject(p))
-		m.Data = b
+		m.Data = data
 		if err := s.pub.Publish(m, idBase+"-"+strconv.Itoa(p)); err != nil {
 			return err
 		}
-		s.batches[p] = nil
 	}
 	return nil
 }
@@ -328,14 +356,8 @@ func (s *Service) markWatermark(ctx context.Context, seq uint64, c contribution)
 
 // Accept implements Output: the event joins its partition's batch.
 func (s *Service) Accept(ev *event.Event) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		s.Reject(format.Result{Err: fmt.Errorf("cannot encode the event: %w", err), Source: ev.Origin.Source, Line: ev.Origin.Line})
-		return
-	}
 	s.stats.Accepted.Add(1)
-	p := partition.Of(ev.Process.Name, s.partitions)
-	s.batches[p] = append(append(s.batches[p], b...), '\n')
+	s.batches[partition.Of(ev.Process.Name, s.partitions)].Add(ev)
 	if ev.Timestamp.After(s.latest) {
 		s.latest = ev.Timestamp
 	}
@@ -356,7 +378,7 @@ func (s *Service) Reject(r format.Result) {
 	}
 	// The reason names the place too, so it reads on its own wherever it is shown.
 	reason = fmt.Sprintf("%s:%d: %s", r.Source, r.Line, reason)
-	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Source: r.Source, Line: r.Line, Format: r.Format, Data: r.Raw}
+	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Source: r.Source, Line: r.Line, Format: r.Format, Data: bytes.Clone(r.Raw)}
 	if err := s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), ""); err != nil && s.err == nil {
 		s.err = fmt.Errorf("ingest: dead letter: %w", err)
 	}

@@ -214,15 +214,19 @@ func readEvents(t *testing.T, ts *natstest.Server) eventsOut {
 			}
 			continue
 		}
-		for line := range strings.SplitSeq(strings.TrimSpace(string(m.Data)), "\n") {
-			var ev event.Event
-			if err := json.Unmarshal([]byte(line), &ev); err != nil {
-				t.Fatal(err)
-			}
+		evs, err := event.DecodeBatch(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
 			if end := ev.Timestamp.Truncate(testSpan).Add(testSpan); !end.After(closed[p]) {
 				out.late++
 			}
-			out.events[p] = append(out.events[p], line)
+			line, err := json.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.events[p] = append(out.events[p], string(line))
 		}
 	}
 	for p := range out.events {

@@ -122,13 +122,13 @@ func TestService(t *testing.T) {
 			}
 			continue
 		}
-		for _, line := range strings.Split(strings.TrimSuffix(string(m.Data), "\n"), "\n") {
-			var ev event.Event
-			if err := json.Unmarshal([]byte(line), &ev); err != nil {
-				t.Fatalf("event line %q: %v", line, err)
-			}
+		evs, err := event.DecodeBatch(m.Data)
+		if err != nil {
+			t.Fatalf("event batch on %s: %v", m.Subject, err)
+		}
+		for _, ev := range evs {
 			got[p] = append(got[p], "event "+ev.Process.Name)
-			events[ev.Process.Name] = &ev
+			events[ev.Process.Name] = ev
 			msgIDs[ev.Process.Name] = m.Header.Get(nats.MsgIdHdr)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/rarenet/rarenet/services/console"
 	"github.com/rarenet/rarenet/services/enricher"
 	"github.com/rarenet/rarenet/services/ingest"
 	"github.com/rarenet/rarenet/services/scorer"
@@ -42,11 +44,19 @@ type Options struct {
 	// NoStages starts no stage: the process only drives the pipeline that separate stage
 	// binaries run against NATSURL.
 	NoStages bool
+	// Alone refuses to start the stages, with ErrAttached, when another pipeline's stages
+	// read the server's streams (a replay's must not share a live pipeline's consumers).
+	Alone bool
+	// Notices, when not nil, receives what a user at the terminal should know: where to
+	// publish input, when the rule first runs, how much history the model has.
+	Notices io.Writer
 
 	Ingest   ingest.Config
 	Scorer   scorer.Config
 	Enricher enricher.Config
 	Windower windower.Config
+	// Console, when its Listen is set, serves the web console beside the stages.
+	Console console.Config
 }
 
 // Pipeline is a running pipeline.
@@ -65,6 +75,7 @@ type Pipeline struct {
 	Scorer   *scorer.Service
 	Enricher *enricher.Service
 	Windower *windower.Service
+	Console  *console.Server
 }
 
 // Start starts the server (unless external), creates the streams and starts the stages.
@@ -113,6 +124,11 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 	if o.NoStages {
 		return p, nil
 	}
+	if o.Alone && p.srv == nil {
+		if err := refuseAttached(ctx, js, o.Streams.Partitions, o.NATSURL); err != nil {
+			return nil, err
+		}
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel = cancel
 	type stage struct {
@@ -149,6 +165,17 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 	stages = append(stages,
 		stage{ingest.Stage, p.Ingest.Run}, stage{scorer.Stage, p.Scorer.Run},
 		stage{enricher.Stage, p.Enricher.Run}, stage{windower.Stage, p.Windower.Run})
+	if o.Console.Listen != "" {
+		cfg := o.Console
+		cfg.Streams = o.Streams
+		if nc, err = conn(console.Stage); err != nil {
+			return nil, err
+		}
+		if p.Console, err = console.New(ctx, cfg, nc, log); err != nil {
+			return nil, err
+		}
+		stages = append(stages, stage{console.Stage, p.Console.Run})
+	}
 	for _, s := range stages {
 		p.wg.Add(1)
 		go func() {

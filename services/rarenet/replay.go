@@ -2,6 +2,7 @@ package rarenet
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/services/ingest"
-	"github.com/rarenet/rarenet/services/ingest/format/auditd"
+	"github.com/rarenet/rarenet/services/ingest/format/formats"
 	"github.com/rarenet/rarenet/services/scorer"
 	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/control"
@@ -27,20 +28,50 @@ import (
 // Limits of the replay driver's raw messages: many lines per message keeps JetStream's
 // per-message cost off the hot path.
 const (
-	chunkLines   = 1000
+	chunkLines   = 16384
 	chunkBytes   = 1 << 20
 	maxLineBytes = 4 << 20
 )
 
-// The driver publishes at most aheadLimit raw messages ahead of ingest: a replay of a month of
-// logs then holds a few hundred megabytes in the RAW stream at most, not the whole input.
+// chunkLimits are the bounds of a replay's raw messages (tests make them small).
+type chunkLimits struct{ lines, bytes, line int }
+
+var defaultChunkLimits = chunkLimits{chunkLines, chunkBytes, maxLineBytes}
+
+// limitsFor returns the chunk limits for a server that takes messages of at most maxPayload
+// bytes (headers included): a standalone nats-server takes 1 MiB by default, the embedded one
+// 8 MiB. Lines longer than a message are dead letters.
+func limitsFor(maxPayload int64) chunkLimits {
+	room := int(maxPayload) - 4<<10 // the headers: source, line, replay id
+	if maxPayload <= 0 || room < 64<<10 {
+		return defaultChunkLimits
+	}
+	return chunkLimits{lines: chunkLines, bytes: min(chunkBytes, room), line: min(maxLineBytes, room)}
+}
+
+// The driver publishes at most aheadLimit raw messages and aheadBytes ahead of ingest: a
+// replay of a month of logs then holds a few megabytes in the RAW stream, not the whole
+// input, and its memory does not grow with the input.
 const (
-	flushEvery = 64
+	flushEvery = 16
 	aheadLimit = 256
+	aheadBytes = 32 << 20
 )
 
+// DriverStage names the replay's driver on the dead letters it writes itself (lines too long
+// for a message: their first 64 KiB are kept).
+const DriverStage = "replay"
+
 // ErrNoEOF is returned when the pipeline never reported the end of a replay.
-var ErrNoEOF = errors.New("replay: the pipeline did not report the end of the input")
+var ErrNoEOF = errors.New("the pipeline did not report the end of the input")
+
+// inputError is a failure to read the input (a file that cannot be opened, a truncated
+// gzip): the replay stops reading, finishes what it sent and writes its signals, then
+// reports it.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
 
 // ReplayOptions configures a replay.
 type ReplayOptions struct {
@@ -59,9 +90,16 @@ type ReplayOptions struct {
 	Timeout time.Duration
 	// Log receives the stages' logs; nil discards them.
 	Log *slog.Logger
+	// Rejects, when not nil, is told of the rejected input lines with their reasons once the
+	// replay is done: the first of each kind, then how many more there were.
+	Rejects io.Writer
+	// Finished, when the pipeline serves the console, is called once the signals are
+	// written, with the console's URL; the replay then keeps serving until ctx is done.
+	Finished func(st Stats, consoleURL string)
 
-	raw jetstream.Stream // for back-pressure
-	id  string           // the replay's id, on every raw message
+	raw         jetstream.Stream // for back-pressure
+	id          string           // the replay's id, on every raw message
+	chunkLimits chunkLimits      // zero: defaultChunkLimits
 }
 
 // Progress is told how far the input has been read.
@@ -85,13 +123,31 @@ type Stats struct {
 	Replay   string  `json:"replay"`
 }
 
+// Validate checks the options before anything is read or started: the format's name and that
+// every input can be opened.
+func (o *ReplayOptions) Validate() error {
+	if err := CheckFormat(o.Format); err != nil {
+		return err
+	}
+	return CheckInputs(o.Files)
+}
+
 // Replay pushes history through the pipeline in event time: it publishes the input on the raw
 // subjects, then an end-of-input marker that makes every stage flush, waits for the windower
-// to report the end, and writes the signals the replay produced.
+// to report the end, and writes the signals the replay produced. When the input cannot be read
+// to its end, the signals of what was read are written before the error is returned. It
+// returns ErrNothingAccepted when every line that decoded was rejected, and refuses (with
+// ErrAttached) to start its stages on a server where another pipeline's stages run.
 func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 	began := time.Now()
 	id := uuid.NewString()
 	st := Stats{Replay: id}
+	if err := o.Validate(); err != nil {
+		return st, err
+	}
+	// A replay's stages would share the consumers of a live pipeline's (and feed history into
+	// its model); with --driver-only they are the point.
+	o.Pipeline.Alone = !o.Pipeline.NoStages
 	o.Pipeline.Scorer.Clock = scorer.ClockWatermark
 	o.Pipeline.Windower.Clock = windower.ClockWatermark
 	log := o.Log
@@ -115,30 +171,54 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		return st, err
 	}
 	defer sub.Unsubscribe()
-	sig, err := js.Stream(ctx, stream.Signals)
-	if err != nil {
-		return st, err
+	// A cluster electing leaders leaves requests unanswered for a while: the driver waits
+	// for it as the stages do (natsutil.Retry).
+	var sig jetstream.Stream
+	if err := natsutil.Retry(ctx, func(ctx context.Context) (err error) {
+		sig, err = js.Stream(ctx, stream.Signals)
+		return err
+	}); err != nil {
+		return st, fmt.Errorf("replay: stream %s: %w", stream.Signals, err)
 	}
 	firstSignal := sig.CachedInfo().State.LastSeq + 1
-
-	if o.raw, err = js.Stream(ctx, stream.Raw); err != nil {
-		return st, err
+	dlq, err := js.Stream(ctx, stream.DLQ)
+	if err != nil {
+		return st, fmt.Errorf("replay: stream %s: %w", stream.DLQ, err)
+	}
+	firstDeadLetter := dlq.CachedInfo().State.LastSeq + 1
+	if o.Pipeline.NoStages {
+		noteUnattached(ctx, js, o.Pipeline.Streams.Partitions, o.Rejects)
+	}
+	if err := natsutil.Retry(ctx, func(ctx context.Context) (err error) {
+		o.raw, err = js.Stream(ctx, stream.Raw)
+		return err
+	}); err != nil {
+		return st, fmt.Errorf("replay: stream %s: %w", stream.Raw, err)
 	}
 	o.id = id
+	if o.chunkLimits == (chunkLimits{}) {
+		o.chunkLimits = limitsFor(nc.MaxPayload())
+	}
 	pub := natsutil.NewPublisher(js)
+	var inputErr error
 	for _, f := range o.Files {
 		n, err := sendFile(ctx, pub, f, o)
 		st.Read += n
+		var ie *inputError
+		if errors.As(err, &ie) {
+			inputErr = err
+			break
+		}
 		if err != nil {
 			return st, err
 		}
 	}
 	eof := control.Marker{Kind: control.KindEOF, Replay: id}
 	if err := pub.Publish(eof.Msg(stream.RawSubject("control")), ""); err != nil {
-		return st, err
+		return st, fmt.Errorf("replay: the end of the input: %w", err)
 	}
 	if err := pub.Flush(ctx); err != nil {
-		return st, err
+		return st, fmt.Errorf("replay: the end of the input: %w", err)
 	}
 	if o.Progress != nil {
 		o.Progress.Finish()
@@ -151,19 +231,35 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 	if st.Signals, err = copySignals(ctx, js, firstSignal, o.Out); err != nil {
 		return st, err
 	}
+	if st.Rejected > 0 && o.Rejects != nil {
+		if err := showRejects(ctx, js, firstDeadLetter, o.Files, o.Rejects); err != nil {
+			return st, err
+		}
+	}
 	st.Seconds = time.Since(began).Seconds()
-	return st, p.Close()
+	if inputErr == nil {
+		inputErr = nothingAccepted(st.Read, st.Accepted, st.Filtered, st.Rejected)
+	}
+	if p.Console != nil {
+		if o.Finished != nil {
+			o.Finished(st, p.Console.URL())
+		}
+		select {
+		case <-ctx.Done():
+		case <-p.Failed():
+		}
+	}
+	return st, errors.Join(inputErr, p.Close())
 }
 
 // sendFile publishes one input as raw messages of many lines, each naming its source and
 // first line, and returns the number of lines read. A message holds whole auditd events:
-// ingest replicas decode each message on their own, so a full message is cut where
-// auditd.Boundary allows (before the event that would not fit), and anywhere only when the
-// whole message is one unfinished event.
+// ingest replicas decode each message on their own, so the chunker cuts auditd logs where
+// auditd.Boundary allows (see chunker).
 func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o ReplayOptions) (int64, error) {
 	in, err := openInput(name, o.Stdin)
 	if err != nil {
-		return 0, fmt.Errorf("replay: %w", err)
+		return 0, &inputError{err}
 	}
 	defer in.Close()
 	format := o.Format
@@ -171,101 +267,96 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		format = "auto"
 	}
 	subject := stream.RawSubject(format)
-	br := lineReader(in)
-	var (
-		lines     int64
-		chunk     []byte
-		chunkFrom int64 = 1
-		inChunk   int
-		bound     auditd.Boundary
-		// The last place in the chunk where it may be cut: bytes and lines before it.
-		safeBytes, safeLines int
-	)
-	// send publishes the first n lines (b bytes) of the chunk; the rest starts the next one.
-	send := func(n, b int) error {
-		if n == 0 {
-			return nil
+	limits := o.chunkLimits
+	if limits == (chunkLimits{}) {
+		limits = defaultChunkLimits
+	}
+	br := bufio.NewReaderSize(in, limits.bytes+1)
+	auditdLog, err := isAuditd(br, format)
+	if err != nil {
+		return 0, &inputError{fmt.Errorf("%s: %w", name, err)}
+	}
+	c := newChunker(br, auditdLog, limits.lines, limits.bytes, limits.line)
+	var lines int64
+	for {
+		ch, err := c.next()
+		if errors.Is(err, io.EOF) {
+			return lines, nil
 		}
+		if err != nil {
+			// The messages before the error went through the pipeline; the block it cut does not.
+			return lines, &inputError{fmt.Errorf("%s:%d: %w", name, c.line, err)}
+		}
+		lines += int64(ch.lines)
 		if o.Progress != nil {
-			o.Progress.Add(int64(b) + 1)
+			o.Progress.Add(int64(len(ch.data)+len(ch.long)) + 1)
 		}
-		m := nats.NewMsg(subject)
-		m.Data = chunk[:b]
-		m.Header.Set(control.HeaderSource, name)
-		m.Header.Set(control.HeaderLine, strconv.FormatInt(chunkFrom, 10))
-		if o.id != "" {
-			m.Header.Set(control.HeaderReplay, o.id)
+		var m *nats.Msg
+		if ch.long != nil {
+			// Too long for one message: dead-letter its head rather than stall the line.
+			dl := natsutil.DeadLetter{Stage: DriverStage, Source: name, Line: ch.first, Format: format,
+				Reason: fmt.Sprintf("%s:%d: line of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, ch.first, ch.longSize, limits.line),
+				Data:   ch.long}
+			m = dl.Msg(stream.DLQSubject(DriverStage))
+		} else {
+			m = nats.NewMsg(subject)
+			m.Data = ch.data
+			m.Header.Set(control.HeaderSource, name)
+			m.Header.Set(control.HeaderLine, strconv.FormatInt(ch.first, 10))
+			if o.id != "" {
+				m.Header.Set(control.HeaderReplay, o.id)
+			}
 		}
 		if err := pub.Publish(m, ""); err != nil {
-			return err
+			return lines, fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
 		}
 		if pub.Pending() >= flushEvery {
 			if err := pub.Flush(ctx); err != nil {
-				return err
+				return lines, fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
 			}
 			if err := o.backPressure(ctx); err != nil {
-				return err
+				return lines, err
 			}
-		}
-		var rest []byte
-		if b < len(chunk) {
-			rest = append(rest, chunk[b+1:]...)
-		}
-		chunk, inChunk, chunkFrom = rest, inChunk-n, chunkFrom+int64(n)
-		safeBytes, safeLines = 0, 0
-		return nil
-	}
-	flush := func() error { return send(inChunk, len(chunk)) }
-	// full sends the chunk, or only its events that are complete.
-	full := func() error {
-		if bound.Open() && safeLines > 0 {
-			return send(safeLines, safeBytes)
-		}
-		return flush()
-	}
-	for {
-		line, err := readLine(br)
-		if len(line) > 0 || err == nil {
-			lines++
-			if len(line) > maxLineBytes {
-				// Too long for one message: dead-letter its head rather than stall the line.
-				dl := natsutil.DeadLetter{Stage: "replay", Source: name, Line: lines, Format: format,
-					Reason: fmt.Sprintf("%s:%d: line of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, lines, len(line), maxLineBytes),
-					Data:   line[:64<<10]}
-				if err := flush(); err != nil {
-					return lines, err
-				}
-				chunkFrom = lines + 1
-				if err := pub.Publish(dl.Msg(stream.DLQSubject("replay")), ""); err != nil {
-					return lines, err
-				}
-			} else {
-				if bound.Add(line) && inChunk > 0 {
-					safeBytes, safeLines = len(chunk), inChunk
-				}
-				if inChunk > 0 {
-					chunk = append(chunk, '\n')
-				}
-				chunk = append(chunk, line...)
-				inChunk++
-				if inChunk >= chunkLines || len(chunk) >= chunkBytes {
-					if err := full(); err != nil {
-						return lines, err
-					}
-				}
-			}
-		}
-		if err == io.EOF {
-			return lines, flush()
-		}
-		if err != nil {
-			return lines, fmt.Errorf("replay: %s:%d: %w", name, lines+1, err)
 		}
 	}
 }
 
-// backPressure waits while the RAW stream holds more than aheadLimit messages not yet
-// consumed by ingest.
+// isAuditd tells whether an input is an auditd log: by its format, or for auto by its first
+// line that is not blank, as ingest detects it.
+func isAuditd(br *bufio.Reader, format string) (bool, error) {
+	if format != "auto" {
+		return format == "auditd", nil
+	}
+	for n := 4096; ; n *= 4 {
+		n = min(n, br.Size())
+		head, err := br.Peek(n)
+		for len(head) > 0 {
+			line := head
+			i := bytes.IndexByte(head, '\n')
+			if i >= 0 {
+				line, head = head[:i], head[i+1:]
+			} else if err == nil {
+				break // the line goes on past what was peeked
+			} else {
+				head = nil
+			}
+			if len(bytes.TrimSpace(line)) > 0 {
+				return formats.Detect(line) == "auditd", nil
+			}
+		}
+		switch {
+		case err == nil && n < br.Size():
+			continue
+		case err == nil, errors.Is(err, io.EOF), errors.Is(err, bufio.ErrBufferFull):
+			return false, nil // no line, or a first line longer than a message
+		default:
+			return false, err
+		}
+	}
+}
+
+// backPressure waits while the RAW stream holds more than aheadLimit messages or aheadBytes
+// not yet consumed by ingest.
 func (o *ReplayOptions) backPressure(ctx context.Context) error {
 	if o.raw == nil {
 		return nil
@@ -276,7 +367,7 @@ func (o *ReplayOptions) backPressure(ctx context.Context) error {
 		switch {
 		case err == nil:
 			failingSince = time.Time{}
-			if info.State.Msgs <= aheadLimit {
+			if info.State.Msgs <= aheadLimit && info.State.Bytes <= aheadBytes {
 				return nil
 			}
 		case ctx.Err() != nil:
@@ -286,12 +377,12 @@ func (o *ReplayOptions) backPressure(ctx context.Context) error {
 			// while: the replay waits for it as long as a stage's publisher would.
 			failingSince = time.Now()
 		case time.Since(failingSince) > natsutil.DefaultRetryFor:
-			return fmt.Errorf("replay: how far ingest is behind: %w", err)
+			return fmt.Errorf("how far ingest is behind: %w", err)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond): // ingest takes about a millisecond a message
 		}
 	}
 }
@@ -355,48 +446,59 @@ func collectStats(st *Stats, end windower.Status) {
 	st.TooLate, st.Runs = win["too_late"], win["runs"]
 }
 
-// copySignals writes every signal from sequence first to the end of the SIGNALS stream.
+// copySignals writes every signal from sequence first to the end of the SIGNALS stream. A
+// read that fails as a cluster elects a leader is taken up again where it stopped.
 func copySignals(ctx context.Context, js jetstream.JetStream, first uint64, out io.Writer) (int64, error) {
-	s, err := js.Stream(ctx, stream.Signals)
-	if err != nil {
-		return 0, err
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	last := info.State.LastSeq
-	if last < first {
-		return 0, nil
-	}
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: first,
+	var last uint64
+	err := natsutil.Retry(ctx, func(ctx context.Context) error {
+		s, err := js.Stream(ctx, stream.Signals)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		last = info.State.LastSeq
+		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("replay: stream %s: %w", stream.Signals, err)
 	}
 	bw := bufio.NewWriter(out)
 	var n int64
-	for {
-		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return n, err
-		}
-		for m := range batch.Messages() {
-			if _, err := bw.Write(append(m.Data(), '\n')); err != nil {
-				return n, err
-			}
-			n++
-			md, err := m.Metadata()
+	next := first
+	for next <= last {
+		err := natsutil.Retry(ctx, func(ctx context.Context) error {
+			c, err := js.OrderedConsumer(ctx, stream.Signals, jetstream.OrderedConsumerConfig{
+				DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: next,
+			})
 			if err != nil {
-				return n, err
+				return err
 			}
-			if md.Sequence.Stream >= last {
-				return n, bw.Flush()
+			batch, err := c.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				return err
 			}
-		}
-		if err := batch.Error(); err != nil {
-			return n, err
+			for m := range batch.Messages() {
+				md, err := m.Metadata()
+				if err != nil {
+					return err
+				}
+				if md.Sequence.Stream < next || md.Sequence.Stream > last {
+					continue
+				}
+				if _, err := bw.Write(append(m.Data(), '\n')); err != nil {
+					return err
+				}
+				n++
+				next = md.Sequence.Stream + 1
+			}
+			return batch.Error()
+		})
+		if err != nil {
+			return n, fmt.Errorf("replay: read the signals from %s: %w", stream.Signals, err)
 		}
 	}
+	return n, bw.Flush()
 }

@@ -23,6 +23,7 @@ func TestSendFileCutsBetweenEvents(t *testing.T) {
 	var b strings.Builder
 	// One single-record event first, so that the messages fill up in the middle of events.
 	b.WriteString("type=USER_ACCT msg=audit(1699999999.000:1): pid=1 uid=0\n")
+	const chunkLines = 1000 // the test's limit, which the file must pass several times
 	events := chunkLines/4*3 + 5
 	for i := range events {
 		stamp := fmt.Sprintf("1700000000.%03d:%d", i%1000, 10+i)
@@ -36,7 +37,7 @@ func TestSendFileCutsBetweenEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := natsutil.NewPublisher(ts.JS)
-	n, err := sendFile(ts.Ctx, pub, path, ReplayOptions{Format: "auditd", id: "r-1"})
+	n, err := sendFile(ts.Ctx, pub, path, ReplayOptions{Format: "auditd", id: "r-1", chunkLimits: chunkLimits{chunkLines, 1 << 20, 4 << 20}})
 	if err != nil {
 		t.Fatal(err)
 	}

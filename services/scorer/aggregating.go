@@ -59,6 +59,9 @@ type aggregating struct {
 	newest map[uint64]int64
 	// lastSeq is the sequence of the last message handled.
 	lastSeq uint64
+	// batch and ev are reused from one message to the next.
+	batch event.BatchReader
+	ev    event.Event
 }
 
 // takePartition restores partition p's close history from the KV bucket and makes its state
@@ -127,7 +130,7 @@ func (a *aggregating) handle(ctx context.Context, msg jetstream.Msg) error {
 	seq := meta.Sequence.Stream
 	a.lastSeq = seq
 	if msg.Subject() != stream.EventsSubject(a.p) {
-		a.deadLetter(seq, 0, "event on "+msg.Subject()+": not partition "+strconv.Itoa(a.p)+" of "+strconv.Itoa(a.s.partitions), &event.Event{}, msg.Data())
+		a.deadLetterData(seq, 0, "event on "+msg.Subject()+": not partition "+strconv.Itoa(a.p)+" of "+strconv.Itoa(a.s.partitions), &event.Event{}, msg.Data())
 		return nil
 	}
 	if h := msg.Headers(); control.IsControl(h) {
@@ -142,24 +145,16 @@ func (a *aggregating) handle(ctx context.Context, msg jetstream.Msg) error {
 		return a.closeBefore(seq, m.Watermark)
 	}
 	newest := int64(noBucket)
-	data := msg.Data()
-	for n := 0; len(data) > 0; n++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		if len(line) == 0 {
-			continue
-		}
-		var ev event.Event
-		if err := json.Unmarshal(line, &ev); err != nil {
-			a.deadLetter(seq, n, "undecodable event: "+err.Error(), &ev, line)
-			continue
-		}
+	r := &a.batch
+	if err := r.Decode(msg.Data()); err != nil {
+		a.deadLetterData(seq, 0, "undecodable event batch: "+err.Error(), &event.Event{}, msg.Data())
+		return nil
+	}
+	ev := &a.ev
+	for n := range r.Len() {
+		r.Event(n, ev)
 		a.s.stats.Events.Add(1)
-		k, err := a.agg.Add(&ev)
+		k, err := a.agg.Add(ev)
 		if err == nil {
 			newest = max(newest, k)
 			continue
@@ -168,7 +163,7 @@ func (a *aggregating) handle(ctx context.Context, msg jetstream.Msg) error {
 			continue // redelivered after a restart or takeover: it is in a bucket already published
 		}
 		a.s.stats.Late.Add(1)
-		a.deadLetter(seq, n, err.Error(), &ev, line)
+		a.deadLetter(seq, n, err.Error(), ev)
 	}
 	if newest != noBucket {
 		a.newest[seq] = newest
@@ -187,9 +182,18 @@ func (a *aggregating) counted(seq uint64, k int64) bool {
 	return false
 }
 
-func (a *aggregating) deadLetter(seq uint64, n int, reason string, ev *event.Event, line []byte) {
+// deadLetter sends a late event to the DLQ, as the normalized event's JSON.
+func (a *aggregating) deadLetter(seq uint64, n int, reason string, ev *event.Event) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		data = []byte(err.Error())
+	}
+	a.deadLetterData(seq, n, reason, ev, data)
+}
+
+func (a *aggregating) deadLetterData(seq uint64, n int, reason string, ev *event.Event, data []byte) {
 	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Source: ev.Origin.Source, Line: ev.Origin.Line,
-		Format: ev.Origin.Format, Data: bytes.Clone(line)}
+		Format: ev.Origin.Format, Data: bytes.Clone(data)}
 	// The id makes the dead letter of a redelivered message a duplicate, not a second letter.
 	id := "late-" + strconv.FormatUint(seq, 10) + "-" + strconv.Itoa(n)
 	if err := a.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), id); err != nil {
@@ -235,7 +239,7 @@ func (a *aggregating) publishClose(seq uint64, pc PartitionClose) error {
 	if pc.EOF {
 		id += "-eof-" + pc.Replay
 	}
-	return publishJSON(a.pub, stream.BucketsSubject(a.p), id, &pc)
+	return publishMsgpack(a.pub, stream.BucketsSubject(a.p), id, &pc)
 }
 
 // commit stores the closes, then remembers how far the partition is closed.

@@ -30,13 +30,14 @@ type bucket struct {
 	// profile's new-destination detector; granularity is its Job.DestinationKey.
 	hostDests   bool
 	granularity string
+	uids        map[string]string // see uidName
 }
 
 // valueAgg is what the bucket knows of one process.name: how often it connected, every
 // influencer value (bounded), and the first few events as examples.
 type valueAgg struct {
 	count       int64
-	influencers map[string]map[string]struct{}
+	influencers []map[string]struct{} // by the job's influencer, in its order
 	examples    []record.Example
 	// dests and users feed the enricher's history: which address and port, and which user
 	// (user.name, or uid=<id> where only the id is known) the process used.
@@ -49,6 +50,20 @@ type valueAgg struct {
 
 func newBucket(k int64) *bucket { return &bucket{start: k, values: map[string]*valueAgg{}} }
 
+// uidName is the user of an event that has only the numeric id, "uid=<id>", made once per
+// bucket and id rather than once per event.
+func (b *bucket) uidName(id string) string {
+	if u, ok := b.uids[id]; ok {
+		return u
+	}
+	if b.uids == nil {
+		b.uids = map[string]string{}
+	}
+	u := "uid=" + id
+	b.uids[id] = u
+	return u
+}
+
 // newJobBucket is a bucket that gathers what job's detectors need.
 func newJobBucket(k int64, job Job) *bucket {
 	b := newBucket(k)
@@ -60,32 +75,32 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 	v := ev.Field(byField)
 	a := b.values[v]
 	if a == nil {
-		a = &valueAgg{influencers: make(map[string]map[string]struct{}, len(influencers)),
+		a = &valueAgg{influencers: make([]map[string]struct{}, len(influencers)),
 			dests: map[record.Endpoint]struct{}{}, users: map[string]struct{}{}}
 		b.values[v] = a
 	}
 	a.count++
 	// Every bound keeps the smallest items, not the first to arrive, so a bucket's summary is
 	// the same whatever order its events came in (several ingest replicas, redeliveries).
-	for _, f := range influencers {
+	for i, f := range influencers {
 		val := ev.Field(f)
 		if val == "" {
 			continue
 		}
-		set := a.influencers[f]
+		set := a.influencers[i]
 		if set == nil {
 			set = map[string]struct{}{}
-			a.influencers[f] = set
+			a.influencers[i] = set
 		}
 		keepSmallest(set, val, maxInfluenceValues, strings.Compare)
 	}
-	keepExample(a, example(ev))
+	keepExample(a, ev)
 	if ip := ev.Destination.IP; ip != "" {
 		keepSmallest(a.dests, record.Endpoint{IP: ip, Port: ev.Destination.Port}, maxDestinations, compareEndpoint)
 	}
 	user := ev.User.Name
 	if user == "" && ev.User.ID != "" {
-		user = "uid=" + ev.User.ID
+		user = b.uidName(ev.User.ID)
 	}
 	if user != "" {
 		keepSmallest(a.users, user, maxUsers, strings.Compare)
@@ -166,7 +181,11 @@ func keepSmallest[T comparable](set map[T]struct{}, v T, limit int, cmp func(a, 
 }
 
 // keepExample keeps the earliest examples by time, then source and line, in that order.
-func keepExample(a *valueAgg, e record.Example) {
+func keepExample(a *valueAgg, ev *event.Event) {
+	if len(a.examples) == maxExamples && ev.Timestamp.After(a.examples[maxExamples-1].Timestamp) {
+		return // later than every example kept: most events, and no example to build
+	}
+	e := example(ev)
 	i, _ := slices.BinarySearchFunc(a.examples, e, compareExample)
 	if i >= maxExamples {
 		return
@@ -199,8 +218,8 @@ func (b *bucket) sortedValues() []string {
 // Elastic writes them.
 func (a *valueAgg) influencerList(fields []string) []record.Influencer {
 	var out []record.Influencer
-	for _, f := range fields {
-		set := a.influencers[f]
+	for i, f := range fields {
+		set := a.influencers[i]
 		if len(set) == 0 {
 			continue
 		}
@@ -227,7 +246,7 @@ func example(ev *event.Event) record.Example {
 		PID:              ev.Process.PID,
 		ParentPID:        ev.Process.Parent.PID,
 		Executable:       ev.Process.Executable,
-		Args:             ev.Process.Args,
+		Args:             slices.Clone(ev.Process.Args), // the event's may be shared and reused
 		Title:            ev.Process.Title,
 		WorkingDirectory: ev.Process.WorkingDirectory,
 		DestinationIP:    ev.Destination.IP,

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/rarenet/rarenet/services/scorer/rare"
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/job"
 	"github.com/rarenet/rarenet/shared/record"
@@ -37,6 +38,9 @@ type Job struct {
 	// and internal or external, plus the /24 of external addresses), or "ip", "net" or
 	// "service" to measure the alternatives (docs/quality.md).
 	DestinationKey string
+	// Normalizer is which ml-cpp record score normaliser to follow: rare.Normalizer84 (the
+	// default, Elastic 8.4 and later) or rare.Normalizer7x (before 8.4).
+	Normalizer rare.NormalizerVersion
 }
 
 // DefaultJob is v3_linux_anomalous_network_activity, the reference job of 8.3 to 9.3, which the

@@ -229,9 +229,13 @@ func TestCloseAll(t *testing.T) {
 	})
 }
 
-// TestDecayOverEmptyBuckets checks that the buckets between two data buckets, empty ones
-// included, each multiply every concentration by exp(-0.0005 * 15m/30m) = exp(-0.00025).
-func TestDecayOverEmptyBuckets(t *testing.T) {
+// TestNoDecayOverEmptyBuckets checks that empty buckets between two data buckets decay
+// nothing, and that each bucket with data decays every concentration once, after its values
+// are added, by exp(-0.0005 * 15m/30m) = exp(-0.00025), as ml-cpp does
+// (lib/model/CEventRateModel.cc, sample: addSamples for each person, then
+// if (!data.empty()) m_ProbabilityPrior.propagateForwardsByTime(1.0)).
+func TestNoDecayOverEmptyBuckets(t *testing.T) {
+	d1 := math.Exp(-0.00025)
 	for _, k := range []int{1, 2, 10, 96, 2880} {
 		t.Run(strconv.Itoa(k), func(t *testing.T) {
 			d := newDetector(t, DefaultJob())
@@ -240,14 +244,14 @@ func TestDecayOverEmptyBuckets(t *testing.T) {
 			add(t, d, ev(at(k), "b"))
 			add(t, d, ev(at(k), "both"))
 			d.CloseAll()
-			decay := math.Exp(-0.00025 * float64(k))
+			// Bucket 0 leaves a and both at d1; bucket k adds 1 to b and both and decays once.
 			checks := []struct {
 				value string
 				want  float64
 			}{
-				{"a", decay},
-				{"b", 1},
-				{"both", 1 + decay},
+				{"a", d1 * d1},
+				{"b", d1},
+				{"both", (d1 + 1) * d1},
 			}
 			for _, c := range checks {
 				got, ok := d.model.Concentration(c.value)
@@ -255,7 +259,7 @@ func TestDecayOverEmptyBuckets(t *testing.T) {
 					t.Errorf("concentration of %s = %.15g (known %v), want %.15g", c.value, got, ok, c.want)
 				}
 			}
-			if got, want := d.model.TotalConcentration(), 2+2*decay; math.Abs(got-want) > 1e-12*want {
+			if got, want := d.model.TotalConcentration(), 2*d1*d1+2*d1; math.Abs(got-want) > 1e-12*want {
 				t.Errorf("total concentration = %.15g, want %.15g", got, want)
 			}
 		})
@@ -350,15 +354,18 @@ func TestRecord(t *testing.T) {
 	}
 
 	x := r.Explanation
-	if x.EventCount != 5 || !x.FirstOccurrence || math.Abs(x.Concentration-1) > 1e-12 || x.DistinctValues != 11 || x.BucketsModelled != 21 {
-		t.Errorf("explanation %+v: want 5 events, first occurrence, concentration 1, 11 values, 21 buckets", x)
+	// Added, then decayed once: nc is scored with concentration exp(-0.00025).
+	d1 := math.Exp(-0.00025)
+	if x.EventCount != 5 || !x.FirstOccurrence || math.Abs(x.Concentration-d1) > 1e-12 || x.DistinctValues != 11 || x.BucketsModelled != 21 {
+		t.Errorf("explanation %+v: want 5 events, first occurrence, concentration exp(-0.00025), 11 values, 21 buckets", x)
 	}
-	// 10 values in each of 21 buckets, decayed by exp(-0.00025) per bucket, plus nc's 1.
+	// 10 values in each of 21 buckets, each decayed once after it was added and once per later
+	// bucket, plus nc's exp(-0.00025).
 	var wantTotal float64
 	for k := range 21 {
-		wantTotal += 10 * math.Exp(-0.00025*float64(k))
+		wantTotal += 10 * math.Exp(-0.00025*float64(k+1))
 	}
-	wantTotal++
+	wantTotal += d1
 	if math.Abs(x.TotalConcentration-wantTotal) > 1e-9 {
 		t.Errorf("total concentration %.12g, want %.12g", x.TotalConcentration, wantTotal)
 	}

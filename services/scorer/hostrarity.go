@@ -38,7 +38,7 @@ type hostRarity struct {
 }
 
 func newHostRarity(job Job) (*hostRarity, error) {
-	n, err := rare.NewNormalizer(rare.DefaultNormalizerConfig(job.BucketSpan))
+	n, err := newNormalizer(job)
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +76,8 @@ func (h *hostRarity) score(k int64, start time.Time, values []ValueSummary, flee
 			hm = &hostModel{model: m, modelled: noBucket}
 			h.hosts[host] = hm
 		}
-		if hm.modelled != noBucket {
-			hm.model.Advance(int(k - hm.modelled))
-		}
+		// ScoreBucket decays the host's model once: a host's partition decays only after
+		// buckets in which it has data, as ml-cpp's partitioned models do.
 		hm.modelled = k
 		idx := byHost[host]
 		names := make([]string, len(idx))
@@ -95,9 +94,6 @@ func (h *hostRarity) score(k int64, start time.Time, values []ValueSummary, flee
 				cands = append(cands, candidate{host, idx[j], keyed})
 			}
 		}
-	}
-	if h.modelled != noBucket {
-		h.norm.Advance(int(k-h.modelled) - 1)
 	}
 	h.modelled = k
 	h.norm.Update(all)
@@ -160,7 +156,9 @@ func (h *hostRarity) snapshot() (map[string]HostState, rare.NormalizerState) {
 	return hs, h.norm.Snapshot()
 }
 
-func (h *hostRarity) restore(hs map[string]HostState, norm rare.NormalizerState, modelled int64) error {
+// restore replaces the per-host models and their normaliser; legacy says the checkpoint is an
+// earlier rarenet's, whose models were not yet decayed for their last bucket.
+func (h *hostRarity) restore(hs map[string]HostState, norm rare.NormalizerState, modelled int64, legacy bool) error {
 	for name, s := range hs {
 		m, err := rare.NewModel(rare.DefaultConfig(h.job.BucketSpan))
 		if err != nil {
@@ -168,6 +166,9 @@ func (h *hostRarity) restore(hs map[string]HostState, norm rare.NormalizerState,
 		}
 		if err := m.Restore(s.Model); err != nil {
 			return err
+		}
+		if legacy {
+			m.Advance(1)
 		}
 		h.hosts[name] = &hostModel{model: m, modelled: s.Modelled}
 	}

@@ -36,7 +36,7 @@ func BuiltinJob(id string) (Job, error) {
 // ResolveJob settles the job the configuration names and replaces Job with it: JobFile (its
 // id from JobID, the module manifest beside it, or its file name), the job of ModuleDir that
 // JobID names, or the built-in job JobID names. With none of them Job is kept. BucketSpan,
-// when set, replaces the job's. The warm-up and the enhanced detectors are kept.
+// when set, replaces the job's. The warm-up, the normaliser and the enhanced detectors are kept.
 func (c *Config) ResolveJob() error {
 	var j job.Job
 	var err error
@@ -61,8 +61,8 @@ func (c *Config) ResolveJob() error {
 	if j.Function != "" { // a job was read
 		keep := c.Job
 		c.Job = FromJob(j)
-		c.Job.WarmupBuckets, c.Job.HostRarity, c.Job.NewDestinations, c.Job.DestinationKey =
-			keep.WarmupBuckets, keep.HostRarity, keep.NewDestinations, keep.DestinationKey
+		c.Job.WarmupBuckets, c.Job.Normalizer, c.Job.HostRarity, c.Job.NewDestinations, c.Job.DestinationKey =
+			keep.WarmupBuckets, keep.Normalizer, keep.HostRarity, keep.NewDestinations, keep.DestinationKey
 	}
 	c.JobFile, c.ModuleDir, c.JobID = "", "", c.Job.ID
 	if c.BucketSpan > 0 {

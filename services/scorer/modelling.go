@@ -90,6 +90,10 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 	if err := r.Restore(cp.Rarity); err != nil {
 		return nil, fmt.Errorf("scorer: restore model: %w", err)
 	}
+	if cp.Rarity.Normalizer.Legacy() {
+		s.log.Warn("model checkpoint from an earlier rarenet: the record score normaliser's quantiles restart (now ml-cpp's q-digests)",
+			"buckets_modelled", cp.Rarity.Modelled-cp.Rarity.First+1)
+	}
 	m.closed, m.announced, m.records = cp.Closed, cp.Announced, cp.Records
 	if cp.Pending != nil {
 		m.pending = cp.Pending
@@ -103,7 +107,7 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 
 func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
 	var pc PartitionClose
-	if err := json.Unmarshal(msg.Data(), &pc); err != nil || pc.Partition < 0 || pc.Partition >= len(m.closed) {
+	if err := decodeClose(msg, &pc); err != nil || pc.Partition < 0 || pc.Partition >= len(m.closed) {
 		reason := fmt.Sprintf("bucket summary on %s: not a partition close of one of %d partitions", msg.Subject(), len(m.closed))
 		if err != nil {
 			reason = "undecodable bucket summary: " + err.Error()
@@ -128,6 +132,20 @@ func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
 		return m.endOfInput(pc)
 	}
 	return nil
+}
+
+// decodeClose decodes a partition close: msgpack as the aggregators write it, or JSON as
+// scorers before msgpack did (a stream may still hold their closes after an upgrade).
+func decodeClose(msg jetstream.Msg, pc *PartitionClose) error {
+	data := msg.Data()
+	if len(data) > 0 && data[0] == '{' {
+		return json.Unmarshal(data, pc)
+	}
+	rest, err := pc.UnmarshalMsg(data)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("%d bytes after the partition close", len(rest))
+	}
+	return err
 }
 
 // ready is the last bucket every partition has closed.
@@ -155,7 +173,7 @@ func (m *modelling) scoreReady() error {
 		sums := bucketSummaries(m.s.cfg.Job, k, m.pending[k])
 		for i, sum := range sums {
 			id := m.s.cfg.Job.ID + "_summary_" + strconv.FormatInt(sum.Timestamp, 10) + "_" + strconv.Itoa(i)
-			if err := publishJSON(m.pub, stream.AnomaliesSubject, id, &sum); err != nil {
+			if err := publishMsgpack(m.pub, stream.AnomaliesSubject, id, &sum); err != nil {
 				return err
 			}
 		}

@@ -46,7 +46,7 @@ func NewRarity(job Job) (*Rarity, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := rare.NewNormalizer(rare.DefaultNormalizerConfig(job.BucketSpan))
+	n, err := newNormalizer(job)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +60,15 @@ func NewRarity(job Job) (*Rarity, error) {
 		r.dest = newDestRarity(job)
 	}
 	return r, nil
+}
+
+// newNormalizer returns the record score normaliser of the job's ml-cpp version.
+func newNormalizer(job Job) (*rare.Normalizer, error) {
+	cfg, err := rare.NormalizerConfigFor(job.BucketSpan, job.Normalizer)
+	if err != nil {
+		return nil, err
+	}
+	return rare.NewNormalizer(cfg)
 }
 
 // Modelled returns the last bucket added to the model (noBucket before the first).
@@ -79,7 +88,10 @@ func (r *Rarity) Snapshot() RarityState {
 	return s
 }
 
-// Restore replaces the model's state with s.
+// Restore replaces the model's state with s. A checkpoint of an earlier rarenet, whose
+// normaliser kept an exact histogram (s.Normalizer.Legacy()), is migrated: its quantiles
+// restart, and its model, which was not yet decayed for its last bucket, is decayed once, as
+// ml-cpp decays after adding a bucket.
 func (r *Rarity) Restore(s RarityState) error {
 	if err := r.model.Restore(s.Model); err != nil {
 		return err
@@ -87,20 +99,25 @@ func (r *Rarity) Restore(s RarityState) error {
 	if err := r.norm.Restore(s.Normalizer); err != nil {
 		return err
 	}
+	legacy := s.Normalizer.Legacy()
+	if legacy {
+		r.model.Advance(1)
+	}
 	r.first, r.modelled = s.First, s.Modelled
 	if r.dest != nil && s.Destinations != nil {
 		r.dest.restore(*s.Destinations)
 	}
 	if r.host != nil && s.HostNorm != nil {
-		return r.host.restore(s.Hosts, *s.HostNorm, s.HostModelled)
+		return r.host.restore(s.Hosts, *s.HostNorm, s.HostModelled, legacy)
 	}
 	return nil
 }
 
-// Score adds bucket k, made of the summaries of every partition, to the model (decaying over
-// the buckets since the last one, empty ones included), scores it, and returns the records
-// of the values whose probability is below the job's record probability. Buckets must come in
-// increasing order; an empty bucket only moves time on.
+// Score adds bucket k, made of the summaries of every partition, to the model (which then
+// decays once), scores it, and returns the records of the values whose probability is below
+// the job's record probability. Buckets must come in increasing order; an empty bucket changes
+// nothing, as in ml-cpp, which neither decays the model nor ages the normaliser for a bucket
+// without data.
 func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 	var values []ValueSummary
 	for _, p := range parts {
@@ -112,11 +129,7 @@ func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
 	// Partitions hold disjoint values; sorting makes the union independent of how values were
 	// spread over them.
 	slices.SortFunc(values, func(a, b ValueSummary) int { return strings.Compare(a.Value, b.Value) })
-	if r.modelled != noBucket {
-		r.model.Advance(int(k - r.modelled))
-		// Update ages the normaliser by this bucket itself; Advance covers the empty ones.
-		r.norm.Advance(int(k-r.modelled) - 1)
-	} else {
+	if r.modelled == noBucket {
 		r.first = k
 	}
 	r.modelled = k

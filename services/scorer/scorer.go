@@ -23,7 +23,6 @@ package scorer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,7 +33,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tinylib/msgp/msgp"
 
+	"github.com/rarenet/rarenet/services/scorer/rare"
+	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/job"
 	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -72,6 +74,9 @@ type Config struct {
 	// Profile is "faithful" (the reference's job) or "enhanced", which adds the
 	// rare-on-this-host detector.
 	Profile string
+	// Normalizer names the ml-cpp record score normaliser: "8.4" (the default, Elastic 8.4
+	// and later) or "7.x" (before 8.4); Validate sets Job.Normalizer from it.
+	Normalizer string
 	// LeaseTTL is how long a replica that stopped renewing its leases keeps its partitions
 	// and the model before other replicas take them over (0: lease.DefaultTTL).
 	LeaseTTL time.Duration
@@ -86,6 +91,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ModuleDir, "module", "", "a Kibana ML module folder (manifest.json and ml/): run its job that --job-id names")
 	fs.DurationVar(&c.BucketSpan, "bucket-span", 0, "replace the job's bucket span (default: the job's, 15m for the built-ins)")
 	fs.Int64Var(&c.Job.WarmupBuckets, "warmup-buckets", 0, "write no records in the job's first N buckets (Elastic advises 20 buckets of data; 0 as the reference)")
+	fs.StringVar(&c.Normalizer, "normalizer", "8.4", "record_score as ml-cpp computes it since Elastic 8.4 (8.4), or before (7.x: every raw score in the quantiles, percentiles per 30 minutes)")
 	fs.StringVar(&c.Clock, "clock", ClockWall, "what closes buckets: wall (live: the wall clock too) or watermark (replay: event time only)")
 	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "live mode: how long after a bucket's end late events are still taken")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", lease.DefaultTTL, "another scorer replica takes over the partitions and the model of one that has not renewed its leases for this long")
@@ -102,6 +108,13 @@ func (c *Config) Validate() error {
 		c.Job.HostRarity, c.Job.NewDestinations = true, true
 	default:
 		return fmt.Errorf("scorer: --profile: want faithful or enhanced, got %q", c.Profile)
+	}
+	if c.Normalizer != "" {
+		v, err := rare.ParseNormalizerVersion(c.Normalizer)
+		if err != nil {
+			return fmt.Errorf("scorer: --normalizer: %w", err)
+		}
+		c.Job.Normalizer = v
 	}
 	if c.Clock != ClockWall && c.Clock != ClockWatermark {
 		return fmt.Errorf("scorer: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)
@@ -230,13 +243,15 @@ func freshConsumer(ctx context.Context, js jetstream.JetStream, streamName, name
 	return natsutil.DurableConsumer(ctx, js, streamName, name, filter)
 }
 
-// publishJSON publishes v on subject with the message id.
-func publishJSON(pub *natsutil.Publisher, subject, id string, v any) error {
-	b, err := json.Marshal(v)
+// publishMsgpack publishes v in msgpack on subject with the message id, saying so in
+// control.HeaderEncoding.
+func publishMsgpack(pub *natsutil.Publisher, subject, id string, v msgp.Marshaler) error {
+	b, err := v.MarshalMsg(nil)
 	if err != nil {
 		return fmt.Errorf("scorer: encode %T: %w", v, err)
 	}
 	m := nats.NewMsg(subject)
 	m.Data = b
+	m.Header.Set(control.HeaderEncoding, control.EncodingMsgpack)
 	return pub.Publish(m, id)
 }

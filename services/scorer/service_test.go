@@ -61,28 +61,24 @@ func (h *harness) publish(t *testing.T, m *nats.Msg) {
 	}
 }
 
-// publishEvents sends events as one NDJSON message per partition, and returns the lines.
-func (h *harness) publishEvents(t *testing.T, evs ...*event.Event) map[string][]byte {
+// publishEvents sends events as one event batch per partition, as ingest does.
+func (h *harness) publishEvents(t *testing.T, evs ...*event.Event) {
 	t.Helper()
-	batches := make([][]byte, testPartitions)
-	lines := map[string][]byte{}
+	batches := make([]event.BatchBuilder, testPartitions)
 	for _, e := range evs {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines[e.Process.Name] = b
-		p := partition.Of(e.Process.Name, testPartitions)
-		batches[p] = append(append(batches[p], b...), '\n')
+		batches[partition.Of(e.Process.Name, testPartitions)].Add(e)
 	}
-	for p, b := range batches {
-		if len(b) > 0 {
+	for p := range batches {
+		if batches[p].Len() > 0 {
+			data, err := batches[p].AppendMsg(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			m := nats.NewMsg(stream.EventsSubject(p))
-			m.Data = b
+			m.Data = data
 			h.publish(t, m)
 		}
 	}
-	return lines
 }
 
 // watermark announces wm on every partition, as ingest does.
@@ -143,16 +139,19 @@ func describe(t *testing.T, m *nats.Msg) string {
 		}
 		return "wm " + mk.Watermark.Format("15:04")
 	}
+	if m.Header.Get(control.HeaderEncoding) == control.EncodingMsgpack {
+		var sum record.BucketSummary
+		if _, err := sum.UnmarshalMsg(m.Data); err != nil {
+			t.Fatal(err)
+		}
+		if sum.ResultType != record.ResultTypeBucketSummary {
+			t.Fatalf("msgpack message of result type %q", sum.ResultType)
+		}
+		return fmt.Sprintf("sum %d@%s", len(sum.Values), time.UnixMilli(sum.Timestamp).UTC().Format("15:04"))
+	}
 	var r record.Record
 	if err := json.Unmarshal(m.Data, &r); err != nil {
 		t.Fatal(err)
-	}
-	if r.ResultType == record.ResultTypeBucketSummary {
-		var sum record.BucketSummary
-		if err := json.Unmarshal(m.Data, &sum); err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprintf("sum %d@%s", len(sum.Values), time.UnixMilli(sum.Timestamp).UTC().Format("15:04"))
 	}
 	return "rec " + r.ByFieldValue + "@" + r.BucketStart().Format("15:04")
 }
@@ -188,16 +187,17 @@ func TestServiceEndToEnd(t *testing.T) {
 	// A late event, in one message with an event of the open bucket 21.
 	late := ev(at(5).Add(time.Minute), regular(3))
 	late.Origin = event.Origin{Source: "late.log", Line: 3, Format: "ecs"}
+	// The dead letter holds the late event as the normalized event's JSON.
 	lateLine, err := json.Marshal(late)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok, err := json.Marshal(ev(at(21), regular(3)))
+	data, err := event.EncodeBatch(ev(at(21), regular(3)), late)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := nats.NewMsg(stream.EventsSubject(partition.Of(regular(3), testPartitions)))
-	m.Data = append(append(append(ok, '\n'), lateLine...), '\n')
+	m.Data = data
 	h.publish(t, m)
 	events += 2
 
@@ -306,11 +306,11 @@ func TestServiceUndecodableEvent(t *testing.T) {
 	h := startScorer(t)
 	dlq := newReader(t, h, stream.DLQSubject(Stage))
 	m := nats.NewMsg(stream.EventsSubject(2))
-	m.Data = []byte("{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"process\":{\"name\":\"ok\"}}\nnot json\n")
+	m.Data = []byte("{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"process\":{\"name\":\"ok\"}}\n")
 	h.publish(t, m)
 	got := dlq.next(t)
-	if string(got.Data) != "not json" {
-		t.Errorf("data %q, want the undecodable line", got.Data)
+	if !bytes.Equal(got.Data, m.Data) {
+		t.Errorf("data %q, want the undecodable message", got.Data)
 	}
 	if r := got.Header.Get(control.HeaderReason); !strings.HasPrefix(r, "undecodable event") {
 		t.Errorf("reason %q", r)

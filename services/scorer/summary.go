@@ -1,5 +1,7 @@
 package scorer
 
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file summary.go -o summary_gen.go -tests=false -io=false
+
 import (
 	"slices"
 	"strings"
@@ -7,6 +9,13 @@ import (
 
 	"github.com/rarenet/rarenet/shared/record"
 )
+
+// The bucket summaries travel from the partitions to the model in msgpack (tinylib/msgp,
+// generated with go generate), with the JSON names as keys: they are the scorer's bulk
+// once per bucket, and JSON cost more to decode than scoring them.
+//
+//msgp:tag json
+//msgp:timezone utc
 
 // PartitionClose is what a partition's aggregator publishes on rarenet.buckets.<p> each time
 // its watermark closes buckets: the summaries of the closed buckets that had events, and how

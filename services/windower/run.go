@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -103,13 +104,17 @@ func (s *Service) runAt(ctx context.Context, t time.Time, catchUp bool) error {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d records missed: their runs were skipped", st.Missed))
 	}
 	// The ids are remembered only once the signals are stored, so a crash in between repeats
-	// a signal (JetStream's de-duplication window absorbs it) rather than losing one.
-	if err := s.pub.Flush(ctx); err != nil {
-		return err
+	// a signal (JetStream's de-duplication window absorbs it) rather than losing one. The
+	// writes that follow go out with the stage's next Flush (its commit, before the input is
+	// acknowledged): a run without signals costs no round trip of its own.
+	if len(ids) > 0 {
+		if err := s.pub.Flush(ctx); err != nil {
+			return err
+		}
 	}
 	stamp := []byte(t.UTC().Format(time.RFC3339))
 	for _, id := range ids {
-		if _, err := s.kv.Put(ctx, id, stamp); err != nil {
+		if err := s.pub.Publish(natsutil.KVPut(s.kv, id, stamp), ""); err != nil {
 			return fmt.Errorf("windower: remember signal %s: %w", id, err)
 		}
 		s.emitted[id] = t
@@ -117,20 +122,20 @@ func (s *Service) runAt(ctx context.Context, t time.Time, catchUp bool) error {
 	// A suppressed record is remembered too: later runs see it as a duplicate, so it is
 	// counted as suppressed once.
 	for _, id := range suppressedIDs {
-		if _, err := s.kv.Put(ctx, id, []byte("suppressed "+t.UTC().Format(time.RFC3339))); err != nil {
+		if err := s.pub.Publish(natsutil.KVPut(s.kv, id, []byte("suppressed "+t.UTC().Format(time.RFC3339))), ""); err != nil {
 			return fmt.Errorf("windower: remember suppressed signal %s: %w", id, err)
 		}
 		s.emitted[id] = t
 	}
 	for g, sp := range groups {
-		if err := s.st.putSuppression(ctx, g, sp); err != nil {
+		if err := s.st.putSuppression(g, sp); err != nil {
 			return err
 		}
 	}
-	if err := s.st.save(ctx); err != nil {
+	if err := s.st.save(); err != nil {
 		return err
 	}
-	if err := s.st.saveLastRun(ctx, t); err != nil {
+	if err := s.st.saveLastRun(t); err != nil {
 		return err
 	}
 	// Records older than this run's window never come back, so neither do their ids.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/record"
 )
 
@@ -19,14 +20,15 @@ import (
 // loses none), and the suppression groups.
 type state struct {
 	kv   jetstream.KeyValue
-	rule string // ruleKey of the rule id
+	pub  *natsutil.Publisher // writes go out with the stage's publishes (natsutil.KVPut)
+	rule string              // ruleKey of the rule id
 	// added and pruned are the pending records changed since the last save.
 	added  map[string]record.Record
 	pruned map[string]bool
 }
 
-func newState(kv jetstream.KeyValue, ruleID string) *state {
-	return &state{kv: kv, rule: ruleKey(ruleID), added: map[string]record.Record{}, pruned: map[string]bool{}}
+func newState(kv jetstream.KeyValue, pub *natsutil.Publisher, ruleID string) *state {
+	return &state{kv: kv, pub: pub, rule: ruleKey(ruleID), added: map[string]record.Record{}, pruned: map[string]bool{}}
 }
 
 func (s *state) lastRunKey() string          { return "lastrun." + s.rule }
@@ -78,19 +80,19 @@ func (s *state) prune(id string) {
 	s.pruned[id] = true
 }
 
-// save writes the pending records changed since the last save.
-func (s *state) save(ctx context.Context) error {
+// save writes the pending records changed since the last save, with the stage's next Flush.
+func (s *state) save() error {
 	for id, r := range s.added {
 		b, err := json.Marshal(&r)
 		if err != nil {
 			return err
 		}
-		if _, err := s.kv.Put(ctx, s.pendingKey(id), b); err != nil {
+		if err := s.pub.Publish(natsutil.KVPut(s.kv, s.pendingKey(id), b), ""); err != nil {
 			return fmt.Errorf("windower: save pending record: %w", err)
 		}
 	}
 	for id := range s.pruned {
-		if err := s.kv.Purge(ctx, s.pendingKey(id)); err != nil {
+		if err := s.pub.Publish(natsutil.KVPurge(s.kv, s.pendingKey(id)), ""); err != nil {
 			return fmt.Errorf("windower: forget pending record: %w", err)
 		}
 	}
@@ -99,8 +101,9 @@ func (s *state) save(ctx context.Context) error {
 	return nil
 }
 
-func (s *state) saveLastRun(ctx context.Context, t time.Time) error {
-	if _, err := s.kv.Put(ctx, s.lastRunKey(), []byte(t.UTC().Format(time.RFC3339Nano))); err != nil {
+// saveLastRun writes the last run's time, with the stage's next Flush.
+func (s *state) saveLastRun(t time.Time) error {
+	if err := s.pub.Publish(natsutil.KVPut(s.kv, s.lastRunKey(), []byte(t.UTC().Format(time.RFC3339Nano))), ""); err != nil {
 		return fmt.Errorf("windower: save last run: %w", err)
 	}
 	return nil
@@ -154,9 +157,10 @@ func (s *state) getSuppression(ctx context.Context, group string) (suppression, 
 	return sp, true, nil
 }
 
-func (s *state) putSuppression(ctx context.Context, group string, sp suppression) error {
+// putSuppression writes a suppression group, with the stage's next Flush.
+func (s *state) putSuppression(group string, sp suppression) error {
 	b, _ := json.Marshal(sp)
-	if _, err := s.kv.Put(ctx, s.suppressKey(group), b); err != nil {
+	if err := s.pub.Publish(natsutil.KVPut(s.kv, s.suppressKey(group), b), ""); err != nil {
 		return fmt.Errorf("windower: save suppression: %w", err)
 	}
 	return nil

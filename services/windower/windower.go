@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	log = log.With("stage", Stage, "rule_id", cfg.Rule.ID, "holder", holder)
 	s := &Service{cfg: cfg, js: js, kv: kv, exKV: exKV, pub: natsutil.NewPublisher(js), log: log, now: time.Now,
 		lease: lease.New(stateKV, "lease."+ruleKey(cfg.Rule.ID), holder, cfg.leaseTTL(), log)}
-	s.st = newState(stateKV, cfg.Rule.ID)
+	s.st = newState(stateKV, s.pub, cfg.Rule.ID)
 	s.reset()
 	return s, nil
 }
@@ -152,7 +152,7 @@ func ensureBuckets(ctx context.Context, js jetstream.JetStream) error {
 
 func (s *Service) reset() {
 	s.win = NewWindow(s.cfg.Rule)
-	s.st = newState(s.st.kv, s.cfg.Rule.ID)
+	s.st = newState(s.st.kv, s.pub, s.cfg.Rule.ID)
 	s.emitted = map[string]time.Time{}
 	s.supp = map[string]suppression{}
 	s.warnings = nil
@@ -224,7 +224,7 @@ func (s *Service) runActive(ctx context.Context) error {
 	r := s.cfg.Rule
 	s.log.Info("active", "rule", r.Name, "source", r.Source, "version", r.Version, "jobs", r.JobIDs,
 		"clock", s.cfg.Clock, "interval", r.Interval, "from", r.From, "threshold", r.Threshold, "max_signals", r.MaxSignals,
-		"last_run", s.win.LastRun(), "pending", len(s.win.pending), "exceptions", len(s.ex.set), "suppress_for", s.cfg.SuppressFor)
+		"last_run", timeOrNone(s.win.LastRun()), "pending", len(s.win.pending), "exceptions", len(s.ex.set), "suppress_for", s.cfg.SuppressFor)
 	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.commit}
 	if s.live() {
 		// Ticks come when the input is idle: a backlog (after downtime) is read first, then
@@ -283,10 +283,10 @@ func (s *Service) activate(ctx context.Context) error {
 }
 
 func (s *Service) commit(ctx context.Context) error {
-	if err := s.pub.Flush(ctx); err != nil {
+	if err := s.st.save(); err != nil {
 		return err
 	}
-	return s.st.save(ctx)
+	return s.pub.Flush(ctx)
 }
 
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
@@ -381,4 +381,12 @@ func (s *Service) runDue(ctx context.Context, due []time.Time, live bool) error 
 		}
 	}
 	return nil
+}
+
+// timeOrNone is a time for the log, "none" for the zero time (year 1 reads as a bug).
+func timeOrNone(t time.Time) any {
+	if t.IsZero() {
+		return "none"
+	}
+	return t
 }

@@ -43,9 +43,14 @@ const (
 	// published for the record's bucket (before its records): an enricher replica enriches
 	// the record once that many are in the shared history.
 	HeaderSummaries = "Rarenet-Summaries"
+	// HeaderEncoding names the encoding of a message's data when it is not JSON:
+	// EncodingMsgpack for bucket summaries between scorer and enricher.
+	HeaderEncoding = "Rarenet-Encoding"
 	// HeaderStatsPrefix starts the headers in which each stage adds its counters (JSON) to an
 	// end-of-input marker as it passes, so the end of a replay reports the whole pipeline.
 	HeaderStatsPrefix = "Rarenet-Stats-"
+	// EncodingMsgpack is HeaderEncoding's value for msgpack data (generated codecs).
+	EncodingMsgpack = "msgpack"
 )
 
 // Kinds of control message.

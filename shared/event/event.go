@@ -6,6 +6,7 @@
 package event
 
 import (
+	"slices"
 	"strconv"
 	"time"
 )
@@ -103,6 +104,16 @@ type Origin struct {
 	Line     int64  `json:"line,omitempty"`
 	Format   string `json:"format,omitempty"`
 	Filtered string `json:"filtered,omitempty"`
+}
+
+// Clone returns a deep copy of e: decoders reuse their events, so a receiver that keeps one
+// beyond the call that delivered it keeps a clone.
+func (e *Event) Clone() *Event {
+	c := *e
+	c.Event.Category = slices.Clone(e.Event.Category)
+	c.Event.Type = slices.Clone(e.Event.Type)
+	c.Process.Args = slices.Clone(e.Process.Args)
+	return &c
 }
 
 // Field returns the value of a keyword field by its ECS name, for the datafeed filter and

@@ -13,6 +13,14 @@ type doc map[string][]string
 
 func (d doc) FieldValues(name string) []string { return d[name] }
 
+// Field is the one value of a single-valued field, as event.Event answers it.
+func (d doc) Field(name string) string {
+	if v := d[name]; len(v) == 1 {
+		return v[0]
+	}
+	return ""
+}
+
 func TestBuiltins(t *testing.T) {
 	four := "host.name,process.name,user.name,destination.ip"
 	tests := []struct {
@@ -95,6 +103,9 @@ func TestBuiltinDatafeeds(t *testing.T) {
 			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
 				t.Fatalf("Explain = %q, want %q", got, tt.want)
 			}
+			if m := d.Query.Compile().Match(tt.doc); m != (tt.want == "") {
+				t.Fatalf("compiled Match = %v, Explain %q", m, got)
+			}
 		})
 	}
 }
@@ -124,6 +135,9 @@ func TestParseQuery(t *testing.T) {
 			}
 			if got := q.Match(tt.doc); got != tt.match {
 				t.Fatalf("Match = %v, want %v (%s)", got, tt.match, q.Explain(tt.doc))
+			}
+			if got := q.Compile().Match(tt.doc); got != tt.match {
+				t.Fatalf("compiled Match = %v, want %v", got, tt.match)
 			}
 		})
 	}
@@ -178,4 +192,42 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) succeeded", s)
 		}
 	}
+}
+
+// FuzzMatcher checks that a compiled query answers as the query does, on the built-in
+// datafeeds and rarenet's own, for documents of any values.
+func FuzzMatcher(f *testing.F) {
+	f.Add("connected-to", "network", "start", "linux", "curl", "alice", "203.0.113.9")
+	f.Add("connection_attempted", "network", "end", "windows", "metricbeat", "jenkins", "::ffff:127.0.0.1")
+	f.Add("", "", "", "", "", "", "0:0:0:0:0:0:0:1")
+	var queries []Query
+	for _, name := range []string{BuiltinV1, BuiltinV3} {
+		_, d, err := Builtin(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		queries = append(queries, d.Query)
+	}
+	cidr, err := ParseQuery(json.RawMessage(`{"bool": {"must_not": [{"terms": {"destination.ip": ["127.0.0.0/8", "::1", "fe80::/10", "not-an-ip"]}}]}}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	queries = append(queries, cidr)
+	f.Fuzz(func(t *testing.T, action, category, typ, os, process, user, ip string) {
+		d := doc{}
+		for k, v := range map[string]string{"event.action": action, "event.category": category, "host.os.type": os,
+			"process.name": process, "user.name": user, "destination.ip": ip, "agent.type": "auditbeat"} {
+			if v != "" {
+				d[k] = []string{v}
+			}
+		}
+		if typ != "" {
+			d["event.type"] = []string{"connection", typ}
+		}
+		for i := range queries {
+			if want, got := queries[i].Match(d), queries[i].Compile().Match(d); got != want {
+				t.Fatalf("query %d: compiled Match = %v, Match = %v, doc %v", i, got, want, d)
+			}
+		}
+	})
 }

@@ -86,6 +86,12 @@ type Loop struct {
 	Release func(context.Context) error
 	// MaxBatch bounds the messages handled between commits (default 1000).
 	MaxBatch int
+	// PullBytes, when set, bounds the bytes the client buffers ahead of Handle instead of
+	// the number of messages (MaxBatch, at most 1000): for a stream of large messages (raw
+	// input), whose prefetch would otherwise hold hundreds of megabytes. It must exceed the
+	// largest message, or the loop stalls. A MaxBatch below 1000 still bounds the messages
+	// instead (tests make replicas take turns that way).
+	PullBytes int
 	// Idle is how long to wait for input before committing and ticking (default 50ms).
 	Idle time.Duration
 }
@@ -100,7 +106,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	if idle <= 0 {
 		idle = 50 * time.Millisecond
 	}
-	it, err := l.Consumer.Messages(jetstream.PullMaxMessages(min(maxBatch, 1000)))
+	it, err := l.Consumer.Messages(l.pullOpt(maxBatch))
 	if err != nil {
 		return fmt.Errorf("natsutil: pull messages: %w", err)
 	}
@@ -179,7 +185,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			if watch.stalled(ctx) {
 				it.Stop()
-				if it, err = l.Consumer.Messages(jetstream.PullMaxMessages(min(maxBatch, 1000))); err != nil {
+				if it, err = l.Consumer.Messages(l.pullOpt(maxBatch)); err != nil {
 					return stopErr(ctx, fmt.Errorf("natsutil: pull messages again: %w", err))
 				}
 			}
@@ -217,6 +223,16 @@ func (l *Loop) Run(ctx context.Context) error {
 			progress()
 		}
 	}
+}
+
+// pullOpt bounds the client's prefetch (see PullBytes). Bounding both messages and bytes
+// (PullMaxMessagesWithBytesLimit) made the iterator's channel overflow: the client dropped
+// raw messages as a slow consumer, and they came again only after the ack wait.
+func (l *Loop) pullOpt(maxBatch int) jetstream.PullMessagesOpt {
+	if l.PullBytes > 0 && maxBatch >= 1000 {
+		return jetstream.PullMaxBytes(l.PullBytes)
+	}
+	return jetstream.PullMaxMessages(min(maxBatch, 1000))
 }
 
 // stallAfter is how long a loop goes without a message before it asks whether its pull is

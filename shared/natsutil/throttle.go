@@ -26,21 +26,33 @@ type Throttle struct {
 	consumers []string
 	str       jetstream.Stream // looked up once, for listing several consumers
 	Backlog   uint64
+	// Every is how long after a check that found the consumers at most half the backlog
+	// behind Wait returns without asking again: a check is a round trip to the server, and a
+	// stage commits far more often than its consumer can fall half a backlog behind.
+	Every time.Duration
+	quiet time.Time // until then, Wait does not ask
 }
 
 // NewThrottle returns a Throttle on durable consumers of a stream.
 func NewThrottle(js jetstream.JetStream, stream string, consumers ...string) *Throttle {
-	return &Throttle{js: js, stream: stream, consumers: consumers, Backlog: ThrottleBacklog}
+	return &Throttle{js: js, stream: stream, consumers: consumers, Backlog: ThrottleBacklog, Every: 20 * time.Millisecond}
 }
 
 // Wait returns once the consumers are at most Backlog messages behind, none exists (their
 // stage has not started: the stream's own limits apply), or ctx is done. A missing consumer
-// counts as nothing behind.
+// counts as nothing behind. Within Every of a check that found them at most half the
+// backlog behind, it returns at once.
 func (t *Throttle) Wait(ctx context.Context) error {
+	if time.Now().Before(t.quiet) {
+		return nil
+	}
 	for {
-		behind, err := t.behind(ctx)
+		behind, found, err := t.behind(ctx)
 		if err != nil {
 			return stopErr(ctx, fmt.Errorf("natsutil: throttle on %s: %w", t.stream, err))
+		}
+		if found && behind <= t.Backlog/2 {
+			t.quiet = time.Now().Add(t.Every)
 		}
 		if behind <= t.Backlog {
 			return nil
@@ -53,39 +65,40 @@ func (t *Throttle) Wait(ctx context.Context) error {
 	}
 }
 
-// behind sums the undelivered messages of the consumers. Wait runs after every commit, so a
-// check costs one request: the consumer's info for one, one listing of the stream's consumers
-// for several, whatever their number.
-func (t *Throttle) behind(ctx context.Context) (uint64, error) {
+// behind sums the undelivered messages of the consumers, and reports whether any of them
+// exists. A check costs one request: the consumer's info for one, one listing of the
+// stream's consumers for several, whatever their number.
+func (t *Throttle) behind(ctx context.Context) (uint64, bool, error) {
 	if len(t.consumers) == 1 {
 		c, err := t.js.Consumer(ctx, t.stream, t.consumers[0])
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return 0, nil
+			return 0, false, nil
 		}
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
-		return c.CachedInfo().NumPending, nil
+		return c.CachedInfo().NumPending, true, nil
 	}
 	if t.str == nil {
 		s, err := t.js.Stream(ctx, t.stream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return 0, nil
+			return 0, false, nil
 		}
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		t.str = s
 	}
 	var sum uint64
+	found := false
 	list := t.str.ListConsumers(ctx)
 	for info := range list.Info() {
 		if slices.Contains(t.consumers, info.Name) {
-			sum += info.NumPending
+			sum, found = sum+info.NumPending, true
 		}
 	}
 	if err := list.Err(); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return sum, nil
+	return sum, found, nil
 }

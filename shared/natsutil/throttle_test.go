@@ -28,6 +28,7 @@ func TestThrottleWaitsForTheConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	waitPending(t, cons, 10)
 	// Ten undelivered messages, a backlog of five: Wait must not return until the consumer
 	// has taken at least five of them.
 	done := make(chan error, 1)
@@ -95,6 +96,9 @@ func TestThrottleSumsSeveralConsumers(t *testing.T) {
 	if _, err := DurableConsumer(ctx, js, "PARTS", "other"); err != nil {
 		t.Fatal(err)
 	}
+	for _, c := range cons {
+		waitPending(t, c, 3)
+	}
 	done := make(chan error, 1)
 	go func() { done <- th.Wait(ctx) }()
 	select {
@@ -115,5 +119,24 @@ func TestThrottleSumsSeveralConsumers(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Wait still waiting with 3+2 messages undelivered and a backlog of 5")
+	}
+}
+
+// waitPending waits until c counts want messages pending: a consumer counts a message
+// published after its creation a moment later, and a check before that would see fewer than
+// the test means.
+func waitPending(t *testing.T, c jetstream.Consumer, want uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		info, err := c.Info(testContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumPending == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer %s has %d pending, want %d", info.Name, info.NumPending, want)
+		}
 	}
 }

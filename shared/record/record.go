@@ -39,15 +39,6 @@ type Record struct {
 	Context             *Context     `json:"rarenet_context,omitempty"`
 }
 
-// Influencer is one influencer field with every value it had in the bucket for the record.
-type Influencer struct {
-	FieldName   string   `json:"influencer_field_name"`
-	FieldValues []string `json:"influencer_field_values"`
-	// Score is the influencer score of each value: every value present in the record's
-	// bucket gets full influence, as in ml-cpp, so it is the record's score.
-	Score float64 `json:"influencer_score,omitempty"`
-}
-
 // Explanation says why the record scored as it did, in the model's own numbers.
 type Explanation struct {
 	FirstOccurrence    bool     `json:"first_occurrence"`
@@ -112,25 +103,6 @@ type Ceilings struct {
 	Percentile float64 `json:"percentile"`
 }
 
-// Example is a sample event of the record, for the investigation guide's questions about
-// arguments, working directory and destination.
-type Example struct {
-	Timestamp        time.Time `json:"@timestamp"`
-	HostName         string    `json:"host.name,omitempty"`
-	UserName         string    `json:"user.name,omitempty"`
-	UserID           string    `json:"user.id,omitempty"`
-	PID              int64     `json:"process.pid,omitempty"`
-	ParentPID        int64     `json:"process.parent.pid,omitempty"`
-	Executable       string    `json:"process.executable,omitempty"`
-	Args             []string  `json:"process.args,omitempty"`
-	Title            string    `json:"process.title,omitempty"`
-	WorkingDirectory string    `json:"process.working_directory,omitempty"`
-	DestinationIP    string    `json:"destination.ip,omitempty"`
-	DestinationPort  int       `json:"destination.port,omitempty"`
-	Outcome          string    `json:"event.outcome,omitempty"`
-	Source           string    `json:"source,omitempty"`
-}
-
 // Context is the enricher's answer to the investigation guide: why the record fired, in plain
 // words and numbers; each destination (class, service, organisation, place, name, and whether
 // the process went there before); the users; the history of execution; the process detail.
@@ -159,7 +131,7 @@ type Destination struct {
 	IPClass string `json:"ip_class"`
 	Service string `json:"service,omitempty"`
 	Note    string `json:"note,omitempty"`
-	// AS and Geo come from MaxMind-format databases, when given.
+	// AS and Geo come from MaxMind-format databases, when given, for public addresses only.
 	AS  *AS  `json:"as,omitempty"`
 	Geo *Geo `json:"geo,omitempty"`
 	// ReverseDNS is set when reverse lookups are enabled.
@@ -172,10 +144,18 @@ type Destination struct {
 	PortFirstSeen  *time.Time `json:"port_first_seen,omitempty"`
 }
 
-// AS is the autonomous system of an address (ECS destination.as.*).
+// AS is the autonomous system of an address, in ECS's shape (destination.as.number,
+// destination.as.organization.name).
 type AS struct {
-	Number       uint32 `json:"number"`
-	Organization string `json:"organization,omitempty"`
+	Number       uint32         `json:"number"`
+	Organization ASOrganization `json:"organization,omitzero"`
+	// Database names the database that answered, and the date of its data.
+	Database *GeoIPDatabase `json:"database,omitempty"`
+}
+
+// ASOrganization is ECS's as.organization.
+type ASOrganization struct {
+	Name string `json:"name,omitempty"`
 }
 
 // Geo is the place of an address (ECS destination.geo.*).
@@ -184,6 +164,16 @@ type Geo struct {
 	CountryName    string `json:"country_name,omitempty"`
 	CityName       string `json:"city_name,omitempty"`
 	ContinentCode  string `json:"continent_code,omitempty"`
+	// Database names the database that answered, and the date of its data.
+	Database *GeoIPDatabase `json:"database,omitempty"`
+}
+
+// GeoIPDatabase says which database answered a lookup: its name (the MaxMind database type,
+// or the package it was built from) and the date of its data (YYYY-MM-DD), so an analyst can
+// judge how current the answer is.
+type GeoIPDatabase struct {
+	Name string `json:"name"`
+	Date string `json:"date,omitempty"`
 }
 
 // ReverseDNS is the outcome of a PTR lookup: the names, or why there are none (not-found,
@@ -271,37 +261,6 @@ type Why struct {
 	FirstOccurrence bool    `json:"first_occurrence"`
 	Probability     float64 `json:"probability"`
 	RecordScore     float64 `json:"record_score"`
-}
-
-// ResultTypeBucketSummary is the result_type of a BucketSummary: what the scorer publishes on
-// the anomalies subject for every closed bucket, before the bucket's records, so the enricher
-// keeps the history of every process and not only of the rare ones.
-const ResultTypeBucketSummary = "rarenet_bucket_summary"
-
-// BucketSummary is what one closed bucket held, per by-field value. A bucket may be split
-// into several summaries (each value in exactly one), to keep messages small.
-type BucketSummary struct {
-	ResultType string         `json:"result_type"`
-	JobID      string         `json:"job_id"`
-	Timestamp  int64          `json:"timestamp"`   // bucket start, Unix milliseconds
-	BucketSpan int64          `json:"bucket_span"` // seconds
-	Values     []ValueSummary `json:"values"`
-}
-
-// ValueSummary is one by-field value in a bucket: its events, hosts, users (user.name, or
-// uid=<id>) and destinations, each list bounded by the scorer.
-type ValueSummary struct {
-	Value        string     `json:"value"`
-	EventCount   int64      `json:"event_count"`
-	Hosts        []string   `json:"hosts,omitempty"`
-	Users        []string   `json:"users,omitempty"`
-	Destinations []Endpoint `json:"destinations,omitempty"`
-}
-
-// Endpoint is an address and port.
-type Endpoint struct {
-	IP   string `json:"ip"`
-	Port int    `json:"port,omitempty"`
 }
 
 // ID returns the stable id of the record of value in the bucket starting at bucketStart, in

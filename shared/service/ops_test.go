@@ -160,3 +160,15 @@ func TestServeAndHealthCheck(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestWithProfiling(t *testing.T) {
+	ready := NewReadiness(nil)
+	h := WithProfiling(Handler(ready, NewMetrics("test")))
+	for path, want := range map[string]int{"/healthz": 200, "/debug/pprof/": 200, "/debug/pprof/goroutine?debug=1": 200, "/nothing": 404} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@
 package format
 
 import (
+	"bytes"
 	"errors"
 
 	"github.com/rarenet/rarenet/shared/event"
@@ -40,8 +41,22 @@ type Result struct {
 	Format string
 }
 
+// Clone returns a copy of r that stays valid after the Emit call that delivered r.
+func (r Result) Clone() Result {
+	if r.Event != nil {
+		r.Event = r.Event.Clone()
+	}
+	r.Raw = bytes.Clone(r.Raw)
+	return r
+}
+
 // Emit receives results. A decoder may call it several times per line (never with a Result
-// whose Event and Err are both nil). The Result's slices are owned by the receiver.
+// whose Event and Err are both nil).
+//
+// A Result is only valid during the call: to keep the hot path free of allocations, a
+// decoder may reuse its Event (and the Event's slices) and its Raw bytes (which may alias
+// the input line) once Emit returns. A receiver that keeps either copies it (Result.Clone).
+// Strings are immutable and may be kept as they are.
 type Emit func(Result)
 
 // Decoder turns lines of one source into results. Decoders are stateful (auditd events span

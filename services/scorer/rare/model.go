@@ -120,7 +120,8 @@ type Score struct {
 	// this one; ml-cpp's record probability.
 	Probability float64
 	// Concentration is the value's Dirichlet concentration a_i after this
-	// bucket was added: a decayed count of the buckets it appeared in.
+	// bucket was added and the model decayed: a decayed count of the buckets
+	// it appeared in.
 	Concentration float64
 	// FirstOccurrence is true when the value was never seen before this bucket.
 	FirstOccurrence bool
@@ -203,9 +204,11 @@ func (m *Model) TotalConcentration() float64 {
 	return s * m.scale
 }
 
-// Advance records that n buckets elapsed, empty ones included: every
-// concentration is multiplied by DecayPerBucket^n. It is O(1) except for a
-// rare O(values) renormalisation.
+// Advance decays every concentration by DecayPerBucket^n, as n more buckets
+// with data would. ScoreBucket already decays once per bucket, as ml-cpp
+// does; nothing needs to call Advance for the buckets between (ml-cpp does not
+// decay over empty buckets). It is O(1) except for a rare O(values)
+// renormalisation.
 func (m *Model) Advance(n int) {
 	if n <= 0 || m.cfg.DecayPerBucket == 1 {
 		return
@@ -223,11 +226,15 @@ func (m *Model) renormalise() {
 	m.scale = 1
 }
 
-// ScoreBucket adds one observation for each distinct value present in the
-// bucket, then scores each of them against the updated model, so a value
-// never seen before is scored with concentration 1. It returns one Score per
-// distinct value, in order of first appearance in values. Call Advance(1)
-// between consecutive buckets.
+// ScoreBucket closes one bucket that has data as ml-cpp does
+// (lib/model/CEventRateModel.cc, sample, then computeProbability): it adds
+// one observation for each distinct value present, decays every
+// concentration once by DecayPerBucket, then scores each value against the
+// decayed model, so a value never seen before is scored with concentration
+// DecayPerBucket (0.99975 at 15 minutes), not 1. It returns one Score per
+// distinct value, in order of first appearance in values. A bucket without
+// data is no call at all: ml-cpp decays the model only after a bucket with
+// data (if (!data.empty()) propagateForwardsByTime(1.0)).
 func (m *Model) ScoreBucket(values []string) []Score {
 	if len(values) == 0 {
 		return nil
@@ -237,6 +244,7 @@ func (m *Model) ScoreBucket(values []string) []Score {
 	for _, i := range m.present {
 		m.conc[i] += inc
 	}
+	m.Advance(1)
 	m.sortProbabilities()
 
 	n := len(m.sorted)

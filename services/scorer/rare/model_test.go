@@ -57,19 +57,23 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestNeverSeenValueScoredWithConcentrationOne(t *testing.T) {
+// ml-cpp adds a bucket's values, then decays the model once, then scores
+// (lib/model/CEventRateModel.cc, sample: addSamples, then
+// propagateForwardsByTime(1.0); computeProbability reads the decayed prior):
+// a value never seen before has concentration exp(-0.00025) at 15 minutes.
+func TestNeverSeenValueScoredAfterOneDecay(t *testing.T) {
+	d := math.Exp(-0.00025)
 	m := newModel(t, DefaultConfig(15*time.Minute))
 	s := m.ScoreBucket([]string{"curl"})
-	if len(s) != 1 || s[0].Concentration != 1 || !s[0].FirstOccurrence || s[0].Actual != 1 {
+	if len(s) != 1 || s[0].Concentration != d || !s[0].FirstOccurrence || s[0].Actual != 1 {
 		t.Fatalf("first bucket = %+v", s)
 	}
-	m.Advance(1)
 	s = m.ScoreBucket([]string{"curl", "wget"})
 	got := byValue(s)
-	if c := got["curl"]; c.FirstOccurrence || math.Abs(c.Concentration-(1+math.Exp(-0.00025))) > 1e-15 {
-		t.Errorf("curl second bucket = %+v", c)
+	if c := got["curl"]; c.FirstOccurrence || math.Abs(c.Concentration-(d+1)*d) > 1e-15 {
+		t.Errorf("curl second bucket = %+v, want concentration (e^-0.00025 + 1) e^-0.00025", c)
 	}
-	if w := got["wget"]; !w.FirstOccurrence || w.Concentration != 1 {
+	if w := got["wget"]; !w.FirstOccurrence || w.Concentration != d {
 		t.Errorf("wget = %+v", w)
 	}
 }
@@ -80,8 +84,8 @@ func TestScoreBucketOrderAndDuplicates(t *testing.T) {
 	var order []string
 	for _, x := range s {
 		order = append(order, x.Value)
-		if x.Concentration != 1 {
-			t.Errorf("%s: concentration %v, want 1 (one observation per bucket)", x.Value, x.Concentration)
+		if x.Concentration != math.Exp(-0.00025) {
+			t.Errorf("%s: concentration %v, want e^-0.00025 (one observation per bucket, decayed once)", x.Value, x.Concentration)
 		}
 	}
 	if fmt.Sprint(order) != "[b a c]" {
@@ -189,14 +193,13 @@ func TestDecayMatchesEagerMultiplication(t *testing.T) {
 			eager := map[string]float64{}
 			rng := rand.New(rand.NewPCG(1, 2))
 			names := []string{"a", "b", "c", "d", "e"}
-			for bucket := range 10000 {
-				if bucket > 0 {
-					gap := 1 + rng.IntN(3)
-					m.Advance(gap)
-					for k := range eager {
-						for range gap {
-							eager[k] *= decay
-						}
+			for range 10000 {
+				// Advance stands for extra decays; ScoreBucket decays once after adding.
+				extra := rng.IntN(3)
+				m.Advance(extra)
+				for k := range eager {
+					for range extra {
+						eager[k] *= decay
 					}
 				}
 				var present []string
@@ -207,6 +210,11 @@ func TestDecayMatchesEagerMultiplication(t *testing.T) {
 					}
 				}
 				m.ScoreBucket(present)
+				if len(present) > 0 {
+					for k := range eager {
+						eager[k] *= decay
+					}
+				}
 			}
 			for n, want := range eager {
 				got, ok := m.Concentration(n)
@@ -233,7 +241,6 @@ func TestSnapshotRestoreBitExact(t *testing.T) {
 	}
 	for range 300 {
 		a.ScoreBucket(bucket())
-		a.Advance(1)
 	}
 	b := newModel(t, cfg)
 	if err := b.Restore(a.Snapshot()); err != nil {
@@ -245,8 +252,6 @@ func TestSnapshotRestoreBitExact(t *testing.T) {
 		if fmt.Sprintf("%v", sa) != fmt.Sprintf("%v", sb) {
 			t.Fatalf("restored model diverged:\n%v\n%v", sa, sb)
 		}
-		a.Advance(1)
-		b.Advance(1)
 	}
 	bad := []State{
 		{Scale: 0},

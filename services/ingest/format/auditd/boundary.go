@@ -24,60 +24,118 @@ import "bytes"
 // Lines that are not audit records never start an event. Other formats have none: every line
 // is a safe place, and Open is always false.
 type Boundary struct {
-	nodes  map[string][]*eventState // the events of each host not known over, by node
-	eoe    bool                     // the log writes EOE records
+	hosts  map[string]*hostEvents // every host seen lately, by node
+	active []*hostEvents          // the hosts with events not known over
+	eoe    bool                   // the log writes EOE records
 	lines  int64
 	events int64       // events started
 	last   *eventState // the event of the latest record
+	free   []*eventState
+	// lastHost is the host of the latest record, which the next most often shares.
+	lastHost *hostEvents
+}
+
+// hostEvents holds the events of one host not known over.
+type hostEvents struct {
+	node   []byte
+	events []*eventState
+	active bool // in Boundary.active: it has events
 }
 
 // eventState is an event of one host.
 type eventState struct {
-	stamp   string
+	stamp   []byte
 	syscall bool  // it has its SYSCALL record
 	closed  bool  // its EOE record came
 	seen    int64 // the line count at its latest record
 	after   int64 // the events started before its latest record
 }
 
+// maxHosts bounds the hosts a Boundary remembers; past it, the hosts without events not
+// known over are forgotten.
+const maxHosts = 4096
+
 // Add takes the next line and reports whether the log may be cut right before it.
 func (b *Boundary) Add(line []byte) bool {
 	b.lines++
-	node, typ, stamp, ok := header(line)
+	var lastNode, lastStamp []byte
+	if b.lastHost != nil && b.last != nil {
+		lastNode, lastStamp = b.lastHost.node, b.last.stamp
+	}
+	node, typ, stamp, ok := header(line, lastNode, lastStamp)
 	if !ok {
 		return b.over(nil)
 	}
-	if b.nodes == nil {
-		b.nodes = map[string][]*eventState{}
+	h := b.lastHost
+	if h == nil || string(h.node) != string(node) {
+		h = b.host(node)
+		b.lastHost = h
 	}
-	events := b.nodes[string(node)]
 	var e *eventState
-	for _, x := range events {
-		if x.stamp == string(stamp) {
+	for _, x := range h.events {
+		if string(x.stamp) == string(stamp) {
 			e = x
 		}
 	}
 	cut := false
 	if e == nil {
-		cut = b.over(events)
-		events = b.nodes[string(node)] // over forgets what is over
+		cut = b.over(h) // over forgets what is over
 		if !b.eoe {
-			events = events[:0] // the host moved on: its earlier event is over
+			// The host moved on: its earlier event is over.
+			b.free = append(b.free, h.events...)
+			clear(h.events)
+			h.events = h.events[:0]
 		}
-		e = &eventState{stamp: string(stamp)}
+		e = b.newEvent(stamp)
 		b.events++
-		events = append(events, e)
-		b.nodes[string(node)] = events
+		h.events = append(h.events, e)
+		if !h.active {
+			h.active = true
+			b.active = append(b.active, h)
+		}
 	}
 	e.seen, e.after = b.lines, b.events
-	switch string(typ) {
-	case "SYSCALL":
+	switch typ {
+	case kindSyscall:
 		e.syscall = true
-	case "EOE":
+	case kindEOE:
 		e.closed, b.eoe = true, true
 	}
 	b.last = e
 	return cut
+}
+
+// host returns the events of node, remembering the host if new.
+func (b *Boundary) host(node []byte) *hostEvents {
+	if h, ok := b.hosts[string(node)]; ok {
+		return h
+	}
+	if b.hosts == nil {
+		b.hosts = map[string]*hostEvents{}
+	}
+	if len(b.hosts) >= maxHosts {
+		for k, h := range b.hosts {
+			if !h.active && h != b.lastHost {
+				delete(b.hosts, k)
+			}
+		}
+	}
+	h := &hostEvents{node: bytes.Clone(node)}
+	b.hosts[string(node)] = h
+	return h
+}
+
+// newEvent returns an event of stamp, reusing one that is over.
+func (b *Boundary) newEvent(stamp []byte) *eventState {
+	var e *eventState
+	if n := len(b.free); n > 0 {
+		e = b.free[n-1]
+		b.free = b.free[:n-1]
+	} else {
+		e = &eventState{}
+	}
+	*e = eventState{stamp: append(e.stamp[:0], stamp...)}
+	return e
 }
 
 // Open reports whether an event may continue after the lines given so far: a cut there might
@@ -92,28 +150,44 @@ func (b *Boundary) Open() bool {
 // Reset forgets the events seen, as at the start of a log; it keeps whether the log writes
 // EOE records. A tailer calls it where it starts reading again at a safe place.
 func (b *Boundary) Reset() {
-	clear(b.nodes)
-	b.last = nil
+	for _, h := range b.active {
+		b.free = append(b.free, h.events...)
+		clear(h.events)
+		h.events, h.active = h.events[:0], false
+	}
+	clear(b.active)
+	b.active = b.active[:0]
+	b.last, b.lastHost = nil, nil
 }
 
 // over reports whether every event is over, but those of moving, the host whose next record
 // starts a new event, in a log without EOE records. It forgets the events that are over.
-func (b *Boundary) over(moving []*eventState) bool {
+// (An event it forgets may still be b.last: Open reads it until the next Add replaces it,
+// and only Add reuses forgotten events.)
+func (b *Boundary) over(moving *hostEvents) bool {
 	all := true
-	for node, events := range b.nodes {
-		kept := events[:0]
-		for _, e := range events {
-			if !b.done(e) {
+	for i := 0; i < len(b.active); {
+		h := b.active[i]
+		kept := h.events[:0]
+		for _, e := range h.events {
+			if b.done(e) {
+				b.free = append(b.free, e)
+			} else {
 				kept = append(kept, e)
 			}
 		}
-		clear(events[len(kept):])
+		clear(h.events[len(kept):])
+		h.events = kept
 		if len(kept) == 0 {
-			delete(b.nodes, node) // forgetting idle hosts bounds what is kept
+			// Forgetting idle hosts bounds what is kept.
+			h.active = false
+			last := len(b.active) - 1
+			b.active[i], b.active[last] = b.active[last], nil
+			b.active = b.active[:last]
 			continue
 		}
-		b.nodes[node] = kept
-		if !b.eoe && len(moving) > 0 && &moving[0] == &events[0] {
+		i++
+		if !b.eoe && h == moving {
 			continue
 		}
 		all = false
@@ -129,31 +203,45 @@ func (b *Boundary) done(e *eventState) bool {
 }
 
 // header finds the node, type and stamp of an audit record without allocating; ok is false
-// for lines that are not audit records.
-func header(line []byte) (node, typ, stamp []byte, ok bool) {
-	s := bytes.TrimLeft(line, " \t")
-	if rest, found := bytes.CutPrefix(s, []byte("node=")); found {
-		var after []byte
-		if node, after, found = bytes.Cut(rest, []byte(" ")); !found {
-			return nil, nil, nil, false
+// for lines that are not audit records. Unlike splitRecord it validates nothing more than
+// the shape: a cut needs no more. lastNode and lastStamp are those of the latest record:
+// compared, they spare most scans.
+func header(line, lastNode, lastStamp []byte) (node []byte, typ recordKind, stamp []byte, ok bool) {
+	i := 0
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	if hasPrefixAt(line, i, "node=") {
+		i += len("node=")
+		j := i + len(lastNode) // it holds no space: it was cut at the first
+		if j >= len(line) || line[j] != ' ' || string(line[i:j]) != string(lastNode) {
+			if j = scanTo(line, i, ' '); j == len(line) {
+				return nil, 0, nil, false
+			}
 		}
-		s = bytes.TrimLeft(after, " ")
+		node, i = line[i:j], skipSpaces(line, j+1)
 	}
-	rest, found := bytes.CutPrefix(s, []byte("type="))
-	if !found {
-		return nil, nil, nil, false
+	if !hasPrefixAt(line, i, "type=") {
+		return nil, 0, nil, false
 	}
-	typ, rest, found = bytes.Cut(rest, []byte(" "))
-	if !found || len(typ) == 0 {
-		return nil, nil, nil, false
+	i += len("type=")
+	typ, n := knownType(line, i)
+	j := i + n
+	if n == 0 {
+		if j = scanTo(line, i, ' '); j == len(line) || j == i {
+			return nil, 0, nil, false
+		}
 	}
-	rest, found = bytes.CutPrefix(bytes.TrimLeft(rest, " "), []byte("msg=audit("))
-	if !found {
-		return nil, nil, nil, false
+	i = skipSpaces(line, j+1)
+	if !hasPrefixAt(line, i, "msg=audit(") {
+		return nil, 0, nil, false
 	}
-	stamp, _, found = bytes.Cut(rest, []byte(")"))
-	if !found || len(stamp) == 0 {
-		return nil, nil, nil, false
+	i += len("msg=audit(")
+	j = i + len(lastStamp) // it holds no ')': it was cut at the first
+	if len(lastStamp) == 0 || j >= len(line) || line[j] != ')' || string(line[i:j]) != string(lastStamp) {
+		if j = scanTo(line, i, ')'); j == len(line) || j == i {
+			return nil, 0, nil, false
+		}
 	}
-	return node, typ, stamp, true
+	return node, typ, line[i:j], true
 }

@@ -321,7 +321,7 @@ func TestDecodeRejects(t *testing.T) {
 func TestDecodeRawIsCopied(t *testing.T) {
 	d := New()
 	var rs []format.Result
-	emit := func(r format.Result) { rs = append(rs, r) }
+	emit := func(r format.Result) { rs = append(rs, r.Clone()) }
 	buf := []byte("not an audit line")
 	d.Decode(format.Line{Num: 1, Data: buf}, emit)
 	lines := connectLines("", "1.000:1", 0, saddrV4)

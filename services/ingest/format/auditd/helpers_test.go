@@ -17,7 +17,7 @@ func decodeLines(t testing.TB, source string, lines []string) []format.Result {
 		if (r.Event == nil) == (r.Err == nil) {
 			t.Fatalf("result with Event=%v Err=%v: want exactly one", r.Event, r.Err)
 		}
-		out = append(out, r)
+		out = append(out, r.Clone())
 	}
 	for i, l := range lines {
 		d.Decode(format.Line{Source: source, Num: int64(i + 1), Data: []byte(l)}, emit)

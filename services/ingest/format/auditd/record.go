@@ -1,8 +1,8 @@
 package auditd
 
 import (
+	"bytes"
 	"fmt"
-	"strings"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
 )
@@ -11,152 +11,248 @@ import (
 // ENRICHED log format (ARCH=x86_64 SYSCALL=connect UID="root" ...).
 const enrichedSep = 0x1d
 
-// record is one line of the audit log, split into its header and its still unparsed
-// key=value text. Fields are parsed only for the record types an event needs, because most
-// records of a busy log belong to events that are dropped.
-type record struct {
-	raw      string // the line as read, kept for the result's Raw
-	num      int64  // line number
-	node     string // from the node= prefix, "" when absent
-	typ      string // SYSCALL, SOCKADDR, EOE, ...
-	stamp    string // SECS.MILLIS:SERIAL
-	body     string // the key=value text after the header
-	enriched string // the text after the 0x1d separator, "" when absent
+// span is where a piece of text lies in a buffer. Offsets rather than slices, so that the
+// pieces of a record stay right after its line is copied into a group's buffer, and so that
+// no string is made of text that is never kept.
+type span struct{ start, end int }
+
+func (s span) in(b []byte) []byte { return b[s.start:s.end] }
+
+// shift moves s by off, for a record copied to offset off of a buffer.
+func (s span) shift(off int) span { return span{s.start + off, s.end + off} }
+
+// recordKind is a record type the decoder reads; every other type is only carried in Raw.
+// (A type is the text up to the first space, so "SYSCALL" is one exactly where the line has
+// "SYSCALL " there: knownType needs no scan.)
+type recordKind uint8
+
+const (
+	kindOther recordKind = iota
+	kindSyscall
+	kindSockaddr
+	kindCwd
+	kindProctitle
+	kindExecve
+	kindEOE
+)
+
+// recordLine is one line of the audit log split into its header and its still unparsed
+// key=value text, as spans of the line. Fields are parsed only for the record types an
+// event needs, because most records of a busy log belong to events that are dropped.
+type recordLine struct {
+	node     span // from the node= prefix, empty when absent
+	typ      span // SYSCALL, SOCKADDR, EOE, ...
+	stamp    span // SECS.MILLIS:SERIAL
+	body     span // the key=value text after the header
+	enriched span // the text after the 0x1d separator, empty when absent
+	kind     recordKind
 }
 
-// parseRecord splits a line into its header and its key=value text.
-func parseRecord(line string) (record, error) {
-	r := record{raw: line}
-	s := strings.TrimRight(line, "\r\n")
-	if i := strings.IndexByte(s, enrichedSep); i >= 0 {
-		r.enriched = s[i+1:]
-		s = s[:i]
+// splitRecord splits a line into its header and its key=value text, into h; it returns
+// false when the line is not an audit record (headerError says why). node and stamp are
+// those of the latest record, if any: most records carry the same, which a comparison then
+// finds faster than a scan and needs no validation.
+func splitRecord(line, node, stamp []byte, h *recordLine) bool {
+	end := len(line)
+	for end > 0 && (line[end-1] == '\r' || line[end-1] == '\n') {
+		end--
 	}
-	s = strings.TrimLeft(s, " \t")
-	if rest, ok := strings.CutPrefix(s, "node="); ok {
-		node, after, found := strings.Cut(rest, " ")
-		if !found {
-			return r, headerError(line)
+	h.enriched = span{end, end}
+	if i := bytes.IndexByte(line[:end], enrichedSep); i >= 0 {
+		h.enriched = span{i + 1, end}
+		end = i
+	}
+	s := line[:end]
+	i := 0
+	for i < end && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	h.node = span{}
+	if hasPrefixAt(s, i, "node=") {
+		i += len("node=")
+		j := i + len(node) // node holds no space: it was cut at the first
+		if len(node) == 0 || j >= end || s[j] != ' ' || string(s[i:j]) != string(node) {
+			if j = scanTo(s, i, ' '); j == end {
+				return false
+			}
 		}
-		r.node = node
-		s = strings.TrimLeft(after, " ")
+		h.node = span{i, j}
+		i = skipSpaces(s, j+1)
 	}
-	rest, ok := strings.CutPrefix(s, "type=")
-	if !ok {
-		return r, headerError(line)
+	if !hasPrefixAt(s, i, "type=") {
+		return false
 	}
-	typ, after, found := strings.Cut(rest, " ")
-	if !found || typ == "" {
-		return r, headerError(line)
+	i += len("type=")
+	kind, n := knownType(s, i)
+	j := i + n
+	if n == 0 {
+		if j = scanTo(s, i, ' '); j == end || j == i { // no space, or an empty type
+			return false
+		}
 	}
-	r.typ = typ
-	rest, ok = strings.CutPrefix(strings.TrimLeft(after, " "), "msg=audit(")
-	if !ok {
-		return r, headerError(line)
+	h.typ, h.kind = span{i, j}, kind
+	i = skipSpaces(s, j+1)
+	if !hasPrefixAt(s, i, "msg=audit(") {
+		return false
 	}
-	stamp, after, found := strings.Cut(rest, ")")
-	if !found || !validStamp(stamp) {
-		return r, headerError(line)
+	i += len("msg=audit(")
+	j = i + len(stamp) // stamp is valid, so holds no ')'
+	if len(stamp) == 0 || j >= end || s[j] != ')' || string(s[i:j]) != string(stamp) {
+		if j = scanTo(s, i, ')'); j == end || !validStamp(s[i:j]) {
+			return false
+		}
 	}
-	r.stamp = stamp
+	h.stamp = span{i, j}
+	i = j + 1
 	// Old auditd versions wrote some daemon records without the colon after the stamp.
-	r.body = strings.TrimPrefix(after, ":")
-	return r, nil
+	if i < end && s[i] == ':' {
+		i++
+	}
+	h.body = span{i, end}
+	return true
+}
+
+// hasPrefixAt reports whether s[i:] starts with p. With p a constant, the comparison
+// compiles to a few loads rather than a call.
+func hasPrefixAt(s []byte, i int, p string) bool {
+	return len(s)-i >= len(p) && string(s[i:i+len(p)]) == p
+}
+
+// knownType returns the kind and length of the record type at s[i:] when it is one an event
+// reads, followed by a space; n is 0 for other types (kindOther), which the caller scans.
+func knownType(s []byte, i int) (kind recordKind, n int) {
+	if i >= len(s) {
+		return kindOther, 0
+	}
+	switch s[i] {
+	case 'S':
+		if hasPrefixAt(s, i, "SYSCALL ") {
+			return kindSyscall, len("SYSCALL")
+		}
+		if hasPrefixAt(s, i, "SOCKADDR ") {
+			return kindSockaddr, len("SOCKADDR")
+		}
+	case 'C':
+		if hasPrefixAt(s, i, "CWD ") {
+			return kindCwd, len("CWD")
+		}
+	case 'P':
+		if hasPrefixAt(s, i, "PROCTITLE ") {
+			return kindProctitle, len("PROCTITLE")
+		}
+	case 'E':
+		if hasPrefixAt(s, i, "EOE ") {
+			return kindEOE, len("EOE")
+		}
+		if hasPrefixAt(s, i, "EXECVE ") {
+			return kindExecve, len("EXECVE")
+		}
+	}
+	return kindOther, 0
+}
+
+// scanTo returns the offset of the first c in s at or after i, or len(s). The pieces of a
+// record are short, where a plain loop beats bytes.IndexByte.
+func scanTo(s []byte, i int, c byte) int {
+	for i < len(s) && s[i] != c {
+		i++
+	}
+	return i
+}
+
+func skipSpaces(s []byte, i int) int {
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	return i
 }
 
 // validStamp reports whether s has the form SECS.MILLIS:SERIAL, all decimal digits.
-func validStamp(s string) bool {
-	secs, rest, ok := strings.Cut(s, ".")
-	if !ok {
-		return false
+func validStamp(s []byte) bool {
+	i := 0
+	for part, sep := range [...]byte{'.', ':', 0} {
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+		if part == 2 {
+			return i == len(s)
+		}
+		if i == len(s) || s[i] != sep {
+			return false
+		}
+		i++
 	}
-	frac, serial, ok := strings.Cut(rest, ":")
-	return ok && isDigits(secs) && isDigits(frac) && isDigits(serial)
+	return false
 }
 
-func isDigits(s string) bool {
-	if s == "" {
+func isDigits(s []byte) bool {
+	if len(s) == 0 {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+	for _, c := range s {
+		if c < '0' || c > '9' {
 			return false
 		}
 	}
 	return true
 }
 
-func headerError(line string) error {
+func headerError(line []byte) error {
 	return fmt.Errorf("%w: expected \"type=... msg=audit(SECS.MILLIS:SERIAL):\", got %q",
 		format.ErrMalformed, excerpt(line))
 }
 
 // excerpt shortens s for an error message; the whole line is in the result's Raw.
-func excerpt(s string) string {
+func excerpt(s []byte) string {
 	const max = 80
 	if len(s) <= max {
-		return s
+		return string(s)
 	}
-	return s[:max] + "..."
+	return string(s[:max]) + "..."
 }
 
-// field is one key=value pair with the value as written: quoted, hex or bare.
-type field struct {
-	key, val string
-}
-
-// parseFields splits key=value text. Values are bare, "double-quoted" or 'single-quoted'
-// (user-space records nest a message that way); the kernel hex-encodes any string holding a
-// quote or space, so quotes need no escaping. Words without '=' are skipped.
-func parseFields(s string, dst []field) []field {
-	if dst == nil {
-		dst = make([]field, 0, strings.Count(s, "=")) // one allocation instead of growing
-	}
-	for i := 0; i < len(s); {
-		for i < len(s) && s[i] == ' ' {
+// nextField finds the first key=value pair of s at or after offset i and returns the spans
+// of its key and of its value as written (quoted, hex or bare), and the offset to go on
+// from; ok is false when s holds no more pairs. Values are bare, "double-quoted" or
+// 'single-quoted' (user-space records nest a message that way); the kernel hex-encodes any
+// string holding a quote or space, so quotes need no escaping. Words without '=' and pairs
+// with an empty key are skipped.
+//
+// It scans the text once and keeps nothing, so a record is read without building a list or
+// a map of all its fields: callers look only at the keys they need.
+func nextField(s []byte, i int) (key, val span, ok bool) {
+	n := len(s)
+	for i < n {
+		for i < n && s[i] == ' ' {
 			i++
 		}
 		start := i
-		for i < len(s) && s[i] != '=' && s[i] != ' ' {
+		for i < n && s[i] != '=' && s[i] != ' ' {
 			i++
 		}
-		if i >= len(s) || s[i] != '=' {
+		if i >= n || s[i] != '=' {
 			continue
 		}
-		key := s[start:i]
+		kend := i
 		i++ // '='
 		vstart := i
-		if i < len(s) && (s[i] == '"' || s[i] == '\'') {
-			q := s[i]
-			if j := strings.IndexByte(s[i+1:], q); j >= 0 {
-				i += j + 2
-			} else {
-				i = len(s)
-			}
-		} else {
-			for i < len(s) && s[i] != ' ' {
-				i++
-			}
-		}
-		if key != "" {
-			dst = append(dst, field{key: key, val: s[vstart:i]})
+		i = valueEnd(s, i)
+		if kend > start {
+			return span{start, kend}, span{vstart, i}, true
 		}
 	}
-	return dst
+	return key, val, false
 }
 
-// lookup returns the value of key as written, and whether it was present.
-func lookup(fs []field, key string) (string, bool) {
-	for _, f := range fs {
-		if f.key == key {
-			return f.val, true
-		}
+// valueEnd returns the end of the value that starts at i of s: past the closing quote of a
+// quoted one, at the space after a bare one.
+func valueEnd(s []byte, i int) int {
+	if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+		return min(scanTo(s, i+1, s[i])+1, len(s))
 	}
-	return "", false
-}
-
-// get returns the value of key as written, "" when absent.
-func get(fs []field, key string) string {
-	v, _ := lookup(fs, key)
-	return v
+	return scanTo(s, i, ' ')
 }

@@ -18,14 +18,15 @@ const (
 	afNetlink = 16
 )
 
-// parseSockaddr decodes a SOCKADDR record's saddr: the raw struct sockaddr the process
-// passed to connect, hex-encoded. The family is in host byte order of the traced arch; the
-// port and addresses are in network byte order. Families other than inet, inet6, unix and
-// netlink keep only their number, so later stages can still say why they were dropped.
-func parseSockaddr(saddr string, arch uint32, archKnown bool) (event.Endpoint, event.Network, error) {
+// sockaddr decodes a SOCKADDR record's saddr: the raw struct sockaddr the process passed to
+// connect, hex-encoded. The family is in host byte order of the traced arch; the port and
+// addresses are in network byte order. Families other than inet, inet6, unix and netlink
+// keep only their number, so later stages can still say why they were dropped.
+func (d *Decoder) sockaddr(saddr []byte, arch uint32, archKnown bool) (event.Endpoint, event.Network, error) {
 	var dst event.Endpoint
 	var nw event.Network
-	b, ok := decodeHex(saddr)
+	b, ok := appendHex(d.saddr[:0], saddr)
+	d.saddr = b
 	if !ok {
 		return dst, nw, fmt.Errorf("%w: SOCKADDR saddr: expected hex, got %q", ErrNoSockaddr, excerpt(saddr))
 	}
@@ -44,24 +45,26 @@ func parseSockaddr(saddr string, arch uint32, archKnown bool) (event.Endpoint, e
 			return dst, nw, shortSockaddr("AF_INET", 8, len(b))
 		}
 		dst.Port = int(binary.BigEndian.Uint16(b[2:4]))
-		dst.IP = netip.AddrFrom4([4]byte(b[4:8])).String()
+		dst.IP = d.ips.v4(netip.AddrFrom4([4]byte(b[4:8])))
 		nw.Type, nw.Family = "ipv4", "inet"
 	case afInet6:
 		if len(b) < 24 {
 			return dst, nw, shortSockaddr("AF_INET6", 24, len(b))
 		}
 		dst.Port = int(binary.BigEndian.Uint16(b[2:4]))
-		dst.IP = netip.AddrFrom16([16]byte(b[8:24])).String()
+		dst.IP = d.ips.v6(netip.AddrFrom16([16]byte(b[8:24])))
 		nw.Type, nw.Family = "ipv6", "inet6"
 	case afUnix:
-		dst.Path = unixPath(b[2:])
+		d.scratch = appendUnixPath(d.scratch[:0], b[2:])
+		dst.Path = d.strs.str(d.scratch)
 		nw.Family = "unix"
 	case afNetlink:
 		nw.Family = "netlink"
 	case afUnspec:
 		nw.Family = "unspec"
 	default:
-		nw.Family = "af_" + strconv.Itoa(int(fam))
+		d.scratch = strconv.AppendInt(append(d.scratch[:0], "af_"...), int64(fam), 10)
+		nw.Family = d.strs.str(d.scratch)
 	}
 	return dst, nw, nil
 }
@@ -70,12 +73,12 @@ func shortSockaddr(family string, want, got int) error {
 	return fmt.Errorf("%w: SOCKADDR saddr: expected at least %d bytes for %s, got %d", ErrNoSockaddr, want, family, got)
 }
 
-// unixPath returns a sun_path as ss(8) shows it: up to the first NUL, and for an abstract
-// socket (leading NUL) "@" and the name. The kernel logs the whole buffer the process
-// passed, so bytes after the NUL are often garbage.
-func unixPath(p []byte) string {
-	abstract := len(p) > 0 && p[0] == 0
-	if abstract {
+// appendUnixPath appends a sun_path as ss(8) shows it: up to the first NUL, and for an
+// abstract socket (leading NUL) "@" and the name. The kernel logs the whole buffer the
+// process passed, so bytes after the NUL are often garbage.
+func appendUnixPath(dst, p []byte) []byte {
+	if len(p) > 0 && p[0] == 0 {
+		dst = append(dst, '@')
 		p = p[1:]
 	}
 	for i, c := range p {
@@ -84,8 +87,5 @@ func unixPath(p []byte) string {
 			break
 		}
 	}
-	if abstract {
-		return "@" + string(p)
-	}
-	return string(p)
+	return append(dst, p...)
 }

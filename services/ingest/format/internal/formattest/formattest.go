@@ -84,7 +84,7 @@ func Decode(t testing.TB, d format.Decoder, source string, lines []string) []for
 		if r.Source != source || r.Line < 1 || r.Line > int64(len(lines)) || string(r.Raw) != lines[r.Line-1] {
 			t.Fatalf("result source %q line %d raw %q does not name its input", r.Source, r.Line, r.Raw)
 		}
-		out = append(out, r)
+		out = append(out, r.Clone())
 	}
 	for i, l := range lines {
 		d.Decode(format.Line{Source: source, Num: int64(i + 1), Data: []byte(l)}, emit)

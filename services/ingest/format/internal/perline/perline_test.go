@@ -24,7 +24,7 @@ func TestDecode(t *testing.T) {
 	}
 	d := New("fmt", "mod", "mod.default", parse)
 	var rs []format.Result
-	emit := func(r format.Result) { rs = append(rs, r) }
+	emit := func(r format.Result) { rs = append(rs, r.Clone()) }
 	for i, l := range []string{"", "  \t", "bad", "none", "two"} {
 		d.Decode(format.Line{Source: "s", Num: int64(i + 1), Data: []byte(l)}, emit)
 	}

@@ -1,0 +1,204 @@
+package rarenet
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// chunkAll cuts input with the given limits and returns the chunks.
+func chunkAll(t *testing.T, input string, auditdLog bool, lim chunkLimits) []chunk {
+	t.Helper()
+	c := newChunker(bufio.NewReaderSize(strings.NewReader(input), lim.bytes+1), auditdLog, lim.lines, lim.bytes, lim.line)
+	var out []chunk
+	for {
+		ch, err := c.next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ch)
+	}
+}
+
+// TestChunkerKeepsEveryLine checks, on inputs of random lines (empty ones, CRLF, no final
+// newline, lines longer than a message and than the longest kept), that the chunks hold
+// every line once, in order, numbered right, within the limits.
+func TestChunkerKeepsEveryLine(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	lim := chunkLimits{lines: 7, bytes: 64, line: 200}
+	for round := range 300 {
+		var lines []string
+		for range r.IntN(40) {
+			var l string
+			switch r.IntN(10) {
+			case 0:
+				l = ""
+			case 1:
+				l = strings.Repeat("x", 65+r.IntN(100)) // longer than a message
+			case 2:
+				l = strings.Repeat("y", 201+r.IntN(300)) // longer than any line kept
+			case 3:
+				l = fmt.Sprintf("crlf %d\r", r.IntN(1000))
+			default:
+				l = fmt.Sprintf("{\"n\":%d,\"pad\":%q}", r.IntN(1e6), strings.Repeat("z", r.IntN(30)))
+			}
+			lines = append(lines, l)
+		}
+		input := strings.Join(lines, "\n")
+		if r.IntN(2) == 0 && len(lines) > 0 {
+			input += "\n"
+		}
+		next := int64(1)
+		var got []string
+		for _, ch := range chunkAll(t, input, false, lim) {
+			if ch.first != next {
+				t.Fatalf("round %d: chunk starts at line %d, want %d", round, ch.first, next)
+			}
+			if ch.long != nil {
+				if ch.lines != 1 || ch.longSize <= lim.line || len(lines[next-1]) != ch.longSize || !strings.HasPrefix(lines[next-1], string(ch.long)) {
+					t.Fatalf("round %d: long line %d: %d lines, size %d", round, next, ch.lines, ch.longSize)
+				}
+				got = append(got, lines[next-1]) // counted, not sent: its dead letter holds the head
+			} else {
+				if ch.lines > lim.lines || (len(ch.data) > lim.bytes && ch.lines > 1) {
+					t.Fatalf("round %d: chunk of %d lines, %d bytes, beyond the limits", round, ch.lines, len(ch.data))
+				}
+				parts := strings.Split(string(ch.data), "\n")
+				if len(parts) != ch.lines {
+					t.Fatalf("round %d: chunk says %d lines, holds %d", round, ch.lines, len(parts))
+				}
+				got = append(got, parts...)
+			}
+			next += int64(ch.lines)
+		}
+		// A line is what a newline ends, or the last bytes of the input: "a\n" is one line.
+		var want []string
+		if input != "" {
+			want = strings.Split(strings.TrimSuffix(input, "\n"), "\n")
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || len(got) != len(want) {
+			t.Fatalf("round %d: lines\n got %q\nwant %q", round, got, want)
+		}
+	}
+}
+
+// TestChunkerCutsAuditdBetweenEvents checks that an auditd log is cut only after an event's
+// EOE record when one fits, and anywhere only when none does.
+func TestChunkerCutsAuditdBetweenEvents(t *testing.T) {
+	var b strings.Builder
+	for i := range 50 {
+		stamp := fmt.Sprintf("1700000000.%03d:%d", i, 10+i)
+		b.WriteString("type=SYSCALL msg=audit(" + stamp + "): arch=c000003e syscall=42 success=yes exit=0\n")
+		b.WriteString("type=SOCKADDR msg=audit(" + stamp + "): saddr=0200005DC0A8010A0000000000000000\n")
+		b.WriteString("type=EOE msg=audit(" + stamp + "):\n")
+	}
+	for _, lim := range []chunkLimits{{lines: 10, bytes: 1 << 20, line: 1 << 20}, {lines: 1000, bytes: 700, line: 1 << 20}} {
+		chunks := chunkAll(t, b.String(), true, lim)
+		if len(chunks) < 5 {
+			t.Fatalf("limits %+v: %d chunks", lim, len(chunks))
+		}
+		total := 0
+		for i, ch := range chunks {
+			total += ch.lines
+			lines := strings.Split(string(ch.data), "\n")
+			if !strings.HasPrefix(lines[len(lines)-1], "type=EOE") {
+				t.Errorf("limits %+v: chunk %d ends inside an event: %q", lim, i, lines[len(lines)-1])
+			}
+		}
+		if total != 150 {
+			t.Errorf("limits %+v: %d lines, want 150", lim, total)
+		}
+	}
+	// One event longer than a message: cut anywhere, since nowhere else will do.
+	long := strings.Repeat("type=EXECVE msg=audit(1700000000.000:9): a0=\"x\"\n", 20)
+	chunks := chunkAll(t, long, true, chunkLimits{lines: 5, bytes: 1 << 20, line: 1 << 20})
+	if len(chunks) != 4 {
+		t.Errorf("an event of 20 records in messages of 5 lines: %d chunks, want 4", len(chunks))
+	}
+}
+
+func TestIsAuditd(t *testing.T) {
+	audit := "type=SYSCALL msg=audit(1700000000.000:10): arch=c000003e syscall=42 success=yes exit=0\n"
+	ecs := `{"@timestamp":"2026-01-01T00:00:00Z","process":{"name":"curl"}}` + "\n"
+	tests := []struct {
+		format, input string
+		want          bool
+	}{
+		{"auto", audit, true},
+		{"auto", "\n  \n" + audit, true},
+		{"auto", ecs + audit, false},
+		{"auto", "", false},
+		{"auto", strings.Repeat("x", 5000) + "\n" + audit, false},
+		{"auto", strings.Repeat(" ", 70000) + "\n" + audit, true},
+		{"auditd", ecs, true},
+		{"ecs", audit, false},
+	}
+	for i, tt := range tests {
+		got, err := isAuditd(bufio.NewReaderSize(strings.NewReader(tt.input), 1<<20), tt.format)
+		if err != nil || got != tt.want {
+			t.Errorf("case %d (%s): %v, %v; want %v", i, tt.format, got, err, tt.want)
+		}
+	}
+}
+
+func TestLimitsFor(t *testing.T) {
+	for _, tt := range []struct {
+		payload int64
+		want    chunkLimits
+	}{
+		{1 << 20, chunkLimits{chunkLines, 1<<20 - 4<<10, 1<<20 - 4<<10}},
+		{8 << 20, chunkLimits{chunkLines, chunkBytes, maxLineBytes}},
+		{0, defaultChunkLimits},
+		{1 << 10, defaultChunkLimits},
+	} {
+		if got := limitsFor(tt.payload); got != tt.want {
+			t.Errorf("limitsFor(%d) = %+v, want %+v", tt.payload, got, tt.want)
+		}
+	}
+}
+
+// failingReader returns its data, then err (as a truncated gzip does).
+type failingReader struct {
+	data string
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.data == "" {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestChunkerSendsLinesBeforeAReadError checks that the whole lines read before an input's
+// read error are chunked before the error is returned, and the line it cut is not.
+func TestChunkerSendsLinesBeforeAReadError(t *testing.T) {
+	broken := errors.New("unexpected EOF")
+	for _, auditdLog := range []bool{false, true} {
+		in := &failingReader{data: "a 1\nb 2\nc 3\nhalf a li", err: broken}
+		c := newChunker(bufio.NewReaderSize(in, 65), auditdLog, 2, 64, 200)
+		var got []string
+		var err error
+		for err == nil {
+			var ch chunk
+			if ch, err = c.next(); err == nil {
+				got = append(got, string(ch.data))
+			}
+		}
+		if !errors.Is(err, broken) {
+			t.Fatalf("auditd %v: error %v, want %v", auditdLog, err, broken)
+		}
+		if all := strings.Join(got, "\n"); !strings.HasPrefix(all, "a 1\nb 2\nc 3") {
+			t.Errorf("auditd %v: chunks %q, want the three whole lines first", auditdLog, got)
+		}
+	}
+}
