@@ -230,3 +230,35 @@ func TestSniff(t *testing.T) {
 		}
 	}
 }
+
+func TestBoundary(t *testing.T) {
+	var b Boundary
+	lines := []string{`{`, `  "a": "{[",`, `  "b": [1, {"c": "\"]"}]`, `}`, `{"d": 1}`, `{`, `  "e": 2`}
+	want := []bool{true, false, false, false, true, true, false}
+	for i, l := range lines {
+		if got := b.Add([]byte(l)); got != want[i] {
+			t.Errorf("line %d %q: safe before = %v, want %v", i+1, l, got, want[i])
+		}
+	}
+	if !b.Open() {
+		t.Error("the last document is open")
+	}
+	b.Reset()
+	if b.Open() {
+		t.Error("open after Reset")
+	}
+}
+
+func TestAlign(t *testing.T) {
+	in := "{\n \"a\": 1\n}\n{\"b\": 2}{\"c\": 3}\n\n{\n\"d\": 4}\n"
+	got := Align([]byte(in), 10, 0)
+	want := []Piece{{10, []byte("{\"a\":1}\n\n\n{\"b\":2}")}, {13, []byte("{\"c\":3}\n\n{\"d\":4}")}}
+	if len(got) != len(want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].FirstLine != want[i].FirstLine || !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Errorf("piece %d: %d %q, want %d %q", i, got[i].FirstLine, got[i].Data, want[i].FirstLine, want[i].Data)
+		}
+	}
+}
