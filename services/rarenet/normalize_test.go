@@ -148,7 +148,7 @@ func TestNormalizeTruncatedGzip(t *testing.T) {
 	var whole bytes.Buffer
 	zw := gzip.NewWriter(&whole)
 	for i := range 2000 {
-		fmt.Fprintf(zw, `{"@timestamp":"2026-03-02T10:%02d:00Z","event":{"category":["network"],"type":["start"]},"host":{"name":"h1"},"process":{"name":"curl"},"destination":{"ip":"203.0.113.%d","port":443}}`+"\n", i%60, i%250)
+		fmt.Fprintf(zw, `{"@timestamp":"2026-03-02T10:%02d:00Z","event":{"category":["network"],"type":["start"]},"host":{"name":"h1","os":{"type":"linux"}},"process":{"name":"curl"},"destination":{"ip":"203.0.113.%d","port":443}}`+"\n", i%60, i%250)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
