@@ -41,7 +41,10 @@ func CheckJobs(rule *Rule, produced []string) error {
 }
 
 // awaitJobs waits until a scorer has announced every job of the rule (stream.JobsKey),
-// checking again every quarter second, so that a windower may start before the scorer. It
+// checking again after 10ms, then twice as long each time up to a quarter second, so that a
+// windower may start before the scorer and one started with it (`rarenet run`) consumes as
+// soon as the scorer announced (clients, a replay refused against a live pipeline among them,
+// see its consumers at once). It
 // fails with ErrJobNotProduced when the announcement still lacks one after the wait, and
 // takes each job's results index from it for the signals' ancestors.
 func (s *Service) awaitJobs(ctx context.Context) error {
@@ -57,6 +60,7 @@ func (s *Service) awaitJobs(ctx context.Context) error {
 	var announced stream.Jobs
 	var lastErr error
 	var warned time.Time
+	pause := 10 * time.Millisecond
 	for {
 		jobs, err := stream.ReadJobs(ctx, kv)
 		switch {
@@ -90,7 +94,8 @@ func (s *Service) awaitJobs(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, 250*time.Millisecond)
 	}
 }
