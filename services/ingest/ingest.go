@@ -31,6 +31,7 @@ import (
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/partition"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -258,7 +259,13 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	before := s.stats.Snapshot()
 	s.msgLatest = time.Time{}
-	data := msg.Data()
+	data, err := rawdata.Data(h, msg.Data())
+	if err != nil {
+		// The whole message is lost to decoding: it is dead-lettered as it came.
+		s.stats.Lines.Add(1)
+		s.Reject(format.Result{Source: source, Line: line, Format: formatName, Raw: msg.Data(), Err: err})
+		data = nil
+	}
 	if s.parallel(formatName, source, line, data) {
 		data = nil
 	}
