@@ -154,6 +154,11 @@ func TestCompose(t *testing.T) {
 		if err := json.Unmarshal(line, &sig); err != nil {
 			t.Fatalf("signal is not JSON: %v\n%s", err, line)
 		}
+		var doc map[string]any
+		if err := json.Unmarshal(line, &doc); err != nil {
+			t.Fatal(err)
+		}
+		checkFieldMap(t, doc)
 		names = append(names, sig.Value)
 	}
 	slices.Sort(names)

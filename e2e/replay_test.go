@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/rarenet/rarenet/services/rarenet"
 	"github.com/rarenet/rarenet/services/scorer"
 	"github.com/rarenet/rarenet/services/windower"
+	"github.com/rarenet/rarenet/services/windower/alertmap"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -50,7 +52,7 @@ func defaultOptions(partitions int) rarenet.Options {
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute
 	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.DefaultJob()
+	o.Scorer.Job = scorer.RuleJob()
 	o.Scorer.AllowedLateness = time.Minute
 	o.Windower.Rule = windower.DefaultRule()
 	return o
@@ -80,9 +82,19 @@ func decodeSignals(t testing.TB, b []byte) []map[string]any {
 		if err := json.Unmarshal(line, &d); err != nil {
 			t.Fatalf("signal is not JSON: %v: %s", err, line)
 		}
+		checkFieldMap(t, d)
 		docs = append(docs, d)
 	}
 	return docs
+}
+
+// checkFieldMap checks a signal against Kibana's alert field map (8.x, or 7.x's signal
+// mapping), as transcribed in package alertmap: every signal the suite reads goes through it.
+func checkFieldMap(t testing.TB, doc map[string]any) {
+	t.Helper()
+	if problems := alertmap.Check(doc); len(problems) > 0 {
+		t.Errorf("signal for %v departs from Kibana's field map:\n  %s", doc["by_field_value"], strings.Join(problems, "\n  "))
+	}
 }
 
 // wallClock are the signal fields that hold the wall-clock time the signal was written: the

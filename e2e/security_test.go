@@ -206,6 +206,11 @@ func TestSecurity(t *testing.T) {
 			if err := json.Unmarshal(m.Data, &sig); err != nil {
 				t.Fatalf("signal is not JSON: %v", err)
 			}
+			var doc map[string]any
+			if err := json.Unmarshal(m.Data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			checkFieldMap(t, doc)
 			names = append(names, sig.Value)
 		case <-timeout:
 			t.Fatalf("got %d signals %v in 2 minutes, want %d", len(names), names, want)

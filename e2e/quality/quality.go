@@ -42,7 +42,7 @@ func Options(profile string) rarenet.Options {
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute
 	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.DefaultJob()
+	o.Scorer.Job = scorer.RuleJob()
 	o.Scorer.AllowedLateness = time.Minute
 	o.Windower.Rule = windower.DefaultRule()
 	switch profile {

@@ -70,7 +70,7 @@ func defaultOptions() rarenet.Options {
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute
 	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.DefaultJob()
+	o.Scorer.Job = scorer.RuleJob() // the job the built-in rule names
 	o.Scorer.AllowedLateness = time.Minute
 	o.Windower.Rule = windower.DefaultRule()
 	return o

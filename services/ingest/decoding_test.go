@@ -141,9 +141,9 @@ func TestDecodingRealAuditdEvent(t *testing.T) {
 func TestDecodingSourcesAreIndependent(t *testing.T) {
 	audit := readReal(t, "auditd/go-libaudit-normal.log")
 	ecs := []string{
-		`{"@timestamp":"2024-01-01T00:00:00Z","event":{"category":["network"],"type":["start"]},"process":{"name":"curl"},"destination":{"ip":"93.184.216.34","port":443}}`,
+		`{"@timestamp":"2024-01-01T00:00:00Z","event":{"category":["network"],"type":["start"]},"host":{"os":{"type":"linux"}},"process":{"name":"curl"},"destination":{"ip":"93.184.216.34","port":443}}`,
 		``,
-		`{"@timestamp":"2024-01-01T00:00:01Z","event.category":"network","event.type":"start","process.name":"wget","destination.ip":"127.0.0.1"}`,
+		`{"@timestamp":"2024-01-01T00:00:01Z","event.category":"network","event.type":"start","host.os.type":"linux","process.name":"wget","destination.ip":"127.0.0.1"}`,
 		`type=SYSCALL msg=audit(1.000:1): not ECS`,
 	}
 	d, err := NewDecoding("", datafeed.Default())

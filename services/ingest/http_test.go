@@ -52,7 +52,7 @@ func TestHTTPListen(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(runCtx) }()
 
-	body := `{"@timestamp":"2024-05-01T10:00:00Z","event":{"action":"connected-to"},"process":{"name":"curl"},"destination":{"ip":"203.0.113.7","port":443}}` + "\n"
+	body := `{"@timestamp":"2024-05-01T10:00:00Z","event":{"action":"connected-to"},"host":{"os":{"type":"linux"}},"process":{"name":"curl"},"destination":{"ip":"203.0.113.7","port":443}}` + "\n"
 	var res *http.Response
 	deadline := time.Now().Add(10 * time.Second)
 	for {

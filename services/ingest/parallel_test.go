@@ -32,7 +32,7 @@ func TestParallelDecodingIsSequential(t *testing.T) {
 		case i%83 == 7:
 			lines = append(lines, fmt.Sprintf(`{"@timestamp":%q,"event":{"category":["network"],"type":["start"]},"process":{"name":"p%d"},"destination":{"ip":"127.0.0.1","port":80}}`, ts.Format(time.RFC3339Nano), i%7))
 		default:
-			line := fmt.Sprintf(`{"@timestamp":%q,"event":{"category":["network"],"type":["start"]},"host":{"name":"h%d"},"process":{"name":"p%d","args":["p%d","-x","%d"]},"user":{"name":"u%d"},"destination":{"ip":"10.0.%d.%d","port":443}}`,
+			line := fmt.Sprintf(`{"@timestamp":%q,"event":{"category":["network"],"type":["start"]},"host":{"name":"h%d","os":{"type":"linux"}},"process":{"name":"p%d","args":["p%d","-x","%d"]},"user":{"name":"u%d"},"destination":{"ip":"10.0.%d.%d","port":443}}`,
 				ts.Format(time.RFC3339Nano), i%5, i%11, i%11, i, i%3, i%4, i%250)
 			if i%61 == 0 {
 				line += "\r"

@@ -45,7 +45,7 @@ func replicaInput(buckets int) []*nats.Msg {
 		msgs = append(msgs, m)
 	}
 	ev := func(at time.Time, name, host string) string {
-		return fmt.Sprintf(`{"@timestamp":%q,"event":{"category":["network"],"type":["start"]},"host":{"name":%q},"process":{"name":%q,"pid":7},"destination":{"ip":"198.51.100.%d","port":443}}`,
+		return fmt.Sprintf(`{"@timestamp":%q,"event":{"category":["network"],"type":["start"]},"host":{"name":%q,"os":{"type":"linux"}},"process":{"name":%q,"pid":7},"destination":{"ip":"198.51.100.%d","port":443}}`,
 			at.Format(time.RFC3339Nano), host, name, 1+len(msgs)%200)
 	}
 	connect := func(at time.Time, serial int, comm string, eoe bool) string {

@@ -85,11 +85,11 @@ func TestService(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish(rawMsg("auditd", "normal.log", 1, string(audit))) // RAW seq 1: 17 lines
-	curl := `{"@timestamp":"2024-01-01T00:20:00Z","event":{"category":["network"],"type":["start"]},"host":{"name":"web1"},"process":{"name":"curl","pid":42},"destination":{"ip":"93.184.216.34","port":443}}`
-	loop := `{"@timestamp":"2024-01-01T00:21:00Z","event":{"category":["network"],"type":["start"]},"process":{"name":"curl"},"destination":{"ip":"127.0.0.1","port":80}}`
+	curl := `{"@timestamp":"2024-01-01T00:20:00Z","event":{"category":["network"],"type":["start"]},"host":{"name":"web1","os":{"type":"linux"}},"process":{"name":"curl","pid":42},"destination":{"ip":"93.184.216.34","port":443}}`
+	loop := `{"@timestamp":"2024-01-01T00:21:00Z","event":{"category":["network"],"type":["start"]},"host":{"os":{"type":"linux"}},"process":{"name":"curl"},"destination":{"ip":"127.0.0.1","port":80}}`
 	bad := `{"@timestamp": "2024-01-01T00:22:00Z", "process":`
 	publish(rawMsg("ecs", "hosts.ndjson", 10, curl+"\r\n"+loop+"\n"+bad+"\n")) // RAW seq 2: lines 10-12
-	wget := `{"@timestamp":"2024-01-01T00:40:00Z","event.action":"connected-to","process.name":"wget","destination.ip":"1.1.1.1"}`
+	wget := `{"@timestamp":"2024-01-01T00:40:00Z","event.action":"connected-to","host.os.type":"linux","process.name":"wget","destination.ip":"1.1.1.1"}`
 	publish(rawMsg("ecs", "hosts.ndjson", 20, wget)) // RAW seq 3: line 20
 	eof := control.Marker{Kind: control.KindEOF, Replay: "r1"}.Msg(stream.RawSubject("ecs"))
 	publish(eof)

@@ -94,8 +94,13 @@ func runNotifier(t *testing.T, s *natstest.Server, cfg *Config) *harness {
 	}
 	ctx, cancel := context.WithCancel(s.Ctx)
 	h := &harness{s: s, n: n, metrics: m, cancel: cancel, done: make(chan error, 1)}
+	// Connected here, not in the goroutine: its cleanup (closing it) must be registered
+	// before the one below, so that it runs after the notifier stopped (cleanups run last
+	// first). Connected in the goroutine, on a loaded machine it closed first, and the
+	// notifier failed with "connection closed".
+	nc := s.Conn(t, "notify")
 	go func() {
-		h.done <- n.Run(ctx, s.Conn(t, "notify"), RunOptions{AckWait: 5 * time.Second, DeliverAll: true})
+		h.done <- n.Run(ctx, nc, RunOptions{AckWait: 5 * time.Second, DeliverAll: true})
 	}()
 	t.Cleanup(func() {
 		cancel()

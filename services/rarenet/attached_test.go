@@ -20,7 +20,7 @@ func testOptions(url string) Options {
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute
 	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.DefaultJob()
+	o.Scorer.Job = scorer.RuleJob() // the job the built-in rule names
 	o.Scorer.AllowedLateness = time.Minute
 	o.Windower.Rule = windower.DefaultRule()
 	// A stopped stage's pull requests outlive it on the server and may take the next

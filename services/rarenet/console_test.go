@@ -23,7 +23,7 @@ func TestReplayKeepsServingTheConsole(t *testing.T) {
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute
 	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.DefaultJob()
+	o.Scorer.Job = scorer.RuleJob() // the job the built-in rule names
 	o.Scorer.AllowedLateness = time.Minute
 	o.Windower.Rule = windower.DefaultRule()
 	o.Console.Listen = "127.0.0.1:0"

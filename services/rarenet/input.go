@@ -2,6 +2,7 @@ package rarenet
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/services/ingest/format/formats"
+	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 )
 
 // ErrTruncatedGzip is returned when a gzip input ends in the middle of its compressed data (a
@@ -104,4 +106,27 @@ func (g gzipInput) Read(p []byte) (int, error) {
 		err = ErrTruncatedGzip
 	}
 	return n, err
+}
+
+// jsonDocuments tells whether an input holds JSON documents that span or share lines
+// (pretty-printed, concatenated, an array, an Elasticsearch _search response), from its first
+// bytes (jsondoc.Sniff), so that it is read document by document; NDJSON keeps the fast path
+// of lines. Auditd logs are never JSON.
+func jsonDocuments(br *bufio.Reader, formatName string) (bool, error) {
+	if formatName == format.Auditd {
+		return false, nil
+	}
+	for n := 4096; ; n *= 4 {
+		n = min(n, br.Size())
+		head, err := br.Peek(n)
+		eof := errors.Is(err, io.EOF)
+		if err != nil && !eof && !errors.Is(err, bufio.ErrBufferFull) {
+			return false, err
+		}
+		// Sniff needs the first line that is not blank, and the start of the next.
+		rest := bytes.TrimLeft(head, " \t\r\n\ufeff")
+		if eof || n == br.Size() || bytes.IndexByte(rest, '\n') >= 0 {
+			return jsondoc.Sniff(head, eof), nil
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rarenet/rarenet/services/ingest"
 	"github.com/rarenet/rarenet/services/ingest/datafeed"
 	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/shared/event"
 )
 
@@ -17,6 +18,9 @@ type NormalizeOptions struct {
 	Files    []string
 	Format   string
 	Datafeed string
+	// DatafeedFile is a datafeed in Elastic's JSON layout (a Kibana module's datafeed file as it
+	// is); it replaces Datafeed.
+	DatafeedFile string
 	// All also writes the events the datafeed filter drops, with the reason in
 	// rarenet.filtered.
 	All   bool
@@ -39,6 +43,9 @@ type NormalizeStats struct {
 func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 	var st NormalizeStats
 	filter, err := datafeed.ByName(o.Datafeed)
+	if o.DatafeedFile != "" {
+		filter, err = datafeed.Load(o.DatafeedFile, "process.name")
+	}
 	if err != nil {
 		return st, err
 	}
@@ -51,7 +58,7 @@ func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 	out := &normalizeOutput{o: o, w: bw, enc: json.NewEncoder(bw), st: &st, rejects: newRejectLog(o.Errors, o.AllRejects)}
 	defer out.rejects.finish()
 	for _, name := range o.Files {
-		if err := normalizeFile(name, o.Stdin, dec, out); err != nil {
+		if err := normalizeFile(name, o.Format, o.Stdin, dec, out); err != nil {
 			// What was read before the error is written, as a replay writes its signals.
 			dec.Flush(out)
 			return st, err
@@ -70,13 +77,20 @@ func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 	return st, nothingAccepted(st.Lines, st.Accepted, st.Filtered, st.Rejected)
 }
 
-func normalizeFile(name string, stdin io.Reader, dec *ingest.Decoding, out *normalizeOutput) error {
+func normalizeFile(name, formatName string, stdin io.Reader, dec *ingest.Decoding, out *normalizeOutput) error {
 	in, err := openInput(name, stdin)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
 	br := lineReader(in)
+	docs, err := jsonDocuments(br, formatName)
+	if err != nil {
+		return fmt.Errorf("%s:1: %w", name, err)
+	}
+	if docs {
+		return normalizeDocs(name, br, dec, out)
+	}
 	var num int64
 	for {
 		line, err := readLine(br)
@@ -93,6 +107,30 @@ func normalizeFile(name string, stdin io.Reader, dec *ingest.Decoding, out *norm
 			return nil
 		}
 	}
+}
+
+// normalizeDocs decodes an input of JSON documents that span or share lines, each at the line
+// it starts on.
+func normalizeDocs(name string, br *bufio.Reader, dec *ingest.Decoding, out *normalizeOutput) error {
+	lines, err := jsondoc.Each(br, 0, func(d jsondoc.Doc) error {
+		if d.Size > 0 {
+			out.Reject(format.Result{Err: longDocument(d), Source: name, Line: d.Line, Raw: d.Data, Format: format.Auto})
+			return nil
+		}
+		dec.Line("", name, d.Line, d.Data, out)
+		return nil
+	})
+	out.st.Lines += lines
+	if err != nil {
+		// The document the error cut is incomplete: it is not decoded.
+		return fmt.Errorf("%s:%d: %w", name, lines+1, err)
+	}
+	return nil
+}
+
+// longDocument is the reason a JSON document too long to keep is rejected.
+func longDocument(d jsondoc.Doc) error {
+	return fmt.Errorf("%w: JSON document of %d bytes is longer than %d bytes; its first 64 KiB are kept", format.ErrMalformed, d.Size, jsondoc.DefaultMaxDoc)
 }
 
 type normalizeOutput struct {

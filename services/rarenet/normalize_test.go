@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,13 +101,54 @@ func TestNormalizeReportsRejectsWithFileAndLine(t *testing.T) {
 	}
 }
 
+// TestNormalizeDatafeedFile: Elastic Defend reports connects from every OS; the default
+// datafeed keeps Linux hosts only, as v3 does, and --datafeed-file takes a datafeed file in
+// the shape Kibana's modules ship it (JOB_ID and INDEX_PATTERN_NAME placeholders).
+func TestNormalizeDatafeedFile(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "defend.ndjson")
+	line := func(os, process, user string) string {
+		return `{"@timestamp":"2026-03-02T10:00:00Z","event":{"action":"connection_attempted","category":["network"],"type":["start"]},` +
+			`"host":{"name":"h1","os":{"type":"` + os + `"}},"process":{"name":"` + process + `"},"user":{"name":"` + user + `"},` +
+			`"destination":{"ip":"203.0.113.5","port":443}}`
+	}
+	body := line("linux", "curl", "alice") + "\n" + line("windows", "eclipse.exe", "bob") + "\n" + line("linux", "git", "jenkins") + "\n"
+	if err := os.WriteFile(in, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	feed := filepath.Join(dir, "datafeed_network_any_os.json")
+	if err := os.WriteFile(feed, []byte(`{"job_id": "JOB_ID", "indices": ["INDEX_PATTERN_NAME"], "max_empty_searches": 10,
+  "query": {"bool": {"filter": [{"term": {"event.category": "network"}}, {"term": {"event.type": "start"}}]}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, file string
+		accepted   int64
+	}{{"default", "", 1}, {"datafeed file", feed, 3}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errs bytes.Buffer
+			st, err := Normalize(NormalizeOptions{Files: []string{in}, Format: "ecs", DatafeedFile: tt.file, Out: &out, Errors: &errs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Accepted != tt.accepted || st.Accepted+st.Filtered != 3 || errs.Len() != 0 {
+				t.Fatalf("stats %+v, errors %q", st, errs.String())
+			}
+		})
+	}
+	if _, err := Normalize(NormalizeOptions{Files: []string{in}, DatafeedFile: filepath.Join(dir, "nope.json"), Out: io.Discard}); err == nil ||
+		!strings.Contains(err.Error(), "nope.json") {
+		t.Errorf("missing datafeed file: %v", err)
+	}
+}
+
 // TestNormalizeTruncatedGzip: the lines before the cut are written, the cut one is not
 // decoded, and the error says what happened where.
 func TestNormalizeTruncatedGzip(t *testing.T) {
 	var whole bytes.Buffer
 	zw := gzip.NewWriter(&whole)
 	for i := range 2000 {
-		fmt.Fprintf(zw, `{"@timestamp":"2026-03-02T10:%02d:00Z","event":{"category":["network"],"type":["start"]},"host":{"name":"h1"},"process":{"name":"curl"},"destination":{"ip":"203.0.113.%d","port":443}}`+"\n", i%60, i%250)
+		fmt.Fprintf(zw, `{"@timestamp":"2026-03-02T10:%02d:00Z","event":{"category":["network"],"type":["start"]},"host":{"name":"h1","os":{"type":"linux"}},"process":{"name":"curl"},"destination":{"ip":"203.0.113.%d","port":443}}`+"\n", i%60, i%250)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)

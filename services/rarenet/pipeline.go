@@ -80,6 +80,11 @@ type Pipeline struct {
 
 // Start starts the server (unless external), creates the streams and starts the stages.
 func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err error) {
+	if !o.NoStages {
+		if err := checkJobs(&o); err != nil {
+			return nil, err
+		}
+	}
 	p := &Pipeline{failed: make(chan struct{})}
 	defer func() {
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rarenet/rarenet/services/ingest"
 	"github.com/rarenet/rarenet/services/ingest/format/formats"
+	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/services/scorer"
 	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/control"
@@ -277,26 +278,25 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 	if err != nil {
 		return 0, &inputError{fmt.Errorf("%s: %w", name, err)}
 	}
-	c := newChunker(br, auditdLog, limits.lines, limits.bytes, limits.line)
-	var lines int64
-	for {
-		ch, err := c.next()
-		if errors.Is(err, io.EOF) {
-			return lines, nil
+	docs := false
+	if !auditdLog {
+		if docs, err = jsonDocuments(br, format); err != nil {
+			return 0, &inputError{fmt.Errorf("%s:1: %w", name, err)}
 		}
-		if err != nil {
-			// The messages before the error went through the pipeline; the block it cut does not.
-			return lines, &inputError{fmt.Errorf("%s:%d: %w", name, c.line, err)}
-		}
-		lines += int64(ch.lines)
+	}
+	send := func(ch chunk) error {
 		if o.Progress != nil {
 			o.Progress.Add(int64(len(ch.data)+len(ch.long)) + 1)
 		}
 		var m *nats.Msg
 		if ch.long != nil {
 			// Too long for one message: dead-letter its head rather than stall the line.
+			what := "line"
+			if docs {
+				what = "JSON document"
+			}
 			dl := natsutil.DeadLetter{Stage: DriverStage, Source: name, Line: ch.first, Format: format,
-				Reason: fmt.Sprintf("%s:%d: line of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, ch.first, ch.longSize, limits.line),
+				Reason: fmt.Sprintf("%s:%d: %s of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, ch.first, what, ch.longSize, limits.line),
 				Data:   ch.long}
 			m = dl.Msg(stream.DLQSubject(DriverStage))
 		} else {
@@ -309,17 +309,96 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 			}
 		}
 		if err := pub.Publish(m, ""); err != nil {
-			return lines, fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
+			return fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
 		}
 		if pub.Pending() >= flushEvery {
 			if err := pub.Flush(ctx); err != nil {
-				return lines, fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
+				return fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
 			}
 			if err := o.backPressure(ctx); err != nil {
-				return lines, err
+				return err
 			}
 		}
+		return nil
 	}
+	if docs {
+		return sendDocs(br, name, limits, send)
+	}
+	c := newChunker(br, auditdLog, limits.lines, limits.bytes, limits.line)
+	var lines int64
+	for {
+		ch, err := c.next()
+		if errors.Is(err, io.EOF) {
+			return lines, nil
+		}
+		if err != nil {
+			// The messages before the error went through the pipeline; the block it cut does not.
+			return lines, &inputError{fmt.Errorf("%s:%d: %w", name, c.line, err)}
+		}
+		lines += int64(ch.lines)
+		if err := send(ch); err != nil {
+			return lines, err
+		}
+	}
+}
+
+// sendDocs publishes an input of JSON documents that span or share lines (jsondoc) as raw
+// messages of many documents, each on one line: the line it starts on, the lines between
+// documents left blank, so that ingest numbers each document's line right. A document that
+// starts on the line of the one before (the hits of a _search response on one line) starts
+// a new message, which names that line. It returns the number of lines read.
+func sendDocs(br *bufio.Reader, name string, limits chunkLimits, send func(chunk) error) (int64, error) {
+	var ch chunk
+	var last int64
+	var sendErr error // a publish failed: not the input's fault
+	flush := func() error {
+		if ch.lines == 0 {
+			return nil
+		}
+		c := ch
+		ch = chunk{}
+		sendErr = send(c)
+		return sendErr
+	}
+	lines, err := jsondoc.Each(br, limits.line, func(d jsondoc.Doc) error {
+		if d.Size > 0 || len(d.Data) > limits.line {
+			if err := flush(); err != nil {
+				return err
+			}
+			head := bytes.Clone(d.Data[:min(len(d.Data), longHead)])
+			sendErr = send(chunk{first: d.Line, lines: 1, long: head, longSize: max(d.Size, len(d.Data))})
+			return sendErr
+		}
+		gap := int(d.Line - last)
+		if ch.lines > 0 && (gap <= 0 || ch.lines >= limits.lines || len(ch.data)+gap+len(d.Data) > limits.bytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if ch.lines == 0 {
+			ch.first = d.Line
+		} else {
+			for range gap {
+				ch.data = append(ch.data, '\n')
+			}
+		}
+		ch.data = append(ch.data, d.Data...)
+		ch.lines++
+		last = d.Line
+		return nil
+	})
+	if sendErr != nil {
+		return lines, sendErr
+	}
+	var inErr error
+	if err != nil {
+		// The documents before the error go through the pipeline; the one it cut does not.
+		inErr = &inputError{fmt.Errorf("%s:%d: %w", name, lines+1, err)}
+	}
+	if err := flush(); err != nil {
+		return lines, err
+	}
+	return lines, inErr
 }
 
 // isAuditd tells whether an input is an auditd log: by its format, or for auto by its first

@@ -17,10 +17,13 @@ var ErrLate = errors.New("late event: its bucket is already closed")
 
 // Job is the anomaly detection job: a rare detector over bucketed event time.
 type Job struct {
-	ID          string
-	BucketSpan  time.Duration
-	ByField     string
-	Influencers []string
+	ID string
+	// ResultsIndexName is the Elastic job's results_index_name, announced to the windower,
+	// which names the results index in its signals.
+	ResultsIndexName string
+	BucketSpan       time.Duration
+	ByField          string
+	Influencers      []string
 	// RecordProbability is the probability below which a record is written (ml-cpp: 0.035).
 	RecordProbability float64
 	// WarmupBuckets suppresses records in the job's first buckets (0: as the reference).
@@ -40,7 +43,8 @@ type Job struct {
 	Normalizer rare.NormalizerVersion
 }
 
-// DefaultJob is the reference job, v3_linux_anomalous_network_activity.
+// DefaultJob is v3_linux_anomalous_network_activity, the reference job of 8.3 to 9.3, which the
+// scorer's tests model. A scorer runs RuleJob unless told otherwise.
 func DefaultJob() Job {
 	j, _, err := job.Builtin(job.BuiltinV3)
 	if err != nil {
@@ -52,7 +56,7 @@ func DefaultJob() Job {
 // FromJob is the scorer's job for an Elastic job definition.
 func FromJob(j job.Job) Job {
 	return Job{ID: j.ID, BucketSpan: j.BucketSpan, ByField: j.ByField, Influencers: j.Influencers,
-		RecordProbability: 0.035}
+		RecordProbability: 0.035, ResultsIndexName: j.ResultsIndexName}
 }
 
 // noBucket marks "no bucket yet" for bucket indexes.

@@ -27,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -60,9 +61,16 @@ type Config struct {
 	// AllowedLateness is how long after a bucket's end, on the wall clock, events are still
 	// taken in live mode.
 	AllowedLateness time.Duration
-	// JobFile is an anomaly detection job in Elastic's JSON layout; it replaces Job's id,
-	// bucket span, by-field and influencers (ApplyJobFile).
+	// JobFile is an anomaly detection job in Elastic's JSON layout (as the API returns it, or a
+	// Kibana module's job file); it replaces Job (ResolveJob).
 	JobFile string
+	// JobID selects the job: a built-in job by id, or the id of JobFile or of ModuleDir's job
+	// (ResolveJob). Empty keeps Job.
+	JobID string
+	// ModuleDir is a Kibana ML module folder (manifest.json and ml/); JobID names its job.
+	ModuleDir string
+	// BucketSpan, when positive, replaces the job's bucket span (--bucket-span).
+	BucketSpan time.Duration
 	// Profile is "faithful" (the reference's job) or "enhanced", which adds the
 	// rare-on-this-host detector.
 	Profile string
@@ -74,29 +82,14 @@ type Config struct {
 	LeaseTTL time.Duration
 }
 
-// ApplyJobFile loads JobFile, when set, into Job.
-func (c *Config) ApplyJobFile() error {
-	if c.JobFile == "" {
-		return nil
-	}
-	j, err := job.LoadJob(c.JobFile)
-	if err != nil {
-		return err
-	}
-	warmup, normalizer := c.Job.WarmupBuckets, c.Job.Normalizer
-	c.Job = FromJob(j)
-	c.Job.WarmupBuckets, c.Job.Normalizer = warmup, normalizer
-	c.JobFile = ""
-	return nil
-}
-
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.Job = DefaultJob()
+	c.Job = RuleJob()
 	fs.StringVar(&c.Profile, "profile", "faithful", "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host and new-destination detectors)")
-	fs.StringVar(&c.JobFile, "job", "", "anomaly detection job file in Elastic's JSON layout (rare by one field); default: the reference's v3 job")
-	fs.StringVar(&c.Job.ID, "job-id", c.Job.ID, "anomaly detection job id, written into records")
-	fs.DurationVar(&c.Job.BucketSpan, "bucket-span", c.Job.BucketSpan, "the job's bucket span")
+	fs.StringVar(&c.JobFile, "job", "", "anomaly detection job file in Elastic's JSON layout (as the API returns it, or a Kibana ML module's job file; rare by one field)")
+	fs.StringVar(&c.JobID, "job-id", "", "the job: a built-in's id ("+strings.Join(job.BuiltinJobIDs(), ", ")+"), or the id of --job FILE or of --module DIR's job (default: "+job.JobV3EA+", the built-in rule's)")
+	fs.StringVar(&c.ModuleDir, "module", "", "a Kibana ML module folder (manifest.json and ml/): run its job that --job-id names")
+	fs.DurationVar(&c.BucketSpan, "bucket-span", 0, "replace the job's bucket span (default: the job's, 15m for the built-ins)")
 	fs.Int64Var(&c.Job.WarmupBuckets, "warmup-buckets", 0, "write no records in the job's first N buckets (Elastic advises 20 buckets of data; 0 as the reference)")
 	fs.StringVar(&c.Normalizer, "normalizer", "8.4", "record_score as ml-cpp computes it since Elastic 8.4 (8.4), or before (7.x: every raw score in the quantiles, percentiles per 30 minutes)")
 	fs.StringVar(&c.Clock, "clock", ClockWall, "what closes buckets: wall (live: the wall clock too) or watermark (replay: event time only)")
@@ -106,7 +99,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	if err := c.ApplyJobFile(); err != nil {
+	if err := c.ResolveJob(); err != nil {
 		return err
 	}
 	switch c.Profile {
@@ -227,6 +220,9 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 // stop gives everything up at once for the other replicas.
 func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("started", "job", s.cfg.Job.ID, "partitions", s.partitions, "clock", s.cfg.Clock, "lease_ttl", s.cfg.leaseTTL())
+	if err := s.announce(ctx); err != nil {
+		return err
+	}
 	r := newReplica(s)
 	err := r.run(ctx)
 	r.stopAll()

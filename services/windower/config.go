@@ -30,6 +30,9 @@ type Config struct {
 	RulePath string
 	// RuleBuiltin names a built-in rule: current or v1 (--rule-builtin).
 	RuleBuiltin string
+	// RuleVersionLock is detection-rules' version.lock.json (--rule-version-lock): the version
+	// of a RulePath rule that has none in its file.
+	RuleVersionLock string
 	// AnomalyThreshold and MaxSignals, when not nil, override the rule's.
 	AnomalyThreshold *float64
 	MaxSignals       *int
@@ -50,6 +53,9 @@ type Config struct {
 	// LeaseTTL is how long a silent active windower keeps its lease before a standby takes
 	// over (0: DefaultLeaseTTL).
 	LeaseTTL time.Duration
+	// ScorerWait is how long the windower waits at start for a scorer to announce the rule's
+	// jobs before it fails with ErrJobNotProduced (0: DefaultScorerWait).
+	ScorerWait time.Duration
 }
 
 // RegisterFlags registers the stage's flags on fs.
@@ -57,22 +63,53 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Rule = DefaultRule()
 	fs.StringVar(&c.Clock, "clock", ClockWall, "what schedules rule runs: wall (live) or watermark (replay)")
 	fs.StringVar(&c.RulePath, "rule", "", "load the rule from this file (elastic/detection-rules TOML layout) instead of a built-in")
-	fs.StringVar(&c.RuleBuiltin, "rule-builtin", BuiltinCurrent, "built-in rule: current (job v3_linux_anomalous_network_activity) or v1 (stack 7.7, job linux_anomalous_network_activity_ecs)")
+	fs.StringVar(&c.RuleVersionLock, "rule-version-lock", "", "detection-rules' version.lock.json: the version of a --rule file that has none (default: 1)")
+	fs.StringVar(&c.RuleBuiltin, "rule-builtin", BuiltinCurrent, "built-in rule: current (version 209, job v3_linux_anomalous_network_activity_ea) or v1 (stack 7.7, job linux_anomalous_network_activity_ecs)")
 	fs.Var(optFloat{&c.AnomalyThreshold}, "anomaly-threshold", "override the rule's anomaly_threshold (record_score >=)")
 	fs.Var(optInt{&c.MaxSignals}, "max-signals", "override the rule's max_signals per run")
 	fs.StringVar(&c.SignalFormat, "signal-format", Format8x, "signal document shape: 8x (kibana.alert.*) or 7x (signal.*)")
 	fs.BoolVar(&c.SignalLate, "signal-late", false, "signal records that arrived too late for every run anyway, in the next run (rarenet.late: true)")
 	fs.DurationVar(&c.SuppressFor, "suppress-for", 0, "suppress later signals of the same host.name and process.name for this long after the first (0: off)")
 	fs.DurationVar(&c.MaxCatchUp, "max-catch-up", DefaultMaxCatchUp, "after downtime, run the missed intervals of at most this long (live)")
+	fs.DurationVar(&c.ScorerWait, "scorer-wait", DefaultScorerWait, "at start, wait this long for a scorer to announce the rule's jobs, then fail")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", DefaultLeaseTTL, "a standby windower takes over when the active one has not renewed its lease for this long")
 }
 
 // Validate loads the rule the configuration names, applies the overrides and checks the
 // configuration.
 func (c *Config) Validate() error {
+	if err := c.LoadRule(); err != nil {
+		return err
+	}
+	switch {
+	case c.Clock != ClockWall && c.Clock != ClockWatermark:
+		return fmt.Errorf("windower: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)
+	case c.SignalFormat != "" && c.SignalFormat != Format8x && c.SignalFormat != Format7x:
+		return fmt.Errorf("windower: --signal-format must be %s or %s, got %q", Format8x, Format7x, c.SignalFormat)
+	case c.SuppressFor < 0 || c.MaxCatchUp < 0 || c.LeaseTTL < 0 || c.ScorerWait < 0:
+		return fmt.Errorf("windower: --suppress-for, --max-catch-up, --lease-ttl and --scorer-wait must not be negative")
+	case c.MaxCatchUp > 0 && c.MaxCatchUp < c.Rule.Interval:
+		return fmt.Errorf("windower: --max-catch-up %s is shorter than the rule's interval %s", c.MaxCatchUp, c.Rule.Interval)
+	}
+	return c.Rule.Validate()
+}
+
+// LoadRule loads the rule the configuration names (RulePath with RuleVersionLock, or
+// RuleBuiltin; an empty Rule is the built-in current) and applies the overrides.
+func (c *Config) LoadRule() error {
+	if c.RuleVersionLock != "" && c.RulePath == "" {
+		return fmt.Errorf("windower: --rule-version-lock %s: give the rule file with --rule", c.RuleVersionLock)
+	}
 	switch {
 	case c.RulePath != "":
-		r, err := LoadRule(c.RulePath)
+		var lock *VersionLock
+		if c.RuleVersionLock != "" {
+			var err error
+			if lock, err = LoadVersionLock(c.RuleVersionLock); err != nil {
+				return err
+			}
+		}
+		r, err := LoadRule(c.RulePath, lock)
 		if err != nil {
 			return err
 		}
@@ -92,17 +129,7 @@ func (c *Config) Validate() error {
 	if c.MaxSignals != nil {
 		c.Rule.MaxSignals = *c.MaxSignals
 	}
-	switch {
-	case c.Clock != ClockWall && c.Clock != ClockWatermark:
-		return fmt.Errorf("windower: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)
-	case c.SignalFormat != "" && c.SignalFormat != Format8x && c.SignalFormat != Format7x:
-		return fmt.Errorf("windower: --signal-format must be %s or %s, got %q", Format8x, Format7x, c.SignalFormat)
-	case c.SuppressFor < 0 || c.MaxCatchUp < 0 || c.LeaseTTL < 0:
-		return fmt.Errorf("windower: --suppress-for, --max-catch-up and --lease-ttl must not be negative")
-	case c.MaxCatchUp > 0 && c.MaxCatchUp < c.Rule.Interval:
-		return fmt.Errorf("windower: --max-catch-up %s is shorter than the rule's interval %s", c.MaxCatchUp, c.Rule.Interval)
-	}
-	return c.Rule.Validate()
+	return nil
 }
 
 func (c *Config) maxCatchUp() time.Duration {

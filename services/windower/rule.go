@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	mljob "github.com/rarenet/rarenet/shared/job"
 )
 
 // Rule is a machine_learning detection rule in the shape of Elastic's prebuilt rules (the
@@ -30,10 +32,24 @@ type Rule struct {
 	Threat         []Threat
 	// Metadata is the file's [metadata] table.
 	Metadata RuleMetadata
+	// Created and Updated are the metadata's creation_date and updated_date (midnight UTC):
+	// kibana.alert.rule.created_at and updated_at, which do not change from run to run.
+	Created, Updated time.Time
+	// Extra holds the [rule] keys rarenet does not read (setup, related_integrations, ...):
+	// kept, and written into kibana.alert.rule.parameters as Kibana keeps a rule's other
+	// parameters.
+	Extra map[string]any
+	// Tables holds the file's other top-level tables ([transform], ...), kept as they are.
+	Tables map[string]any
 	// Source names where the rule came from: "builtin:current", "builtin:v1" or a file.
 	Source string
-	// Immutable is true for the built-in (prebuilt) rules, as Kibana marks its own.
+	// Immutable is true for Elastic's prebuilt rules, as Kibana marks them: the built-ins and
+	// rule files whose author is Elastic alone.
 	Immutable bool
+	// ResultsIndex names the results index of the rule's jobs that do not write to
+	// .ml-anomalies-shared (a job's results_index_name), as the scorer announces them: the
+	// index the signals name as their ancestor's.
+	ResultsIndex map[string]string
 }
 
 // RuleMetadata is the [metadata] table of a detection-rules file.
@@ -42,6 +58,8 @@ type RuleMetadata struct {
 	UpdatedDate     string `toml:"updated_date"`
 	Maturity        string `toml:"maturity"`
 	MinStackVersion string `toml:"min_stack_version"`
+	// Extra holds the other keys (integration, min_stack_comments, ...), kept as they are.
+	Extra map[string]any `toml:"-"`
 }
 
 // Threat is one entry of the rule's MITRE ATT&CK mapping ([[rule.threat]]), as Kibana stores
@@ -117,6 +135,15 @@ func (r *Rule) Validate() error {
 		return fmt.Errorf("windower: rule %s: no machine_learning_job_id", r.ID)
 	}
 	return nil
+}
+
+// resultsIndex is the index Elasticsearch writes the records of job to: the ancestor index of
+// their signals.
+func (r *Rule) resultsIndex(job string) string {
+	if ix := r.ResultsIndex[job]; ix != "" {
+		return ix
+	}
+	return mljob.ResultsIndex("")
 }
 
 // covers reports whether the rule applies to records of job.

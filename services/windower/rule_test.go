@@ -31,11 +31,18 @@ func TestBuiltinRules(t *testing.T) {
 		}
 	}
 	if v1.Version != 1 || strings.Join(v1.JobIDs, ",") != "linux_anomalous_network_activity_ecs" ||
-		strings.Join(v1.Tags, ",") != "Elastic,Linux,ML" || len(v1.Threat) != 0 || v1.Metadata.MinStackVersion != "7.7.0" {
+		strings.Join(v1.Tags, ",") != "Elastic,Linux,ML" || len(v1.Threat) != 0 || len(v1.FalsePositives) != 1 ||
+		strings.Join(v1.References, ",") != "https://www.elastic.co/guide/en/siem/guide/current/prebuilt-ml-jobs.html" {
 		t.Errorf("v1: %+v", v1)
 	}
-	if strings.Join(cur.JobIDs, ",") != "v3_linux_anomalous_network_activity" ||
-		strings.Join(cur.Tags, ",") != "Domain: Endpoint,OS: Linux,Use Case: Threat Detection,Rule Type: ML" || cur.Note == "" {
+	// The current built-in is the current TOML's content (b36bcba204) at the lock's version.
+	if cur.Version != 209 || strings.Join(cur.JobIDs, ",") != "v3_linux_anomalous_network_activity_ea" ||
+		strings.Join(cur.Tags, ",") != "Domain: Endpoint,OS: Linux,Data Source: Elastic Defend,Data Source: Network Packet Capture,"+
+			"Use Case: Threat Detection,Rule Type: ML,Rule Type: Machine Learning,Resources: Investigation Guide" ||
+		strings.Join(cur.References, ",") != "https://www.elastic.co/guide/en/security/current/prebuilt-ml-jobs.html" ||
+		cur.License != "Elastic License v2" || len(cur.FalsePositives) != 0 || cur.Metadata.CreationDate != "2020/03/25" ||
+		!strings.HasPrefix(cur.Note, "## Triage and analysis\n\n### Investigating Unusual Linux Network Activity\n") ||
+		!strings.HasSuffix(cur.Note, "the nature of the tasks it is performing.") || cur.Extra["setup"] == nil {
 		t.Errorf("current: %+v", cur)
 	}
 	var mitre []string
@@ -138,7 +145,7 @@ func TestConfigRuleFlags(t *testing.T) {
 		threshold float64
 		max       int
 	}{
-		{nil, "52afbdc5-db15-485e-bc24-f5707f820c4b", "v3_linux_anomalous_network_activity", 50, 100},
+		{nil, "52afbdc5-db15-485e-bc24-f5707f820c4b", "v3_linux_anomalous_network_activity_ea", 50, 100},
 		{[]string{"--rule-builtin", "v1"}, "52afbdc5-db15-485e-bc24-f5707f820c4b", "linux_anomalous_network_activity_ecs", 50, 100},
 		{[]string{"--rule", path}, "my-rule", "a,b", 75, 7},
 		{[]string{"--anomaly-threshold", "60", "--rule", path, "--max-signals", "3"}, "my-rule", "a,b", 60, 3},

@@ -17,7 +17,8 @@ import (
 var ErrInvalidRule = errors.New("invalid rule")
 
 // ruleFile is the elastic/detection-rules TOML layout, as far as a machine_learning rule uses
-// it. Keys rarenet does not use (related_integrations, setup, ...) are accepted and ignored.
+// it. Other keys (setup, related_integrations, [metadata] integration, ...) are kept in the
+// Rule's Extra maps, not refused: the layout grows with every release.
 type ruleFile struct {
 	Metadata RuleMetadata `toml:"metadata"`
 	Rule     struct {
@@ -44,13 +45,22 @@ type ruleFile struct {
 	} `toml:"rule"`
 }
 
-// LoadRule reads a rule file in the elastic/detection-rules TOML layout.
-func LoadRule(path string) (Rule, error) {
+// ruleKeys are the [rule] keys ruleFile reads; the others go to Rule.Extra.
+var ruleKeys = []string{"name", "description", "rule_id", "type", "machine_learning_job_id", "anomaly_threshold", "interval",
+	"from", "to", "max_signals", "risk_score", "severity", "tags", "note", "false_positives", "references", "author",
+	"license", "version", "threat"}
+
+// metadataKeys are the [metadata] keys RuleMetadata reads; the others go to its Extra.
+var metadataKeys = []string{"creation_date", "updated_date", "maturity", "min_stack_version"}
+
+// LoadRule reads a rule file in the elastic/detection-rules TOML layout. lock, when not nil,
+// gives the rule its version when the file has none, as detection-rules does.
+func LoadRule(path string, lock *VersionLock) (Rule, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Rule{}, fmt.Errorf("windower: rule file: %w", err)
 	}
-	return ParseRule(path, b)
+	return ParseRuleLocked(path, b, lock)
 }
 
 var (
@@ -59,8 +69,13 @@ var (
 )
 
 // ParseRule parses a rule in the elastic/detection-rules TOML layout. name (the file) is
-// named in errors, with the key and what was expected.
-func ParseRule(name string, data []byte) (Rule, error) {
+// named in errors, with the key and what was expected. A rule without version is version 1.
+func ParseRule(name string, data []byte) (Rule, error) { return ParseRuleLocked(name, data, nil) }
+
+// ParseRuleLocked parses a rule as ParseRule does; a rule without version takes the one lock
+// gives its rule_id (detection-rules keeps versions in version.lock.json, not in the files),
+// and is refused when lock has no entry for it.
+func ParseRuleLocked(name string, data []byte, lock *VersionLock) (Rule, error) {
 	var f ruleFile
 	bad := func(key, format string, args ...any) error {
 		return fmt.Errorf("windower: rule file %s: %s: %w: %s", name, key, ErrInvalidRule, fmt.Sprintf(format, args...))
@@ -72,11 +87,33 @@ func ParseRule(name string, data []byte) (Rule, error) {
 		}
 		return Rule{}, fmt.Errorf("windower: rule file %s: %w: %w", name, ErrInvalidRule, err)
 	}
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return Rule{}, fmt.Errorf("windower: rule file %s: %w: %w", name, ErrInvalidRule, err)
+	}
 	fr := &f.Rule
+	// detection-rules reads every string but the markdown ones (note, setup) with its lines
+	// joined (rule_formatter.py cleanup_whitespace): the TOML wraps them at 120 characters.
+	fr.Name, fr.Description, fr.License = cleanupWhitespace(fr.Name), cleanupWhitespace(fr.Description), cleanupWhitespace(fr.License)
+	for _, list := range [][]string{fr.Tags, fr.FalsePositives, fr.References, fr.Author} {
+		for i := range list {
+			list[i] = cleanupWhitespace(list[i])
+		}
+	}
 	r := Rule{
 		ID: fr.RuleID, Name: fr.Name, Description: fr.Description, Severity: fr.Severity, Tags: fr.Tags,
 		Note: fr.Note, FalsePositives: fr.FalsePositives, References: fr.References, Author: fr.Author,
 		License: fr.License, Threat: fr.Threat, Metadata: f.Metadata, Source: name,
+		Extra: others(raw["rule"], ruleKeys),
+	}
+	r.Metadata.Extra = others(raw["metadata"], metadataKeys)
+	for k, v := range raw {
+		if k != "rule" && k != "metadata" {
+			if r.Tables == nil {
+				r.Tables = map[string]any{}
+			}
+			r.Tables[k] = v
+		}
 	}
 	required := []struct {
 		key string
@@ -86,7 +123,7 @@ func ParseRule(name string, data []byte) (Rule, error) {
 		{"[rule] description", fr.Description != ""}, {"[rule] type", fr.Type != ""},
 		{"[rule] machine_learning_job_id", fr.MachineLearningJobID != nil},
 		{"[rule] anomaly_threshold", fr.AnomalyThreshold != nil}, {"[rule] risk_score", fr.RiskScore != nil},
-		{"[rule] severity", fr.Severity != ""}, {"[rule] version", fr.Version != nil},
+		{"[rule] severity", fr.Severity != ""},
 		{"[metadata] creation_date", f.Metadata.CreationDate != ""},
 	}
 	for _, k := range required {
@@ -142,9 +179,31 @@ func ParseRule(name string, data []byte) (Rule, error) {
 	if !slices.Contains(severities, r.Severity) {
 		return Rule{}, bad("[rule] severity", "want one of %s, got %q", strings.Join(severities, ", "), r.Severity)
 	}
-	if r.Version = *fr.Version; r.Version < 1 {
-		return Rule{}, bad("[rule] version", "want at least 1, got %d", r.Version)
+	switch {
+	case fr.Version != nil:
+		if r.Version = *fr.Version; r.Version < 1 {
+			return Rule{}, bad("[rule] version", "want at least 1, got %d", r.Version)
+		}
+	case lock != nil:
+		v, ok := lock.Version(r.ID)
+		if !ok {
+			return Rule{}, bad("[rule] rule_id", "the version lock %s has no entry for %s (%s); give the rule a version or the lock that holds it", lock.Path, r.ID, r.Name)
+		}
+		r.Version = v
+	default:
+		r.Version = 1
 	}
+	if r.Created, err = ruleDate(f.Metadata.CreationDate); err != nil {
+		return Rule{}, bad("[metadata] creation_date", "want a date such as \"2020/03/25\", got %q", f.Metadata.CreationDate)
+	}
+	r.Updated = r.Created
+	if f.Metadata.UpdatedDate != "" {
+		if r.Updated, err = ruleDate(f.Metadata.UpdatedDate); err != nil {
+			return Rule{}, bad("[metadata] updated_date", "want a date such as \"2026/07/27\", got %q", f.Metadata.UpdatedDate)
+		}
+	}
+	// Elastic's own rules are its prebuilt rules, which Kibana marks immutable.
+	r.Immutable = slices.Equal(r.Author, []string{"Elastic"})
 	for i, t := range r.Threat {
 		key := fmt.Sprintf("[[rule.threat]] %d", i+1)
 		switch {
@@ -161,6 +220,35 @@ func ParseRule(name string, data []byte) (Rule, error) {
 	}
 	return r, nil
 }
+
+// others returns the keys of a decoded TOML table that are not in known, nil when there are
+// none.
+func others(table any, known []string) map[string]any {
+	m, _ := table.(map[string]any)
+	var out map[string]any
+	for k, v := range m {
+		if !slices.Contains(known, k) {
+			if out == nil {
+				out = map[string]any{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// cleanupWhitespace joins the lines of s, each trimmed, with single spaces, as detection-rules
+// normalises a rule's strings.
+func cleanupWhitespace(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " ")
+}
+
+// ruleDate reads detection-rules' dates ("2020/03/25") as midnight UTC.
+func ruleDate(s string) (time.Time, error) { return time.Parse("2006/01/02", s) }
 
 // parseScheduleDuration reads Kibana's schedule durations: an integer and s, m, h or d.
 func parseScheduleDuration(s string) (time.Duration, error) {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/rarenet/rarenet/services/windower/alertmap"
 	"github.com/rarenet/rarenet/shared/record"
 )
 
@@ -50,6 +52,10 @@ func validateSignal(t *testing.T, b []byte) {
 	}
 	if err := schema.Validate(inst); err != nil {
 		t.Errorf("signal does not validate against signal.schema.json: %v\n%s", err, b)
+	}
+	// And against Kibana's own field maps.
+	if problems := alertmap.CheckJSON(b); len(problems) > 0 {
+		t.Errorf("signal departs from Kibana's field map:\n  %s\n%s", strings.Join(problems, "\n  "), b)
 	}
 }
 

@@ -48,6 +48,7 @@ func (h *harness) start(t *testing.T, cfg Config, clk *fakeClock) (svc *Service,
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.announce(t, cfg.Rule.JobIDs...)
 	svc, err = New(h.ctx, cfg, nc, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

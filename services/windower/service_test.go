@@ -35,6 +35,23 @@ func startServer(t *testing.T) *harness {
 	return &harness{srv: srv, js: js, ctx: ctx}
 }
 
+// announce writes the scorer's announcement of the given jobs, as a scorer does when it
+// starts: the windower waits for it.
+func (h *harness) announce(t *testing.T, jobs ...string) {
+	t.Helper()
+	kv, err := h.js.KeyValue(h.ctx, stream.ScorerBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := stream.Jobs{Holder: "test"}
+	for _, j := range jobs {
+		a.Jobs = append(a.Jobs, stream.JobInfo{ID: j, BucketSpan: "15m0s", ByField: "process.name", ResultsIndex: ".ml-anomalies-shared"})
+	}
+	if err := stream.AnnounceJobs(h.ctx, kv, a); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // startWindower runs a windower until the returned stop is called (or the test ends).
 func (h *harness) startWindower(t *testing.T, rule Rule) (*Service, func()) {
 	t.Helper()
@@ -42,6 +59,7 @@ func (h *harness) startWindower(t *testing.T, rule Rule) (*Service, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.announce(t, rule.JobIDs...)
 	svc, err := New(h.ctx, Config{Rule: rule, Clock: ClockWatermark}, nc, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

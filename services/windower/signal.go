@@ -22,57 +22,73 @@ func SignalID(ruleID, recordID string) string {
 }
 
 // Signal builds the signal document of r as Elastic's detection engine writes an 8.x alert
-// for a machine_learning rule: dotted kibana.alert.* fields, the anomaly record's fields
-// copied, each influencer expanded into an ECS field holding an array, and rarenet's
-// explanation. now is the wall-clock time of the signal (@timestamp); runTime the rule run
-// that produced it.
+// for a machine_learning rule (Kibana's alert field maps, see package alertmap): dotted
+// kibana.alert.* fields, the anomaly record's fields copied, each influencer and the by-field
+// expanded into an ECS field holding an array, and rarenet's explanation. now is the
+// wall-clock time of the signal (@timestamp, kibana.alert.start and last_detected); runTime
+// the rule run that produced it, the time every other field is derived from.
 func Signal(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any {
 	id := SignalID(rule.ID, r.ID)
 	original := r.BucketStart().Format(time.RFC3339Nano)
+	wall, run := now.UTC().Format(time.RFC3339Nano), runTime.UTC().Format(time.RFC3339Nano)
 	params := ruleParameters(rule)
 	doc := map[string]any{
-		"@timestamp":                   now.UTC().Format(time.RFC3339Nano),
-		"event.kind":                   "signal",
-		"kibana.space_ids":             []string{"default"},
-		"kibana.version":               KibanaVersion,
-		"kibana.alert.uuid":            id,
-		"kibana.alert.start":           now.UTC().Format(time.RFC3339Nano),
-		"kibana.alert.original_time":   original,
-		"kibana.alert.status":          "active",
-		"kibana.alert.workflow_status": "open",
-		"kibana.alert.depth":           1,
+		"@timestamp":                         wall,
+		"event.kind":                         "signal",
+		"kibana.space_ids":                   []string{"default"},
+		"kibana.version":                     KibanaVersion,
+		"kibana.alert.uuid":                  id,
+		"kibana.alert.instance.id":           id,
+		"kibana.alert.start":                 wall,
+		"kibana.alert.last_detected":         wall,
+		"kibana.alert.intended_timestamp":    run,
+		"kibana.alert.original_time":         original,
+		"kibana.alert.status":                "active",
+		"kibana.alert.workflow_status":       "open",
+		"kibana.alert.workflow_tags":         []string{},
+		"kibana.alert.workflow_assignee_ids": []string{},
+		"kibana.alert.depth":                 1,
 		"kibana.alert.ancestors": []map[string]any{
-			{"id": r.ID, "type": "event", "index": ".ml-anomalies-" + r.JobID, "depth": 0},
+			{"id": r.ID, "type": "event", "index": rule.resultsIndex(r.JobID), "depth": 0},
 		},
-		"kibana.alert.reason":                       Reason(r),
-		"kibana.alert.severity":                     rule.Severity,
-		"kibana.alert.risk_score":                   rule.RiskScore,
-		"kibana.alert.rule.rule_id":                 rule.ID,
-		"kibana.alert.rule.uuid":                    rule.ID,
-		"kibana.alert.rule.name":                    rule.Name,
-		"kibana.alert.rule.description":             rule.Description,
-		"kibana.alert.rule.type":                    "machine_learning",
-		"kibana.alert.rule.rule_type_id":            "siem.mlRule",
-		"kibana.alert.rule.category":                "Machine Learning Rule",
-		"kibana.alert.rule.consumer":                "siem",
-		"kibana.alert.rule.producer":                "siem",
-		"kibana.alert.rule.execution.uuid":          ExecutionID(rule.ID, runTime),
-		"kibana.alert.rule.version":                 rule.Version,
-		"kibana.alert.rule.immutable":               rule.Immutable,
-		"kibana.alert.rule.severity":                rule.Severity,
-		"kibana.alert.rule.risk_score":              rule.RiskScore,
-		"kibana.alert.rule.interval":                durationString(rule.Interval),
-		"kibana.alert.rule.from":                    "now-" + durationString(rule.From),
-		"kibana.alert.rule.to":                      "now",
-		"kibana.alert.rule.max_signals":             rule.MaxSignals,
-		"kibana.alert.rule.anomaly_threshold":       rule.Threshold,
-		"kibana.alert.rule.machine_learning_job_id": rule.JobIDs,
-		"kibana.alert.rule.tags":                    orEmpty(rule.Tags),
-		"kibana.alert.rule.false_positives":         orEmpty(rule.FalsePositives),
-		"kibana.alert.rule.references":              orEmpty(rule.References),
-		"kibana.alert.rule.author":                  orEmpty(rule.Author),
-		"kibana.alert.rule.threat":                  threatOrEmpty(rule.Threat),
-		"kibana.alert.rule.parameters":              params,
+		"kibana.alert.reason":                   Reason(r),
+		"kibana.alert.severity":                 rule.Severity,
+		"kibana.alert.risk_score":               rule.RiskScore,
+		"kibana.alert.rule.rule_id":             rule.ID,
+		"kibana.alert.rule.uuid":                rule.ID,
+		"kibana.alert.rule.name":                rule.Name,
+		"kibana.alert.rule.description":         rule.Description,
+		"kibana.alert.rule.type":                "machine_learning",
+		"kibana.alert.rule.rule_type_id":        "siem.mlRule",
+		"kibana.alert.rule.category":            "Machine Learning Rule",
+		"kibana.alert.rule.consumer":            "siem",
+		"kibana.alert.rule.producer":            "siem",
+		"kibana.alert.rule.execution.uuid":      ExecutionID(rule.ID, runTime),
+		"kibana.alert.rule.execution.timestamp": run,
+		"kibana.alert.rule.execution.type":      "scheduled",
+		"kibana.alert.rule.revision":            0,
+		"kibana.alert.rule.created_at":          rule.Created.Format(time.RFC3339),
+		"kibana.alert.rule.updated_at":          rule.Updated.Format(time.RFC3339),
+		"kibana.alert.rule.created_by":          ruleUser,
+		"kibana.alert.rule.updated_by":          ruleUser,
+		"kibana.alert.rule.enabled":             true,
+		"kibana.alert.rule.version":             rule.Version,
+		"kibana.alert.rule.immutable":           rule.Immutable,
+		"kibana.alert.rule.severity":            rule.Severity,
+		"kibana.alert.rule.risk_score":          rule.RiskScore,
+		"kibana.alert.rule.interval":            durationString(rule.Interval),
+		"kibana.alert.rule.from":                "now-" + durationString(rule.From),
+		"kibana.alert.rule.to":                  "now",
+		"kibana.alert.rule.max_signals":         rule.MaxSignals,
+		"kibana.alert.rule.tags":                orEmpty(rule.Tags),
+		"kibana.alert.rule.false_positives":     orEmpty(rule.FalsePositives),
+		"kibana.alert.rule.references":          orEmpty(rule.References),
+		"kibana.alert.rule.author":              orEmpty(rule.Author),
+		"kibana.alert.rule.threat":              threatOrEmpty(rule.Threat),
+		"kibana.alert.rule.exceptions_list":     []any{},
+		"kibana.alert.rule.risk_score_mapping":  []any{},
+		"kibana.alert.rule.severity_mapping":    []any{},
+		"kibana.alert.rule.parameters":          params,
 	}
 	if rule.License != "" {
 		doc["kibana.alert.rule.license"] = rule.License
@@ -84,8 +100,13 @@ func Signal(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any
 	return doc
 }
 
-// KibanaVersion is the kibana.version rarenet's 8.x signals claim to be shaped after.
-const KibanaVersion = "8.15.0"
+// KibanaVersion is the kibana.version rarenet's 8.x signals claim to be shaped after: the last
+// 8.x minor, whose field maps package alertmap holds.
+const KibanaVersion = "8.19.0"
+
+// ruleUser is the rule's created_by and updated_by: Kibana writes the user who installed or
+// last changed the rule.
+const ruleUser = "rarenet"
 
 // executionNamespace is the uuid v5 namespace of rule execution ids. Never change it.
 var executionNamespace = uuid.MustParse("9d2f6a51-3c7e-5b08-a4d1-0f5e8b2c7a36")
@@ -117,7 +138,15 @@ func ruleParameters(rule *Rule) map[string]any {
 		"rule_id":                 rule.ID,
 		"immutable":               rule.Immutable,
 		"exceptions_list":         []any{},
+		"risk_score_mapping":      []any{},
+		"severity_mapping":        []any{},
 		"version":                 rule.Version,
+	}
+	// The rule file's other keys (setup, related_integrations, ...) are rule parameters too.
+	for k, v := range rule.Extra {
+		if _, ok := params[k]; !ok {
+			params[k] = v
+		}
 	}
 	if rule.Note != "" {
 		params["note"] = rule.Note
@@ -162,7 +191,7 @@ func addRecord(doc map[string]any, r *record.Record, runTime time.Time) {
 		"by_field_value":       r.ByFieldValue,
 		"typical":              r.Typical,
 		"actual":               r.Actual,
-		"influencers":          r.Influencers,
+
 		// rarenet's explanation and context.
 		"rarenet.record_id":   r.ID,
 		"rarenet.rule_run":    runTime.UTC().Format(time.RFC3339Nano),
@@ -175,15 +204,38 @@ func addRecord(doc map[string]any, r *record.Record, runTime time.Time) {
 	if r.PartitionFieldName != "" {
 		doc["partition_field_name"], doc["partition_field_value"] = r.PartitionFieldName, r.PartitionFieldValue
 	}
+	if len(r.Influencers) > 0 {
+		doc["influencers"] = recordInfluencers(r.Influencers)
+	}
 	if len(r.Examples) > 0 {
 		doc["rarenet.examples"] = r.Examples
 	}
 	if r.Context != nil {
 		doc["rarenet.context"] = r.Context
 	}
+	// Kibana's transformAnomalyFieldsToEcs: each influencer, and the by-field, as its ECS field.
 	for _, inf := range r.Influencers {
 		doc[inf.FieldName] = inf.FieldValues
 	}
+	if _, ok := doc[r.ByFieldName]; !ok && r.ByFieldName != "" {
+		doc[r.ByFieldName] = []string{r.ByFieldValue}
+	}
+}
+
+// recordInfluencer is an influencer as Elasticsearch writes it in an anomaly record.
+type recordInfluencer struct {
+	FieldName   string   `json:"influencer_field_name"`
+	FieldValues []string `json:"influencer_field_values"`
+}
+
+// recordInfluencers are the record's influencers as the anomaly record holds them: the
+// score rarenet keeps on each is the record's (rarenet.explanation) and not a field of it.
+func recordInfluencers(in []record.Influencer) []recordInfluencer {
+	out := make([]recordInfluencer, len(in))
+	for i, inf := range in {
+		out[i] = recordInfluencer{inf.FieldName, inf.FieldValues}
+	}
+	return out
 }
 
 // Reason is the alert's one-sentence reason: the enricher's plain-words explanation when

@@ -13,12 +13,13 @@ const (
 	Format7x = "7x"
 )
 
-// Signal7x builds the signal document of r in the shape of the 7.x detection engine: the rule
-// and the alert's state under a nested signal object (signal.rule.*, signal.original_time,
-// signal.parents, signal.ancestors, signal.status, signal.depth, signal.reason), the record's
-// fields and rarenet's explanation as in Signal.
+// Signal7x builds the signal document of r in the shape of the 7.x detection engine
+// (build_signal.ts and build_rule.ts; package alertmap): the rule and the alert's state under
+// a nested signal object (signal.rule.*, signal.original_time, signal.parent(s),
+// signal.ancestors, signal.status, signal.depth, signal.reason), the record's fields and
+// rarenet's explanation as in Signal, and the signal id in rarenet.signal_id.
 func Signal7x(rule *Rule, r *record.Record, now, runTime time.Time) map[string]any {
-	parent := map[string]any{"id": r.ID, "type": "event", "index": ".ml-anomalies-" + r.JobID, "depth": 0}
+	parent := map[string]any{"id": r.ID, "type": "event", "index": rule.resultsIndex(r.JobID), "depth": 0}
 	// 7.x wrote machine_learning_job_id as a string; 7.15 made it a list.
 	var jobs any = rule.JobIDs
 	if len(rule.JobIDs) == 1 {
@@ -46,8 +47,13 @@ func Signal7x(rule *Rule, r *record.Record, now, runTime time.Time) map[string]a
 		"version":                 rule.Version,
 		"immutable":               rule.Immutable,
 		"enabled":                 true,
-		"created_by":              "rarenet",
-		"updated_by":              "rarenet",
+		"created_at":              rule.Created.Format(time.RFC3339),
+		"updated_at":              rule.Updated.Format(time.RFC3339),
+		"created_by":              ruleUser,
+		"updated_by":              ruleUser,
+		"exceptions_list":         []any{},
+		"risk_score_mapping":      []any{},
+		"severity_mapping":        []any{},
 	}
 	if rule.Note != "" {
 		sigRule["note"] = rule.Note
@@ -58,8 +64,9 @@ func Signal7x(rule *Rule, r *record.Record, now, runTime time.Time) map[string]a
 	doc := map[string]any{
 		"@timestamp": now.UTC().Format(time.RFC3339Nano),
 		"event":      map[string]any{"kind": "signal"},
+		// 7.x kept the signal's id as the document's _id only; rarenet.signal_id carries it.
+		"rarenet.signal_id": SignalID(rule.ID, r.ID),
 		"signal": map[string]any{
-			"id":            SignalID(rule.ID, r.ID),
 			"rule":          sigRule,
 			"original_time": r.BucketStart().Format(time.RFC3339Nano),
 			"parent":        parent,

@@ -91,52 +91,73 @@ func TestSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"@timestamp":                                "2024-01-01T05:00:01Z",
-		"event.kind":                                "signal",
-		"kibana.alert.uuid":                         SignalID(rule.ID, r.ID),
-		"kibana.alert.original_time":                "2024-01-01T05:00:00Z",
-		"kibana.alert.workflow_status":              "open",
-		"kibana.alert.severity":                     "low",
-		"kibana.alert.risk_score":                   21.0,
-		"kibana.alert.rule.rule_id":                 "52afbdc5-db15-485e-bc24-f5707f820c4b",
-		"kibana.alert.rule.name":                    "Unusual Linux Network Activity",
-		"kibana.alert.rule.type":                    "machine_learning",
-		"kibana.alert.rule.interval":                "15m",
-		"kibana.alert.rule.from":                    "now-45m",
-		"kibana.alert.rule.max_signals":             100.0,
-		"kibana.alert.rule.anomaly_threshold":       50.0,
-		"kibana.alert.rule.machine_learning_job_id": []any{job},
-		"kibana.alert.rule.tags":                    []any{"Domain: Endpoint", "OS: Linux", "Use Case: Threat Detection", "Rule Type: ML"},
-		"kibana.space_ids":                          []any{"default"},
-		"kibana.version":                            KibanaVersion,
-		"kibana.alert.depth":                        1.0,
-		"kibana.alert.rule.execution.uuid":          ExecutionID(rule.ID, runTime),
-		"kibana.alert.rule.immutable":               true,
-		"job_id":                                    job,
-		"result_type":                               "record",
-		"timestamp":                                 float64(r.Timestamp),
-		"bucket_span":                               900.0,
-		"record_score":                              63.5,
-		"initial_record_score":                      63.5,
-		"probability":                               0.0011,
-		"function":                                  "rare",
-		"by_field_name":                             "process.name",
-		"by_field_value":                            "nc",
-		"typical":                                   []any{0.0011},
-		"actual":                                    []any{1.0},
-		"host.name":                                 []any{"h1", "h2"},
-		"process.name":                              []any{"nc"},
-		"user.name":                                 []any{"bob"},
-		"destination.ip":                            []any{"203.0.113.7"},
-		"rarenet.record_id":                         r.ID,
-		"rarenet.rule_run":                          "2024-01-01T05:45:00Z",
+		"@timestamp":                    "2024-01-01T05:00:01Z",
+		"event.kind":                    "signal",
+		"kibana.alert.uuid":             SignalID(rule.ID, r.ID),
+		"kibana.alert.original_time":    "2024-01-01T05:00:00Z",
+		"kibana.alert.workflow_status":  "open",
+		"kibana.alert.severity":         "low",
+		"kibana.alert.risk_score":       21.0,
+		"kibana.alert.rule.rule_id":     "52afbdc5-db15-485e-bc24-f5707f820c4b",
+		"kibana.alert.rule.name":        "Unusual Linux Network Activity",
+		"kibana.alert.rule.type":        "machine_learning",
+		"kibana.alert.rule.interval":    "15m",
+		"kibana.alert.rule.from":        "now-45m",
+		"kibana.alert.rule.max_signals": 100.0,
+		"kibana.alert.rule.tags": []any{"Domain: Endpoint", "OS: Linux", "Data Source: Elastic Defend", "Data Source: Network Packet Capture",
+			"Use Case: Threat Detection", "Rule Type: ML", "Rule Type: Machine Learning", "Resources: Investigation Guide"},
+		"kibana.space_ids":                      []any{"default"},
+		"kibana.version":                        KibanaVersion,
+		"kibana.alert.depth":                    1.0,
+		"kibana.alert.rule.execution.uuid":      ExecutionID(rule.ID, runTime),
+		"kibana.alert.rule.immutable":           true,
+		"kibana.alert.instance.id":              SignalID(rule.ID, r.ID),
+		"kibana.alert.rule.revision":            0.0,
+		"kibana.alert.rule.version":             209.0,
+		"kibana.alert.rule.created_at":          "2020-03-25T00:00:00Z",
+		"kibana.alert.rule.updated_at":          "2026-07-27T00:00:00Z",
+		"kibana.alert.rule.enabled":             true,
+		"kibana.alert.rule.execution.type":      "scheduled",
+		"kibana.alert.rule.execution.timestamp": "2024-01-01T05:45:00Z",
+		"kibana.alert.intended_timestamp":       "2024-01-01T05:45:00Z",
+		"kibana.alert.last_detected":            "2024-01-01T05:00:01Z",
+		"kibana.alert.workflow_tags":            []any{},
+		"kibana.alert.workflow_assignee_ids":    []any{},
+		"job_id":                                job,
+		"result_type":                           "record",
+		"timestamp":                             float64(r.Timestamp),
+		"bucket_span":                           900.0,
+		"record_score":                          63.5,
+		"initial_record_score":                  63.5,
+		"probability":                           0.0011,
+		"function":                              "rare",
+		"by_field_name":                         "process.name",
+		"by_field_value":                        "nc",
+		"typical":                               []any{0.0011},
+		"actual":                                []any{1.0},
+		"host.name":                             []any{"h1", "h2"},
+		"process.name":                          []any{"nc"},
+		"user.name":                             []any{"bob"},
+		"destination.ip":                        []any{"203.0.113.7"},
+		"rarenet.record_id":                     r.ID,
+		"rarenet.rule_run":                      "2024-01-01T05:45:00Z",
 	}
 	for k, v := range want {
 		if !reflect.DeepEqual(got[k], v) {
 			t.Errorf("%s = %#v, want %#v", k, got[k], v)
 		}
 	}
+	// Kibana keeps a machine_learning rule's own settings in the parameters only.
+	for _, k := range []string{"kibana.alert.rule.anomaly_threshold", "kibana.alert.rule.machine_learning_job_id"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s written outside kibana.alert.rule.parameters", k)
+		}
+	}
 	params, _ := got["kibana.alert.rule.parameters"].(map[string]any)
+	if s, _ := params["setup"].(string); !strings.HasPrefix(s, "## Setup") || params["version"] != 209.0 ||
+		!reflect.DeepEqual(params["machine_learning_job_id"], []any{job}) {
+		t.Errorf("parameters: setup %q, version %v, job %v", s, params["version"], params["machine_learning_job_id"])
+	}
 	for k, v := range map[string]any{"anomaly_threshold": 50.0, "from": "now-45m", "interval": "15m", "max_signals": 100.0,
 		"risk_score": 21.0, "severity": "low", "type": "machine_learning"} {
 		if !reflect.DeepEqual(params[k], v) {
@@ -161,11 +182,11 @@ func TestSignal(t *testing.T) {
 		t.Errorf("parameters.threat %#v differs from kibana.alert.rule.threat", params["threat"])
 	}
 	anc, _ := got["kibana.alert.ancestors"].([]any)
-	if len(anc) != 1 || anc[0].(map[string]any)["id"] != r.ID || anc[0].(map[string]any)["index"] != ".ml-anomalies-"+job {
+	if len(anc) != 1 || anc[0].(map[string]any)["id"] != r.ID || anc[0].(map[string]any)["index"] != ".ml-anomalies-shared" {
 		t.Errorf("ancestors %#v", got["kibana.alert.ancestors"])
 	}
 	infl, _ := got["influencers"].([]any)
-	if len(infl) != 4 || infl[0].(map[string]any)["influencer_field_name"] != "host.name" {
+	if len(infl) != 4 || infl[0].(map[string]any)["influencer_field_name"] != "host.name" || len(infl[0].(map[string]any)) != 2 {
 		t.Errorf("influencers %#v", got["influencers"])
 	}
 	for _, k := range []string{"rarenet.explanation", "rarenet.examples", "rarenet.context"} {

@@ -9,7 +9,7 @@ import (
 	"github.com/rarenet/rarenet/shared/record"
 )
 
-const job = "v3_linux_anomalous_network_activity"
+const job = "v3_linux_anomalous_network_activity_ea"
 
 // clock parses "15:04" or "15:04:05" on 2024-01-01 UTC.
 func clock(s string) time.Time {

@@ -181,6 +181,9 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 // Run stands by until it holds the rule's lease, then consumes ENRICHED until ctx is done;
 // when the lease is lost it stands by again.
 func (s *Service) Run(ctx context.Context) error {
+	if err := s.awaitJobs(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
 	for {
 		if err := s.lease.Acquire(ctx); err != nil {
 			return nil // ctx is done

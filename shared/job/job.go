@@ -4,18 +4,13 @@
 package job
 
 import (
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 )
-
-//go:embed builtin/*.json
-var builtins embed.FS
 
 // ErrUnsupportedJob is returned for a job rarenet cannot run: another function than rare, an
 // over or partition field, several detectors.
@@ -30,6 +25,21 @@ type Job struct {
 	ByField          string
 	Influencers      []string
 	ModelMemoryLimit string
+	// ResultsIndexName is the job's results_index_name: Elasticsearch writes its results to
+	// .ml-anomalies-custom-<name>, and to .ml-anomalies-shared when it is empty.
+	ResultsIndexName string
+}
+
+// ResultsIndex is the index Elasticsearch writes the job's anomaly records to, which Kibana
+// names as the ancestor of an alert.
+func (j *Job) ResultsIndex() string { return ResultsIndex(j.ResultsIndexName) }
+
+// ResultsIndex is the results index of a job whose results_index_name is name.
+func ResultsIndex(name string) string {
+	if name == "" || name == "shared" {
+		return ".ml-anomalies-shared"
+	}
+	return ".ml-anomalies-custom-" + name
 }
 
 // Datafeed is a job's datafeed: the query selecting its documents.
@@ -39,9 +49,10 @@ type Datafeed struct {
 }
 
 type jobJSON struct {
-	JobID          string `json:"job_id"`
-	Description    string `json:"description"`
-	AnalysisConfig struct {
+	JobID            string `json:"job_id"`
+	Description      string `json:"description"`
+	ResultsIndexName string `json:"results_index_name"`
+	AnalysisConfig   struct {
 		BucketSpan string `json:"bucket_span"`
 		Detectors  []struct {
 			Function           string `json:"function"`
@@ -60,14 +71,13 @@ type jobJSON struct {
 	} `json:"data_description"`
 }
 
-// ParseJob reads a job in Elastic's layout. name is used in messages (a file name).
+// ParseJob reads a job in Elastic's layout: as the anomaly detection API returns it (with
+// job_id) or as a Kibana ML module ships it (without: the module's manifest names it). ID is
+// then empty; LoadJob and Module.Job fill it in. name is used in messages (a file name).
 func ParseJob(b []byte, name string) (Job, error) {
 	var j jobJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return Job{}, fmt.Errorf("%s: expected an anomaly detection job (JSON object): %w", name, err)
-	}
-	if j.JobID == "" {
-		return Job{}, fmt.Errorf("%s: job_id: expected a job id", name)
 	}
 	span, err := ParseDuration(j.AnalysisConfig.BucketSpan)
 	if err != nil {
@@ -91,6 +101,7 @@ func ParseJob(b []byte, name string) (Job, error) {
 	return Job{
 		ID: j.JobID, Description: j.Description, BucketSpan: span, Function: d.Function, ByField: d.ByFieldName,
 		Influencers: j.AnalysisConfig.Influencers, ModelMemoryLimit: j.AnalysisLimits.ModelMemoryLimit,
+		ResultsIndexName: j.ResultsIndexName,
 	}, nil
 }
 
@@ -112,51 +123,6 @@ func ParseDatafeed(b []byte, name string) (Datafeed, error) {
 		df.Query = q
 	}
 	return df, nil
-}
-
-// Builtin names: the reference's jobs.
-const (
-	BuiltinV1 = "v1" // linux_anomalous_network_activity_ecs, stack 7.7, Auditbeat
-	BuiltinV3 = "v3" // v3_linux_anomalous_network_activity, from 8.3
-)
-
-// Builtin returns a built-in job and its datafeed.
-func Builtin(name string) (Job, Datafeed, error) {
-	if name != BuiltinV1 && name != BuiltinV3 {
-		return Job{}, Datafeed{}, fmt.Errorf("job: unknown built-in %q (want %s or %s)", name, BuiltinV1, BuiltinV3)
-	}
-	jb, err := builtins.ReadFile("builtin/" + name + "_job.json")
-	if err != nil {
-		return Job{}, Datafeed{}, err
-	}
-	db, err := builtins.ReadFile("builtin/" + name + "_datafeed.json")
-	if err != nil {
-		return Job{}, Datafeed{}, err
-	}
-	j, err := ParseJob(jb, "built-in "+name+" job")
-	if err != nil {
-		return Job{}, Datafeed{}, err
-	}
-	d, err := ParseDatafeed(db, "built-in "+name+" datafeed")
-	return j, d, err
-}
-
-// LoadJob reads a job file.
-func LoadJob(path string) (Job, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Job{}, err
-	}
-	return ParseJob(b, path)
-}
-
-// LoadDatafeed reads a datafeed file.
-func LoadDatafeed(path string) (Datafeed, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Datafeed{}, err
-	}
-	return ParseDatafeed(b, path)
 }
 
 // ParseDuration reads an Elasticsearch time unit: "15m", "900s", "1h", "1d".

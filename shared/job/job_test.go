@@ -22,11 +22,16 @@ func (d doc) Field(name string) string {
 }
 
 func TestBuiltins(t *testing.T) {
+	four := "host.name,process.name,user.name,destination.ip"
 	tests := []struct {
-		name, id string
+		name, id, influencers string
 	}{
-		{BuiltinV1, "linux_anomalous_network_activity_ecs"},
-		{BuiltinV3, "v3_linux_anomalous_network_activity"},
+		{BuiltinV1, JobV1, four},
+		{BuiltinV3, JobV3, four},
+		// The _ea job of Kibana 9.4 adds the entity analytics fields (security_linux/ml/
+		// v3_linux_anomalous_network_activity_ea.json, job_revision 4).
+		{JobV3EA, JobV3EA, "host.name,host.id,process.name,user.name,user.id,destination.ip,event.module"},
+		{JobV1, JobV1, four},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,14 +40,14 @@ func TestBuiltins(t *testing.T) {
 				t.Fatal(err)
 			}
 			if j.ID != tt.id || d.JobID != tt.id || j.BucketSpan != 15*time.Minute || j.Function != "rare" ||
-				j.ByField != "process.name" || j.ModelMemoryLimit != "64mb" ||
-				strings.Join(j.Influencers, ",") != "host.name,process.name,user.name,destination.ip" {
+				j.ByField != "process.name" || j.ModelMemoryLimit != "64mb" || j.ResultsIndex() != ".ml-anomalies-shared" ||
+				strings.Join(j.Influencers, ",") != tt.influencers {
 				t.Fatalf("job %+v, datafeed job %s", j, d.JobID)
 			}
 		})
 	}
-	if _, _, err := Builtin("v2"); err == nil {
-		t.Error("Builtin(v2) succeeded")
+	if _, _, err := Builtin("v2"); !errors.Is(err, ErrNoSuchJob) || !strings.Contains(err.Error(), JobV3EA) {
+		t.Errorf("Builtin(v2) = %v, want ErrNoSuchJob listing the built-ins", err)
 	}
 }
 
@@ -80,6 +85,13 @@ func TestBuiltinDatafeeds(t *testing.T) {
 		{BuiltinV3, with(v3, "process.name", "metricbeat"), "must_not"},
 		{BuiltinV3, with(v3, "destination.ip", "::"), "must_not"},
 		{BuiltinV3, with(v3, "event.type", "end"), "event.type: start"},
+		// Elastic Defend for Windows reports its connects in the same vocabulary: the host
+		// clause keeps them out of the Linux job.
+		{BuiltinV3, with(v3, "host.os.type", "windows"), "host.os.type: linux"},
+		{BuiltinV3, with(v3, "process.name", "elastic-agent.exe"), "must_not"},
+		{JobV3EA, with(v3, "host.os.type", "windows"), "host.os.type: linux"},
+		{JobV3EA, with(v3, "process.name", "winlogbeat"), "must_not"},
+		{JobV3EA, v3, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.feed+" "+tt.want, func(t *testing.T) {
@@ -159,7 +171,6 @@ func TestParseJobRejectsOtherDetectors(t *testing.T) {
 		"over field": `{"job_id":"j","analysis_config":{"bucket_span":"15m","detectors":[{"function":"rare","by_field_name":"a","over_field_name":"b"}]}}`,
 		"two":        `{"job_id":"j","analysis_config":{"bucket_span":"15m","detectors":[{"function":"rare","by_field_name":"a"},{"function":"rare","by_field_name":"b"}]}}`,
 		"bad span":   `{"job_id":"j","analysis_config":{"bucket_span":"15 minutes","detectors":[{"function":"rare","by_field_name":"a"}]}}`,
-		"no job id":  `{"analysis_config":{"bucket_span":"15m","detectors":[{"function":"rare","by_field_name":"a"}]}}`,
 	}
 	for name, js := range tests {
 		t.Run(name, func(t *testing.T) {

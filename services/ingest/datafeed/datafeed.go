@@ -6,6 +6,7 @@ package datafeed
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/job"
@@ -103,18 +104,22 @@ func V1() Filter { return builtin(job.BuiltinV1) }
 func V3() Filter { return builtin(job.BuiltinV3) }
 
 // Default is rarenet's datafeed: network connections in either generation's vocabulary
-// (v1's event.action, v3's event.category/event.type), with v3's exclusions, and with
-// non-network sockets, all loopback and unspecified destinations dropped. It takes raw
-// auditd, which has no agent.type, and ECS from any of the reference's shippers.
+// (v1's event.action, v3's event.category/event.type) on Linux hosts as v3 tells them, with
+// v3's exclusions, and with non-network sockets, all loopback and unspecified destinations
+// dropped. It takes raw auditd, which has no agent.type, and ECS from any of the reference's
+// shippers; Elastic Defend's Windows and macOS connects stay out of the Linux model.
 func Default() Filter {
 	v3 := V3()
 	return Filter{
 		Name: "rarenet",
 		Query: job.Query{
-			Must: []job.Query{job.AnyOf(
-				job.Term("event.action", "connected-to", "connection_attempted"),
-				job.AllOf(job.Term("event.category", "network"), job.Term("event.type", "start")),
-			)},
+			Must: []job.Query{
+				job.AnyOf(
+					job.Term("event.action", "connected-to", "connection_attempted"),
+					job.AllOf(job.Term("event.category", "network"), job.Term("event.type", "start")),
+				),
+				linuxHosts(v3.Query),
+			},
 			MustNot: v3.Query.MustNot,
 		},
 		ByField:    "process.name",
@@ -122,17 +127,30 @@ func Default() Filter {
 	}
 }
 
-// ByName returns a built-in filter: "rarenet" (default), "v1" or "v3".
+// linuxHosts is the clause of the v3 datafeed, as shipped, that keeps Linux hosts
+// (host.os.type linux, or one of the Linux host.os.family values).
+func linuxHosts(v3 job.Query) job.Query {
+	for _, c := range v3.Must {
+		if strings.Contains(c.String(), "host.os.type") {
+			return c
+		}
+	}
+	panic("datafeed: the built-in v3 datafeed has no host.os clause") // embedded and tested
+}
+
+// ByName returns a built-in filter: "rarenet" (default), "v1", "v3", or the id of a
+// built-in job (its datafeed as shipped).
 func ByName(name string) (Filter, error) {
 	switch name {
 	case "", "rarenet", "default":
 		return Default(), nil
-	case job.BuiltinV1:
-		return V1(), nil
-	case job.BuiltinV3:
-		return V3(), nil
 	}
-	return Filter{}, fmt.Errorf("datafeed: unknown filter %q (want rarenet, v1 or v3)", name)
+	j, d, err := job.Builtin(name)
+	if err != nil {
+		return Filter{}, fmt.Errorf("datafeed: unknown filter %q (want rarenet, v1, v3 or a built-in job: %s)",
+			name, strings.Join(job.BuiltinJobIDs(), ", "))
+	}
+	return FromJob(name, j, d), nil
 }
 
 // Load returns the filter of a datafeed file in Elastic's layout, for a job whose detector is

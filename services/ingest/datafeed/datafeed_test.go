@@ -11,6 +11,7 @@ func v1Event(ip string) *event.Event {
 	return &event.Event{
 		Event:       event.Meta{Action: "connected-to"},
 		Agent:       event.Agent{Type: "auditbeat"},
+		Host:        event.Host{OS: event.OS{Family: "debian"}}, // Auditbeat 7.x: family, no type
 		Process:     event.Process{Name: "curl"},
 		Destination: event.Endpoint{IP: ip, Port: 443},
 	}
@@ -38,6 +39,12 @@ func TestFilters(t *testing.T) {
 	noName.Process.Name = ""
 	family := v3Event("203.0.113.7")
 	family.Host.OS = event.OS{Family: "debian"}
+	noOS := v3Event("203.0.113.7")
+	noOS.Host.OS = event.OS{}
+	ea, err := ByName("v3_linux_anomalous_network_activity_ea")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		filter Filter
@@ -66,6 +73,14 @@ func TestFilters(t *testing.T) {
 		{"default drops unix sockets", Default(), unix, "unix socket"},
 		{"default drops jenkins", Default(), jenkins, "jenkins"},
 		{"no by-field", Default(), noName, "no process.name"},
+		// Elastic Defend's Windows connects (connection_attempted, host.os.type windows) must not
+		// train the Linux model: the default keeps v3's host clause.
+		{"default drops Windows hosts", Default(), defend("windows", "eclipse.exe"), "host.os.type: linux"},
+		{"default drops macOS hosts", Default(), defend("macos", "Safari"), "host.os.type: linux"},
+		{"default takes Defend on Linux", Default(), defend("linux", "curl"), ""},
+		{"default drops hosts without os", Default(), noOS, "host.os.type: linux"},
+		{"default drops the agents' .exe", Default(), defend("linux", "filebeat.exe"), "must_not process.name"},
+		{"ea job's datafeed drops Windows", ea, defend("windows", "eclipse.exe"), "host.os.type: linux"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,8 +95,33 @@ func TestFilters(t *testing.T) {
 	}
 }
 
+// defend is an Elastic Defend network event: its connects are connection_attempted, and
+// Defend runs on Windows and macOS as well as Linux.
+func defend(os, process string) *event.Event {
+	return &event.Event{
+		Event:       event.Meta{Action: "connection_attempted", Category: []string{"network"}, Type: []string{"start"}},
+		Host:        event.Host{Name: "ws-1", OS: event.OS{Type: os}},
+		Process:     event.Process{Name: process},
+		Destination: event.Endpoint{IP: "203.0.113.7", Port: 443},
+	}
+}
+
+// TestDefaultHostsAsV3 checks that the default keeps exactly the hosts v3 keeps.
+func TestDefaultHostsAsV3(t *testing.T) {
+	def, v3 := Default(), V3()
+	for _, os := range []event.OS{{Type: "linux"}, {Type: "windows"}, {Type: "macos"}, {Family: "debian"}, {Family: "redhat"},
+		{Family: "suse"}, {Family: "ubuntu"}, {Family: "arch"}, {Family: "windows"}, {Type: "Linux"}, {}} {
+		ev := v3Event("203.0.113.7")
+		ev.Host.OS = os
+		if (def.Reason(ev) == "") != (v3.Reason(ev) == "") {
+			t.Errorf("host.os %+v: default %q, v3 %q", os, def.Reason(ev), v3.Reason(ev))
+		}
+	}
+}
+
 func TestByName(t *testing.T) {
-	for _, n := range []string{"", "rarenet", "v1", "v3"} {
+	for _, n := range []string{"", "rarenet", "v1", "v3", "linux_anomalous_network_activity_ecs", "v3_linux_anomalous_network_activity",
+		"v3_linux_anomalous_network_activity_ea"} {
 		if _, err := ByName(n); err != nil {
 			t.Errorf("ByName(%q): %v", n, err)
 		}

@@ -4,10 +4,15 @@
 // it when given --http-listen.
 //
 //	POST /v1/events[?format=auto|ecs|auditd|...]   body: lines; gzip with Content-Encoding
-//	  202 {"accepted":N}   N non-blank lines stored by JetStream
+//	  202 {"accepted":N}   N non-blank lines (or JSON documents) stored by JetStream
 //	  400 empty body or unknown format; 413 body or line too large; 415 not a text body
 //	  503 NATS unavailable or the publish not acknowledged (retry later)
 //	GET /healthz   200 when connected to NATS, 503 otherwise
+//
+// A body of JSON documents that span or share lines (pretty-printed, concatenated, an array,
+// an Elasticsearch _search response, whose hits' _source are the documents) is published one
+// document per line, each on the line of the body it starts on (jsondoc), so rejects name
+// the body's lines.
 //
 // The header X-Rarenet-Source names the input in dead letters and explanations (default
 // "http:<client IP>"); lines are numbered from 1 in each request. With an Idempotency-Key
@@ -35,6 +40,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
 )
@@ -123,6 +129,14 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		reply(w, code, 0, err.Error())
 		return
 	}
+	source := r.Header.Get(HeaderSource)
+	if source == "" {
+		source = "http:" + clientIP(r)
+	}
+	if formatName != format.Auditd && jsondoc.Sniff(body, true) {
+		h.documents(w, r, formatName, source, body)
+		return
+	}
 	lines := splitLines(body)
 	n := 0
 	for i, l := range lines {
@@ -141,10 +155,6 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	if st := h.js.Conn().Status(); st != nats.CONNECTED {
 		reply(w, http.StatusServiceUnavailable, 0, "NATS "+st.String())
 		return
-	}
-	source := r.Header.Get(HeaderSource)
-	if source == "" {
-		source = "http:" + clientIP(r)
 	}
 	if err := h.publish(r.Context(), formatName, source, r.Header.Get(HeaderIdemKey), lines); err != nil {
 		h.log.Warn("publish failed", "source", source, "lines", n, "err", err)

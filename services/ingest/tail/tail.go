@@ -45,6 +45,7 @@ import (
 
 	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/services/ingest/format/auditd"
+	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
 )
@@ -123,7 +124,13 @@ type follower struct {
 	// finds the places between events; safe is the last one in the current chunk, after
 	// safeLines of its lines; held is the offset of the lines held back at the end of the
 	// last read, as their event might continue (-1: none).
-	bound     auditd.Boundary
+	bound auditd.Boundary
+	// docs is set for a file of JSON documents that span or share lines (jsondoc.Sniff, from
+	// the start of the generation docsOf names): docBound then finds the places between
+	// documents, and each chunk is published one document per line.
+	docs      bool
+	docsOf    Position
+	docBound  jsondoc.Boundary
 	safe      Position
 	safeLines int
 	held      int64
@@ -398,11 +405,15 @@ func (t *Tailer) readFrom(ctx context.Context, f *follower, final bool) error {
 	}
 	f.br.Reset(f.file)
 	f.chunk.Next = f.pos.Line + 1
+	if err := t.sniff(f); err != nil {
+		return err
+	}
 	f.bound.Reset() // reading starts between events
+	f.docBound.Reset()
 	f.safeLines = 0
 	var line []byte
 	add := func(l []byte, n int) error {
-		between := f.bound.Add(l)
+		between := f.between(l)
 		if between && f.chunk.Len() > 0 {
 			f.safe, f.safeLines = f.pos, f.chunk.Len()
 		}
@@ -418,7 +429,7 @@ func (t *Tailer) readFrom(ctx context.Context, f *follower, final bool) error {
 		f.pos.Offset += int64(n)
 		f.pos.Line++
 		if full {
-			return t.publishWhole(ctx, f, !f.bound.Open())
+			return t.publishWhole(ctx, f, !f.open())
 		}
 		return nil
 	}
@@ -468,7 +479,7 @@ func (t *Tailer) publishWhole(ctx context.Context, f *follower, whole bool) erro
 // records (auditd writes an event's records one by one) are held back for one poll, read
 // again at the next; a final read, or lines held once already, go as they are.
 func (t *Tailer) publishEnd(ctx context.Context, f *follower, final bool) error {
-	if final || f.chunk.Len() == 0 || !f.bound.Open() {
+	if final || f.chunk.Len() == 0 || !f.open() {
 		f.held = -1
 		return t.publish(ctx, f, f.chunk.Len(), f.pos)
 	}
@@ -501,7 +512,19 @@ func (t *Tailer) publish(ctx context.Context, f *follower, lines int, end Positi
 	}
 	id := "tail:" + t.cfg.Host + ":" + strconv.FormatUint(end.Dev, 10) + ":" + strconv.FormatUint(end.Inode, 10) + ":" +
 		strconv.FormatUint(end.Generation, 10) + ":" + strconv.FormatInt(f.from, 10) + "-" + strconv.FormatInt(end.Offset, 10)
-	if err := t.pub.Publish(rawpub.Message(t.cfg.Format, f.path, ch.FirstLine, ch.Data), id); err != nil {
+	if f.docs {
+		// Each document on the line it starts on; documents sharing a line go in messages of
+		// their own, whose ids say which.
+		for i, piece := range jsondoc.Align(ch.Data, ch.FirstLine, MaxLineBytes) {
+			pid := id
+			if i > 0 {
+				pid += "#" + strconv.Itoa(i)
+			}
+			if err := t.pub.Publish(rawpub.Message(t.cfg.Format, f.path, piece.FirstLine, piece.Data), pid); err != nil {
+				return &publishError{err}
+			}
+		}
+	} else if err := t.pub.Publish(rawpub.Message(t.cfg.Format, f.path, ch.FirstLine, ch.Data), id); err != nil {
 		return &publishError{err}
 	}
 	if t.pub.Pending() >= flushEvery {

@@ -21,7 +21,8 @@ func normalizeCmd(args []string) error {
 	o := rarenet.NormalizeOptions{Out: os.Stdout, Errors: os.Stderr}
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
 		fs.StringVar(&o.Format, "format", "auto", "input `FORMAT`: auto (detected per file), ecs, auditd, sysmon, tetragon, osquery or falco")
-		fs.StringVar(&o.Datafeed, "datafeed", "rarenet", "datafeed filter: rarenet, v1 or v3")
+		fs.StringVar(&o.Datafeed, "datafeed", "rarenet", "datafeed filter: rarenet, v1, v3 or a built-in job's id (its datafeed as shipped)")
+		fs.StringVar(&o.DatafeedFile, "datafeed-file", "", "datafeed `FILE` in Elastic's JSON layout (its query; a Kibana module's datafeed file as it is); replaces --datafeed")
 	})
 	c.Flags(cli.Output, func(fs *flag.FlagSet) {
 		fs.BoolVar(&o.All, "all", false, "also write the events the datafeed filter drops, with the reason in rarenet.filtered")
@@ -39,6 +40,11 @@ func normalizeCmd(args []string) error {
 	}
 	if _, err := datafeed.ByName(o.Datafeed); err != nil {
 		return c.Usagef("--datafeed: %w", err)
+	}
+	if o.DatafeedFile != "" {
+		if _, err := datafeed.Load(o.DatafeedFile, "process.name"); err != nil {
+			return fmt.Errorf("--datafeed-file: %w", err)
+		}
 	}
 	if err := rarenet.CheckInputs(o.Files); err != nil {
 		return err

@@ -45,8 +45,11 @@ func finishOptions(c *cli.Command, o *rarenet.Options, common *service.Common) e
 	o.NATSURL = common.NATSURL
 	o.Streams = common.StreamConfig()
 	o.EmittedTTL = common.EmittedTTL
-	if err := o.Scorer.ApplyJobFile(); err != nil {
-		return c.Usagef("--job: %w", err)
+	explicit := map[string]bool{}
+	c.FlagSet().Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	// The rule's machine_learning_job_id picks the job, unless --job or --job-id did.
+	if err := rarenet.SelectJob(o, func(name string) bool { return explicit[name] }); err != nil {
+		return c.Usagef("%w", err)
 	}
 	o.Enricher.Profile = o.Scorer.Profile // one --profile for the whole line
 	o.Ingest.BucketSpan = o.Scorer.Job.BucketSpan

@@ -1,0 +1,106 @@
+package httpin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
+	"github.com/rarenet/rarenet/services/ingest/rawpub"
+	"github.com/rarenet/rarenet/shared/natsutil"
+)
+
+// doc is one JSON document of a body and the line it starts on.
+type doc struct {
+	line int64
+	data []byte
+}
+
+// documents answers a body of JSON documents that span or share lines.
+func (h *Handler) documents(w http.ResponseWriter, r *http.Request, formatName, source string, body []byte) {
+	var docs []doc
+	var tooLong error
+	_, err := jsondoc.Each(bytes.NewReader(body), rawpub.MaxBytes, func(d jsondoc.Doc) error {
+		if d.Size > 0 {
+			tooLong = fmt.Errorf("the JSON document at line %d has %d bytes, more than %d", d.Line, d.Size, rawpub.MaxBytes)
+			return tooLong
+		}
+		docs = append(docs, doc{d.Line, bytes.Clone(d.Data)})
+		return nil
+	})
+	switch {
+	case tooLong != nil:
+		reply(w, http.StatusRequestEntityTooLarge, 0, tooLong.Error())
+		return
+	case err != nil:
+		reply(w, http.StatusBadRequest, 0, "reading the body: "+err.Error())
+		return
+	case len(docs) == 0:
+		reply(w, http.StatusBadRequest, 0, "no JSON document in the body")
+		return
+	}
+	if st := h.js.Conn().Status(); st != nats.CONNECTED {
+		reply(w, http.StatusServiceUnavailable, 0, "NATS "+st.String())
+		return
+	}
+	if err := h.publishDocs(r.Context(), formatName, source, r.Header.Get(HeaderIdemKey), docs); err != nil {
+		h.log.Warn("publish failed", "source", source, "documents", len(docs), "err", err)
+		reply(w, http.StatusServiceUnavailable, 0, "not stored: "+err.Error())
+		return
+	}
+	reply(w, http.StatusAccepted, len(docs), "")
+}
+
+// publishDocs sends the documents in chunks, each on the line it starts on (blank lines
+// between, which ingest skips), and waits until JetStream stored every chunk. Documents that
+// share a line (a _search response on one line) go in chunks of their own, each naming the
+// line; the chunks' ids count them, so a retry's are the same.
+func (h *Handler) publishDocs(ctx context.Context, formatName, source, idemKey string, docs []doc) error {
+	pub := natsutil.NewPublisher(h.js)
+	var c rawpub.Chunker
+	chunks := 0
+	send := func() error {
+		ch, ok := c.Take()
+		if !ok {
+			return nil
+		}
+		chunks++
+		id := ""
+		if idemKey != "" {
+			id = "http:" + source + ":" + idemKey + ":doc" + strconv.Itoa(chunks)
+		}
+		return pub.Publish(rawpub.Message(formatName, source, ch.FirstLine, ch.Data), id)
+	}
+	last := int64(0)
+	for _, d := range docs {
+		gap := int(d.line - last - 1)
+		if c.Len() > 0 && (gap < 0 || !c.Room(gap+len(d.data))) {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		if c.Len() == 0 {
+			c.Next = d.line
+		} else {
+			for range gap {
+				c.Add(nil)
+			}
+		}
+		last = d.line
+		if c.Add(d.data) {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.AckTimeout)
+	defer cancel()
+	return pub.Flush(ctx)
+}
