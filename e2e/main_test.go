@@ -10,5 +10,6 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	removeBenchHistories()
 	os.Exit(code)
 }

@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkReplay is issue 12's first figure: `rarenet replay` of the built binary, as a whole
+// process, over a million-event history (28 days of the default fleet) written as ECS NDJSON
+// and as raw auditd, against raw JetStream measured in the same run: natscli's own `nats bench
+// js pub async` of single 256-byte messages to a file-storage stream of a standalone
+// nats-server. events/s is the history's events over the process's wall time (start-up and
+// shut-down included); the target is a ratio of 1.5 for each format.
+//
+//	make bench    (or: cd e2e && go test -run '^$' -bench 'BenchmarkReplay$' -benchtime 1x -v .)
+func BenchmarkReplay(b *testing.B) {
+	skipShort(b)
+	env := loadBenchEnv(b)
+	bin := benchBinaries(b)
+	spec := largeSpec(env.days)
+	ecs := writeBenchHistory(b, "ecs", spec)
+	auditd := writeBenchHistory(b, "auditd", spec)
+	url := startNATSServer(b, bin)
+
+	for range b.N {
+		rss := map[string]sample{}
+		replayEPS := func(format string, h benchHistory) measurement {
+			return measurement{name: "replay " + format + " events/s", run: func() (float64, time.Duration) {
+				r := replayAllInOne(b, bin, h)
+				rss[format] = append(rss[format], float64(r.maxRSS))
+				return float64(h.events) / r.wall.Seconds(), r.wall
+			}}
+		}
+		s := interleave(b,
+			measurement{name: "baseline msgs/s", run: func() (float64, time.Duration) {
+				return natsBenchPub(b, bin, url, ecs.events)
+			}},
+			replayEPS("ecs", ecs),
+			replayEPS("auditd", auditd),
+		)
+		base := s[0].median()
+		b.Logf("baseline: nats bench js pub async --size 256 --storage file --msgs %d: %s msgs/s (%s)",
+			ecs.events, thousands(base), s[0].spread())
+		for i, format := range []string{"ecs", "auditd"} {
+			eps := s[i+1].median()
+			ratio := eps / base
+			b.Logf("replay %s: %s events/s; baseline %s msgs/s; ratio %.2f (target 1.5: %s); %s; peak RSS %.0f MiB",
+				format, thousands(eps), thousands(base), ratio, verdict(ratio >= 1.5), s[i+1].spread(), rss[format].median()/(1<<20))
+			b.ReportMetric(eps, format+"-events/s")
+			b.ReportMetric(ratio, format+"-x-jetstream")
+		}
+		b.ReportMetric(base, "jetstream-msgs/s")
+	}
+}
+
+// BenchmarkReplayMemory is issue 12's second figure: the peak resident set (the child's
+// rusage) of `rarenet replay` over the default fleet's history of a quarter of the large
+// history's days (7) and of all of them (28). Targets: at most 512 MiB, and the larger input
+// at most 1.10 times the smaller one's.
+//
+//	make bench    (or: cd e2e && go test -run '^$' -bench 'BenchmarkReplayMemory$' -benchtime 1x -v .)
+func BenchmarkReplayMemory(b *testing.B) {
+	skipShort(b)
+	env := loadBenchEnv(b)
+	bin := benchBinaries(b)
+	small := writeBenchHistory(b, "ecs", largeSpec(env.smallDays))
+	large := writeBenchHistory(b, "ecs", largeSpec(env.days))
+
+	for range b.N {
+		peak := func(h benchHistory) measurement {
+			return measurement{name: "peak RSS MiB of " + strconv.Itoa(h.spec.Days) + " days", run: func() (float64, time.Duration) {
+				r := replayAllInOne(b, bin, h)
+				return float64(r.maxRSS) / (1 << 20), r.wall
+			}}
+		}
+		s := interleave(b, peak(small), peak(large))
+		lo, hi := s[0].median(), s[1].median()
+		ratio := hi / lo
+		const limit = 512
+		b.Logf("peak RSS of rarenet replay: %.0f MiB for %d days (%s events; %s), %.0f MiB for %d days (%s events; %s)",
+			lo, small.spec.Days, thousands(float64(small.events)), s[0].spread(), hi, large.spec.Days, thousands(float64(large.events)), s[1].spread())
+		b.Logf("peak RSS: largest %.0f MiB (target <= %d MiB: %s); %d days / %d days = %.2f (target <= 1.10: %s)",
+			max(lo, hi), limit, verdict(max(lo, hi) <= limit), large.spec.Days, small.spec.Days, ratio, verdict(ratio <= 1.10))
+		b.ReportMetric(lo, "small-peak-RSS-MiB")
+		b.ReportMetric(hi, "large-peak-RSS-MiB")
+		b.ReportMetric(ratio, "large/small-RSS")
+	}
+}
+
+// replayAllInOne runs `rarenet replay FILE` (embedded NATS, every stage in one process) and
+// checks that it signalled each injected process once.
+func replayAllInOne(b *testing.B, bin string, h benchHistory) processRun {
+	b.Helper()
+	dir := b.TempDir()
+	out, stats := filepath.Join(dir, "signals.ndjson"), filepath.Join(dir, "stats.json")
+	args := []string{"replay", "--out", out, "--stats", stats, h.path}
+	r := runProcess(b, filepath.Join(bin, "rarenet"), args...)
+	checkReplaySignals(b, h, out, stats, "rarenet "+strings.Join(args, " "))
+	return r
+}
+
+// checkReplaySignals fails the benchmark unless a replay of h wrote one signal per injection:
+// a fast pipeline that loses or doubles signals has measured nothing.
+func checkReplaySignals(b *testing.B, h benchHistory, out, stats, command string) {
+	b.Helper()
+	signals, _ := replayStats(b, stats)
+	lines := countLines(b, out)
+	if want := len(h.spec.Injections); signals != int64(want) || lines != want {
+		b.Fatalf("%s: %d signals (%d lines in --out), want %d (history %+v)", command, signals, lines, want, h.spec)
+	}
+}
+
+// startNATSServer starts a standalone nats-server with JetStream on a file store, for the
+// baseline, until the benchmark ends.
+func startNATSServer(b *testing.B, bin string) string {
+	b.Helper()
+	port := freePort(b)
+	start(b, filepath.Join(bin, "nats-server"), "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", b.TempDir())
+	waitPort(b, port)
+	return "nats://127.0.0.1:" + strconv.Itoa(port)
+}
+
+// natsBenchRate is natscli's result line: "... publisher stats: 59,486 msgs/sec ~ 14 MiB/sec ...".
+var natsBenchRate = regexp.MustCompile(`([0-9][0-9,]*) msgs/sec`)
+
+// natsBenchPub runs natscli's JetStream async publish benchmark of msgs single 256-byte
+// messages to a file-storage stream (created, then purged before each run) and returns its
+// msgs/sec.
+func natsBenchPub(b *testing.B, bin, url string, msgs int) (float64, time.Duration) {
+	b.Helper()
+	r := runProcess(b, filepath.Join(bin, "nats"), "--no-context", "-s", url, "bench", "js", "pub", "async",
+		"--size", "256", "--storage", "file", "--msgs", strconv.Itoa(msgs), "--create", "--purge", "--no-progress",
+		"rarenet.bench.baseline")
+	m := natsBenchRate.FindSubmatch(r.stdout)
+	if m == nil {
+		b.Fatalf("nats bench printed no msgs/sec:\n%s", r.stdout)
+	}
+	v, err := strconv.ParseFloat(strings.ReplaceAll(string(m[1]), ",", ""), 64)
+	if err != nil {
+		b.Fatalf("nats bench rate %q: %v", m[1], err)
+	}
+	return v, r.wall
+}
