@@ -2,6 +2,10 @@
 GO      ?= go
 MODULES := shared services/ingest services/scorer services/enricher services/windower services/notify services/console services/sources services/rarenet e2e
 BINS    := rarenet ingest scorer enricher windower notify
+# The commit the binaries are built from, for their `version`: Go stamps none in workspace
+# mode or in a linked git worktree.
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell test -n "$$(git status --porcelain 2>/dev/null)" && echo -dirty)
+LDFLAGS := -X github.com/rarenet/rarenet/shared/cli.commit=$(COMMIT)
 
 .PHONY: all build test test-short vet fmt-check bench quality screenshots demo clean generate generate-check
 
@@ -10,7 +14,7 @@ all: build
 ## build: the all-in-one, the four stage binaries and the notifier into bin/
 build:
 	@mkdir -p bin
-	$(GO) build -o bin/ ./services/rarenet/cmd/rarenet ./services/ingest/cmd/ingest \
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./services/rarenet/cmd/rarenet ./services/ingest/cmd/ingest \
 		./services/scorer/cmd/scorer ./services/enricher/cmd/enricher ./services/windower/cmd/windower \
 		./services/notify/cmd/notify
 

@@ -212,7 +212,7 @@ func withoutHealthChecks(t *testing.T, compose []byte, root string) []byte {
 		}
 		out.Write(bytes.ReplaceAll(line, []byte("./deploy/"), []byte(root+"/deploy/")))
 	}
-	if dropped != 5 {
+	if dropped != 6 {
 		t.Fatalf("docker-compose.yml has %d health checks, want one per stage, the notifier's and the console's", dropped)
 	}
 	return out.Bytes()

@@ -22,6 +22,9 @@ func TestRunLive(t *testing.T) {
 	port := freePort(t)
 	p := start(t, filepath.Join(bin, "rarenet"), "run", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--data-dir", t.TempDir())
 	waitPort(t, port)
+	// The port opens before the streams exist: a core publish in between is stored nowhere.
+	// rarenet run says where to publish once they do.
+	waitOutput(t, p, "rarenet run: NATS on ")
 	nc, err := nats.Connect("nats://127.0.0.1:" + strconv.Itoa(port))
 	if err != nil {
 		t.Fatal(err)

@@ -143,7 +143,7 @@ func TestBrowser(t *testing.T) {
 	}
 	where, what, why := text("#q-where"), text("#q-what"), text("#q-why")
 	for _, c := range []struct{ text, want string }{
-		{where, "45.9.148.99:3333"}, {where, "stratum (mining pool)"}, {what, "/tmp/.X11-unix/kworkerds"},
+		{where, "45.9.148.99:3333"}, {where, "stratum: mining pool"}, {what, "/tmp/.X11-unix/kworkerds"},
 		{what, "its executable is in /tmp"}, {why, "probability cap"},
 	} {
 		if !strings.Contains(c.text, c.want) {

@@ -66,7 +66,7 @@ func TestListPage(t *testing.T) {
 	}
 	code, body := s.get(t, "/")
 	for _, want := range []string{
-		`<svg class="timeline"`, "45.9.148.99:3333", "stratum (mining pool)", `class="score critical"`,
+		`<svg class="timeline"`, "45.9.148.99:3333", "stratum: mining pool", `class="score critical"`,
 		`<span class="status open">open</span>`, "Unusual network activity: kworkerds connected", `href="/signals/` + s.ids["perl"] + `"`,
 		`<option value="web-03">`,
 	} {
@@ -146,7 +146,7 @@ func TestSignalPage(t *testing.T) {
 		`name="e0.field" value="process.name"`, "Never triaged",
 	}
 	for proc, wants := range map[string][]string{
-		"kworkerds": {"<code>45.9.148.99:3333</code>", "stratum (mining pool)", "/tmp/.X11-unix/kworkerds", "kworkerds -o stratum&#43;tcp://45.9.148.99:3333",
+		"kworkerds": {"<code>45.9.148.99:3333</code>", "stratum: mining pool", "/tmp/.X11-unix/kworkerds", "kworkerds -o stratum&#43;tcp://45.9.148.99:3333",
 			"its executable is in /tmp, which anyone can write to", "never before this bucket", "1 of 3 hosts", "www-data</b> never ran it before", "0.000142"},
 		"perl": {"198.51.100.23:4444", "metasploit", "new on this host"},
 		"bash": {"203.0.113.77:443", "https"},

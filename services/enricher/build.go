@@ -3,6 +3,7 @@ package enricher
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -234,14 +235,20 @@ func buildWhy(r *record.Record, c *record.Context, hosts []string) *record.Why {
 // AS60729 Example, NL, never before".
 func destinationFact(d *record.Destination) string {
 	var b strings.Builder
-	b.WriteString(d.IP)
 	if d.Port > 0 {
-		b.WriteString(":" + strconv.Itoa(d.Port))
+		b.WriteString(net.JoinHostPort(d.IP, strconv.Itoa(d.Port))) // [2001:db8::1]:53
 		if d.Service != "" {
 			b.WriteString(" (" + d.Service + ")")
 		}
+	} else {
+		b.WriteString(d.IP)
 	}
 	b.WriteString(", " + d.IPClass)
+	if d.IPClass == ClassDocumentation {
+		if rfc := DocumentationRFC(d.IP); rfc != "" {
+			b.WriteString(" address (" + rfc + ")")
+		}
+	}
 	if d.Note != "" {
 		b.WriteString(", " + d.Note)
 	}

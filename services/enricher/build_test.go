@@ -114,7 +114,7 @@ func TestBuild(t *testing.T) {
 				Influencers: []record.Influencer{{FieldName: "host.name", FieldValues: []string{"web-01"}}},
 				Examples:    []record.Example{{HostName: "web-01", UserID: "0", Executable: "/tmp/.x/kworkerds (deleted)", DestinationIP: "185.220.101.47", DestinationPort: 3333}}},
 			in:     Inputs{RDNS: map[string]record.ReverseDNS{"185.220.101.47": {Names: []string{"tor-exit.example.org"}, Status: RDNSOK}}},
-			why:    "kworkerds rarely connects: probability 0.0015 in 11 modelled buckets; on web-01; 185.220.101.47:3333 (stratum (mining pool)), public, tor-exit.example.org; its executable was deleted after it started",
+			why:    "kworkerds rarely connects: probability 0.0015 in 11 modelled buckets; on web-01; 185.220.101.47:3333 (stratum: mining pool), public, tor-exit.example.org; its executable was deleted after it started",
 			noHist: true,
 			check: func(t *testing.T, c *record.Context) {
 				if c.Processes[0].User != "uid=0" || len(c.Processes[0].Notes) != 3 {

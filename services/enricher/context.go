@@ -73,6 +73,26 @@ func IPClass(ip string) (class, note string) {
 	return ClassPublic, ""
 }
 
+// DocumentationRFC returns the RFC that reserves a documentation address (RFC 5737, 3849 or
+// 9637), or "" for any other address: the reason names it, since "documentation" alone reads
+// like a word of the reason, not a class of address.
+func DocumentationRFC(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	a = a.Unmap()
+	switch {
+	case docV6.Contains(a):
+		return "RFC 3849"
+	case docV6New.Contains(a):
+		return "RFC 9637"
+	case a.Is4() && (docV4[0].Contains(a) || docV4[1].Contains(a) || docV4[2].Contains(a)):
+		return "RFC 5737"
+	}
+	return ""
+}
+
 // services names well-known ports (IANA Service Name and Transport Protocol Port Number
 // Registry), plus the ports attackers' tooling favours, so an analyst sees "4444 (metasploit)".
 var services = map[int]string{
@@ -81,13 +101,13 @@ var services = map[int]string{
 	135: "msrpc", 137: "netbios-ns", 139: "netbios-ssn", 143: "imap", 161: "snmp", 389: "ldap",
 	443: "https", 445: "smb", 465: "smtps", 514: "syslog", 587: "submission", 636: "ldaps",
 	853: "dns-over-tls", 873: "rsync", 993: "imaps", 995: "pop3s", 1080: "socks", 1194: "openvpn",
-	1389: "ldap-alt (log4shell lookups)", 1433: "mssql", 1521: "oracle", 2049: "nfs",
+	1389: "ldap-alt: log4shell lookups", 1433: "mssql", 1521: "oracle", 2049: "nfs",
 	2375: "docker", 2376: "docker-tls", 2379: "etcd", 3128: "http-proxy", 3306: "mysql",
 	3389: "rdp", 4444: "metasploit", 5432: "postgresql", 5601: "kibana", 5671: "amqps",
 	5672: "amqp", 5900: "vnc", 5985: "winrm", 5986: "winrm-tls", 6379: "redis", 6443: "kubernetes-api",
 	6667: "irc", 8080: "http-alt", 8200: "vault", 8443: "https-alt", 8888: "http-alt",
 	9000: "http-alt", 9092: "kafka", 9200: "elasticsearch", 9418: "git", 10250: "kubelet",
-	11211: "memcached", 27017: "mongodb", 3333: "stratum (mining pool)", 14444: "stratum (mining pool)",
+	11211: "memcached", 27017: "mongodb", 3333: "stratum: mining pool", 14444: "stratum: mining pool",
 }
 
 // PortService returns the name of a destination port, or "".

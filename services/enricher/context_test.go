@@ -2,6 +2,7 @@ package enricher
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/rarenet/rarenet/shared/record"
@@ -84,8 +85,8 @@ func TestPortService(t *testing.T) {
 		{53, "dns"},
 		{80, "http"},
 		{443, "https"},
-		{1389, "ldap-alt (log4shell lookups)"},
-		{3333, "stratum (mining pool)"},
+		{1389, "ldap-alt: log4shell lookups"},
+		{3333, "stratum: mining pool"},
 		{4444, "metasploit"},
 		{6443, "kubernetes-api"},
 		{8888, "http-alt"},
@@ -153,5 +154,25 @@ func TestContextualize(t *testing.T) {
 				t.Errorf("Contextualize\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDocumentationAddressesNameTheirRFC: "documentation" alone reads like a word of the
+// reason; the reason says which RFC reserves the address.
+func TestDocumentationAddressesNameTheirRFC(t *testing.T) {
+	for _, tt := range []struct{ ip, fact string }{
+		{"203.0.113.7", "203.0.113.7:4444 (metasploit), documentation address (RFC 5737)"},
+		{"2001:db8::1", "[2001:db8::1]:4444 (metasploit), documentation address (RFC 3849)"},
+		{"3fff::1", "[3fff::1]:4444 (metasploit), documentation address (RFC 9637)"},
+		{"185.220.101.47", "185.220.101.47:4444 (metasploit), public"},
+	} {
+		class, note := IPClass(tt.ip)
+		d := record.Destination{IP: tt.ip, Port: 4444, IPClass: class, Service: PortService(4444), Note: note}
+		if got := destinationFact(&d); got != tt.fact {
+			t.Errorf("%s: %q, want %q", tt.ip, got, tt.fact)
+		}
+	}
+	if s := PortService(3333); strings.Count(s, "(") != 0 {
+		t.Errorf("port 3333's service %q nests parentheses in the reason", s)
 	}
 }

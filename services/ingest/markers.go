@@ -103,7 +103,11 @@ func (s *Service) publishMarker(ctx context.Context, h held) error {
 	if sh := s.shares[h.eof.Replay]; sh != nil {
 		sh.ended = true
 	}
-	s.log.Info("end of input", "replay", h.eof.Replay, "latest_event", latest)
+	latestEvent := any(latest)
+	if latest.IsZero() {
+		latestEvent = "none" // no event in the input
+	}
+	s.log.Info("end of input", "replay", h.eof.Replay, "latest_event", latestEvent)
 	return nil
 }
 

@@ -24,6 +24,7 @@ type chunker struct {
 	// Boundary has seen the lines of the unread input up to scanned (scannedLines of them);
 	// safe is the last place before it where a message may end (safeLines lines), 0: none.
 	scanned, scannedLines, safe, safeLines int
+	err                                    error // the input's read error, once met
 }
 
 // chunk is one raw message's worth of input: data, or the head of a line too long to send.
@@ -55,14 +56,17 @@ func (c *chunker) next() (chunk, error) {
 	// One byte more than a message: a newline right after maxBytes still ends a full one.
 	buf, err := c.br.Peek(c.maxBytes + 1)
 	eof := errors.Is(err, io.EOF)
-	if err != nil && !eof && !errors.Is(err, bufio.ErrBufferFull) {
-		return chunk{}, err
+	if err != nil && !eof && !errors.Is(err, bufio.ErrBufferFull) && c.err == nil {
+		c.err = err // a read error (a truncated gzip): the whole lines before it still go first
 	}
-	if len(buf) == 0 {
+	if len(buf) == 0 && c.err == nil {
 		return chunk{}, io.EOF
 	}
 	end, lines := c.cut(buf, eof)
 	if lines == 0 {
+		if c.err != nil {
+			return chunk{}, c.err
+		}
 		return c.longLine()
 	}
 	data := bytes.Clone(bytes.TrimSuffix(buf[:end], []byte{'\n'}))

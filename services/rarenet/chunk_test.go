@@ -163,3 +163,42 @@ func TestLimitsFor(t *testing.T) {
 		}
 	}
 }
+
+// failingReader returns its data, then err (as a truncated gzip does).
+type failingReader struct {
+	data string
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.data == "" {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestChunkerSendsLinesBeforeAReadError checks that the whole lines read before an input's
+// read error are chunked before the error is returned, and the line it cut is not.
+func TestChunkerSendsLinesBeforeAReadError(t *testing.T) {
+	broken := errors.New("unexpected EOF")
+	for _, auditdLog := range []bool{false, true} {
+		in := &failingReader{data: "a 1\nb 2\nc 3\nhalf a li", err: broken}
+		c := newChunker(bufio.NewReaderSize(in, 65), auditdLog, 2, 64, 200)
+		var got []string
+		var err error
+		for err == nil {
+			var ch chunk
+			if ch, err = c.next(); err == nil {
+				got = append(got, string(ch.data))
+			}
+		}
+		if !errors.Is(err, broken) {
+			t.Fatalf("auditd %v: error %v, want %v", auditdLog, err, broken)
+		}
+		if all := strings.Join(got, "\n"); !strings.HasPrefix(all, "a 1\nb 2\nc 3") {
+			t.Errorf("auditd %v: chunks %q, want the three whole lines first", auditdLog, got)
+		}
+	}
+}

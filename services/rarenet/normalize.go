@@ -19,10 +19,13 @@ type NormalizeOptions struct {
 	Datafeed string
 	// All also writes the events the datafeed filter drops, with the reason in
 	// rarenet.filtered.
-	All    bool
-	Stdin  io.Reader
-	Out    io.Writer // normalized events, NDJSON
-	Errors io.Writer // rejects, one "file:line: reason" per line
+	All   bool
+	Stdin io.Reader
+	Out   io.Writer // normalized events, NDJSON
+	// Errors receives the rejected lines as "file:line: reason": the first of each kind of
+	// reason, and at the end how many more there were (every one with AllRejects).
+	Errors     io.Writer
+	AllRejects bool
 }
 
 // NormalizeStats counts what Normalize did.
@@ -31,7 +34,8 @@ type NormalizeStats struct {
 }
 
 // Normalize runs the ingest stage alone, without NATS: it decodes the files and writes the
-// normalized network events that pass the datafeed filter.
+// normalized network events that pass the datafeed filter. It returns ErrNothingAccepted when
+// every line it could decode was rejected.
 func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 	var st NormalizeStats
 	filter, err := datafeed.ByName(o.Datafeed)
@@ -44,9 +48,12 @@ func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 	}
 	bw := bufio.NewWriter(o.Out)
 	defer bw.Flush()
-	out := &normalizeOutput{o: o, w: bw, enc: json.NewEncoder(bw), st: &st}
+	out := &normalizeOutput{o: o, w: bw, enc: json.NewEncoder(bw), st: &st, rejects: newRejectLog(o.Errors, o.AllRejects)}
+	defer out.rejects.finish()
 	for _, name := range o.Files {
 		if err := normalizeFile(name, o.Stdin, dec, out); err != nil {
+			// What was read before the error is written, as a replay writes its signals.
+			dec.Flush(out)
 			return st, err
 		}
 		if out.err != nil {
@@ -57,7 +64,10 @@ func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 	if out.err != nil {
 		return st, out.err
 	}
-	return st, bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return st, err
+	}
+	return st, nothingAccepted(st.Lines, st.Accepted, st.Filtered, st.Rejected)
 }
 
 func normalizeFile(name string, stdin io.Reader, dec *ingest.Decoding, out *normalizeOutput) error {
@@ -70,6 +80,10 @@ func normalizeFile(name string, stdin io.Reader, dec *ingest.Decoding, out *norm
 	var num int64
 	for {
 		line, err := readLine(br)
+		if err != nil && err != io.EOF {
+			// The line the error cut is incomplete: it is not decoded.
+			return fmt.Errorf("%s:%d: %w", name, num+1, err)
+		}
 		if len(line) > 0 || err == nil {
 			num++
 			out.st.Lines++
@@ -78,18 +92,16 @@ func normalizeFile(name string, stdin io.Reader, dec *ingest.Decoding, out *norm
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", name, num+1, err)
-		}
 	}
 }
 
 type normalizeOutput struct {
-	o   NormalizeOptions
-	w   *bufio.Writer
-	enc *json.Encoder
-	st  *NormalizeStats
-	err error
+	o       NormalizeOptions
+	w       *bufio.Writer
+	enc     *json.Encoder
+	st      *NormalizeStats
+	rejects *rejectLog
+	err     error
 }
 
 func (n *normalizeOutput) Accept(ev *event.Event) {
@@ -107,9 +119,11 @@ func (n *normalizeOutput) Filtered(ev *event.Event, reason string) {
 
 func (n *normalizeOutput) Reject(r format.Result) {
 	n.st.Rejected++
-	if n.o.Errors != nil {
-		fmt.Fprintf(n.o.Errors, "%s:%d: %v\n", r.Source, r.Line, r.Err)
+	reason := "malformed"
+	if r.Err != nil {
+		reason = r.Err.Error()
 	}
+	n.rejects.add(fmt.Sprintf("%s:%d", r.Source, r.Line), reason)
 }
 
 func (n *normalizeOutput) write(ev *event.Event) {

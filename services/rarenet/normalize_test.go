@@ -2,7 +2,10 @@ package rarenet
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +97,45 @@ func TestNormalizeReportsRejectsWithFileAndLine(t *testing.T) {
 	}
 	if !strings.HasPrefix(errs.String(), file+":2: ") {
 		t.Fatalf("reject %q, want it to start with %s:2:", errs.String(), file)
+	}
+}
+
+// TestNormalizeTruncatedGzip: the lines before the cut are written, the cut one is not
+// decoded, and the error says what happened where.
+func TestNormalizeTruncatedGzip(t *testing.T) {
+	var whole bytes.Buffer
+	zw := gzip.NewWriter(&whole)
+	for i := range 2000 {
+		fmt.Fprintf(zw, `{"@timestamp":"2026-03-02T10:%02d:00Z","event":{"category":["network"],"type":["start"]},"host":{"name":"h1"},"process":{"name":"curl"},"destination":{"ip":"203.0.113.%d","port":443}}`+"\n", i%60, i%250)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cut.ndjson.gz")
+	if err := os.WriteFile(path, whole.Bytes()[:whole.Len()/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	st, err := Normalize(NormalizeOptions{Files: []string{path}, Format: "auto", Out: &out, Errors: &errs})
+	if !errors.Is(err, ErrTruncatedGzip) || !strings.HasPrefix(err.Error(), path+":") {
+		t.Fatalf("err %v, want ErrTruncatedGzip at a line of %s", err, path)
+	}
+	if st.Accepted == 0 || st.Rejected != 0 || int64(strings.Count(out.String(), "\n")) != st.Accepted {
+		t.Errorf("%+v, %d lines written, rejects %q: want the whole lines before the cut written, none rejected", st, strings.Count(out.String(), "\n"), errs.String())
+	}
+}
+
+func TestNormalizeNothingAccepted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wrong.json")
+	if err := os.WriteFile(path, []byte("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	_, err := Normalize(NormalizeOptions{Files: []string{path}, Format: "ecs", Out: &out, Errors: &errs})
+	if !errors.Is(err, ErrNothingAccepted) {
+		t.Errorf("err %v, want ErrNothingAccepted", err)
+	}
+	if want := path + ":1: malformed input: @timestamp: expected RFC 3339 time or epoch milliseconds, got nothing\n  ... and 2 more like it (the last at " + path + ":3)\n"; errs.String() != want {
+		t.Errorf("rejects\n%s\nwant\n%s", errs.String(), want)
 	}
 }

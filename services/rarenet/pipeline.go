@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -43,6 +44,12 @@ type Options struct {
 	// NoStages starts no stage: the process only drives the pipeline that separate stage
 	// binaries run against NATSURL.
 	NoStages bool
+	// Alone refuses to start the stages, with ErrAttached, when another pipeline's stages
+	// read the server's streams (a replay's must not share a live pipeline's consumers).
+	Alone bool
+	// Notices, when not nil, receives what a user at the terminal should know: where to
+	// publish input, when the rule first runs, how much history the model has.
+	Notices io.Writer
 
 	Ingest   ingest.Config
 	Scorer   scorer.Config
@@ -111,6 +118,11 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 	}
 	if o.NoStages {
 		return p, nil
+	}
+	if o.Alone && p.srv == nil {
+		if err := refuseAttached(ctx, js, o.Streams.Partitions, o.NATSURL); err != nil {
+			return nil, err
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel = cancel

@@ -58,8 +58,20 @@ const (
 	aheadBytes = 32 << 20
 )
 
+// DriverStage names the replay's driver on the dead letters it writes itself (lines too long
+// for a message: their first 64 KiB are kept).
+const DriverStage = "replay"
+
 // ErrNoEOF is returned when the pipeline never reported the end of a replay.
-var ErrNoEOF = errors.New("replay: the pipeline did not report the end of the input")
+var ErrNoEOF = errors.New("the pipeline did not report the end of the input")
+
+// inputError is a failure to read the input (a file that cannot be opened, a truncated
+// gzip): the replay stops reading, finishes what it sent and writes its signals, then
+// reports it.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
 
 // ReplayOptions configures a replay.
 type ReplayOptions struct {
@@ -78,6 +90,9 @@ type ReplayOptions struct {
 	Timeout time.Duration
 	// Log receives the stages' logs; nil discards them.
 	Log *slog.Logger
+	// Rejects, when not nil, is told of the rejected input lines with their reasons once the
+	// replay is done: the first of each kind, then how many more there were.
+	Rejects io.Writer
 	// Finished, when the pipeline serves the console, is called once the signals are
 	// written, with the console's URL; the replay then keeps serving until ctx is done.
 	Finished func(st Stats, consoleURL string)
@@ -108,13 +123,31 @@ type Stats struct {
 	Replay   string  `json:"replay"`
 }
 
+// Validate checks the options before anything is read or started: the format's name and that
+// every input can be opened.
+func (o *ReplayOptions) Validate() error {
+	if err := CheckFormat(o.Format); err != nil {
+		return err
+	}
+	return CheckInputs(o.Files)
+}
+
 // Replay pushes history through the pipeline in event time: it publishes the input on the raw
 // subjects, then an end-of-input marker that makes every stage flush, waits for the windower
-// to report the end, and writes the signals the replay produced.
+// to report the end, and writes the signals the replay produced. When the input cannot be read
+// to its end, the signals of what was read are written before the error is returned. It
+// returns ErrNothingAccepted when every line that decoded was rejected, and refuses (with
+// ErrAttached) to start its stages on a server where another pipeline's stages run.
 func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 	began := time.Now()
 	id := uuid.NewString()
 	st := Stats{Replay: id}
+	if err := o.Validate(); err != nil {
+		return st, err
+	}
+	// A replay's stages would share the consumers of a live pipeline's (and feed history into
+	// its model); with --driver-only they are the point.
+	o.Pipeline.Alone = !o.Pipeline.NoStages
 	o.Pipeline.Scorer.Clock = scorer.ClockWatermark
 	o.Pipeline.Windower.Clock = windower.ClockWatermark
 	log := o.Log
@@ -148,6 +181,14 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		return st, fmt.Errorf("replay: stream %s: %w", stream.Signals, err)
 	}
 	firstSignal := sig.CachedInfo().State.LastSeq + 1
+	dlq, err := js.Stream(ctx, stream.DLQ)
+	if err != nil {
+		return st, fmt.Errorf("replay: stream %s: %w", stream.DLQ, err)
+	}
+	firstDeadLetter := dlq.CachedInfo().State.LastSeq + 1
+	if o.Pipeline.NoStages {
+		noteUnattached(ctx, js, o.Pipeline.Streams.Partitions, o.Rejects)
+	}
 	if err := natsutil.Retry(ctx, func(ctx context.Context) (err error) {
 		o.raw, err = js.Stream(ctx, stream.Raw)
 		return err
@@ -159,9 +200,15 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		o.chunkLimits = limitsFor(nc.MaxPayload())
 	}
 	pub := natsutil.NewPublisher(js)
+	var inputErr error
 	for _, f := range o.Files {
 		n, err := sendFile(ctx, pub, f, o)
 		st.Read += n
+		var ie *inputError
+		if errors.As(err, &ie) {
+			inputErr = err
+			break
+		}
 		if err != nil {
 			return st, err
 		}
@@ -184,7 +231,15 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 	if st.Signals, err = copySignals(ctx, js, firstSignal, o.Out); err != nil {
 		return st, err
 	}
+	if st.Rejected > 0 && o.Rejects != nil {
+		if err := showRejects(ctx, js, firstDeadLetter, o.Files, o.Rejects); err != nil {
+			return st, err
+		}
+	}
 	st.Seconds = time.Since(began).Seconds()
+	if inputErr == nil {
+		inputErr = nothingAccepted(st.Read, st.Accepted, st.Filtered, st.Rejected)
+	}
 	if p.Console != nil {
 		if o.Finished != nil {
 			o.Finished(st, p.Console.URL())
@@ -194,7 +249,7 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		case <-p.Failed():
 		}
 	}
-	return st, p.Close()
+	return st, errors.Join(inputErr, p.Close())
 }
 
 // sendFile publishes one input as raw messages of many lines, each naming its source and
@@ -204,7 +259,7 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o ReplayOptions) (int64, error) {
 	in, err := openInput(name, o.Stdin)
 	if err != nil {
-		return 0, fmt.Errorf("replay: %w", err)
+		return 0, &inputError{err}
 	}
 	defer in.Close()
 	format := o.Format
@@ -219,7 +274,7 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 	br := bufio.NewReaderSize(in, limits.bytes+1)
 	auditdLog, err := isAuditd(br, format)
 	if err != nil {
-		return 0, fmt.Errorf("replay: %s: %w", name, err)
+		return 0, &inputError{fmt.Errorf("%s: %w", name, err)}
 	}
 	c := newChunker(br, auditdLog, limits.lines, limits.bytes, limits.line)
 	var lines int64
@@ -229,7 +284,8 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 			return lines, nil
 		}
 		if err != nil {
-			return lines, fmt.Errorf("replay: %s:%d: %w", name, c.line, err)
+			// The messages before the error went through the pipeline; the block it cut does not.
+			return lines, &inputError{fmt.Errorf("%s:%d: %w", name, c.line, err)}
 		}
 		lines += int64(ch.lines)
 		if o.Progress != nil {
@@ -238,10 +294,10 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		var m *nats.Msg
 		if ch.long != nil {
 			// Too long for one message: dead-letter its head rather than stall the line.
-			dl := natsutil.DeadLetter{Stage: "replay", Source: name, Line: ch.first, Format: format,
+			dl := natsutil.DeadLetter{Stage: DriverStage, Source: name, Line: ch.first, Format: format,
 				Reason: fmt.Sprintf("%s:%d: line of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, ch.first, ch.longSize, limits.line),
 				Data:   ch.long}
-			m = dl.Msg(stream.DLQSubject("replay"))
+			m = dl.Msg(stream.DLQSubject(DriverStage))
 		} else {
 			m = nats.NewMsg(subject)
 			m.Data = ch.data
@@ -321,7 +377,7 @@ func (o *ReplayOptions) backPressure(ctx context.Context) error {
 			// while: the replay waits for it as long as a stage's publisher would.
 			failingSince = time.Now()
 		case time.Since(failingSince) > natsutil.DefaultRetryFor:
-			return fmt.Errorf("replay: how far ingest is behind: %w", err)
+			return fmt.Errorf("how far ingest is behind: %w", err)
 		}
 		select {
 		case <-ctx.Done():

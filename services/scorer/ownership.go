@@ -334,7 +334,11 @@ func (s *Service) runModel(ctx context.Context, l *lease.Lease) error {
 	if err != nil {
 		return stopCause(ctx, err)
 	}
-	s.log.Info("model restored", "model_buckets", m.rarity.Modelled() != noBucket, "announced", m.announced)
+	announced := any("none")
+	if m.announced != noBucket {
+		announced = time.Unix(0, (m.announced+1)*int64(s.cfg.Job.BucketSpan)).UTC() // the records before it are out
+	}
+	s.log.Info("model restored", "model_buckets", m.rarity.Modelled() != noBucket, "announced", announced)
 	loop := natsutil.Loop{Consumer: cons, Handle: m.handle, Commit: m.commit,
 		Throttle: natsutil.NewThrottle(s.js, stream.Anomalies, stream.EnricherConsumer).Wait}
 	return stopCause(ctx, loop.Run(ctx))

@@ -73,6 +73,9 @@ func (w *Window) AddLate(r record.Record) {
 // run and not after clock. Before the first run, the schedule starts at the first boundary
 // after the oldest waiting record (in live mode at the boundary of clock itself).
 func (w *Window) Due(clock time.Time, live bool) []time.Time {
+	if clock.IsZero() {
+		return nil // no event time yet (a replay of an empty input): nothing is due
+	}
 	next := w.lastRun.Add(w.rule.Interval)
 	if w.lastRun.IsZero() {
 		if live || len(w.pending) == 0 {

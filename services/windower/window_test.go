@@ -297,3 +297,17 @@ func TestCatchUpAfterRestoreAndMissed(t *testing.T) {
 		t.Errorf("missed %s, pruned %v", names(run.Missed), run.Pruned)
 	}
 }
+
+// TestDueWithoutEventTime: the end of an empty replay carries no watermark; no run is due at
+// the zero time (it ran in year 1, with a window starting in year 0).
+func TestDueWithoutEventTime(t *testing.T) {
+	w := NewWindow(DefaultRule())
+	for _, live := range []bool{false, true} {
+		if due := w.Due(time.Time{}, live); len(due) != 0 {
+			t.Errorf("live %v: runs due at the zero time: %v", live, due)
+		}
+	}
+	if drain := w.Drain(); len(drain) != 0 {
+		t.Errorf("an empty window drains with runs %v", drain)
+	}
+}

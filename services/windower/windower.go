@@ -221,7 +221,7 @@ func (s *Service) runActive(ctx context.Context) error {
 	r := s.cfg.Rule
 	s.log.Info("active", "rule", r.Name, "source", r.Source, "version", r.Version, "jobs", r.JobIDs,
 		"clock", s.cfg.Clock, "interval", r.Interval, "from", r.From, "threshold", r.Threshold, "max_signals", r.MaxSignals,
-		"last_run", s.win.LastRun(), "pending", len(s.win.pending), "exceptions", len(s.ex.set), "suppress_for", s.cfg.SuppressFor)
+		"last_run", timeOrNone(s.win.LastRun()), "pending", len(s.win.pending), "exceptions", len(s.ex.set), "suppress_for", s.cfg.SuppressFor)
 	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.commit}
 	if s.live() {
 		// Ticks come when the input is idle: a backlog (after downtime) is read first, then
@@ -378,4 +378,12 @@ func (s *Service) runDue(ctx context.Context, due []time.Time, live bool) error 
 		}
 	}
 	return nil
+}
+
+// timeOrNone is a time for the log, "none" for the zero time (year 1 reads as a bug).
+func timeOrNone(t time.Time) any {
+	if t.IsZero() {
+		return "none"
+	}
+	return t
 }

@@ -5,6 +5,9 @@ package natsembed
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -12,6 +15,13 @@ import (
 
 // ErrNotReady is returned when the embedded server does not accept connections in time.
 var ErrNotReady = errors.New("natsembed: server not ready for connections")
+
+// ErrAddrInUse is returned when something else (another rarenet run, another NATS server)
+// already listens on the address asked for.
+var ErrAddrInUse = errors.New("already in use")
+
+// readyTimeout bounds the wait for the server to accept connections.
+const readyTimeout = 30 * time.Second
 
 // Config sets up the embedded server.
 type Config struct {
@@ -27,7 +37,8 @@ type Config struct {
 	MaxStore  int64
 }
 
-// Start runs the server and waits until it accepts connections. Stop it with Shutdown.
+// Start runs the server and waits until it accepts connections. Stop it with Shutdown. An
+// address already in use fails at once with ErrAddrInUse.
 func Start(c Config) (*server.Server, error) {
 	if c.StoreDir == "" {
 		return nil, errors.New("natsembed: StoreDir is required")
@@ -55,10 +66,49 @@ func Start(c Config) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsembed: %w", err)
 	}
+	// The server reports a failure to listen as a fatal log line and carries on without
+	// listening, so ReadyForConnections would wait its whole timeout: the logger catches it.
+	fatal := &fatalLogger{errs: make(chan error, 1)}
+	s.SetLogger(fatal, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		return nil, ErrNotReady
+	deadline := time.Now().Add(readyTimeout)
+	for !s.ReadyForConnections(50 * time.Millisecond) {
+		select {
+		case err := <-fatal.errs:
+			s.Shutdown()
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("%s is %w", net.JoinHostPort(host, strconv.Itoa(c.Port)), ErrAddrInUse)
+			}
+			return nil, fmt.Errorf("natsembed: %w", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return nil, ErrNotReady
+		}
 	}
 	return s, nil
 }
+
+// fatalLogger is the embedded server's logger: it keeps the first fatal error and drops the
+// rest, as NoLog would.
+type fatalLogger struct{ errs chan error }
+
+func (l *fatalLogger) Fatalf(format string, v ...any) {
+	err := fmt.Errorf(format, v...)
+	for _, a := range v {
+		if e, ok := a.(error); ok {
+			err = fmt.Errorf("%s: %w", err, e) // keep the cause for errors.Is
+			break
+		}
+	}
+	select {
+	case l.errs <- err:
+	default:
+	}
+}
+func (*fatalLogger) Noticef(string, ...any) {}
+func (*fatalLogger) Warnf(string, ...any)   {}
+func (*fatalLogger) Errorf(string, ...any)  {}
+func (*fatalLogger) Debugf(string, ...any)  {}
+func (*fatalLogger) Tracef(string, ...any)  {}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -88,6 +89,8 @@ func ApplyEnv(fs *flag.FlagSet) error {
 type Stage struct {
 	// Name is the stage's name: the binary's, the metrics' subsystem, the connection's.
 	Name string
+	// Summary says what the stage does, for its help.
+	Summary string
 	// Register adds the stage's own flags; Validate checks them once parsed.
 	Register func(*flag.FlagSet)
 	Validate func() error
@@ -113,35 +116,56 @@ func Main(name string, register func(*flag.FlagSet), validate func() error, run 
 // --healthcheck URL it only checks another instance's endpoint and exits 0 or 1.
 func Run(st Stage) {
 	name := st.Name
-	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	if cli.IsVersion(os.Args[1:]) {
+		cli.PrintVersion(os.Stdout, name)
+		os.Exit(cli.ExitOK)
+	}
+	summary := st.Summary
+	if summary == "" {
+		summary = "The " + name + " stage of rarenet."
+	}
+	c := cli.New(name, summary, name+" [flags]", name+" version")
+	c.Notes = "Every flag can also be set as RARENET_<FLAG> in the environment (--nats-url as RARENET_NATS_URL).\n" +
+		"Exit status: 0 stopped by SIGINT or SIGTERM, 1 failed, 2 a wrong flag."
 	var common Common
 	var sec Security
-	common.RegisterFlags(fs)
-	sec.RegisterFlags(fs)
-	httpAddr := fs.String("http-addr", DefaultHTTPAddr, "serve /healthz, /readyz and /metrics on this address; empty for none")
-	healthcheck := fs.String("healthcheck", "", "only GET this URL (e.g. http://127.0.0.1:9090/healthz) and exit 0 if it answers 200 OK, else 1: the health check of a container with nothing but this binary")
-	startTimeout := fs.Duration("start-timeout", 2*time.Minute, "how long to wait for NATS and the streams at start before giving up")
-	profiling := fs.Bool("pprof", false, "also serve Go's profiles on --http-addr under /debug/pprof/ (they can hold event data: keep that port internal)")
-	st.Register(fs)
-	_ = fs.Parse(os.Args[1:])
+	var httpAddr, healthcheck string
+	var startTimeout time.Duration
+	var profiling bool
+	AddFlags(c, common.RegisterFlags)
+	AddFlags(c, sec.RegisterFlags)
+	AddFlags(c, func(fs *flag.FlagSet) {
+		fs.StringVar(&httpAddr, "http-addr", DefaultHTTPAddr, "serve /healthz, /readyz and /metrics on this address; empty for none")
+		fs.StringVar(&healthcheck, "healthcheck", "", "only GET this `URL` (e.g. http://127.0.0.1:9090/healthz) and exit 0 if it answers 200 OK, else 1: the health check of a container with nothing but this binary")
+		fs.DurationVar(&startTimeout, "start-timeout", 2*time.Minute, "how long to wait for NATS and the streams at start before giving up")
+		fs.BoolVar(&profiling, "pprof", false, "also serve Go's profiles on --http-addr under /debug/pprof/ (they can hold event data: keep that port internal)")
+	})
+	AddFlags(c, st.Register)
+	fs := c.FlagSet()
+	if err := c.Parse(os.Args[1:]); err != nil {
+		os.Exit(cli.Exit(os.Stderr, name, err))
+	}
+	if len(c.Args()) > 0 {
+		fail(name, c.Usagef("unexpected arguments %q: a stage takes flags only", c.Args()))
+	}
 	// Read before ApplyEnv: the check mode is asked for on the command line, never inherited
 	// from a container's environment.
-	if *healthcheck != "" {
-		if err := HealthCheck(*healthcheck); err != nil {
+	if healthcheck != "" {
+		if err := HealthCheck(healthcheck); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: unhealthy: %v\n", name, err)
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}
 	if err := ApplyEnv(fs); err != nil {
-		fail(name, err)
+		fail(name, c.Usagef("%w", err))
 	}
 	log, err := common.Logger()
 	if err != nil {
-		fail(name, err)
+		fail(name, c.Usagef("%w", err))
 	}
 	if err := st.Validate(); err != nil {
-		fail(name, err)
+		fail(name, c.Usagef("%w", err))
 	}
 	natsOpts, err := sec.Options()
 	if err != nil {
@@ -157,10 +181,10 @@ func Run(st Stage) {
 	ready := NewReadiness(consumers)
 	metrics := NewMetrics(name)
 	h := Handler(ready, metrics)
-	if *profiling {
+	if profiling {
 		h = WithProfiling(h)
 	}
-	Serve(ctx, *httpAddr, h, log)
+	Serve(ctx, httpAddr, h, log)
 
 	natsOpts = append(natsOpts,
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("disconnected from NATS", "err", err) }),
@@ -173,11 +197,14 @@ func Run(st Stage) {
 			log.Error("NATS error", "subject", subject, "err", err)
 		}),
 	)
-	startCtx, cancelStart := context.WithTimeout(ctx, *startTimeout)
+	startCtx, cancelStart := context.WithTimeout(ctx, startTimeout)
 	defer cancelStart()
 	nc, err := Retry(startCtx, log, "connect to NATS", func() (*nats.Conn, error) {
 		return natsutil.Connect(common.NATSURL, nil, name, natsOpts...)
 	})
+	if errors.Is(err, nats.ErrNoServers) {
+		err = fmt.Errorf("no NATS server answered at %s within --start-timeout %s", common.NATSURL, startTimeout)
+	}
 	if err != nil {
 		fail(name, err)
 	}
@@ -276,7 +303,7 @@ func Retry[T any](ctx context.Context, log *slog.Logger, what string, f func() (
 	}
 }
 
+// fail reports err and exits: 2 for a usage error, 1 for a failure.
 func fail(name string, err error) {
-	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-	os.Exit(2)
+	os.Exit(cli.Exit(os.Stderr, name, err))
 }

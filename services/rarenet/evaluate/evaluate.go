@@ -6,6 +6,7 @@ package evaluate
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -56,8 +57,18 @@ func ReadSignals(r io.Reader) ([]Signal, error) {
 	return out, sc.Err()
 }
 
-// ReadLabels reads the labels `rarenet simulate` writes (NDJSON), and the fleet's size in
-// host-days from its "fleet" line.
+// ErrNotLabels is returned by ReadLabels for input that is not a labels file of rarenet
+// simulate: an events or signals file given by mistake would otherwise evaluate as an empty
+// ground truth.
+var ErrNotLabels = errors.New("not a labels file of rarenet simulate --labels")
+
+// labelClasses are the classes a labels file may hold.
+var labelClasses = []string{sim.ClassNeverSeenTool, sim.ClassReusedName, sim.ClassNewDestination, sim.ClassRollout,
+	sim.ClassSchedule, sim.ClassLoopback, sim.ClassDestinationChange}
+
+// ReadLabels reads the labels `rarenet simulate` writes (NDJSON): the "fleet" line first, with
+// the fleet's size in host-days, then one label per line. Anything else is ErrNotLabels,
+// naming the line and what was expected.
 func ReadLabels(r io.Reader) ([]sim.Label, float64, error) {
 	var out []sim.Label
 	var hostDays float64
@@ -65,13 +76,23 @@ func ReadLabels(r io.Reader) ([]sim.Label, float64, error) {
 	for n := 1; ; n++ {
 		var l sim.Label
 		if err := dec.Decode(&l); err == io.EOF {
+			if n == 1 {
+				return nil, 0, fmt.Errorf("%w: it is empty", ErrNotLabels)
+			}
 			return out, hostDays, nil
 		} else if err != nil {
-			return nil, 0, fmt.Errorf("labels line %d: %w", n, err)
+			return nil, 0, fmt.Errorf("line %d: %w: %w", n, ErrNotLabels, err)
 		}
-		if l.Class == sim.ClassFleet {
+		switch {
+		case n == 1 && (l.Class != sim.ClassFleet || l.HostDays <= 0):
+			return nil, 0, fmt.Errorf("line 1: %w: expected the fleet line ({\"class\":\"fleet\",\"host_days\":...}) that begins one", ErrNotLabels)
+		case n == 1:
 			hostDays = l.HostDays
 			continue
+		case !slices.Contains(labelClasses, l.Class):
+			return nil, 0, fmt.Errorf("line %d: %w: class %q, expected one of %s", n, ErrNotLabels, l.Class, strings.Join(labelClasses, ", "))
+		case l.ID == "" || l.Name == "" || l.Start.IsZero():
+			return nil, 0, fmt.Errorf("line %d: %w: a label needs id, process.name and start", n, ErrNotLabels)
 		}
 		out = append(out, l)
 	}

@@ -15,7 +15,9 @@ import (
 func main() {
 	var cfg enricher.Config
 	service.Run(service.Stage{
-		Name: enricher.Stage, Register: cfg.RegisterFlags, Validate: cfg.Validate,
+		Name:     enricher.Stage,
+		Summary:  "Adds the investigation guide's context to every anomaly record: destination class and service,\nAS and country, reverse DNS, the process's history.",
+		Register: cfg.RegisterFlags, Validate: cfg.Validate,
 		Consumers: []service.Consumer{{Stream: stream.Anomalies, Durable: stream.EnricherConsumer}},
 		Run: func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *service.Metrics) error {
 			s, err := enricher.New(cfg, nc, log)

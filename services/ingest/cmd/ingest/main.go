@@ -16,7 +16,9 @@ import (
 func main() {
 	var cfg ingest.Config
 	service.Run(service.Stage{
-		Name: ingest.Stage, Register: cfg.RegisterFlags, Validate: cfg.Validate,
+		Name:     ingest.Stage,
+		Summary:  "Decodes raw input (rarenet.raw.<format>) into ECS network events, applies the datafeed filter\nand routes each event to its partition; bad input goes to the dead-letter stream with its reason.",
+		Register: cfg.RegisterFlags, Validate: cfg.Validate,
 		Consumers: []service.Consumer{{Stream: stream.Raw, Durable: stream.IngestConsumer}},
 		Run: func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *service.Metrics) error {
 			s, err := ingest.New(ctx, cfg, nc, log)

@@ -16,7 +16,9 @@ import (
 func main() {
 	var o notify.Options
 	service.Run(service.Stage{
-		Name: stream.NotifyStage, Register: o.RegisterFlags, Validate: o.Validate,
+		Name:     stream.NotifyStage,
+		Summary:  "Delivers every signal to webhooks, chat, syslog, mail or a program, once each (docs/notify.md).",
+		Register: o.RegisterFlags, Validate: o.Validate,
 		Consumers: []service.Consumer{{Stream: stream.Signals, Durable: stream.NotifyConsumer}},
 		Run: func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *service.Metrics) error {
 			cfg, err := o.Config()

@@ -3,45 +3,48 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"time"
 
 	"github.com/rarenet/rarenet/services/ingest/collect"
+	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/service"
 )
 
 func collectCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("rarenet collect", flag.ExitOnError)
+	c := cli.New("rarenet collect",
+		"A sensor without kernel modules: polls /proc for new outbound connections and publishes them\n"+
+			"as ECS on rarenet.raw.ecs. Run it as root to see every process. Connections shorter than\n"+
+			"--interval may be missed: rarenet sense (eBPF) or auditd see every connect.",
+		"rarenet collect [flags]")
+	c.Notes = envNote
 	var cfg collect.Config
 	var url, logLevel string
-	sourceFlags(fs, &url, &logLevel)
-	fs.DurationVar(&cfg.Interval, "interval", time.Second, "polling interval: connections shorter than this may be missed")
-	fs.StringVar(&cfg.Host, "host", "", "host.name of the events (default: this host's name)")
-	fs.StringVar(&cfg.ProcRoot, "proc", "/proc", "the proc filesystem to read")
-	fs.StringVar(&cfg.Passwd, "passwd", "/etc/passwd", "passwd file mapping user ids to user.name")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: rarenet collect [flags]")
-		fmt.Fprintln(fs.Output(), "Polls /proc for new outbound connections and publishes them as ECS on rarenet.raw.ecs (run as root to see every process).")
-		fs.PrintDefaults()
-	}
-	_ = fs.Parse(args)
-	if err := service.ApplyEnv(fs); err != nil {
+	sourceFlags(c, &url, &logLevel)
+	c.Flags(cli.Input, func(fs *flag.FlagSet) {
+		fs.DurationVar(&cfg.Interval, "interval", time.Second, "polling interval: connections shorter than this may be missed")
+		fs.StringVar(&cfg.Host, "host", "", "host.name of the events (default: this host's name)")
+		fs.StringVar(&cfg.ProcRoot, "proc", "/proc", "the proc filesystem to read")
+		fs.StringVar(&cfg.Passwd, "passwd", "/etc/passwd", "passwd file mapping user ids to user.name")
+	})
+	if err := c.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := service.ApplyEnv(c.FlagSet()); err != nil {
+		return c.Usagef("%w", err)
+	}
+	if len(c.Args()) > 0 {
+		return c.Usagef("unexpected arguments %q: collect takes flags only", c.Args())
 	}
 	log, err := sourceLogger(logLevel)
 	if err != nil {
-		return err
+		return c.Usagef("%w", err)
 	}
-	c, err := collect.New(cfg)
+	col, err := collect.New(cfg)
 	if err != nil {
 		return err
 	}
-	nc, err := natsutil.Connect(url, nil, "collect")
+	nc, err := connect(url, "collect")
 	if err != nil {
 		return err
 	}
@@ -50,5 +53,5 @@ func collectCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return c.Run(ctx, js, log)
+	return col.Run(ctx, js, log)
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rarenet/rarenet/services/windower"
+	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsembed"
 )
 
@@ -25,7 +27,13 @@ func TestExceptionsAddListRemove(t *testing.T) {
 		err := exceptions(ctx, append([]string{args[0], "--nats-url", url}, args[1:]...), &out)
 		return out.String(), err
 	}
-	id, err := run("add", "--rule-id", "r1", "--entry", "process.name is teleport", "--entry", "host.name is one of web-1,web-2",
+	// A rule id no windower has run here is refused, naming the known ones, unless forced.
+	_, err = run("add", "--rule-id", "r1", "--entry", "process.name is teleport")
+	var ue *cli.UsageError
+	if !errors.As(err, &ue) || !errors.Is(err, windower.ErrUnknownRule) || !strings.Contains(err.Error(), windower.DefaultRule().ID) {
+		t.Errorf("an unknown rule id: %v, want a usage error naming the built-in rule", err)
+	}
+	id, err := run("add", "--rule-id", "r1", "--force", "--entry", "process.name is teleport", "--entry", "host.name is one of web-1,web-2",
 		"--comment", "teleport on the web tier")
 	if err != nil {
 		t.Fatal(err)
@@ -34,11 +42,11 @@ func TestExceptionsAddListRemove(t *testing.T) {
 	if _, err := run("add", "--entry", "process.name matches kworker*"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := run("add", "--rule-id", "r1", "--entry", "process.args is x"); err == nil {
-		t.Error("an entry on an unknown field was accepted")
+	if _, err := run("add", "--rule-id", "r1", "--force", "--entry", "process.args is x"); !errors.As(err, &ue) {
+		t.Errorf("an entry on an unknown field: %v, want a usage error", err)
 	}
-	if _, err := run("add", "--rule-id", "r1"); err == nil {
-		t.Error("an exception without entries was accepted")
+	if _, err := run("add", "--rule-id", "r1", "--force"); !errors.As(err, &ue) {
+		t.Errorf("an exception without entries: %v, want a usage error", err)
 	}
 	out, err := run("list", "--rule-id", "r1")
 	if err != nil {

@@ -14,12 +14,11 @@ import (
 
 	"github.com/rarenet/rarenet/services/enricher/geoipdb"
 	"github.com/rarenet/rarenet/services/rarenet"
+	"github.com/rarenet/rarenet/shared/cli"
 )
 
-const geoipUsage = `Usage: rarenet geoip update [--dir DIR] [--from URL|FILE]... [FILE...]
-
-Fetches free GeoIP databases (ip-location-db: a country database, and an ASN table built into
-a MaxMind-format database), verifies them, and writes them into DIR with their licences, a
+const geoipSummary = `Fetches free GeoIP databases (ip-location-db: a country database, and an ASN table built into
+a MaxMind-format database), verifies them, and writes them into --dir with their licences, a
 NOTICE and a manifest. rarenet run and replay (and the enricher with --geoip-dir) use them.
 
 Without --from: the assets of ip-location-db's latest GitHub release (user-country.mmdb,
@@ -27,10 +26,7 @@ origin-asn.csv), checked against the digests the release publishes. With --from 
 after the flags), for air-gapped sites: npm package tarballs (npm pack @ip-location-db/asn
 @ip-location-db/geo-whois-asn-country-mmdb --json > pack.json; copy the .tgz files and
 pack.json over and give all three), a MaxMind-format country database, ASN tables (CSV),
-or URLs of any of these.
-
-Flags:
-`
+or URLs of any of these.`
 
 // defaultGeoIPDir is where the databases live unless told otherwise: beside the embedded
 // server's data.
@@ -52,27 +48,27 @@ func geoipCmd(ctx context.Context, args []string) error {
 
 func geoip(ctx context.Context, args []string, out, progress io.Writer) error {
 	if len(args) == 0 || args[0] != "update" {
-		fmt.Fprint(progress, geoipUsage)
-		return errors.New("want: rarenet geoip update")
+		return &cli.UsageError{Command: "rarenet geoip update", Err: errors.New("want: rarenet geoip update [flags]")}
 	}
-	fs := flag.NewFlagSet("rarenet geoip update", flag.ContinueOnError)
-	fs.SetOutput(progress)
+	c := cli.New("rarenet geoip update", geoipSummary, "rarenet geoip update [--dir DIR] [--from URL|FILE]... [FILE...]")
+	c.Out = out
 	o := geoipdb.Options{Progress: progress}
 	var from stringList
-	fs.StringVar(&o.Dir, "dir", defaultGeoIPDir(), "the data directory (rarenet run --data-dir DIR uses DIR/geoip)")
-	fs.Var(&from, "from", "a `FILE|URL` to read instead of the latest release: an npm package (.tgz), the output of npm pack --json or npm view --json, a country .mmdb, an ASN .csv, a GitHub release document (repeatable)")
-	timeout := fs.Duration("timeout", 10*time.Minute, "give up a download after this long")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), geoipUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	var timeout time.Duration
+	c.Flags(cli.Input, func(fs *flag.FlagSet) {
+		fs.Var(&from, "from", "a `FILE|URL` to read instead of the latest release: an npm package (.tgz), the output of npm pack --json or npm view --json, a country .mmdb, an ASN .csv, a GitHub release document (repeatable)")
+	})
+	c.Flags(cli.Output, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.Dir, "dir", defaultGeoIPDir(), "the data directory (rarenet run --data-dir DIR uses DIR/geoip)")
+	})
+	c.Flags(cli.Operations, func(fs *flag.FlagSet) {
+		fs.DurationVar(&timeout, "timeout", 10*time.Minute, "give up a download after this long")
+	})
+	if err := c.Parse(args[1:]); err != nil {
 		return err
 	}
-	o.From = append(from, fs.Args()...)
-	o.Client = &http.Client{Timeout: *timeout}
+	o.From = append(from, c.Args()...)
+	o.Client = &http.Client{Timeout: timeout}
 	rep, err := geoipdb.Update(ctx, o)
 	if err != nil && len(o.From) == 0 {
 		return fmt.Errorf("%w\n(without access to the release, give the files with --from: rarenet geoip update -h)", err)

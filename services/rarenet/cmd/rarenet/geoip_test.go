@@ -14,6 +14,7 @@ import (
 	"github.com/rarenet/rarenet/services/enricher"
 	"github.com/rarenet/rarenet/services/enricher/geoipdb/npmtest"
 	"github.com/rarenet/rarenet/services/rarenet"
+	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/service"
 )
 
@@ -130,7 +131,7 @@ func TestGeoIPUpdateThenReplay(t *testing.T) {
 		}
 		// The sample's one public destination, as the pinned package says (asn-ipv4.csv:
 		// 45.9.148.0-45.9.151.255, AS49447; geo-whois-asn-country.mmdb: NL).
-		if s.Process == "kworkerds" && !strings.Contains(s.Reason, "45.9.148.99:3333 (stratum (mining pool)), public, AS49447 Nice IT Services Group Inc., NL, never before") {
+		if s.Process == "kworkerds" && !strings.Contains(s.Reason, "45.9.148.99:3333 (stratum: mining pool), public, AS49447 Nice IT Services Group Inc., NL, never before") {
 			t.Errorf("kworkerds: reason %q", s.Reason)
 		}
 	}
@@ -154,15 +155,15 @@ func TestGeoIPDirDefaults(t *testing.T) {
 		{[]string{"--data-dir", "/srv/rarenet", "--geoip-dir", "/opt/geoip"}, "/opt/geoip"},
 		{[]string{"--geoip-dir", ""}, ""},
 	} {
-		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		cmd := cli.New("rarenet run", "", "rarenet run")
 		var o rarenet.Options
 		var common service.Common
-		pipelineFlags(fs, &o, &common)
-		fs.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "")
-		if err := fs.Parse(c.args); err != nil {
+		pipelineFlags(cmd, &o, &common)
+		cmd.Flags(cli.NATS, func(fs *flag.FlagSet) { fs.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "") })
+		if err := cmd.Parse(c.args); err != nil {
 			t.Fatal(err)
 		}
-		geoipDirFollowsDataDir(fs, &o)
+		geoipDirFollowsDataDir(cmd.FlagSet(), &o)
 		if o.Enricher.GeoIPDir != c.want {
 			t.Errorf("%q: --geoip-dir %q, want %q", c.args, o.Enricher.GeoIPDir, c.want)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rarenet/rarenet/services/notify"
+	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/service"
 	"github.com/rarenet/rarenet/shared/stream"
@@ -18,31 +19,45 @@ import (
 // notifyCmd runs the notifier against a NATS server, or with --test sends one sample message
 // to each destination and exits.
 func notifyCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("rarenet notify", flag.ExitOnError)
+	c := cli.New("rarenet notify",
+		"Delivers every signal to webhooks (HMAC-signed), Slack, Mattermost, syslog, e-mail or a program,\n"+
+			"by the routes of --config, once each; failures are dead-lettered per destination (rarenet dlq).\n"+
+			"--test --to URL sends one sample message and exits. See docs/notify.md.",
+		"rarenet notify [--nats-url URL] --config FILE [--to URL]...",
+		"rarenet notify --test --to URL")
+	c.Notes = notes(envNote, "Exit status: 0 stopped by SIGINT or SIGTERM (--test: every destination took the sample), 1 failed, 2 a wrong command line.")
 	var o notify.Options
 	var sec service.Security
-	o.RegisterFlags(fs)
-	sec.RegisterFlags(fs)
-	url := fs.String("nats-url", nats.DefaultURL, "NATS server or cluster URL(s)")
-	test := fs.Bool("test", false, "send one sample message to each destination (--to or the configuration's) and exit")
-	httpAddr := fs.String("http-addr", "", "serve /healthz, /readyz and /metrics on this address")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: rarenet notify [--nats-url URL] --config FILE [--to URL]...  (signals to destinations, docs/notify.md)")
-		fmt.Fprintln(fs.Output(), "       rarenet notify --test --to URL                             (one sample message)")
-		fs.PrintDefaults()
-	}
-	_ = fs.Parse(args)
-	if err := service.ApplyEnv(fs); err != nil {
+	var url, httpAddr, logLevel string
+	var test bool
+	service.AddFlags(c, o.RegisterFlags)
+	service.AddFlags(c, sec.RegisterFlags)
+	c.Flags(cli.NATS, func(fs *flag.FlagSet) {
+		fs.StringVar(&url, "nats-url", nats.DefaultURL, "NATS server or cluster URL(s)")
+	})
+	c.Flags(cli.Output, func(fs *flag.FlagSet) {
+		fs.BoolVar(&test, "test", false, "send one sample message to each destination (--to or the configuration's) and exit")
+		fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	})
+	c.Flags(cli.Operations, func(fs *flag.FlagSet) {
+		fs.StringVar(&httpAddr, "http-addr", "", "serve /healthz, /readyz and /metrics on this address")
+	})
+	if err := c.Parse(args); err != nil {
 		return err
 	}
-	common := service.Common{LogLevel: *logLevel, LogFormat: "text"}
+	if err := service.ApplyEnv(c.FlagSet()); err != nil {
+		return c.Usagef("%w", err)
+	}
+	if len(c.Args()) > 0 {
+		return c.Usagef("unexpected arguments %q (destinations go in --to URL)", c.Args())
+	}
+	common := service.Common{LogLevel: logLevel, LogFormat: "text"}
 	log, err := common.Logger()
 	if err != nil {
-		return err
+		return c.Usagef("%w", err)
 	}
 	if err := o.Validate(); err != nil {
-		return err
+		return c.Usagef("%w", err)
 	}
 	cfg, err := o.Config()
 	if err != nil {
@@ -54,19 +69,19 @@ func notifyCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer n.Close()
-	if *test {
+	if test {
 		return sendTest(ctx, n)
 	}
 	opts, err := sec.Options()
 	if err != nil {
 		return err
 	}
-	nc, err := natsutil.Connect(*url, nil, stream.NotifyStage, opts...)
+	nc, err := connect(url, stream.NotifyStage, opts...)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if *httpAddr != "" {
+	if httpAddr != "" {
 		js, err := natsutil.JetStream(nc)
 		if err != nil {
 			return err
@@ -79,7 +94,7 @@ func notifyCmd(ctx context.Context, args []string) error {
 		}
 		ready := service.NewReadiness([]service.Consumer{{Stream: stream.Signals, Durable: stream.NotifyConsumer}})
 		ready.Running(nc, js)
-		service.Serve(ctx, *httpAddr, service.Handler(ready, m), log)
+		service.Serve(ctx, httpAddr, service.Handler(ready, m), log)
 	}
 	return n.Run(ctx, nc, o.RunOptions())
 }

@@ -3,48 +3,52 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/rarenet/rarenet/services/sources/sense"
+	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/service"
 )
 
 func senseCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("rarenet sense", flag.ExitOnError)
+	c := cli.New("rarenet sense",
+		"An eBPF sensor (no kernel module, no libbpf): publishes every connect (IPv4, IPv6, with its\n"+
+			"result) as ECS on rarenet.raw.ecs. Needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE; in a\n"+
+			"container, the host's pid namespace (docs/sensor.md).",
+		"rarenet sense [flags]")
+	c.Notes = envNote
 	var cfg sense.Config
 	var sec service.Security
 	var url, logLevel, httpAddr string
 	var keepCaps bool
-	sourceFlags(fs, &url, &logLevel)
-	sec.RegisterFlags(fs)
-	fs.StringVar(&cfg.Host, "host", "", "host.name of the events (default: this host's name)")
-	fs.StringVar(&cfg.Probe, "probe", sense.ProbeAuto, "how to hook connect: auto (the first the kernel allows) or one of "+strings.Join(sense.Probes, ", "))
-	fs.IntVar(&cfg.RingBuffer, "ring-buffer", sense.DefaultRingBuffer, "ring buffer size in bytes (a power of two): records that find it full are lost and counted")
-	fs.DurationVar(&cfg.FlushInterval, "flush-interval", sense.DefaultFlushInterval, "longest wait of an event before it is published")
-	fs.StringVar(&cfg.ProcRoot, "proc", "/proc", "the proc filesystem of the host's pid namespace")
-	fs.StringVar(&cfg.Passwd, "passwd", "/etc/passwd", "passwd file mapping user ids to user.name")
-	fs.BoolVar(&cfg.KeepLoopback, "keep-loopback", false, "report connects to loopback addresses too (the datafeed drops them)")
-	fs.BoolVar(&keepCaps, "keep-capabilities", false, "do not drop the capabilities the sensor no longer needs once attached")
-	fs.StringVar(&httpAddr, "http-addr", "", "serve /healthz, /readyz and Prometheus /metrics on this address, e.g. :9090; empty: none")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: rarenet sense [flags]")
-		fmt.Fprintln(fs.Output(), "eBPF sensor: publishes every connect (IPv4, IPv6, with its result) as ECS on rarenet.raw.ecs.")
-		fmt.Fprintln(fs.Output(), "Needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE; in a container the host's pid namespace.")
-		fs.PrintDefaults()
-	}
-	_ = fs.Parse(args)
-	if err := service.ApplyEnv(fs); err != nil {
+	sourceFlags(c, &url, &logLevel)
+	service.AddFlags(c, sec.RegisterFlags)
+	c.Flags(cli.Input, func(fs *flag.FlagSet) {
+		fs.StringVar(&cfg.Host, "host", "", "host.name of the events (default: this host's name)")
+		fs.StringVar(&cfg.Probe, "probe", sense.ProbeAuto, "how to hook connect: auto (the first the kernel allows) or one of "+strings.Join(sense.Probes, ", "))
+		fs.IntVar(&cfg.RingBuffer, "ring-buffer", sense.DefaultRingBuffer, "ring buffer size in bytes (a power of two): records that find it full are lost and counted")
+		fs.DurationVar(&cfg.FlushInterval, "flush-interval", sense.DefaultFlushInterval, "longest wait of an event before it is published")
+		fs.StringVar(&cfg.ProcRoot, "proc", "/proc", "the proc filesystem of the host's pid namespace")
+		fs.StringVar(&cfg.Passwd, "passwd", "/etc/passwd", "passwd file mapping user ids to user.name")
+		fs.BoolVar(&cfg.KeepLoopback, "keep-loopback", false, "report connects to loopback addresses too (the datafeed drops them)")
+	})
+	c.Flags(cli.Operations, func(fs *flag.FlagSet) {
+		fs.BoolVar(&keepCaps, "keep-capabilities", false, "do not drop the capabilities the sensor no longer needs once attached")
+		fs.StringVar(&httpAddr, "http-addr", "", "serve /healthz, /readyz and Prometheus /metrics on this address, e.g. :9090; empty: none")
+	})
+	if err := c.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := service.ApplyEnv(c.FlagSet()); err != nil {
+		return c.Usagef("%w", err)
+	}
+	if len(c.Args()) > 0 {
+		return c.Usagef("unexpected arguments %q: sense takes flags only", c.Args())
 	}
 	if err := sec.Validate(); err != nil {
-		return err
+		return c.Usagef("%w", err)
 	}
 	log, err := sourceLogger(logLevel)
 	if err != nil {
@@ -66,7 +70,7 @@ func senseCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, err := natsutil.Connect(url, nil, "sense", opts...)
+	nc, err := connect(url, "sense", opts...)
 	if err != nil {
 		return err
 	}

@@ -14,30 +14,48 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/services/console"
-
+	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/service"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
 func signalsCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("rarenet signals", flag.ExitOnError)
-	url := fs.String("nats-url", nats.DefaultURL, "NATS server or cluster URL(s)")
-	asJSON := fs.Bool("json", false, "print each signal document as one JSON line, with its current kibana.alert.workflow_status")
-	from := fs.String("from", "new", "new: the signals published from now on; start: every signal the stream holds, then the new ones")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: rarenet signals [--nats-url URL] [--json] [--from new|start]  (signals on rarenet.signals)")
-		fs.PrintDefaults()
+	c := cli.New("rarenet signals",
+		"Prints every new signal on rarenet.signals (with --from start, every signal the stream holds\n"+
+			"first) as a readable line: time, score, process, host, user, destination, reason; or, with\n"+
+			"--json, the documents with their current kibana.alert.workflow_status from the console.",
+		"rarenet signals [--nats-url URL] [--json] [--from new|start]")
+	c.Notes = envNote
+	var url, from string
+	var asJSON bool
+	c.Flags(cli.NATS, func(fs *flag.FlagSet) {
+		fs.StringVar(&url, "nats-url", nats.DefaultURL, "NATS server or cluster URL(s)")
+	})
+	c.Flags(cli.Input, func(fs *flag.FlagSet) {
+		fs.StringVar(&from, "from", "new", "new: the signals published from now on; start: every signal the stream holds, then the new ones")
+	})
+	c.Flags(cli.Output, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print each signal document as one JSON line, with its current kibana.alert.workflow_status")
+	})
+	if err := c.Parse(args); err != nil {
+		return err
 	}
-	_ = fs.Parse(args)
-	if *from != "new" && *from != "start" {
-		return fmt.Errorf("--from %q: want new or start", *from)
+	if err := service.ApplyEnv(c.FlagSet()); err != nil {
+		return c.Usagef("%w", err)
 	}
-	nc, err := natsutil.Connect(*url, nil, "signals")
+	if len(c.Args()) > 0 {
+		return c.Usagef("unexpected arguments %q", c.Args())
+	}
+	if from != "new" && from != "start" {
+		return c.Usagef("--from %q: want new or start", from)
+	}
+	nc, err := connect(url, "signals")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	return watchSignals(ctx, nc, os.Stdout, watchOptions{asJSON: *asJSON, fromStart: *from == "start"}, nil)
+	return watchSignals(ctx, nc, os.Stdout, watchOptions{asJSON: asJSON, fromStart: from == "start"}, nil)
 }
 
 // watchOptions says how watchSignals prints.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rarenet/rarenet/services/ingest/tail"
+	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/service"
 )
@@ -20,9 +20,13 @@ import (
 const defaultLiveURL = "nats://127.0.0.1:4222"
 
 // sourceFlags registers the flags every live source shares.
-func sourceFlags(fs *flag.FlagSet, url, logLevel *string) {
-	fs.StringVar(url, "nats-url", defaultLiveURL, "NATS server or cluster URL(s), comma separated (default: rarenet run's embedded server)")
-	fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn, error")
+func sourceFlags(c *cli.Command, url, logLevel *string) {
+	c.Flags(cli.NATS, func(fs *flag.FlagSet) {
+		fs.StringVar(url, "nats-url", defaultLiveURL, "NATS server or cluster URL(s), comma separated (default: rarenet run's embedded server, "+defaultLiveURL+")")
+	})
+	c.Flags(cli.Output, func(fs *flag.FlagSet) {
+		fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	})
 }
 
 func sourceLogger(level string) (*slog.Logger, error) {
@@ -34,41 +38,44 @@ func sourceLogger(level string) (*slog.Logger, error) {
 }
 
 func tailCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("rarenet tail", flag.ExitOnError)
+	c := cli.New("rarenet tail",
+		"Follows log files (typically /var/log/audit/audit.log) across rotation and truncation and\n"+
+			"publishes their new lines on rarenet.raw.<format>; after a restart it resumes from the\n"+
+			"position NATS acknowledged, kept in --state.",
+		"rarenet tail [flags] FILE...")
+	c.Notes = envNote
 	var cfg tail.Config
 	var url, logLevel, from string
-	sourceFlags(fs, &url, &logLevel)
-	fs.StringVar(&cfg.Format, "format", "auto", "input format, the raw subject's last token: auto (detected from the first line), auditd, ecs, sysmon, tetragon, osquery or falco")
-	fs.StringVar(&cfg.StateFile, "state", filepath.Join(defaultDataDir(), "tail.json"), "file keeping the acknowledged position of each file across restarts; empty keeps none")
-	fs.DurationVar(&cfg.Poll, "poll", 250*time.Millisecond, "how often the files are looked at")
-	fs.StringVar(&from, "from", "start", "where to begin a file without a saved position: start or end")
-	fs.StringVar(&cfg.Host, "host", "", "host name in the message ids (default: this host's name)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: rarenet tail [flags] FILE...  (e.g. /var/log/audit/audit.log)")
-		fmt.Fprintln(fs.Output(), "Follows the files across rotation and truncation and publishes new lines on rarenet.raw.<format>.")
-		fs.PrintDefaults()
-	}
-	_ = fs.Parse(args)
-	if err := service.ApplyEnv(fs); err != nil {
+	sourceFlags(c, &url, &logLevel)
+	c.Flags(cli.Input, func(fs *flag.FlagSet) {
+		fs.StringVar(&cfg.Format, "format", "auto", "input `FORMAT`, the raw subject's last token: auto (detected from the first line), auditd, ecs, sysmon, tetragon, osquery or falco")
+		fs.StringVar(&from, "from", "start", "where to begin a file without a saved position: start or end")
+		fs.DurationVar(&cfg.Poll, "poll", 250*time.Millisecond, "how often the files are looked at")
+		fs.StringVar(&cfg.StateFile, "state", filepath.Join(defaultDataDir(), "tail.json"), "file keeping the acknowledged position of each file across restarts; empty keeps none")
+		fs.StringVar(&cfg.Host, "host", "", "host name in the message ids (default: this host's name)")
+	})
+	if err := c.Parse(args); err != nil {
 		return err
 	}
-	cfg.Paths = fs.Args()
+	if err := service.ApplyEnv(c.FlagSet()); err != nil {
+		return c.Usagef("%w", err)
+	}
+	cfg.Paths = c.Args()
 	if len(cfg.Paths) == 0 {
-		fs.Usage()
-		return errors.New("no file given")
+		return c.Usagef("no file given (e.g. /var/log/audit/audit.log)")
 	}
 	switch from {
 	case "start":
 	case "end":
 		cfg.FromEnd = true
 	default:
-		return fmt.Errorf("--from: want start or end, got %q", from)
+		return c.Usagef("--from: want start or end, got %q", from)
 	}
 	log, err := sourceLogger(logLevel)
 	if err != nil {
-		return err
+		return c.Usagef("%w", err)
 	}
-	nc, err := natsutil.Connect(url, nil, "tail")
+	nc, err := connect(url, "tail")
 	if err != nil {
 		return err
 	}

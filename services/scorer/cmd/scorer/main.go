@@ -16,7 +16,9 @@ import (
 func main() {
 	var cfg scorer.Config
 	service.Run(service.Stage{
-		Name: scorer.Stage, Register: cfg.RegisterFlags, Validate: cfg.Validate,
+		Name:     scorer.Stage,
+		Summary:  "Counts the events into buckets, partition by partition, and runs the rare model over every\nclosed bucket; writes an anomaly record for each rare process.name.",
+		Register: cfg.RegisterFlags, Validate: cfg.Validate,
 		// The model's consumer's acknowledged count is the partition bucket closes applied.
 		Consumers: []service.Consumer{{Stream: stream.Buckets, Durable: stream.ModelConsumer}},
 		// One consumer per partition, whichever replica owns it.

@@ -15,7 +15,9 @@ import (
 func main() {
 	var cfg windower.Config
 	service.Run(service.Stage{
-		Name: windower.Stage, Register: cfg.RegisterFlags, Validate: cfg.Validate,
+		Name:     windower.Stage,
+		Summary:  "Runs the detection rule on interval boundaries over the enriched records and publishes the\nsignals on rarenet.signals.",
+		Register: cfg.RegisterFlags, Validate: cfg.Validate,
 		Consumers: []service.Consumer{{Stream: stream.Enriched, Durable: stream.WindowerConsumer}},
 		Run: func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *service.Metrics) error {
 			s, err := windower.New(ctx, cfg, nc, log)

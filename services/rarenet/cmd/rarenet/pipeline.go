@@ -1,0 +1,97 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+
+	"github.com/rarenet/rarenet/services/rarenet"
+	"github.com/rarenet/rarenet/shared/cli"
+	"github.com/rarenet/rarenet/shared/service"
+)
+
+// pipelineFlags registers the flags of run and replay: the common ones, every stage's (once
+// each, under the group it belongs to) and the console's, but not those named in skip (the
+// flags the command has no use for).
+func pipelineFlags(c *cli.Command, o *rarenet.Options, common *service.Common, skip ...string) {
+	o.Enricher.GeoIPDir = defaultGeoIPDir()
+	service.AddFlags(c, common.RegisterFlags, skip...)
+	common.NATSURL = ""
+	url := c.Lookup("nats-url")
+	url.DefValue = ""
+	url.Usage = "use this external NATS server or cluster instead of the embedded one"
+	// Stages that share a setting (bucket span, lateness, clock) each register it; the
+	// all-in-one takes it once and hands it to all of them in finishOptions.
+	for _, register := range []func(*flag.FlagSet){o.Scorer.RegisterFlags, o.Ingest.RegisterFlags, o.Windower.RegisterFlags, o.Enricher.RegisterFlags} {
+		service.AddFlags(c, register, skip...)
+	}
+	if f := c.Lookup("allowed-lateness"); f != nil {
+		// The scorer registers it first, with a live-only usage; it is the ingest's too.
+		f.Usage = "how far behind the latest event time an event may still arrive and count (out-of-order hosts, " +
+			"interleaved logs); live, also how long after a bucket's end on the wall clock"
+	}
+	c.Flags(cli.Output, func(fs *flag.FlagSet) { o.Console.RegisterFlags(fs, "ui-", "") }) // --ui-listen ADDR serves the web console too
+}
+
+// finishOptions checks every flag of the pipeline, each stage's included, before anything
+// starts, and hands the shared settings to every stage. Its errors are usage errors.
+func finishOptions(c *cli.Command, o *rarenet.Options, common *service.Common) error {
+	if err := service.ApplyEnv(c.FlagSet()); err != nil {
+		return c.Usagef("%w", err)
+	}
+	if err := o.Console.Validate(); err != nil {
+		return c.Usagef("%w", err)
+	}
+	o.NATSURL = common.NATSURL
+	o.Streams = common.StreamConfig()
+	o.EmittedTTL = common.EmittedTTL
+	if err := o.Scorer.ApplyJobFile(); err != nil {
+		return c.Usagef("--job: %w", err)
+	}
+	o.Enricher.Profile = o.Scorer.Profile // one --profile for the whole line
+	o.Ingest.BucketSpan = o.Scorer.Job.BucketSpan
+	o.Ingest.AllowedLateness = o.Scorer.AllowedLateness
+	o.Enricher.AckWait = o.Ingest.AckWait   // --ack-wait, registered by ingest first
+	o.Windower.LeaseTTL = o.Scorer.LeaseTTL // --lease-ttl, registered by the scorer first
+	for _, validate := range []func() error{o.Ingest.Validate, o.Scorer.Validate, o.Enricher.Validate, o.Windower.Validate} {
+		if err := validate(); err != nil {
+			return c.Usagef("%w", err)
+		}
+	}
+	if _, err := common.Logger(); err != nil {
+		return c.Usagef("%w", err)
+	}
+	if common.Partitions < 1 {
+		return c.Usagef("--partitions must be at least 1, got %d", common.Partitions)
+	}
+	return nil
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "rarenet")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "rarenet")
+	}
+	return "rarenet-data"
+}
+
+// envNote is the note every command's help ends with.
+const envNote = "Every flag can also be set as RARENET_<FLAG> in the environment (--nats-url as RARENET_NATS_URL)."
+
+// exitNote documents the exit status of the commands that read input.
+const exitNote = "Exit status: 0 done, 1 failed (the message says why; what was read before is still written),\n" +
+	"2 a wrong command line, 3 input read but not one line of it accepted, 130 interrupted."
+
+// notes joins help notes.
+func notes(ns ...string) string {
+	s := ""
+	for _, n := range ns {
+		if s != "" {
+			s += "\n"
+		}
+		s += n
+	}
+	return s
+}
