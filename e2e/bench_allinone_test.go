@@ -28,7 +28,7 @@ func BenchmarkReplay(b *testing.B) {
 	wantECS, wantAuditd := onePerInjection(ecs), onePerInjection(auditd)
 
 	for range b.N {
-		rss := map[string]sample{}
+		rss := map[string]benchSample{}
 		replayEPS := func(format string, h benchHistory, want *signalCount) measurement {
 			return measurement{name: "replay " + format + " events/s", run: func() (float64, time.Duration) {
 				r := replayAllInOne(b, bin, h, want)

@@ -261,10 +261,10 @@ func countLines(b *testing.B, path string) int {
 	return bytes.Count(raw, []byte{'\n'})
 }
 
-// sample is the values of one measurement over the rounds of a benchmark.
-type sample []float64
+// benchSample is the values of one measurement over the rounds of a benchmark.
+type benchSample []float64
 
-func (s sample) median() float64 {
+func (s benchSample) median() float64 {
 	if len(s) == 0 {
 		return 0
 	}
@@ -278,7 +278,7 @@ func (s sample) median() float64 {
 
 // spread describes the runs: "1 run", or "3 runs 120,000..125,000 (±2.0%)", the half range
 // relative to the median.
-func (s sample) spread() string {
+func (s benchSample) spread() string {
 	if len(s) <= 1 {
 		return "1 run"
 	}
@@ -300,9 +300,9 @@ type measurement struct {
 // interleave runs the measurements in turn, round after round, so that the machine's load
 // falls on all of them alike. A measurement whose first run took benchRepeatBelow or longer
 // runs once; the others run benchRounds times. It returns each measurement's values.
-func interleave(b *testing.B, ms ...measurement) []sample {
+func interleave(b *testing.B, ms ...measurement) []benchSample {
 	b.Helper()
-	out := make([]sample, len(ms))
+	out := make([]benchSample, len(ms))
 	repeat := make([]bool, len(ms))
 	for round := range benchRounds {
 		for i, m := range ms {
