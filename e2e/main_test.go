@@ -7,6 +7,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	printFigures(os.Stdout)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
