@@ -194,14 +194,15 @@ func BenchmarkBucketCost(b *testing.B) {
 		kv := sumPrefix(c, obsKVWrite)
 		api := sumPrefix(c, obsAPI)
 		b.Logf("  cluster, counted in its last run over %d buckets and %d rule runs:", h.buckets, last.ruleRuns)
-		b.Logf("    barrier round trips (CONSUMER.INFO): %.2f per bucket (by stream: %s)", float64(barrier)/float64(h.buckets), perUnit(c, obsConsumerInfo, h.buckets))
+		b.Logf("    consumer-info round trips (barriers' ack floor, throttles' backlog): %.2f per bucket (by stream: %s)", float64(barrier)/float64(h.buckets), perUnit(c, obsConsumerInfo, h.buckets))
 		b.Logf("    other JetStream API requests: %.2f per bucket (%s)", float64(api)/float64(h.buckets), perUnit(c, obsAPI, h.buckets))
 		b.Logf("    KV writes (R3): %.2f per rule run, %.2f per bucket (per rule run, by bucket: %s)", float64(kv)/float64(runs), float64(kv)/float64(h.buckets), perUnit(c, obsKVWrite, runs))
 		b.ReportMetric(float64(barrier)/float64(h.buckets), "barrier-trips/bucket")
 		b.ReportMetric(float64(kv)/float64(runs), "kv-writes/rule-run")
-		reportInfo(figureRow{figure: "3 per-bucket: barrier round trips", format: "ecs",
+		reportInfo(figureRow{figure: "3 per-bucket: barrier/throttle round trips", format: "ecs",
 			measured: fmt.Sprintf("%.2f per bucket", float64(barrier)/float64(h.buckets)),
-			notes:    "CONSUMER.INFO requests (ack floor reads) per bucket, by stream: " + perUnit(c, obsConsumerInfo, h.buckets)})
+			notes: "CONSUMER.INFO requests per bucket (on RAW and ENRICHED/EVENTS: barriers' ack-floor reads; on ANOMALIES: the scorer's throttle " +
+				"reading the enricher's backlog), by stream: " + perUnit(c, obsConsumerInfo, h.buckets)})
 		reportInfo(figureRow{figure: "3 per-bucket: KV writes (R3)", format: "ecs",
 			measured: fmt.Sprintf("%.2f per rule run", float64(kv)/float64(runs)),
 			notes: fmt.Sprintf("%d writes over %d rule runs and %d buckets (%.2f per bucket); per rule run by bucket: %s",

@@ -13,8 +13,9 @@ import (
 // natsObserver counts what the stages ask of a cluster while a replay runs, from the outside:
 // a core NATS subscriber gets a copy of every message on the subjects it subscribes to, so
 // subscribing to the JetStream API's requests and to the key-value buckets' subjects counts
-// the barrier's reads of a consumer's ack floor (CONSUMER.INFO requests) and every KV write,
-// without a line of the stages changed.
+// the consumer-info round trips (CONSUMER.INFO requests: a Barrier's reads of a consumer's ack
+// floor, a Throttle's reads of a consumer's backlog; the stream tells which) and every KV
+// write, without a line of the stages changed.
 type natsObserver struct {
 	nc     *nats.Conn
 	mu     sync.Mutex
@@ -23,7 +24,7 @@ type natsObserver struct {
 
 // Kinds of messages the observer counts (prefixes of its keys).
 const (
-	obsConsumerInfo = "consumer info " // + stream: the barrier's reads of its ack floor
+	obsConsumerInfo = "consumer info " // + stream: barrier (ack floor) and throttle (backlog) reads
 	obsAPI          = "other API "     // + request kind (STREAM.INFO, CONSUMER.MSG.NEXT, ...)
 	obsKVWrite      = "KV write "      // + bucket
 )
