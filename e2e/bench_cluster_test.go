@@ -201,7 +201,7 @@ func BenchmarkBucketCost(b *testing.B) {
 		b.ReportMetric(float64(kv)/float64(runs), "kv-writes/rule-run")
 		reportInfo(figureRow{figure: "3 per-bucket: barrier/throttle round trips", format: "ecs",
 			measured: fmt.Sprintf("%.2f per bucket", float64(barrier)/float64(h.buckets)),
-			notes: "CONSUMER.INFO requests per bucket (on RAW and ENRICHED/EVENTS: barriers' ack-floor reads; on ANOMALIES: the scorer's throttle " +
+			notes: "CONSUMER.INFO requests per bucket (on RAW: ingest's barrier; on ANOMALIES: the enricher's barrier and the scorer's throttle " +
 				"reading the enricher's backlog), by stream: " + perUnit(c, obsConsumerInfo, h.buckets)})
 		reportInfo(figureRow{figure: "3 per-bucket: KV writes (R3)", format: "ecs",
 			measured: fmt.Sprintf("%.2f per rule run", float64(kv)/float64(runs)),
