@@ -95,6 +95,9 @@ func printFigures(w io.Writer) {
 		return
 	}
 	mode := "full"
+	if d := os.Getenv("BENCH_DAYS"); d != "" {
+		mode = "BENCH_DAYS=" + d + ": histories of " + d + " days, not issue 12's 28"
+	}
 	if os.Getenv("BENCH_QUICK") != "" {
 		mode = "QUICK (BENCH_QUICK=1: small inputs, a smoke run; the figures are not issue 12's)"
 	}
