@@ -18,6 +18,7 @@ replace github.com/rarenet/rarenet/services/notify => ../services/notify
 
 require (
 	github.com/nats-io/nats.go v1.55.0
+	github.com/rarenet/rarenet/services/ingest v0.0.0
 	github.com/rarenet/rarenet/services/notify v0.0.0
 	github.com/rarenet/rarenet/services/rarenet v0.0.0-00010101000000-000000000000
 	github.com/rarenet/rarenet/services/scorer v0.0.0
@@ -50,12 +51,11 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/rarenet/rarenet/services/enricher v0.0.0 // indirect
-	github.com/rarenet/rarenet/services/ingest v0.0.0 // indirect
 	github.com/tinylib/msgp v1.6.5 // indirect
+	github.com/valyala/fastjson v1.6.10 // indirect
 	github.com/wneessen/go-mail v0.8.1 // indirect
 	go4.org/netipx v0.0.0-20231129151722-fdeea329fbba // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect

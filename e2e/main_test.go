@@ -7,8 +7,10 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	printFigures(os.Stdout)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	removeBenchHistories()
 	os.Exit(code)
 }

@@ -29,7 +29,7 @@ type cluster struct {
 
 // startCluster starts n nats-server nodes with JetStream, routed to each other, and waits
 // until the cluster answers JetStream requests (it has elected its meta leader).
-func startCluster(t *testing.T, bin string, n int) *cluster {
+func startCluster(t testing.TB, bin string, n int) *cluster {
 	t.Helper()
 	clientPorts, routePorts := make([]int, n), make([]int, n)
 	var routes []string
@@ -80,7 +80,7 @@ func startCluster(t *testing.T, bin string, n int) *cluster {
 func (c *cluster) url() string { return strings.Join(c.urls, ",") }
 
 // waitOutput waits until p has written want.
-func waitOutput(t *testing.T, p *proc, want string) {
+func waitOutput(t testing.TB, p *proc, want string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(p.out.String(), want) {

@@ -1,0 +1,354 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rarenet/rarenet/e2e/history"
+)
+
+// The throughput benchmarks of issue 12 (make bench). Each figure is measured in the same run
+// as its baseline, on a shared and noisy machine: measurements are interleaved, repeated
+// benchRounds times when one takes under benchRepeatBelow, and reported as the median with the
+// spread of the runs.
+//
+// Switches (environment, since go test passes no flags of its own to a benchmark):
+//
+//	BENCH_QUICK=1          a smoke run: small histories, one round each, short live steps
+//	BENCH_DAYS=N           days of the large history (default 28: about a million events)
+//	BENCH_LIVE_STEP=20s    how long the live benchmark holds each rate
+//	BENCH_LIVE_RATES=a,b   the live benchmark's rates in events/s, in order
+const (
+	benchRounds      = 3
+	benchRepeatBelow = 30 * time.Second
+)
+
+// natscliVersion is the NATS command-line tool whose `nats bench` measures the JetStream
+// baseline: the version issue 12 measured with.
+const natscliVersion = "v0.5.0"
+
+// benchEnv is what the switches above select.
+type benchEnv struct {
+	quick bool
+	// days is the large history's length; smallDays the memory benchmark's smaller one (a
+	// quarter of days).
+	days, smallDays int
+	// sparseDays is the length of the few-events-per-bucket history of the per-bucket cost.
+	sparseDays int
+	liveStep   time.Duration
+	liveRates  []int
+}
+
+func loadBenchEnv(b *testing.B) benchEnv {
+	b.Helper()
+	e := benchEnv{days: 28, sparseDays: 14, liveStep: 20 * time.Second,
+		liveRates: []int{10_000, 25_000, 50_000, 100_000, 150_000}}
+	if os.Getenv("BENCH_QUICK") != "" {
+		e.quick = true
+		e.days, e.sparseDays, e.liveStep = 4, 3, 8*time.Second
+		e.liveRates = []int{2_000, 5_000, 10_000}
+	}
+	if s := os.Getenv("BENCH_DAYS"); s != "" {
+		d, err := strconv.Atoi(s)
+		if err != nil || d < 4 {
+			b.Fatalf("BENCH_DAYS=%q: want a whole number of days, at least 4 (the smaller history is a quarter of it)", s)
+		}
+		e.days = d
+	}
+	e.smallDays = e.days / 4
+	if s := os.Getenv("BENCH_LIVE_STEP"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 2*time.Second {
+			b.Fatalf("BENCH_LIVE_STEP=%q: want a duration of at least 2s, e.g. 30s", s)
+		}
+		e.liveStep = d
+	}
+	if s := os.Getenv("BENCH_LIVE_RATES"); s != "" {
+		e.liveRates = nil
+		for _, f := range strings.Split(s, ",") {
+			r, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || r <= 0 {
+				b.Fatalf("BENCH_LIVE_RATES=%q: want events per second separated by commas, e.g. 10000,20000", s)
+			}
+			e.liveRates = append(e.liveRates, r)
+		}
+	}
+	return e
+}
+
+// skipShort skips a benchmark under -short: each builds binaries and runs processes for minutes.
+func skipShort(b *testing.B) {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("builds binaries and replays large histories through separate processes; skipped with -short")
+	}
+}
+
+// benchBinaries returns the directory of the service binaries and the standalone nats-server
+// (see binaries), with natscli installed beside them.
+func benchBinaries(b *testing.B) string {
+	b.Helper()
+	dir := binaries(b)
+	if _, err := os.Stat(filepath.Join(dir, "nats")); err == nil {
+		return dir
+	}
+	install := exec.Command("go", "install", "github.com/nats-io/natscli/nats@"+natscliVersion)
+	install.Env = append(os.Environ(), "GOBIN="+dir, "GOWORK=off")
+	install.Dir = os.TempDir()
+	if out, err := install.CombinedOutput(); err != nil {
+		b.Fatalf("go install natscli: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// benchHistory is a history written to a file once per test binary.
+type benchHistory struct {
+	path   string
+	events int // history events, the numerator of events/s
+	spec   history.Spec
+	// buckets is the number of 15-minute buckets the history spans.
+	buckets int
+}
+
+// histories caches the benchmarks' history files: a million-event history takes seconds to
+// generate and hundreds of MB to hold, so each is written once and shared by every benchmark.
+var histories = struct {
+	mu    sync.Mutex
+	dir   string
+	files map[string]benchHistory
+}{files: map[string]benchHistory{}}
+
+// writeBenchHistory writes spec in format ("ecs" or "auditd") to a temporary file, once per
+// test binary; TestMain removes the files.
+func writeBenchHistory(b *testing.B, format string, spec history.Spec) benchHistory {
+	b.Helper()
+	key := fmt.Sprintf("%s-%d-%dd-%dh-%dr-%dpb", format, spec.Seed, spec.Days, spec.Hosts, spec.Regulars, spec.PerBucket)
+	histories.mu.Lock()
+	defer histories.mu.Unlock()
+	if h, ok := histories.files[key]; ok {
+		return h
+	}
+	if histories.dir == "" {
+		dir, err := os.MkdirTemp("", "rarenet-bench-history-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		histories.dir = dir
+	}
+	events := history.Events(spec)
+	h := benchHistory{path: filepath.Join(histories.dir, key+"."+format), events: len(events), spec: spec, buckets: spec.Days * 24 * 4}
+	f, err := os.Create(h.path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	switch format {
+	case "ecs":
+		err = history.WriteECS(f, events)
+	case "auditd":
+		err = history.WriteAuditd(f, events)
+	default:
+		err = fmt.Errorf("no writer for format %q", format)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		b.Fatalf("writing the %s history: %v", format, err)
+	}
+	if fi, err := os.Stat(h.path); err == nil {
+		b.Logf("history %s: %d days, %d hosts, %s events, %.0f MB", filepath.Base(h.path), spec.Days, spec.Hosts,
+			thousands(float64(h.events)), float64(fi.Size())/1e6)
+	}
+	histories.files[key] = h
+	return h
+}
+
+// removeBenchHistories deletes the history files; TestMain calls it.
+func removeBenchHistories() {
+	histories.mu.Lock()
+	defer histories.mu.Unlock()
+	if histories.dir != "" {
+		os.RemoveAll(histories.dir)
+	}
+}
+
+// largeSpec is the default fleet (6 hosts, 40 regular processes, three injections) over days:
+// 28 days are about a million events.
+func largeSpec(days int) history.Spec {
+	s := history.Default()
+	s.Days = days
+	return s
+}
+
+// sparseSpec has about one event per bucket: one host and one regular process (sshd, in 90%
+// of the buckets), plus the default injections. Its replay time is the pipeline's fixed cost
+// per bucket (closing it, scoring, the rule runs), not its cost per event.
+func sparseSpec(days int) history.Spec {
+	s := history.Default()
+	s.Days, s.Hosts, s.Regulars, s.PerBucket = days, 1, 1, 1
+	return s
+}
+
+// processRun is one finished child process.
+type processRun struct {
+	wall   time.Duration
+	maxRSS int64 // bytes, the child's peak resident set (rusage)
+	stdout []byte
+}
+
+// runProcess runs a binary to completion, timing it from start to exit, and fails the
+// benchmark with its output when it fails.
+func runProcess(b *testing.B, name string, args ...string) processRun {
+	b.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	began := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s %s: %v\nstderr:\n%s", filepath.Base(name), strings.Join(args, " "), err, lastLines(stderr.String(), 40))
+	}
+	r := processRun{wall: time.Since(began), stdout: stdout.Bytes()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss * 1024 // Linux reports KiB
+	}
+	return r
+}
+
+// lastLines keeps the end of a long output.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("[... %d lines]", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// replayStats reads the JSON summary `rarenet replay --stats` wrote.
+func replayStats(b *testing.B, path string) (signals, accepted int64) {
+	b.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var st struct {
+		Signals  int64 `json:"signals"`
+		Accepted int64 `json:"accepted"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		b.Fatalf("--stats %s: %v", path, err)
+	}
+	return st.Signals, st.Accepted
+}
+
+// countLines counts the signals (NDJSON lines) of an --out file.
+func countLines(b *testing.B, path string) int {
+	b.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bytes.Count(raw, []byte{'\n'})
+}
+
+// benchSample is the values of one measurement over the rounds of a benchmark.
+type benchSample []float64
+
+func (s benchSample) median() float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	c := slices.Clone(s)
+	slices.Sort(c)
+	if len(c)%2 == 1 {
+		return c[len(c)/2]
+	}
+	return (c[len(c)/2-1] + c[len(c)/2]) / 2
+}
+
+// spread describes the runs: "1 run", or "3 runs 120,000..125,000 (±2.0%)", the half range
+// relative to the median.
+func (s benchSample) spread() string {
+	if len(s) <= 1 {
+		return "1 run"
+	}
+	lo, hi := slices.Min(s), slices.Max(s)
+	rel := 0.0
+	if m := s.median(); m != 0 {
+		rel = (hi - lo) / 2 / m * 100
+	}
+	return fmt.Sprintf("%d runs %s..%s (±%.1f%%)", len(s), thousands(lo), thousands(hi), rel)
+}
+
+// measurement is one figure measured by a run of something: run returns the value and how long
+// the run took.
+type measurement struct {
+	name string
+	run  func() (value float64, took time.Duration)
+}
+
+// interleave runs the measurements in turn, round after round, so that the machine's load
+// falls on all of them alike. A measurement whose first run took benchRepeatBelow or longer
+// runs once; the others run benchRounds times (once with BENCH_QUICK). It returns each measurement's values.
+func interleave(b *testing.B, ms ...measurement) []benchSample {
+	b.Helper()
+	out := make([]benchSample, len(ms))
+	repeat := make([]bool, len(ms))
+	rounds := benchRounds
+	if os.Getenv("BENCH_QUICK") != "" {
+		rounds = 1 // a smoke run: that every measurement works, not how steady it is
+	}
+	for round := range rounds {
+		for i, m := range ms {
+			if round > 0 && !repeat[i] {
+				continue
+			}
+			v, took := m.run()
+			b.Logf("  %s, round %d: %s in %.1fs", m.name, round+1, thousands(v), took.Seconds())
+			if round == 0 {
+				repeat[i] = took < benchRepeatBelow
+			}
+			out[i] = append(out[i], v)
+		}
+	}
+	return out
+}
+
+// thousands formats a figure with thousands separators and no decimals (or two below 100).
+func thousands(v float64) string {
+	if v < 100 && v > -100 {
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+// verdict says whether a figure meets its target, as the summary does.
+func verdict(ok bool) string {
+	if ok {
+		return verdictPass
+	}
+	return verdictBelow
+}
