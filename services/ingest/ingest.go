@@ -52,6 +52,8 @@ type Config struct {
 	// HTTPListen, when set, is the address of the HTTP input (POST /v1/events, see package
 	// httpin) that this stage serves beside its consumer.
 	HTTPListen string
+	// HTTP is the HTTP input's access control: tokens, TLS, limits.
+	HTTP HTTPInput
 	// AckWait is how long the consumer waits for a replica's ack before delivering a raw
 	// message again, to any replica: how long a dead replica's messages wait (0: natsutil.DefaultAckWait).
 	AckWait time.Duration
@@ -67,6 +69,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BucketSpan, "bucket-span", 15*time.Minute, "the job's bucket span")
 	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "how far behind the latest event time an event may arrive and still count (out-of-order hosts, interleaved logs)")
 	fs.StringVar(&c.HTTPListen, "http-listen", "", "serve the HTTP input (POST /v1/events, NDJSON; GET /healthz) on this address, e.g. 127.0.0.1:8089; empty: none")
+	c.HTTP.RegisterFlags(fs)
 	fs.DurationVar(&c.AckWait, "ack-wait", natsutil.DefaultAckWait, "how long an unacknowledged input message waits before it is delivered again, to any replica (the messages of a replica that died)")
 	fs.IntVar(&c.Decoders, "decoders", 0, "goroutines that decode the parts of a large raw message (0: one per core); results do not depend on it")
 }
@@ -88,7 +91,7 @@ func (c *Config) Validate() error {
 	if c.AckWait < 0 {
 		return fmt.Errorf("ingest: ack wait must not be negative, got %s", c.AckWait)
 	}
-	return nil
+	return c.HTTP.Validate(c.HTTPListen)
 }
 
 // Filter returns the datafeed filter the configuration names.
@@ -145,6 +148,7 @@ type Service struct {
 	marked     int64                // the bucket of the watermark last announced
 	err        error                // the first publish error inside an Output callback
 	stats      Stats
+	httpStats  httpin.Stats
 
 	// Markers wait at a barrier: every raw message before theirs must be done (see markers.go).
 	bar     *natsutil.Barrier
@@ -193,6 +197,9 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 // Stats returns the stage's counters.
 func (s *Service) Stats() *Stats { return &s.stats }
 
+// HTTPStats returns the HTTP input's counters by token name.
+func (s *Service) HTTPStats() *httpin.Stats { return &s.httpStats }
+
 // Run consumes the RAW stream until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
 	var err error
@@ -208,7 +215,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.HTTPListen != "" {
 		// The HTTP input is a source like any other: it publishes on RAW, which this loop
 		// consumes; it lives here only so one process serves both.
-		in, err := httpin.Listen(s.cfg.HTTPListen, s.js, httpin.Config{}, s.log)
+		cfg, err := s.cfg.HTTP.config(&s.httpStats, s.log)
+		if err != nil {
+			return err
+		}
+		in, err := httpin.Listen(s.cfg.HTTPListen, s.js, cfg, s.log)
 		if err != nil {
 			return err
 		}
