@@ -31,6 +31,9 @@ import (
 type Options struct {
 	// NATSURL points at an external server or cluster; empty embeds a server.
 	NATSURL string
+	// NATSOptions secure the connections to NATSURL (TLS, credentials); the embedded
+	// server's in-process connections need none.
+	NATSOptions []nats.Option
 	// DataDir is the embedded server's JetStream directory; empty uses a temporary one that
 	// Close removes.
 	DataDir string
@@ -185,7 +188,11 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 }
 
 func (p *Pipeline) connect(o Options, name string) (*nats.Conn, error) {
-	nc, err := natsutil.Connect(o.NATSURL, p.srv, name)
+	var opts []nats.Option
+	if p.srv == nil {
+		opts = o.NATSOptions
+	}
+	nc, err := natsutil.Connect(o.NATSURL, p.srv, name, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func collectCmd(ctx context.Context, args []string) error {
 	c.Notes = envNote
 	var cfg collect.Config
 	var url, logLevel string
-	sourceFlags(c, &url, &logLevel)
+	sec := sourceFlags(c, &url, &logLevel)
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
 		fs.DurationVar(&cfg.Interval, "interval", time.Second, "polling interval: connections shorter than this may be missed")
 		fs.StringVar(&cfg.Host, "host", "", "host.name of the events (default: this host's name)")
@@ -44,7 +44,7 @@ func collectCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, err := connect(url, "collect")
+	nc, err := connectSecure(c, sec, url, "collect")
 	if err != nil {
 		return err
 	}

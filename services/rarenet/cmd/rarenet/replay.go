@@ -45,7 +45,7 @@ func replayCmd(ctx context.Context, args []string) error {
 	c.Notes = notes(envNote, exitNote)
 	var ro rarenet.ReplayOptions
 	var common service.Common
-	pipelineFlags(c, &ro.Pipeline, &common, replayOnlyLive...)
+	sec := pipelineFlags(c, &ro.Pipeline, &common, replayOnlyLive...)
 	var out, stats, cpuProfile, memProfile, execTrace string
 	var verbose, driverOnly bool
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
@@ -68,7 +68,7 @@ func replayCmd(ctx context.Context, args []string) error {
 	if err := c.Parse(args); err != nil {
 		return err
 	}
-	if err := finishOptions(c, &ro.Pipeline, &common); err != nil {
+	if err := finishOptions(c, &ro.Pipeline, &common, sec); err != nil {
 		return err
 	}
 	ro.Files = c.Args()

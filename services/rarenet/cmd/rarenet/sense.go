@@ -20,11 +20,9 @@ func senseCmd(ctx context.Context, args []string) error {
 		"rarenet sense [flags]")
 	c.Notes = envNote
 	var cfg sense.Config
-	var sec service.Security
 	var url, logLevel, httpAddr string
 	var keepCaps bool
-	sourceFlags(c, &url, &logLevel)
-	service.AddFlags(c, sec.RegisterFlags)
+	sec := sourceFlags(c, &url, &logLevel)
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
 		fs.StringVar(&cfg.Host, "host", "", "host.name of the events (default: this host's name)")
 		fs.StringVar(&cfg.Probe, "probe", sense.ProbeAuto, "how to hook connect: auto (the first the kernel allows) or one of "+strings.Join(sense.Probes, ", "))

@@ -19,14 +19,17 @@ import (
 // unless told otherwise.
 const defaultLiveURL = "nats://127.0.0.1:4222"
 
-// sourceFlags registers the flags every live source shares.
-func sourceFlags(c *cli.Command, url, logLevel *string) {
+// sourceFlags registers the flags every live source shares, the connection's security among
+// them.
+func sourceFlags(c *cli.Command, url, logLevel *string) *service.Security {
 	c.Flags(cli.NATS, func(fs *flag.FlagSet) {
 		fs.StringVar(url, "nats-url", defaultLiveURL, "NATS server or cluster URL(s), comma separated (default: rarenet run's embedded server, "+defaultLiveURL+")")
 	})
+	sec := natsSecurity(c)
 	c.Flags(cli.Output, func(fs *flag.FlagSet) {
 		fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	})
+	return sec
 }
 
 func sourceLogger(level string) (*slog.Logger, error) {
@@ -46,7 +49,7 @@ func tailCmd(ctx context.Context, args []string) error {
 	c.Notes = envNote
 	var cfg tail.Config
 	var url, logLevel, from string
-	sourceFlags(c, &url, &logLevel)
+	sec := sourceFlags(c, &url, &logLevel)
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
 		fs.StringVar(&cfg.Format, "format", "auto", "input `FORMAT`, the raw subject's last token: auto (detected from the first line), auditd, ecs, sysmon, tetragon, osquery or falco")
 		fs.StringVar(&from, "from", "start", "where to begin a file without a saved position: start or end")
@@ -75,7 +78,7 @@ func tailCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return c.Usagef("%w", err)
 	}
-	nc, err := connect(url, "tail")
+	nc, err := connectSecure(c, sec, url, "tail")
 	if err != nil {
 		return err
 	}
