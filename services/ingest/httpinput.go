@@ -3,7 +3,6 @@ package ingest
 import (
 	"flag"
 	"fmt"
-	"log/slog"
 
 	"github.com/rarenet/rarenet/services/ingest/httpin"
 	"github.com/rarenet/rarenet/shared/tokens"
@@ -62,18 +61,10 @@ func (h *HTTPInput) Validate(listen string) error {
 	return nil
 }
 
-// config returns the httpin configuration, opening the token file.
-func (h *HTTPInput) config(stats *httpin.Stats, log *slog.Logger) (httpin.Config, error) {
-	cfg := httpin.Config{
-		Rate: h.Rate, Burst: h.Burst, MaxConcurrent: h.MaxConcurrent, Stats: stats,
+// config returns the httpin configuration with the token file in force.
+func (h *HTTPInput) config(stats *httpin.Stats, tf *tokens.File) httpin.Config {
+	return httpin.Config{
+		Tokens: tf, Rate: h.Rate, Burst: h.Burst, MaxConcurrent: h.MaxConcurrent, Stats: stats,
 		TLSCert: h.TLSCert, TLSKey: h.TLSKey, TLSClientCA: h.TLSClientCA, Insecure: h.Insecure,
 	}
-	if h.Tokens != "" {
-		f, err := tokens.Open(h.Tokens, log)
-		if err != nil {
-			return cfg, fmt.Errorf("--http-tokens: %w", err)
-		}
-		cfg.Tokens = f
-	}
-	return cfg, nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/partition"
 	"github.com/rarenet/rarenet/shared/stream"
+	"github.com/rarenet/rarenet/shared/tokens"
 )
 
 // Stage is the stage's name in dead letters, status and logs.
@@ -149,6 +150,8 @@ type Service struct {
 	err        error                // the first publish error inside an Output callback
 	stats      Stats
 	httpStats  httpin.Stats
+	// tokens binds the sources named in raw subjects to their host patterns (--http-tokens).
+	tokens *tokens.File
 
 	// Markers wait at a barrier: every raw message before theirs must be done (see markers.go).
 	bar     *natsutil.Barrier
@@ -186,8 +189,15 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
+	var tf *tokens.File
+	if cfg.HTTP.Tokens != "" {
+		if tf, err = tokens.Open(cfg.HTTP.Tokens, log); err != nil {
+			return nil, fmt.Errorf("--http-tokens: %w", err)
+		}
+	}
 	return &Service{
-		cfg: cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
+		tokens: tf,
+		cfg:    cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
 		partitions: p, batches: make([]event.BatchBuilder, p), marked: -1 << 62,
 		held: natsutil.Held{}, replica: replicaID(), shares: map[string]*share{},
 		decoders: cmp.Or(cfg.Decoders, defaultDecoders()),
@@ -212,14 +222,15 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.bar = natsutil.NewBarrier(cons)
 	s.log.Info("started", "partitions", s.partitions, "datafeed", s.dec.filter.Name, "replica", s.replica)
+	if s.tokens != nil {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go s.tokens.Watch(watchCtx)
+	}
 	if s.cfg.HTTPListen != "" {
 		// The HTTP input is a source like any other: it publishes on RAW, which this loop
 		// consumes; it lives here only so one process serves both.
-		cfg, err := s.cfg.HTTP.config(&s.httpStats, s.log)
-		if err != nil {
-			return err
-		}
-		in, err := httpin.Listen(s.cfg.HTTPListen, s.js, cfg, s.log)
+		in, err := httpin.Listen(s.cfg.HTTPListen, s.js, s.cfg.HTTP.config(&s.httpStats, s.tokens), s.log)
 		if err != nil {
 			return err
 		}
@@ -270,7 +281,11 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	before := s.stats.Snapshot()
 	s.msgLatest = time.Time{}
 	data := msg.Data()
-	if s.parallel(formatName, source, line, data) {
+	// A subject naming its source (rarenet.raw.<format>.<source>) binds the lines to the
+	// source's host patterns, or dead-letters them all.
+	formatName, source, ok := s.bindSource(formatName, source, line, data)
+	defer s.dec.SetHosts(nil)
+	if !ok || s.parallel(formatName, source, line, data) {
 		data = nil
 	}
 	for len(data) > 0 {

@@ -47,15 +47,14 @@ func IsLoopback(addr string) bool {
 
 // Server is the endpoint listening on an address.
 type Server struct {
-	srv    *http.Server
-	ln     net.Listener
-	done   chan error
-	cancel context.CancelFunc
+	srv  *http.Server
+	ln   net.Listener
+	done chan error
 }
 
 // Listen binds addr (host:port; port 0 picks a free one) and serves the endpoint until Close,
 // over TLS when cfg names a certificate. It refuses a non-loopback address without tokens
-// (CheckListen), and keeps the token file current while it serves.
+// (CheckListen). The caller keeps the token file current (tokens.File.Watch).
 func Listen(addr string, js jetstream.JetStream, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := CheckListen(addr, cfg.Tokens != nil, cfg.Insecure); err != nil {
 		return nil, err
@@ -72,7 +71,6 @@ func Listen(addr string, js jetstream.JetStream, cfg Config, log *slog.Logger) (
 		ln = tls.NewListener(ln, tlsCfg)
 	}
 	h := NewHandler(js, cfg, log)
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		srv: &http.Server{
 			Handler:           h,
@@ -83,12 +81,8 @@ func Listen(addr string, js jetstream.JetStream, cfg Config, log *slog.Logger) (
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		ln:     ln,
-		done:   make(chan error, 1),
-		cancel: cancel,
-	}
-	if cfg.Tokens != nil {
-		go cfg.Tokens.Watch(ctx)
+		ln:   ln,
+		done: make(chan error, 1),
 	}
 	go func() {
 		err := s.srv.Serve(ln)
@@ -138,7 +132,6 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Close stops accepting requests and waits up to 5 seconds for those in flight.
 func (s *Server) Close() error {
-	defer s.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
