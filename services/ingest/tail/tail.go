@@ -72,6 +72,8 @@ type Config struct {
 	Poll time.Duration
 	// FromEnd starts a file without a saved position at its end rather than its start.
 	FromEnd bool
+	// SourceName, when set, names the source in the raw subject (rawpub.Subject).
+	SourceName string
 	// Host goes into the message ids, so tailers on several hosts never share one; default
 	// os.Hostname.
 	Host string
@@ -501,7 +503,7 @@ func (t *Tailer) publish(ctx context.Context, f *follower, lines int, end Positi
 	}
 	id := "tail:" + t.cfg.Host + ":" + strconv.FormatUint(end.Dev, 10) + ":" + strconv.FormatUint(end.Inode, 10) + ":" +
 		strconv.FormatUint(end.Generation, 10) + ":" + strconv.FormatInt(f.from, 10) + "-" + strconv.FormatInt(end.Offset, 10)
-	if err := t.pub.Publish(rawpub.Message(t.cfg.Format, f.path, ch.FirstLine, ch.Data), id); err != nil {
+	if err := t.pub.Publish(rawpub.BoundMessage(t.cfg.Format, t.cfg.SourceName, f.path, ch.FirstLine, ch.Data), id); err != nil {
 		return &publishError{err}
 	}
 	if t.pub.Pending() >= flushEvery {
