@@ -65,6 +65,7 @@ type Options struct {
 // Pipeline is a running pipeline.
 type Pipeline struct {
 	srv     *server.Server
+	lock    *dirLock
 	nc      *nats.Conn
 	tmpDir  string
 	cancel  context.CancelFunc
@@ -96,6 +97,8 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 				return nil, err
 			}
 			p.tmpDir = dir
+		} else if p.lock, err = lockDataDir(dir, o.Listen); err != nil {
+			return nil, err
 		}
 		cfg := natsembed.Config{StoreDir: dir}
 		if o.Listen != "" {
@@ -245,6 +248,7 @@ func (p *Pipeline) Close() error {
 		p.srv.Shutdown()
 		p.srv.WaitForShutdown()
 	}
+	p.lock.release()
 	var errs []error
 	if p.tmpDir != "" {
 		errs = append(errs, os.RemoveAll(p.tmpDir))

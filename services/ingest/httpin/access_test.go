@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/tokens"
 )
 
@@ -397,4 +399,34 @@ func writeTestPKI(t *testing.T, dir string) (caPath string, pool *x509.CertPool)
 	pool = x509.NewCertPool()
 	pool.AddCert(ca)
 	return filepath.Join(dir, "ca.pem"), pool
+}
+
+// /healthz turns 503 when JetStream stops answering while the connection stays up.
+func TestHealthWithoutJetStream(t *testing.T) {
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := natsutil.Connect(srv.ClientURL(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := natsutil.JetStream(nc)
+	s, err := Listen("127.0.0.1:0", js, Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	url := "http://" + s.Addr().String()
+	if code, r := do(t, url, request{method: http.MethodGet, target: HealthPath}); code != http.StatusOK {
+		t.Fatalf("healthz = %d %+v with JetStream up", code, r)
+	}
+	if err := srv.DisableJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	if code, r := do(t, url, request{method: http.MethodGet, target: HealthPath}); code != http.StatusServiceUnavailable || !strings.Contains(r.Error, "JetStream") {
+		t.Errorf("healthz = %d %+v with JetStream stopped, want 503 saying so", code, r)
+	}
 }

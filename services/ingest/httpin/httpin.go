@@ -7,7 +7,7 @@
 //	  202 {"accepted":N}   N non-blank lines stored by JetStream
 //	  400 empty body or unknown format; 413 body or line too large; 415 not a text body
 //	  503 NATS unavailable or the publish not acknowledged (retry later)
-//	GET /healthz   200 when connected to NATS, 503 otherwise
+//	GET /healthz   200 when connected to NATS and JetStream answers, 503 otherwise
 //
 // With a token file (Config.Tokens, --http-tokens) every request carries
 // "Authorization: Bearer TOKEN": 401 without a known token, 403 when an event names a host
@@ -145,9 +145,16 @@ func reply(w http.ResponseWriter, code int, accepted int, errMsg string) {
 	_ = json.NewEncoder(w).Encode(Response{Accepted: accepted, Error: errMsg})
 }
 
-func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	if st := h.js.Conn().Status(); st != nats.CONNECTED {
 		reply(w, http.StatusServiceUnavailable, 0, "NATS "+st.String())
+		return
+	}
+	// Connected is not enough: a JetStream that stopped answering takes no event either.
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := h.js.AccountInfo(ctx); err != nil {
+		reply(w, http.StatusServiceUnavailable, 0, "JetStream not answering: "+err.Error())
 		return
 	}
 	reply(w, http.StatusOK, 0, "")
