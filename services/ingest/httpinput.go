@@ -27,7 +27,7 @@ type HTTPInput struct {
 
 // RegisterFlags registers the HTTP input's access flags on fs.
 func (h *HTTPInput) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&h.Tokens, "http-tokens", "", "token file of the HTTP input: lines NAME SHA256-OF-TOKEN [HOST-PATTERN...] (make one with `rarenet token`); requests need Authorization: Bearer TOKEN, and only events of the token's hosts are taken; reloaded on change and SIGHUP")
+	fs.StringVar(&h.Tokens, "http-tokens", "", "token `FILE` of the HTTP input: lines NAME SHA256-OF-TOKEN [HOST-PATTERN...] (rarenet token makes one); requests need Authorization: Bearer TOKEN, and only events of the token's hosts are taken; it binds the NATS sources of rarenet.raw.<format>.NAME to NAME's hosts too; reloaded on change and SIGHUP")
 	fs.StringVar(&h.TLSCert, "http-tls-cert", "", "PEM certificate: serve the HTTP input over HTTPS (with --http-tls-key)")
 	fs.StringVar(&h.TLSKey, "http-tls-key", "", "PEM private key of --http-tls-cert")
 	fs.StringVar(&h.TLSClientCA, "http-tls-client-ca", "", "PEM CA certificates: the HTTP input requires client certificates they signed")

@@ -23,7 +23,8 @@ import (
 // --clock, no catch-up after downtime), takes input from files (no HTTP input), and its
 // stages are the only ones on their streams (no replicas to take over, no redelivery to them,
 // nothing remembered across days).
-var replayOnlyLive = []string{"clock", "max-catch-up", "http-listen", "lease-ttl", "ack-wait", "emitted-ttl"}
+var replayOnlyLive = []string{"clock", "max-catch-up", "http-listen", "lease-ttl", "ack-wait", "emitted-ttl",
+	"http-tokens", "http-tls-cert", "http-tls-key", "http-tls-client-ca", "http-insecure", "http-rate", "http-burst", "http-max-concurrent"}
 
 // replayMemoryLimit is the soft memory limit of a replay (GOMEMLIMIT wins when set): its live
 // heap stays under 200 MB whatever the input (the input is read ahead of ingest by at most
