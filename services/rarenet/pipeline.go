@@ -119,7 +119,11 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 	if err != nil {
 		return nil, err
 	}
-	if err := stream.Ensure(ctx, js, o.Streams, o.EmittedTTL); err != nil {
+	// On a cluster electing its leaders the requests go unanswered for a while (no
+	// responders): the driver waits for it as the stages do.
+	if err := natsutil.Retry(ctx, func(ctx context.Context) error {
+		return stream.Ensure(ctx, js, o.Streams, o.EmittedTTL)
+	}); err != nil {
 		return nil, err
 	}
 	if o.NoStages {
