@@ -62,7 +62,9 @@ func (r *Readiness) Check() error {
 func (r *Readiness) Watch(ctx context.Context, log *slog.Logger, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	ready := true
+	// A stage still starting (a standby scorer has no model consumer yet) is not news; one
+	// that was ready and no longer is, is.
+	wasReady := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -71,12 +73,12 @@ func (r *Readiness) Watch(ctx context.Context, log *slog.Logger, every time.Dura
 		}
 		err := r.Check()
 		switch {
-		case err != nil && ready:
+		case err != nil && wasReady:
 			log.Error("not ready: /readyz answers 503", "why", err)
-		case err == nil && !ready:
-			log.Info("ready again")
+		case err == nil && !wasReady:
+			log.Info("ready")
 		}
-		ready = err == nil
+		wasReady = err == nil
 	}
 }
 

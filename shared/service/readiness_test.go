@@ -53,13 +53,17 @@ func TestReadinessWatchLogsWhenJetStreamStops(t *testing.T) {
 	ready.Running(nc, js)
 	var logs lockedBuffer
 	go ready.Watch(ctx, slog.New(slog.NewTextHandler(&logs, nil)), 100*time.Millisecond)
-	if err := ready.Check(); err != nil {
-		t.Fatalf("not ready before JetStream stopped: %v", err)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "msg=ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never ready before JetStream stopped: %v; logs: %q", ready.Check(), logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err := srv.DisableJetStream(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(20 * time.Second)
 	for !strings.Contains(logs.String(), "not ready") {
 		if time.Now().After(deadline) {
 			t.Fatalf("nothing logged 20 s after JetStream stopped; logs: %q", logs.String())
