@@ -17,9 +17,9 @@
 // every event, and in dead letters), whatever X-Rarenet-Source says.
 //
 // Without tokens, the header X-Rarenet-Source names the input in dead letters and
-// explanations (default "http:<client IP>"). Lines are numbered from 1 in each request. With an Idempotency-Key
-// header the chunks get message ids derived from it, so a shipper's retry of the same
-// request within JetStream's duplicate window (2 minutes) is stored once.
+// explanations (default "http:<client IP>"). Lines are numbered from 1 in each request.
+// With an Idempotency-Key header the chunks get message ids derived from it, so a shipper's
+// retry of the same request within JetStream's duplicate window (2 minutes) is stored once.
 package httpin
 
 import (
