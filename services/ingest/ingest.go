@@ -31,6 +31,7 @@ import (
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/partition"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 	"github.com/rarenet/rarenet/shared/tokens"
 )
@@ -280,12 +281,21 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	before := s.stats.Snapshot()
 	s.msgLatest = time.Time{}
-	data := msg.Data()
 	// A subject naming its source (rarenet.raw.<format>.<source>) binds the lines to the
-	// source's host patterns, or dead-letters them all.
-	formatName, source, ok := s.bindSource(formatName, source, line, data)
+	// source's host patterns, or dead-letters the message whole.
+	formatName, source, bound := s.bindSource(formatName, source, line, msg.Data())
 	defer s.dec.SetHosts(nil)
-	if !ok || s.parallel(formatName, source, line, data) {
+	var data []byte
+	if bound {
+		var err error
+		if data, err = rawdata.Data(h, msg.Data()); err != nil {
+			// The whole message is lost to decoding: it is dead-lettered as it came.
+			s.stats.Lines.Add(1)
+			s.Reject(format.Result{Source: source, Line: line, Format: formatName, Raw: msg.Data(), Err: err})
+			data = nil
+		}
+	}
+	if s.parallel(formatName, source, line, data) {
 		data = nil
 	}
 	for len(data) > 0 {

@@ -22,6 +22,7 @@ import (
 	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -303,7 +304,7 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 			m = dl.Msg(stream.DLQSubject(DriverStage))
 		} else {
 			m = nats.NewMsg(subject)
-			m.Data = ch.data
+			rawdata.Compress(m, ch.data)
 			m.Header.Set(control.HeaderSource, name)
 			m.Header.Set(control.HeaderLine, strconv.FormatInt(ch.first, 10))
 			if o.id != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -64,7 +65,11 @@ func TestSendFileCutsBetweenEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lines := strings.Split(string(m.Data), "\n")
+		data, err := rawdata.Data(m.Header, m.Data)
+		if err != nil {
+			t.Fatalf("message %d: %v", seq, err)
+		}
+		lines := strings.Split(string(data), "\n")
 		first, _ := strconv.ParseInt(m.Header.Get(control.HeaderLine), 10, 64)
 		if first != next || m.Header.Get(control.HeaderReplay) != "r-1" {
 			t.Errorf("message %d: first line %d (want %d), replay %q", seq, first, next, m.Header.Get(control.HeaderReplay))

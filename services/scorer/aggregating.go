@@ -9,12 +9,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -235,11 +237,69 @@ func (a *aggregating) publishClose(seq uint64, pc PartitionClose) error {
 		a.marks = a.marks[n-keepMarks:]
 	}
 	a.dirty = true
-	id := "close-" + strconv.Itoa(a.p) + "-" + strconv.FormatInt(pc.ClosedThrough, 10)
-	if pc.EOF {
-		id += "-eof-" + pc.Replay
+	limit := int(a.s.js.Conn().MaxPayload()) - closeHeadroom
+	if a.s.maxClose > 0 {
+		limit = min(limit, a.s.maxClose)
 	}
-	return publishMsgpack(a.pub, stream.BucketsSubject(a.p), id, &pc)
+	parts, err := closeParts(pc, limit)
+	if err != nil {
+		return err
+	}
+	for _, part := range parts {
+		id := "close-" + strconv.Itoa(a.p) + "-" + strconv.FormatInt(part.close.ClosedThrough, 10)
+		if part.close.EOF {
+			id += "-eof-" + part.close.Replay
+		}
+		m := nats.NewMsg(stream.BucketsSubject(a.p))
+		m.Header.Set(control.HeaderEncoding, control.EncodingMsgpack)
+		rawdata.Compress(m, part.data)
+		if len(m.Data) > limit {
+			return fmt.Errorf("scorer: the summary of bucket %d is %d bytes, %d compressed, over the server's max_payload less headers (%d): raise max_payload or --partitions",
+				part.close.Buckets[0].Bucket, len(part.data), len(m.Data), limit)
+		}
+		if err := a.pub.Publish(m, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeHeadroom is what a partition close leaves of the server's max_payload for its
+// headers.
+const closeHeadroom = 4 << 10
+
+// closePart is one message of a partition close, encoded.
+type closePart struct {
+	close PartitionClose
+	data  []byte
+}
+
+// closeParts encodes pc as one message, or, when that is larger than limit (a replica that
+// takes a partition over may close hours of buckets at once), as one message per bucket,
+// each closing the partition through its bucket and the last through pc's end with pc's
+// end-of-input. The model scores a bucket once every partition is closed through it, so
+// the records do not depend on how a close was cut.
+func closeParts(pc PartitionClose, limit int) ([]closePart, error) {
+	b, err := pc.MarshalMsg(nil)
+	if err != nil {
+		return nil, fmt.Errorf("scorer: encode a partition close: %w", err)
+	}
+	if len(b) <= limit || len(pc.Buckets) < 2 {
+		return []closePart{{pc, b}}, nil
+	}
+	parts := make([]closePart, 0, len(pc.Buckets))
+	for i, bucket := range pc.Buckets {
+		part := PartitionClose{Partition: pc.Partition, ClosedThrough: bucket.Bucket, Buckets: pc.Buckets[i : i+1]}
+		if i == len(pc.Buckets)-1 {
+			part.ClosedThrough, part.EOF, part.Replay, part.Stats = pc.ClosedThrough, pc.EOF, pc.Replay, pc.Stats
+		}
+		b, err := part.MarshalMsg(nil)
+		if err != nil {
+			return nil, fmt.Errorf("scorer: encode a partition close: %w", err)
+		}
+		parts = append(parts, closePart{part, b})
+	}
+	return parts, nil
 }
 
 // commit stores the closes, then remembers how far the partition is closed.

@@ -15,6 +15,7 @@ import (
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -137,7 +138,10 @@ func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
 // decodeClose decodes a partition close: msgpack as the aggregators write it, or JSON as
 // scorers before msgpack did (a stream may still hold their closes after an upgrade).
 func decodeClose(msg jetstream.Msg, pc *PartitionClose) error {
-	data := msg.Data()
+	data, err := rawdata.Data(msg.Headers(), msg.Data())
+	if err != nil {
+		return err
+	}
 	if len(data) > 0 && data[0] == '{' {
 		return json.Unmarshal(data, pc)
 	}

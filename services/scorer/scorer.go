@@ -177,6 +177,7 @@ type Service struct {
 	owned       atomic.Pointer[[]int]
 	modelActive atomic.Bool
 	noRelease   bool // tests: stop like a crash, keeping the leases and the membership
+	maxClose    int  // tests: a partition close message's limit, below the server's
 }
 
 // New prepares a scorer replica on nc. The streams and the scorer's buckets must exist.

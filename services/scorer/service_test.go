@@ -34,6 +34,12 @@ type harness struct {
 
 func startScorer(t *testing.T) *harness {
 	t.Helper()
+	return startScorerWith(t, nil)
+}
+
+// startScorerWith starts a scorer after letting set change its service before it runs.
+func startScorerWith(t *testing.T, set func(*Service)) *harness {
+	t.Helper()
 	ts := natstest.Start(t)
 	ts.Pipeline(t, testPartitions)
 	ctx, nc, js := ts.Ctx, ts.NC, ts.JS
@@ -41,6 +47,9 @@ func startScorer(t *testing.T) *harness {
 	svc, err := New(ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute}, snc, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if set != nil {
+		set(svc)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)

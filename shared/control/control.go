@@ -46,11 +46,17 @@ const (
 	// HeaderEncoding names the encoding of a message's data when it is not JSON:
 	// EncodingMsgpack for bucket summaries between scorer and enricher.
 	HeaderEncoding = "Rarenet-Encoding"
+	// HeaderCompression names the compression of a raw message's data: CompressionS2 (see
+	// shared/rawdata). Raw messages without it are plain text.
+	HeaderCompression = "Rarenet-Compression"
 	// HeaderStatsPrefix starts the headers in which each stage adds its counters (JSON) to an
 	// end-of-input marker as it passes, so the end of a replay reports the whole pipeline.
 	HeaderStatsPrefix = "Rarenet-Stats-"
 	// EncodingMsgpack is HeaderEncoding's value for msgpack data (generated codecs).
 	EncodingMsgpack = "msgpack"
+	// CompressionS2 is HeaderCompression's value for S2 block compression
+	// (github.com/klauspost/compress/s2).
+	CompressionS2 = "s2"
 )
 
 // Kinds of control message.

@@ -1,0 +1,91 @@
+package scorer
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+func TestCloseParts(t *testing.T) {
+	pc := PartitionClose{Partition: 2, ClosedThrough: 40, EOF: true, Replay: "r1", Stats: map[string]string{"ingest": "{}"}}
+	for b := range int64(5) {
+		pc.Buckets = append(pc.Buckets, BucketSummary{Bucket: 30 + 2*b, Values: []ValueSummary{{Value: strings.Repeat("v", 100), Count: b + 1}}})
+	}
+	whole, err := closeParts(pc, 1<<20)
+	if err != nil || len(whole) != 1 || whole[0].close.ClosedThrough != 40 || !whole[0].close.EOF {
+		t.Fatalf("under the limit: %d parts, %v", len(whole), err)
+	}
+	parts, err := closeParts(pc, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var through []int64
+	var buckets []BucketSummary
+	for i, p := range parts {
+		through = append(through, p.close.ClosedThrough)
+		buckets = append(buckets, p.close.Buckets...)
+		last := i == len(parts)-1
+		if p.close.EOF != last || (p.close.Replay == "r1") != last || (p.close.Stats != nil) != last || p.close.Partition != 2 {
+			t.Errorf("part %d: %+v; only the last carries the end of input", i, p.close)
+		}
+		var back PartitionClose
+		if _, err := back.UnmarshalMsg(p.data); err != nil || back.ClosedThrough != p.close.ClosedThrough {
+			t.Errorf("part %d does not decode to itself: %v", i, err)
+		}
+	}
+	if want := []int64{30, 32, 34, 36, 40}; !slices.Equal(through, want) {
+		t.Errorf("parts close through %v, want %v", through, want)
+	}
+	if len(buckets) != len(pc.Buckets) {
+		t.Errorf("parts hold %d buckets, want %d", len(buckets), len(pc.Buckets))
+	}
+}
+
+// TestServiceSplitsLargeCloses closes twenty buckets at once, as a replica that takes a
+// partition over does, with a close limit far below the buckets' size: the closes go out in
+// parts, and ANOMALIES gets what it gets from one close per partition.
+func TestServiceSplitsLargeCloses(t *testing.T) {
+	run := func(maxClose int) (got []string, closes int) {
+		h := startScorerWith(t, func(s *Service) { s.maxClose = maxClose })
+		anomalies := newReader(t, h, stream.AnomaliesSubject)
+		sub, err := h.nc.SubscribeSync("rarenet.buckets.*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs []*event.Event
+		for b := range 20 {
+			for n := range 10 {
+				evs = append(evs, ev(at(b).Add(time.Duration(n)*time.Second), regular(n)))
+			}
+		}
+		evs = append(evs, ev(at(20), "nc"))
+		h.publishEvents(t, evs...)
+		h.watermark(t, at(21))
+		last := "wm " + at(21).Format("15:04")
+		for len(got) == 0 || got[len(got)-1] != last {
+			got = append(got, describe(t, anomalies.next(t)))
+		}
+		for {
+			if _, err := sub.NextMsg(200 * time.Millisecond); err != nil {
+				break
+			}
+			closes++
+		}
+		return got, closes
+	}
+	whole, wholeCloses := run(0)
+	split, splitCloses := run(2000)
+	if !slices.Equal(whole, split) {
+		t.Errorf("ANOMALIES differs when closes are split:\nwhole: %q\nsplit: %q", whole, split)
+	}
+	if wholeCloses != testPartitions || splitCloses <= wholeCloses {
+		t.Errorf("%d close messages whole, %d split; want one per partition, then more", wholeCloses, splitCloses)
+	}
+	if !slices.Contains(whole, "rec nc@"+at(20).Format("15:04")) {
+		t.Errorf("no record of the new name: %q", whole)
+	}
+}

@@ -1,0 +1,77 @@
+package rawdata
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/nats-io/nats.go"
+
+	"github.com/rarenet/rarenet/shared/control"
+)
+
+func TestRoundTrip(t *testing.T) {
+	line := `{"@timestamp":"2026-03-02T00:00:00.43Z","process":{"name":"curl"},"destination":{"ip":"203.0.113.7","port":443}}` + "\n"
+	for _, data := range [][]byte{nil, []byte("short line"), []byte(strings.Repeat(line, 1000))} {
+		m := nats.NewMsg("rarenet.raw.ecs")
+		Compress(m, data)
+		compressed := m.Header.Get(control.HeaderCompression) != ""
+		if compressed != (len(data) >= MinCompress) {
+			t.Errorf("%d bytes: compressed %v", len(data), compressed)
+		}
+		if compressed && len(m.Data) >= len(data)/4 {
+			t.Errorf("%d bytes of repeated lines compressed to %d", len(data), len(m.Data))
+		}
+		got, err := Data(m.Header, m.Data)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%d bytes: round trip gave %d bytes, %v", len(data), len(got), err)
+		}
+	}
+}
+
+func TestIncompressibleStaysPlain(t *testing.T) {
+	data := make([]byte, 64<<10)
+	for i := range data {
+		data[i] = byte(i*2654435761>>13) ^ byte(i>>7)
+	}
+	m := nats.NewMsg("rarenet.raw.ecs")
+	Compress(m, data)
+	if got, err := Data(m.Header, m.Data); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("round trip: %v", err)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	s2h := nats.Header{control.HeaderCompression: []string{control.CompressionS2}}
+	// A bomb: a few bytes that claim to decompress to more than MaxDecoded.
+	bomb := s2.Encode(nil, make([]byte, MaxDecoded+1))
+	for _, c := range []struct {
+		name string
+		h    nats.Header
+		data []byte
+		want error
+	}{
+		{"corrupt", s2h, []byte("not s2 at all, just text"), ErrCorrupt},
+		{"truncated", s2h, s2.Encode(nil, bytes.Repeat([]byte("abc"), 10000))[:20], ErrCorrupt},
+		{"bomb", s2h, bomb, ErrTooLarge},
+		{"unknown", nats.Header{control.HeaderCompression: []string{"zstd"}}, []byte("x"), ErrUnknown},
+	} {
+		if _, err := Data(c.h, c.data); !errors.Is(err, c.want) || !strings.Contains(err.Error(), control.HeaderCompression) {
+			t.Errorf("%s: %v, want %v naming the header", c.name, err, c.want)
+		}
+	}
+}
+
+// FuzzData checks that no input makes Data panic or return more than MaxDecoded bytes.
+func FuzzData(f *testing.F) {
+	f.Add(s2.Encode(nil, []byte(strings.Repeat("type=SYSCALL msg=audit(1.0:1): ", 200))))
+	f.Add([]byte("plain"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := Data(nats.Header{control.HeaderCompression: []string{control.CompressionS2}}, data)
+		if err == nil && len(out) > MaxDecoded {
+			t.Fatalf("%d bytes out", len(out))
+		}
+	})
+}
