@@ -47,7 +47,7 @@ type secureServer struct {
 }
 
 // users of deploy/nats/accounts.conf.
-var users = []string{"ingest", "scorer", "enricher", "windower", "notify", "console", "signals", "publisher", "sensor", "admin"}
+var users = []string{"ingest", "scorer", "enricher", "windower", "notify", "console", "signals", "publisher", "sensor", "admin", "shipper-web", "shipper-db"}
 
 func startSecureServer(t *testing.T, bin string) *secureServer {
 	t.Helper()
@@ -80,7 +80,7 @@ include "accounts.conf"
 	var env []string
 	for _, u := range users {
 		s.passwords[u] = "pw-" + u + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		env = append(env, "RARENET_"+strings.ToUpper(u)+"_PASSWORD="+s.passwords[u])
+		env = append(env, "RARENET_"+strings.ToUpper(strings.ReplaceAll(u, "-", "_"))+"_PASSWORD="+s.passwords[u])
 	}
 	startEnv(t, env, filepath.Join(bin, "nats-server"), "-c", confFile)
 	waitPort(t, port)
@@ -328,6 +328,13 @@ func TestSecurity(t *testing.T) {
 			{"sensor", "pub", "$JS.API.STREAM.DELETE." + stream.Raw},
 			{"sensor", "sub", stream.RawWildcard},
 			{"sensor", "sub", "_INBOX_publisher.>"},
+			// A source-bound user publishes only on subjects naming it.
+			{"shipper-web", "pub", stream.RawSubject("ecs")},
+			{"shipper-web", "pub", stream.RawSubject("ecs") + ".shipper-db"},
+			{"shipper-web", "pub", stream.RawSubject("ecs") + ".shipper-web.x"},
+			{"shipper-web", "pub", stream.EventsSubject(0)},
+			{"shipper-web", "sub", stream.RawWildcard},
+			{"shipper-web", "sub", "_INBOX_shipper-db.>"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.user+"/"+tt.action+"/"+tt.subject, func(t *testing.T) {
@@ -384,6 +391,20 @@ func TestSecurity(t *testing.T) {
 		// A line ingest rejects (no @timestamp): it reaches the dead letters, not the model.
 		if _, err := js.Publish(ctx, stream.RawSubject("ecs"), []byte(`{"security-test":"sensor"}`)); err != nil {
 			t.Errorf("sensor publishing on %s: %v", stream.RawSubject("ecs"), err)
+		}
+	})
+
+	t.Run("a source-bound user may publish on the subject naming it, acknowledged", func(t *testing.T) {
+		nc := srv.connect(t, "shipper-web", nil)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		subject := stream.RawSubject("ecs") + ".shipper-web"
+		if _, err := js.Publish(ctx, subject, []byte(`{"security-test":"shipper-web"}`)); err != nil {
+			t.Errorf("shipper-web publishing on %s: %v", subject, err)
 		}
 	})
 

@@ -11,6 +11,7 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/services/ingest/format/formats"
 	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/tokens"
 )
 
 // Output receives what Decoding makes of its input. The event and the reject are only valid
@@ -42,7 +43,14 @@ type Decoding struct {
 	lastName               string
 	lastOut                Output
 	lastEmitFn             format.Emit
+	// hosts, when set, holds the host patterns the events decoded now must match: those of
+	// the source named in the raw subject (SetHosts).
+	hosts *tokens.Entry
 }
+
+// SetHosts binds the lines decoded from now on to e's host patterns (nil: any host); an
+// event of another host is rejected, wrapping ErrForeignHost.
+func (d *Decoding) SetHosts(e *tokens.Entry) { d.hosts = e }
 
 // NewDecoding returns a Decoding for input of the given format (format.Auto detects it per
 // source).
@@ -161,6 +169,11 @@ func (d *Decoding) emit(out Output, name string) format.Emit {
 		if t := r.Event.Timestamp; t.Before(minTime) || t.After(maxTime) {
 			r.Err = fmt.Errorf("%w: @timestamp %s is outside the years 1678-2261 that event time is kept in (nanoseconds since 1970 in 64 bits)",
 				format.ErrMalformed, t.Format(time.RFC3339Nano))
+			out.Reject(r)
+			return
+		}
+		if d.hosts != nil && !d.hosts.AllowsHost(r.Event.Host.Name) {
+			r.Err = foreignHost(d.hosts, r.Event.Host.Name)
 			out.Reject(r)
 			return
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/rarenet/rarenet/shared/partition"
 	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
+	"github.com/rarenet/rarenet/shared/tokens"
 )
 
 // Stage is the stage's name in dead letters, status and logs.
@@ -53,6 +54,8 @@ type Config struct {
 	// HTTPListen, when set, is the address of the HTTP input (POST /v1/events, see package
 	// httpin) that this stage serves beside its consumer.
 	HTTPListen string
+	// HTTP is the HTTP input's access control: tokens, TLS, limits.
+	HTTP HTTPInput
 	// AckWait is how long the consumer waits for a replica's ack before delivering a raw
 	// message again, to any replica: how long a dead replica's messages wait (0: natsutil.DefaultAckWait).
 	AckWait time.Duration
@@ -68,6 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BucketSpan, "bucket-span", 15*time.Minute, "the job's bucket span")
 	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "how far behind the latest event time an event may arrive and still count (out-of-order hosts, interleaved logs)")
 	fs.StringVar(&c.HTTPListen, "http-listen", "", "serve the HTTP input (POST /v1/events, NDJSON; GET /healthz) on this address, e.g. 127.0.0.1:8089; empty: none")
+	c.HTTP.RegisterFlags(fs)
 	fs.DurationVar(&c.AckWait, "ack-wait", natsutil.DefaultAckWait, "how long an unacknowledged input message waits before it is delivered again, to any replica (the messages of a replica that died)")
 	fs.IntVar(&c.Decoders, "decoders", 0, "goroutines that decode the parts of a large raw message (0: one per core); results do not depend on it")
 }
@@ -89,7 +93,7 @@ func (c *Config) Validate() error {
 	if c.AckWait < 0 {
 		return fmt.Errorf("ingest: ack wait must not be negative, got %s", c.AckWait)
 	}
-	return nil
+	return c.HTTP.Validate(c.HTTPListen)
 }
 
 // Filter returns the datafeed filter the configuration names.
@@ -146,6 +150,9 @@ type Service struct {
 	marked     int64                // the bucket of the watermark last announced
 	err        error                // the first publish error inside an Output callback
 	stats      Stats
+	httpStats  httpin.Stats
+	// tokens binds the sources named in raw subjects to their host patterns (--http-tokens).
+	tokens *tokens.File
 
 	// Markers wait at a barrier: every raw message before theirs must be done (see markers.go).
 	bar     *natsutil.Barrier
@@ -183,8 +190,15 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
+	var tf *tokens.File
+	if cfg.HTTP.Tokens != "" {
+		if tf, err = tokens.Open(cfg.HTTP.Tokens, log); err != nil {
+			return nil, fmt.Errorf("--http-tokens: %w", err)
+		}
+	}
 	return &Service{
-		cfg: cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
+		tokens: tf,
+		cfg:    cfg, js: js, pub: natsutil.NewPublisher(js), dec: dec, log: log.With("stage", Stage),
 		partitions: p, batches: make([]event.BatchBuilder, p), marked: -1 << 62,
 		held: natsutil.Held{}, replica: replicaID(), shares: map[string]*share{},
 		decoders: cmp.Or(cfg.Decoders, defaultDecoders()),
@@ -193,6 +207,9 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 
 // Stats returns the stage's counters.
 func (s *Service) Stats() *Stats { return &s.stats }
+
+// HTTPStats returns the HTTP input's counters by token name.
+func (s *Service) HTTPStats() *httpin.Stats { return &s.httpStats }
 
 // Run consumes the RAW stream until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
@@ -206,10 +223,15 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.bar = natsutil.NewBarrier(cons)
 	s.log.Info("started", "partitions", s.partitions, "datafeed", s.dec.filter.Name, "replica", s.replica)
+	if s.tokens != nil {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go s.tokens.Watch(watchCtx)
+	}
 	if s.cfg.HTTPListen != "" {
 		// The HTTP input is a source like any other: it publishes on RAW, which this loop
 		// consumes; it lives here only so one process serves both.
-		in, err := httpin.Listen(s.cfg.HTTPListen, s.js, httpin.Config{}, s.log)
+		in, err := httpin.Listen(s.cfg.HTTPListen, s.js, s.cfg.HTTP.config(&s.httpStats, s.tokens), s.log)
 		if err != nil {
 			return err
 		}
@@ -259,12 +281,19 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	before := s.stats.Snapshot()
 	s.msgLatest = time.Time{}
-	data, err := rawdata.Data(h, msg.Data())
-	if err != nil {
-		// The whole message is lost to decoding: it is dead-lettered as it came.
-		s.stats.Lines.Add(1)
-		s.Reject(format.Result{Source: source, Line: line, Format: formatName, Raw: msg.Data(), Err: err})
-		data = nil
+	// A subject naming its source (rarenet.raw.<format>.<source>) binds the lines to the
+	// source's host patterns, or dead-letters the message whole.
+	formatName, source, bound := s.bindSource(formatName, source, line, msg.Data())
+	defer s.dec.SetHosts(nil)
+	var data []byte
+	if bound {
+		var err error
+		if data, err = rawdata.Data(h, msg.Data()); err != nil {
+			// The whole message is lost to decoding: it is dead-lettered as it came.
+			s.stats.Lines.Add(1)
+			s.Reject(format.Result{Source: source, Line: line, Format: formatName, Raw: msg.Data(), Err: err})
+			data = nil
+		}
 	}
 	if s.parallel(formatName, source, line, data) {
 		data = nil

@@ -98,6 +98,7 @@ func (s *Service) parallel(name, source string, line int64, data []byte) bool {
 		w.data, w.line = part, line
 		line += int64(bytes.Count(part, []byte{'\n'})) + 1
 		w.out.reset()
+		w.dec.SetHosts(s.dec.hosts)
 		last := i == len(parts)-1
 		wg.Go(func() { w.decode(resolved, source, last) })
 	}

@@ -31,6 +31,9 @@ import (
 type Options struct {
 	// NATSURL points at an external server or cluster; empty embeds a server.
 	NATSURL string
+	// NATSOptions secure the connections to NATSURL (TLS, credentials); the embedded
+	// server's in-process connections need none.
+	NATSOptions []nats.Option
 	// DataDir is the embedded server's JetStream directory; empty uses a temporary one that
 	// Close removes.
 	DataDir string
@@ -62,6 +65,7 @@ type Options struct {
 // Pipeline is a running pipeline.
 type Pipeline struct {
 	srv     *server.Server
+	lock    *dirLock
 	nc      *nats.Conn
 	tmpDir  string
 	cancel  context.CancelFunc
@@ -98,6 +102,8 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 				return nil, err
 			}
 			p.tmpDir = dir
+		} else if p.lock, err = lockDataDir(dir, o.Listen); err != nil {
+			return nil, err
 		}
 		cfg := natsembed.Config{StoreDir: dir}
 		if o.Listen != "" {
@@ -118,7 +124,11 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 	if err != nil {
 		return nil, err
 	}
-	if err := stream.Ensure(ctx, js, o.Streams, o.EmittedTTL); err != nil {
+	// On a cluster electing its leaders the requests go unanswered for a while (no
+	// responders): the driver waits for it as the stages do.
+	if err := natsutil.Retry(ctx, func(ctx context.Context) error {
+		return stream.Ensure(ctx, js, o.Streams, o.EmittedTTL)
+	}); err != nil {
 		return nil, err
 	}
 	if o.NoStages {
@@ -190,7 +200,11 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 }
 
 func (p *Pipeline) connect(o Options, name string) (*nats.Conn, error) {
-	nc, err := natsutil.Connect(o.NATSURL, p.srv, name)
+	var opts []nats.Option
+	if p.srv == nil {
+		opts = o.NATSOptions
+	}
+	nc, err := natsutil.Connect(o.NATSURL, p.srv, name, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +257,7 @@ func (p *Pipeline) Close() error {
 		p.srv.Shutdown()
 		p.srv.WaitForShutdown()
 	}
+	p.lock.release()
 	var errs []error
 	if p.tmpDir != "" {
 		errs = append(errs, os.RemoveAll(p.tmpDir))

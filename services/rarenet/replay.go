@@ -183,8 +183,11 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		return st, fmt.Errorf("replay: stream %s: %w", stream.Signals, err)
 	}
 	firstSignal := sig.CachedInfo().State.LastSeq + 1
-	dlq, err := js.Stream(ctx, stream.DLQ)
-	if err != nil {
+	var dlq jetstream.Stream
+	if err := natsutil.Retry(ctx, func(ctx context.Context) (err error) {
+		dlq, err = js.Stream(ctx, stream.DLQ)
+		return err
+	}); err != nil {
 		return st, fmt.Errorf("replay: stream %s: %w", stream.DLQ, err)
 	}
 	firstDeadLetter := dlq.CachedInfo().State.LastSeq + 1

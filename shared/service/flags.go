@@ -12,7 +12,9 @@ import (
 var flagGroups = map[string]cli.Group{
 	// What comes in.
 	"format": cli.Input, "datafeed": cli.Input, "datafeed-file": cli.Input, "http-listen": cli.Input,
-	"from": cli.Input,
+	"from": cli.Input, "http-tokens": cli.Input, "http-tls-cert": cli.Input, "http-tls-key": cli.Input,
+	"http-tls-client-ca": cli.Input, "http-insecure": cli.Input, "http-rate": cli.Input, "http-burst": cli.Input,
+	"http-max-concurrent": cli.Input,
 	// The rule the windower runs.
 	"rule": cli.Rule, "rule-builtin": cli.Rule, "anomaly-threshold": cli.Rule, "max-signals": cli.Rule,
 	"suppress-for": cli.Rule, "signal-late": cli.Rule, "max-catch-up": cli.Rule,

@@ -56,6 +56,32 @@ func (r *Readiness) Check() error {
 	return nil
 }
 
+// Watch checks readiness every interval until ctx is done and logs each change: a stage whose
+// JetStream stops answering (its consumers' info times out) says so in its log within
+// seconds, not only to whoever polls /readyz.
+func (r *Readiness) Watch(ctx context.Context, log *slog.Logger, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	// A stage still starting (a standby scorer has no model consumer yet) is not news; one
+	// that was ready and no longer is, is.
+	wasReady := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		err := r.Check()
+		switch {
+		case err != nil && wasReady:
+			log.Error("not ready: /readyz answers 503", "why", err)
+		case err == nil && !wasReady:
+			log.Info("ready")
+		}
+		wasReady = err == nil
+	}
+}
+
 // Handler serves /healthz (the process answers), /readyz (Readiness) and /metrics.
 func Handler(ready *Readiness, metrics *Metrics) http.Handler {
 	mux := http.NewServeMux()

@@ -65,6 +65,10 @@ func TestEndpoints(t *testing.T) {
 	var lines atomic.Int64
 	m.Counter("lines_total", "lines read", lines.Load)
 	m.Gauge("active", "always on", func() float64 { return 1 })
+	m.CounterVec("http_requests_total", "requests by token and code", []string{"token", "code"}, func(emit func(int64, ...string)) {
+		emit(7, "web-shipper-2", "202")
+		emit(1, "", "401")
+	})
 	srv := httptest.NewServer(Handler(ready, m))
 	defer srv.Close()
 
@@ -109,6 +113,8 @@ func TestEndpoints(t *testing.T) {
 	for _, want := range []string{
 		"rarenet_ingest_lines_total 42",
 		"rarenet_ingest_active 1",
+		`rarenet_ingest_http_requests_total{code="202",token="web-shipper-2"} 7`,
+		`rarenet_ingest_http_requests_total{code="401",token=""} 1`,
 		`rarenet_consumer_pending{consumer="ingest",stream="RARENET_RAW"} 3`,
 		`rarenet_consumer_up{consumer="ingest",stream="RARENET_RAW"} 1`,
 		"rarenet_nats_connected 1",

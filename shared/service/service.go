@@ -230,11 +230,15 @@ func Run(st Stage) {
 	cancelStart()
 	metrics.reg.MustRegister(newConnCollector(nc), NewConsumerCollector(js, consumers))
 	ready.Running(nc, js)
+	go ready.Watch(ctx, log, ReadinessInterval)
 	if err := runRestarting(ctx, log, func() error { return st.Run(ctx, nc, log, metrics) }); err != nil {
 		log.Error("stopped", "stage", name, "err", err)
 		os.Exit(1)
 	}
 }
+
+// ReadinessInterval is how often a stage checks its own readiness, to log when it changes.
+const ReadinessInterval = 5 * time.Second
 
 // Restarts bounds the in-process restarts of a failing stage: at most MaxRestarts within
 // RestartWindow, after which the process exits and its supervisor takes over.

@@ -27,6 +27,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Roles of a token in the console.
@@ -50,6 +51,18 @@ type Entry struct {
 	// Role is RoleRead or RoleTriage.
 	Role string
 	hash [sha256.Size]byte
+	// hosts caches AllowsHost's answers: a shipper sends many events of few hosts, so the
+	// patterns are matched once per host name, not once per event.
+	hosts *hostCache
+}
+
+// maxCachedHosts bounds an entry's cache of answers, so a client sending ever new host
+// names cannot grow it without end; past it, the patterns are matched every time.
+const maxCachedHosts = 4096
+
+type hostCache struct {
+	mu sync.RWMutex
+	m  map[string]bool
 }
 
 // AllowsHost reports whether the token may send events for host.
@@ -57,6 +70,25 @@ func (e *Entry) AllowsHost(host string) bool {
 	if len(e.Hosts) == 0 {
 		return true
 	}
+	if e.hosts == nil {
+		return e.matchHost(host)
+	}
+	e.hosts.mu.RLock()
+	ok, cached := e.hosts.m[host]
+	e.hosts.mu.RUnlock()
+	if cached {
+		return ok
+	}
+	ok = e.matchHost(host)
+	e.hosts.mu.Lock()
+	if len(e.hosts.m) < maxCachedHosts {
+		e.hosts.m[host] = ok
+	}
+	e.hosts.mu.Unlock()
+	return ok
+}
+
+func (e *Entry) matchHost(host string) bool {
 	for _, p := range e.Hosts {
 		if ok, _ := path.Match(p, host); ok {
 			return true
@@ -79,6 +111,21 @@ func (s *Set) Len() int {
 		return 0
 	}
 	return len(s.entries)
+}
+
+// ByName returns the entry named name, or nil: a source that authenticated some other way
+// (its NATS user, which may publish only on subjects naming it) is bound to the host
+// patterns of the entry of that name.
+func (s *Set) ByName(name string) *Entry {
+	if s == nil {
+		return nil
+	}
+	for i := range s.entries {
+		if s.entries[i].Name == name {
+			return &s.entries[i]
+		}
+	}
+	return nil
 }
 
 // Lookup returns the entry of token, or nil. Every entry is compared, each in constant time,
@@ -162,6 +209,9 @@ func Parse(name string, r io.Reader) (*Set, error) {
 			default:
 				return nil, bad("option %q: the only option is role=read|triage", key)
 			}
+		}
+		if len(e.Hosts) > 0 {
+			e.hosts = &hostCache{m: map[string]bool{}}
 		}
 		names[e.Name], hashes[e.hash] = line, line
 		s.entries = append(s.entries, e)

@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,5 +180,55 @@ func TestOpenFails(t *testing.T) {
 	os.WriteFile(path, []byte("x y\n"), 0o600)
 	if _, err := Open(path, nil); !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), path+":1:") {
 		t.Errorf("got %v, want ErrSyntax naming %s:1", err, path)
+	}
+}
+
+func TestHostsAndByName(t *testing.T) {
+	s, err := Parse("t", strings.NewReader("shipper-2 "+Hash("a")+" web-* db-0?\nany "+Hash("b")+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s.ByName("shipper-2")
+	if e == nil || s.ByName("nobody") != nil || s.ByName("any").Name != "any" {
+		t.Fatalf("ByName: %+v", e)
+	}
+	for host, want := range map[string]bool{"web-1": true, "db-01": true, "db-1": false, "mail": false, "": false} {
+		for range 2 { // the second answer comes from the cache
+			if got := e.AllowsHost(host); got != want {
+				t.Errorf("AllowsHost(%q) = %v, want %v", host, got, want)
+			}
+		}
+	}
+	if !s.ByName("any").AllowsHost("anything") {
+		t.Error("a token without patterns must allow every host")
+	}
+	for i := range maxCachedHosts + 10 {
+		e.AllowsHost(fmt.Sprintf("web-%d", i))
+	}
+	if n := len(e.hosts.m); n != maxCachedHosts {
+		t.Errorf("the cache holds %d host names, want it bounded at %d", n, maxCachedHosts)
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	tok, line, err := Generate("web-shipper-2", "web-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("generated", strings.NewReader(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := s.Lookup(tok); e == nil || e.Name != "web-shipper-2" || !e.AllowsHost("web-9") || e.AllowsHost("db-1") {
+		t.Fatalf("the generated line %q does not admit its token as web-shipper-2 for web-*", line)
+	}
+	if strings.Contains(line, tok) {
+		t.Fatal("the line holds the token itself")
+	}
+	if _, _, err := Generate("bad name"); !errors.Is(err, ErrSyntax) {
+		t.Errorf("a bad name: err = %v, want ErrSyntax", err)
+	}
+	if _, _, err := Generate("x", "role=admin"); !errors.Is(err, ErrSyntax) {
+		t.Errorf("a bad option: err = %v, want ErrSyntax", err)
 	}
 }

@@ -67,6 +67,8 @@ type Config struct {
 	Host string
 	// Interval is the polling interval (default 1s).
 	Interval time.Duration
+	// SourceName, when set, names the source in the raw subject (rawpub.Subject).
+	SourceName string
 	// SkipPID is a process whose sockets are not reported: the collector's own, whose NATS
 	// connection would otherwise be its first event. Default os.Getpid(); -1 skips none.
 	SkipPID int
@@ -289,18 +291,19 @@ func (c *Collector) event(now time.Time, s Socket, proc event.Process, uid strin
 
 // Publisher sends a collector's events as ECS NDJSON on rarenet.raw.ecs.
 type Publisher struct {
-	js      jetstream.JetStream
-	source  string
-	next    int64
-	backlog [][]byte
-	stats   *Stats
+	js         jetstream.JetStream
+	source     string
+	sourceName string
+	next       int64
+	backlog    [][]byte
+	stats      *Stats
 }
 
 // Run polls every interval and publishes the new connections until ctx is done. Events not
 // acknowledged are kept (up to 100,000) and sent again with the next poll's.
 func (c *Collector) Run(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
 	log = log.With("source", "collect")
-	p := &Publisher{js: js, source: "collect:" + c.cfg.Host, next: 1, stats: &c.stats}
+	p := &Publisher{js: js, source: "collect:" + c.cfg.Host, sourceName: c.cfg.SourceName, next: 1, stats: &c.stats}
 	log.Info("collecting", "proc", c.cfg.ProcRoot, "interval", c.cfg.Interval, "host", c.cfg.Host)
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
@@ -352,7 +355,7 @@ func (p *Publisher) Send(ctx context.Context, events []event.Event) error {
 		if !ok {
 			return nil
 		}
-		return pub.Publish(rawpub.Message(format.ECS, p.source, c.FirstLine, c.Data), "")
+		return pub.Publish(rawpub.BoundMessage(format.ECS, p.sourceName, p.source, c.FirstLine, c.Data), "")
 	}
 	for _, l := range p.backlog {
 		if !ch.Room(len(l)) {

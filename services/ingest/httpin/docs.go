@@ -12,6 +12,7 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/tokens"
 )
 
 // doc is one JSON document of a body and the line it starts on.
@@ -20,8 +21,9 @@ type doc struct {
 	data []byte
 }
 
-// documents answers a body of JSON documents that span or share lines.
-func (h *Handler) documents(w http.ResponseWriter, r *http.Request, formatName, source string, body []byte) {
+// documents answers a body of JSON documents that span or share lines, and returns how many
+// were stored.
+func (h *Handler) documents(w http.ResponseWriter, r *http.Request, formatName, source string, body []byte, entry *tokens.Entry) int {
 	var docs []doc
 	var tooLong error
 	_, err := jsondoc.Each(bytes.NewReader(body), rawpub.MaxBytes, func(d jsondoc.Doc) error {
@@ -35,24 +37,43 @@ func (h *Handler) documents(w http.ResponseWriter, r *http.Request, formatName, 
 	switch {
 	case tooLong != nil:
 		reply(w, http.StatusRequestEntityTooLarge, 0, tooLong.Error())
-		return
+		return 0
 	case err != nil:
 		reply(w, http.StatusBadRequest, 0, "reading the body: "+err.Error())
-		return
+		return 0
 	case len(docs) == 0:
 		reply(w, http.StatusBadRequest, 0, "no JSON document in the body")
-		return
+		return 0
 	}
 	if st := h.js.Conn().Status(); st != nats.CONNECTED {
 		reply(w, http.StatusServiceUnavailable, 0, "NATS "+st.String())
-		return
+		return 0
+	}
+	if err := checkHosts(formatName, docLines(docs), entry); err != nil {
+		h.log.Warn("request refused: an event of a host outside the token's", "token", entry.Name, "client", clientIP(r), "err", err)
+		reply(w, http.StatusForbidden, 0, err.Error())
+		return 0
 	}
 	if err := h.publishDocs(r.Context(), formatName, source, r.Header.Get(HeaderIdemKey), docs); err != nil {
 		h.log.Warn("publish failed", "source", source, "documents", len(docs), "err", err)
 		reply(w, http.StatusServiceUnavailable, 0, "not stored: "+err.Error())
-		return
+		return 0
 	}
 	reply(w, http.StatusAccepted, len(docs), "")
+	return len(docs)
+}
+
+// docLines lays the documents out as lines, each on the line it starts on (documents that
+// share a line on the lines after it), for checkHosts' messages to name the body's lines.
+func docLines(docs []doc) [][]byte {
+	var lines [][]byte
+	for _, d := range docs {
+		for int64(len(lines)) < d.line-1 {
+			lines = append(lines, nil)
+		}
+		lines = append(lines, d.data)
+	}
+	return lines
 }
 
 // publishDocs sends the documents in chunks, each on the line it starts on (blank lines

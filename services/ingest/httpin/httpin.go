@@ -7,17 +7,24 @@
 //	  202 {"accepted":N}   N non-blank lines (or JSON documents) stored by JetStream
 //	  400 empty body or unknown format; 413 body or line too large; 415 not a text body
 //	  503 NATS unavailable or the publish not acknowledged (retry later)
-//	GET /healthz   200 when connected to NATS, 503 otherwise
+//	GET /healthz   200 when connected to NATS and JetStream answers, 503 otherwise
 //
 // A body of JSON documents that span or share lines (pretty-printed, concatenated, an array,
 // an Elasticsearch _search response, whose hits' _source are the documents) is published one
 // document per line, each on the line of the body it starts on (jsondoc), so rejects name
 // the body's lines.
 //
-// The header X-Rarenet-Source names the input in dead letters and explanations (default
-// "http:<client IP>"); lines are numbered from 1 in each request. With an Idempotency-Key
-// header the chunks get message ids derived from it, so a shipper's retry of the same
-// request within JetStream's duplicate window (2 minutes) is stored once.
+// With a token file (Config.Tokens, --http-tokens) every request carries
+// "Authorization: Bearer TOKEN": 401 without a known token, 403 when an event names a host
+// outside the token's host patterns (the request is refused whole: nothing of it is stored),
+// 429 with Retry-After past the token's rate, 503 with Retry-After past the concurrent
+// requests allowed. The token's name is then the source of the lines (rarenet.source on
+// every event, and in dead letters), whatever X-Rarenet-Source says.
+//
+// Without tokens, the header X-Rarenet-Source names the input in dead letters and
+// explanations (default "http:<client IP>"). Lines are numbered from 1 in each request.
+// With an Idempotency-Key header the chunks get message ids derived from it, so a shipper's
+// retry of the same request within JetStream's duplicate window (2 minutes) is stored once.
 package httpin
 
 import (
@@ -43,6 +50,7 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/tokens"
 )
 
 // Paths and headers of the endpoint.
@@ -60,7 +68,32 @@ type Config struct {
 	MaxBody int64
 	// AckTimeout bounds the wait for JetStream's acks (default 10s).
 	AckTimeout time.Duration
+	// Tokens, when set, admits only requests bearing one of its tokens (see package tokens).
+	Tokens *tokens.File
+	// Rate is how many requests a second each token (or, without tokens, all clients
+	// together) may make, with bursts of Burst (default: Rate rounded up); 0: no limit.
+	Rate  float64
+	Burst int
+	// MaxConcurrent bounds the requests served at once (default DefaultMaxConcurrent); the
+	// others are answered 503 with Retry-After.
+	MaxConcurrent int
+	// Stats, when set, counts requests and lines by token name.
+	Stats *Stats
+
+	// The server's side (Listen):
+
+	// TLSCert and TLSKey, when set, serve HTTPS; TLSClientCA, when set too, requires a client
+	// certificate signed by one of its CAs.
+	TLSCert, TLSKey, TLSClientCA string
+	// Insecure allows a non-loopback address without Tokens.
+	Insecure bool
+	// Timeouts against slow clients (defaults: 10s to send the headers, a minute for the
+	// whole request, 2 minutes for the answer, 2 minutes idle between requests).
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
+
+// DefaultMaxConcurrent is Config.MaxConcurrent's default.
+const DefaultMaxConcurrent = 64
 
 func (c Config) withDefaults() Config {
 	if c.MaxBody <= 0 {
@@ -69,20 +102,35 @@ func (c Config) withDefaults() Config {
 	if c.AckTimeout <= 0 {
 		c.AckTimeout = 10 * time.Second
 	}
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = DefaultMaxConcurrent
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&c.ReadHeaderTimeout, 10 * time.Second}, {&c.ReadTimeout, time.Minute}, {&c.WriteTimeout, 2 * time.Minute}, {&c.IdleTimeout, 2 * time.Minute}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
 	return c
 }
 
 // Handler serves the endpoint, publishing with js.
 type Handler struct {
-	cfg Config
-	js  jetstream.JetStream
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg   Config
+	js    jetstream.JetStream
+	log   *slog.Logger
+	mux   *http.ServeMux
+	lim   *limiters
+	slots chan struct{}
 }
 
 // NewHandler returns the endpoint's handler.
 func NewHandler(js jetstream.JetStream, cfg Config, log *slog.Logger) *Handler {
-	h := &Handler{cfg: cfg.withDefaults(), js: js, log: log.With("source", "http"), mux: http.NewServeMux()}
+	cfg = cfg.withDefaults()
+	h := &Handler{cfg: cfg, js: js, log: log.With("source", "http"), mux: http.NewServeMux(),
+		lim: newLimiters(cfg.Rate, cfg.Burst), slots: make(chan struct{}, cfg.MaxConcurrent)}
 	h.mux.HandleFunc("POST "+EventsPath, h.events)
 	h.mux.HandleFunc("GET "+HealthPath, h.health)
 	return h
@@ -103,18 +151,61 @@ func reply(w http.ResponseWriter, code int, accepted int, errMsg string) {
 	_ = json.NewEncoder(w).Encode(Response{Accepted: accepted, Error: errMsg})
 }
 
-func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	if st := h.js.Conn().Status(); st != nats.CONNECTED {
 		reply(w, http.StatusServiceUnavailable, 0, "NATS "+st.String())
+		return
+	}
+	// Connected is not enough: a JetStream that stopped answering takes no event either.
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := h.js.AccountInfo(ctx); err != nil {
+		reply(w, http.StatusServiceUnavailable, 0, "JetStream not answering: "+err.Error())
 		return
 	}
 	reply(w, http.StatusOK, 0, "")
 }
 
-func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) events(rw http.ResponseWriter, r *http.Request) {
+	w := &statusWriter{ResponseWriter: rw}
+	var entry *tokens.Entry
+	accepted := 0
+	defer func() {
+		name := Anonymous
+		if entry != nil {
+			name = entry.Name
+		}
+		h.cfg.Stats.count(name, w.code, accepted)
+	}()
+	entry, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	name := Anonymous
+	if entry != nil {
+		name = entry.Name
+	}
+	if wait, ok := h.lim.allow(name, time.Now()); !ok {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		reply(w, http.StatusTooManyRequests, 0, fmt.Sprintf("more than %g requests a second: retry in %s", float64(h.lim.rate), wait.Round(time.Millisecond)))
+		return
+	}
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusServiceUnavailable, 0, fmt.Sprintf("busy: %d requests in progress already", h.cfg.MaxConcurrent))
+		return
+	}
+	accepted = h.store(w, r, entry)
+}
+
+// store reads, checks and publishes the request's lines, and returns how many were stored.
+func (h *Handler) store(w http.ResponseWriter, r *http.Request, entry *tokens.Entry) int {
 	if !textBody(r.Header.Get("Content-Type")) {
 		reply(w, http.StatusUnsupportedMediaType, 0, "Content-Type must be NDJSON, JSON or text, got "+r.Header.Get("Content-Type"))
-		return
+		return 0
 	}
 	formatName := r.URL.Query().Get("format")
 	if formatName == "" {
@@ -122,27 +213,28 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := rawpub.CheckFormat(formatName); err != nil {
 		reply(w, http.StatusBadRequest, 0, err.Error())
-		return
+		return 0
 	}
 	body, code, err := h.readBody(w, r)
 	if err != nil {
 		reply(w, code, 0, err.Error())
-		return
+		return 0
 	}
 	source := r.Header.Get(HeaderSource)
-	if source == "" {
+	if entry != nil {
+		source = entry.Name
+	} else if source == "" {
 		source = "http:" + clientIP(r)
 	}
 	if formatName != format.Auditd && jsondoc.Sniff(body, true) {
-		h.documents(w, r, formatName, source, body)
-		return
+		return h.documents(w, r, formatName, source, body, entry)
 	}
 	lines := splitLines(body)
 	n := 0
 	for i, l := range lines {
 		if len(l) > rawpub.MaxBytes {
 			reply(w, http.StatusRequestEntityTooLarge, 0, fmt.Sprintf("line %d has %d bytes, more than %d", i+1, len(l), rawpub.MaxBytes))
-			return
+			return 0
 		}
 		if len(bytes.TrimSpace(l)) > 0 {
 			n++
@@ -150,18 +242,24 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	if n == 0 {
 		reply(w, http.StatusBadRequest, 0, "empty body: send one event per line")
-		return
+		return 0
 	}
 	if st := h.js.Conn().Status(); st != nats.CONNECTED {
 		reply(w, http.StatusServiceUnavailable, 0, "NATS "+st.String())
-		return
+		return 0
+	}
+	if err := checkHosts(formatName, lines, entry); err != nil {
+		h.log.Warn("request refused: an event of a host outside the token's", "token", entry.Name, "client", clientIP(r), "err", err)
+		reply(w, http.StatusForbidden, 0, err.Error())
+		return 0
 	}
 	if err := h.publish(r.Context(), formatName, source, r.Header.Get(HeaderIdemKey), lines); err != nil {
 		h.log.Warn("publish failed", "source", source, "lines", n, "err", err)
 		reply(w, http.StatusServiceUnavailable, 0, "not stored: "+err.Error())
-		return
+		return 0
 	}
 	reply(w, http.StatusAccepted, n, "")
+	return n
 }
 
 // readBody reads the body, decompressed, within the size limit; the code goes with the error.

@@ -24,7 +24,7 @@ import (
 )
 
 // startJetStream starts an embedded server with the pipeline's streams; stop shuts it down.
-func startJetStream(t *testing.T) (stop func(), nc *nats.Conn, js jetstream.JetStream, ctx context.Context) {
+func startJetStream(t testing.TB) (stop func(), nc *nats.Conn, js jetstream.JetStream, ctx context.Context) {
 	t.Helper()
 	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
 	if err != nil {

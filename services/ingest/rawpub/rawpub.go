@@ -29,7 +29,23 @@ const (
 // Message builds the raw message of data (lines separated by '\n') on the subject of format,
 // with source and the number of its first line in the headers.
 func Message(formatName, source string, firstLine int64, data []byte) *nats.Msg {
-	m := nats.NewMsg(stream.RawSubject(formatName))
+	return BoundMessage(formatName, "", source, firstLine, data)
+}
+
+// Subject is the raw subject of input of formatName: rarenet.raw.<format>, or, from a source
+// that names itself (sourceName), rarenet.raw.<format>.<source>, the only subject a
+// source-bound NATS user may publish on (deploy/nats/accounts.conf). Ingest binds the lines
+// of such a subject to the source's host patterns.
+func Subject(formatName, sourceName string) string {
+	if sourceName == "" {
+		return stream.RawSubject(formatName)
+	}
+	return stream.RawSubject(formatName) + "." + sourceName
+}
+
+// BoundMessage is Message on the subject naming sourceName (see Subject).
+func BoundMessage(formatName, sourceName, source string, firstLine int64, data []byte) *nats.Msg {
+	m := nats.NewMsg(Subject(formatName, sourceName))
 	m.Data = data
 	m.Header.Set(control.HeaderSource, source)
 	m.Header.Set(control.HeaderLine, strconv.FormatInt(firstLine, 10))
@@ -122,4 +138,15 @@ func (c *Chunker) TakeLines(n int) (ch Chunk, ok bool) {
 	c.Next = ch.FirstLine + int64(n)
 	c.chunk = Chunk{}
 	return ch, true
+}
+
+// CheckSourceName returns an error unless name is empty or fits one subject token and a token
+// file's NAME: letters, digits and _@- only.
+func CheckSourceName(name string) error {
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '@' || r == '-') {
+			return fmt.Errorf("source name %q: want letters, digits and _@- only (it is a subject token and a token file's NAME)", name)
+		}
+	}
+	return nil
 }

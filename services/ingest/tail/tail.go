@@ -73,6 +73,8 @@ type Config struct {
 	Poll time.Duration
 	// FromEnd starts a file without a saved position at its end rather than its start.
 	FromEnd bool
+	// SourceName, when set, names the source in the raw subject (rawpub.Subject).
+	SourceName string
 	// Host goes into the message ids, so tailers on several hosts never share one; default
 	// os.Hostname.
 	Host string
@@ -520,11 +522,11 @@ func (t *Tailer) publish(ctx context.Context, f *follower, lines int, end Positi
 			if i > 0 {
 				pid += "#" + strconv.Itoa(i)
 			}
-			if err := t.pub.Publish(rawpub.Message(t.cfg.Format, f.path, piece.FirstLine, piece.Data), pid); err != nil {
+			if err := t.pub.Publish(rawpub.BoundMessage(t.cfg.Format, t.cfg.SourceName, f.path, piece.FirstLine, piece.Data), pid); err != nil {
 				return &publishError{err}
 			}
 		}
-	} else if err := t.pub.Publish(rawpub.Message(t.cfg.Format, f.path, ch.FirstLine, ch.Data), id); err != nil {
+	} else if err := t.pub.Publish(rawpub.BoundMessage(t.cfg.Format, t.cfg.SourceName, f.path, ch.FirstLine, ch.Data), id); err != nil {
 		return &publishError{err}
 	}
 	if t.pub.Pending() >= flushEvery {

@@ -54,6 +54,8 @@ const (
 type Config struct {
 	// Host is host.name (default os.Hostname).
 	Host string
+	// SourceName, when set, names the source in the raw subject (rawpub.Subject).
+	SourceName string
 	// Probe is auto or one of Probes.
 	Probe string
 	// ProcRoot is the proc filesystem of the host's pid namespace (default /proc).
@@ -264,6 +266,7 @@ func (s *Sensor) Run(ctx context.Context, js jetstream.JetStream, log *slog.Logg
 	if err != nil {
 		return err
 	}
+	out.BindSource(s.cfg.SourceName)
 	lines := make(chan []byte, 16384)
 	readErr := make(chan error, 1)
 	go func() { readErr <- s.read(lines, log) }()

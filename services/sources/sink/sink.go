@@ -41,6 +41,7 @@ type Sink struct {
 	js         jetstream.JetStream
 	format     string
 	source     string
+	sourceName string
 	maxBacklog int
 	next       int64
 	backlog    [][]byte
@@ -61,6 +62,10 @@ func New(js jetstream.JetStream, format, source string, maxBacklog int) (*Sink, 
 	}
 	return &Sink{js: js, format: format, source: source, maxBacklog: maxBacklog, next: 1}, nil
 }
+
+// BindSource publishes on the subject naming the source name (rawpub.Subject); call it
+// before the first Send.
+func (s *Sink) BindSource(name string) { s.sourceName = name }
 
 // Stats returns the sink's counters.
 func (s *Sink) Stats() *Stats { return &s.stats }
@@ -88,7 +93,7 @@ func (s *Sink) Send(ctx context.Context, lines [][]byte) error {
 		if !ok {
 			return nil
 		}
-		return pub.Publish(rawpub.Message(s.format, s.source, c.FirstLine, c.Data), "")
+		return pub.Publish(rawpub.BoundMessage(s.format, s.sourceName, s.source, c.FirstLine, c.Data), "")
 	}
 	for _, l := range s.backlog {
 		if !ch.Room(len(l)) {

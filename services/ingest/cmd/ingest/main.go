@@ -30,6 +30,9 @@ func main() {
 			m.Counter("events_total", "Network events accepted and published (events out).", st.Accepted.Load)
 			m.Counter("filtered_total", "Events the datafeed filter dropped.", st.Filtered.Load)
 			m.Counter("rejects_total", "Lines rejected to the dead-letter stream.", st.Rejected.Load)
+			h := s.HTTPStats()
+			m.CounterVec("http_requests_total", "Requests to the HTTP input by token name (empty: none valid) and status code.", []string{"token", "code"}, h.Requests)
+			m.CounterVec("http_lines_total", "Lines the HTTP input stored, by token name.", []string{"token"}, h.Lines)
 			return s.Run(ctx)
 		},
 	})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rarenet/rarenet/services/ingest/collect"
+	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/service"
@@ -20,7 +21,7 @@ func collectCmd(ctx context.Context, args []string) error {
 	c.Notes = envNote
 	var cfg collect.Config
 	var url, logLevel string
-	sourceFlags(c, &url, &logLevel)
+	sec := sourceFlags(c, &url, &logLevel, &cfg.SourceName)
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
 		fs.DurationVar(&cfg.Interval, "interval", time.Second, "polling interval: connections shorter than this may be missed")
 		fs.StringVar(&cfg.Host, "host", "", "host.name of the events (default: this host's name)")
@@ -33,6 +34,9 @@ func collectCmd(ctx context.Context, args []string) error {
 	if err := service.ApplyEnv(c.FlagSet()); err != nil {
 		return c.Usagef("%w", err)
 	}
+	if err := rawpub.CheckSourceName(cfg.SourceName); err != nil {
+		return c.Usagef("--source-name: %w", err)
+	}
 	if len(c.Args()) > 0 {
 		return c.Usagef("unexpected arguments %q: collect takes flags only", c.Args())
 	}
@@ -44,7 +48,7 @@ func collectCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, err := connect(url, "collect")
+	nc, err := connectSecure(c, sec, url, "collect")
 	if err != nil {
 		return err
 	}

@@ -48,13 +48,15 @@ func dlqCmd(ctx context.Context, args []string) error {
 }
 
 // dlqFlags registers the flags dlq and dlq replay share.
-func dlqFlags(c *cli.Command, url, stage *string) {
+func dlqFlags(c *cli.Command, url, stage *string) *service.Security {
 	c.Flags(cli.NATS, func(fs *flag.FlagSet) {
 		fs.StringVar(url, "nats-url", defaultLiveURL, "NATS server or cluster URL(s) (default: rarenet run's embedded server, "+defaultLiveURL+")")
 	})
+	sec := natsSecurity(c)
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
 		fs.StringVar(stage, "stage", "", "only the dead letters of this `STAGE`: "+strings.Join(dlqStages, ", ")+" (default: all)")
 	})
+	return sec
 }
 
 // dlqFilters returns the DLQ subjects of stage ("" for all); the notifier's are one per
@@ -82,7 +84,7 @@ func dlqShow(ctx context.Context, args []string, out io.Writer) error {
 	c.Out = out
 	var url, stage string
 	var follow, asJSON bool
-	dlqFlags(c, &url, &stage)
+	sec := dlqFlags(c, &url, &stage)
 	c.Flags(cli.Output, func(fs *flag.FlagSet) {
 		fs.BoolVar(&follow, "follow", false, "after the dead letters there are, print new ones as they come, until interrupted")
 		fs.BoolVar(&asJSON, "json", false, "one JSON object per dead letter, with all its bytes (data, or data_base64 when they are not UTF-8)")
@@ -100,7 +102,7 @@ func dlqShow(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	nc, err := connect(url, "dlq")
+	nc, err := connectSecure(c, sec, url, "dlq")
 	if err != nil {
 		return err
 	}
@@ -326,7 +328,7 @@ func dlqReplay(ctx context.Context, args []string, out io.Writer) error {
 	c.Out = out
 	var url, stage string
 	var keep, dryRun bool
-	dlqFlags(c, &url, &stage)
+	sec := dlqFlags(c, &url, &stage)
 	c.Flags(cli.Output, func(fs *flag.FlagSet) {
 		fs.BoolVar(&keep, "keep", false, "leave the re-submitted dead letters in the DLQ")
 		fs.BoolVar(&dryRun, "dry-run", false, "only say what would be re-submitted")
@@ -344,7 +346,7 @@ func dlqReplay(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	nc, err := connect(url, "dlq")
+	nc, err := connectSecure(c, sec, url, "dlq")
 	if err != nil {
 		return err
 	}

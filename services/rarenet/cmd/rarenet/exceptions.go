@@ -83,6 +83,7 @@ func exceptions(ctx context.Context, args []string, out io.Writer) error {
 	c.Flags(cli.NATS, func(fs *flag.FlagSet) {
 		fs.StringVar(&url, "nats-url", nats.DefaultURL, "NATS server or cluster URL(s)")
 	})
+	sec := natsSecurity(c)
 	c.Out = out
 	if err := c.Parse(args[1:]); err != nil {
 		return err
@@ -116,7 +117,7 @@ func exceptions(ctx context.Context, args []string, out io.Writer) error {
 			return c.Usagef("remove takes one exception id (rarenet exceptions list shows them)")
 		}
 	}
-	nc, err := connect(url, "exceptions")
+	nc, err := connectSecure(c, sec, url, "exceptions")
 	if err != nil {
 		return err
 	}

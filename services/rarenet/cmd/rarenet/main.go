@@ -9,6 +9,7 @@
 //	rarenet sense      an eBPF sensor: every connect as ECS on rarenet.raw.ecs
 //	rarenet dlq        the dead letters: rejected input, late events, failed deliveries
 //	rarenet notify     signals to webhooks, chat, syslog, mail or a program, once each
+//	rarenet token      make a token for the HTTP input or the console
 //	rarenet geoip      fetch free GeoIP databases (AS, country) for the enricher
 package main
 
@@ -42,6 +43,7 @@ func commands() []command {
 		{"dlq", "rarenet dlq [replay] [flags]", "show the dead letters (rejected input, late events, failed deliveries); re-submit them", dlqCmd},
 		{"notify", "rarenet notify --config FILE [flags]", "deliver signals to webhooks, Slack, syslog, mail... (--test: a sample)", notifyCmd},
 		{"exceptions", "rarenet exceptions add|list|remove", "manage rule exceptions", exceptionsCmd},
+		{"token", "rarenet token NAME [HOST-PATTERN...]", "make a token for the HTTP input or the console, and its token-file line", tokenCmd},
 		{"console", "rarenet console [flags]", "the web console: triage signals in a browser", consoleCmd},
 		{"simulate", "rarenet simulate --out FILE [flags]", "a fleet history with ground truth, for measuring quality", func(_ context.Context, args []string) error { return simulateCmd(args) }},
 		{"evaluate", "rarenet evaluate --labels FILE SIGNALS", "recall, false signals, duplicates against the ground truth", func(_ context.Context, args []string) error { return evaluateCmd(args) }},

@@ -6,8 +6,32 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/service"
 )
+
+// natsSecurity registers on c the flags that secure a command's NATS connection, the very
+// ones of the stage binaries (TLS, credentials, inbox prefix: shared/service.Security), so
+// every command that connects takes one flag set.
+func natsSecurity(c *cli.Command) *service.Security {
+	sec := &service.Security{}
+	service.AddFlags(c, sec.RegisterFlags)
+	return sec
+}
+
+// connectSecure opens a command's connection to url as the security flags sec say; flags
+// that do not go together are a usage error of c.
+func connectSecure(c *cli.Command, sec *service.Security, url, name string) (*nats.Conn, error) {
+	if err := sec.Validate(); err != nil {
+		return nil, c.Usagef("%w", err)
+	}
+	opts, err := sec.Options()
+	if err != nil {
+		return nil, err
+	}
+	return connect(url, name, opts...)
+}
 
 // connect opens a command's connection to url; when no server answers, the error says what
 // to do rather than how the client failed.

@@ -10,16 +10,17 @@ import (
 	"github.com/rarenet/rarenet/shared/service"
 )
 
-// pipelineFlags registers the flags of run and replay: the common ones, every stage's (once
-// each, under the group it belongs to) and the console's, but not those named in skip (the
-// flags the command has no use for).
-func pipelineFlags(c *cli.Command, o *rarenet.Options, common *service.Common, skip ...string) {
+// pipelineFlags registers the flags of run and replay: the common ones, the connection's
+// security (for --nats-url), every stage's (once each, under the group it belongs to) and
+// the console's, but not those named in skip (the flags the command has no use for).
+func pipelineFlags(c *cli.Command, o *rarenet.Options, common *service.Common, skip ...string) *service.Security {
 	o.Enricher.GeoIPDir = defaultGeoIPDir()
 	service.AddFlags(c, common.RegisterFlags, skip...)
 	common.NATSURL = ""
 	url := c.Lookup("nats-url")
 	url.DefValue = ""
 	url.Usage = "use this external NATS server or cluster instead of the embedded one"
+	sec := natsSecurity(c)
 	// Stages that share a setting (bucket span, lateness, clock) each register it; the
 	// all-in-one takes it once and hands it to all of them in finishOptions.
 	for _, register := range []func(*flag.FlagSet){o.Scorer.RegisterFlags, o.Ingest.RegisterFlags, o.Windower.RegisterFlags, o.Enricher.RegisterFlags} {
@@ -31,13 +32,27 @@ func pipelineFlags(c *cli.Command, o *rarenet.Options, common *service.Common, s
 			"interleaved logs); live, also how long after a bucket's end on the wall clock"
 	}
 	c.Flags(cli.Output, func(fs *flag.FlagSet) { o.Console.RegisterFlags(fs, "ui-", "") }) // --ui-listen ADDR serves the web console too
+	return sec
 }
 
 // finishOptions checks every flag of the pipeline, each stage's included, before anything
 // starts, and hands the shared settings to every stage. Its errors are usage errors.
-func finishOptions(c *cli.Command, o *rarenet.Options, common *service.Common) error {
+func finishOptions(c *cli.Command, o *rarenet.Options, common *service.Common, sec *service.Security) error {
 	if err := service.ApplyEnv(c.FlagSet()); err != nil {
 		return c.Usagef("%w", err)
+	}
+	if err := sec.Validate(); err != nil {
+		return c.Usagef("%w", err)
+	}
+	if *sec != (service.Security{}) {
+		if common.NATSURL == "" {
+			return c.Usagef("the NATS connection flags (--nats-user, --nats-creds, --tls-ca, ...) are for a server given with --nats-url; the embedded server needs none")
+		}
+		opts, err := sec.Options()
+		if err != nil {
+			return err
+		}
+		o.NATSOptions = opts
 	}
 	if err := o.Console.Validate(); err != nil {
 		return c.Usagef("%w", err)

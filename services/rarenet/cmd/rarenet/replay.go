@@ -24,7 +24,8 @@ import (
 // --clock, no catch-up after downtime), takes input from files (no HTTP input), and its
 // stages are the only ones on their streams (no replicas to take over, no redelivery to them,
 // nothing remembered across days).
-var replayOnlyLive = []string{"clock", "max-catch-up", "http-listen", "lease-ttl", "ack-wait", "emitted-ttl"}
+var replayOnlyLive = []string{"clock", "max-catch-up", "http-listen", "lease-ttl", "ack-wait", "emitted-ttl",
+	"http-tokens", "http-tls-cert", "http-tls-key", "http-tls-client-ca", "http-insecure", "http-rate", "http-burst", "http-max-concurrent"}
 
 // replayMemoryBudget is the heap a replay collects at, whatever its input (GOGC or
 // GOMEMLIMIT in the environment win): the collector runs on this budget alone (GOGC off),
@@ -52,7 +53,7 @@ func replayCmd(ctx context.Context, args []string) error {
 	c.Notes = notes(envNote, exitNote)
 	var ro rarenet.ReplayOptions
 	var common service.Common
-	pipelineFlags(c, &ro.Pipeline, &common, replayOnlyLive...)
+	sec := pipelineFlags(c, &ro.Pipeline, &common, replayOnlyLive...)
 	var out, stats, cpuProfile, memProfile, execTrace string
 	var verbose, driverOnly bool
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
@@ -75,7 +76,7 @@ func replayCmd(ctx context.Context, args []string) error {
 	if err := c.Parse(args); err != nil {
 		return err
 	}
-	if err := finishOptions(c, &ro.Pipeline, &common); err != nil {
+	if err := finishOptions(c, &ro.Pipeline, &common, sec); err != nil {
 		return err
 	}
 	ro.Files = c.Args()

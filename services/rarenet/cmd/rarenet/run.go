@@ -26,7 +26,7 @@ func runCmd(ctx context.Context, args []string) error {
 	var common service.Common
 	var out string
 	// The live pipeline runs on the wall clock: --clock is the stage binaries' choice only.
-	pipelineFlags(c, &o, &common, "clock")
+	sec := pipelineFlags(c, &o, &common, "clock")
 	c.Flags(cli.NATS, func(fs *flag.FlagSet) {
 		fs.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "embedded server's JetStream directory (geoip/ in it holds the GeoIP databases)")
 		fs.StringVar(&o.Listen, "listen", "127.0.0.1:4222", "embedded server's client address; empty for in-process only")
@@ -40,7 +40,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if len(c.Args()) > 0 {
 		return c.Usagef("unexpected arguments %q: run takes flags only (replay reads files)", c.Args())
 	}
-	if err := finishOptions(c, &o, &common); err != nil {
+	if err := finishOptions(c, &o, &common, sec); err != nil {
 		return err
 	}
 	geoipDirFollowsDataDir(c.FlagSet(), &o)

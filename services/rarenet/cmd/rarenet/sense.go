@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/services/sources/sense"
 	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -20,11 +21,9 @@ func senseCmd(ctx context.Context, args []string) error {
 		"rarenet sense [flags]")
 	c.Notes = envNote
 	var cfg sense.Config
-	var sec service.Security
 	var url, logLevel, httpAddr string
 	var keepCaps bool
-	sourceFlags(c, &url, &logLevel)
-	service.AddFlags(c, sec.RegisterFlags)
+	sec := sourceFlags(c, &url, &logLevel, &cfg.SourceName)
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
 		fs.StringVar(&cfg.Host, "host", "", "host.name of the events (default: this host's name)")
 		fs.StringVar(&cfg.Probe, "probe", sense.ProbeAuto, "how to hook connect: auto (the first the kernel allows) or one of "+strings.Join(sense.Probes, ", "))
@@ -43,6 +42,9 @@ func senseCmd(ctx context.Context, args []string) error {
 	}
 	if err := service.ApplyEnv(c.FlagSet()); err != nil {
 		return c.Usagef("%w", err)
+	}
+	if err := rawpub.CheckSourceName(cfg.SourceName); err != nil {
+		return c.Usagef("--source-name: %w", err)
 	}
 	if len(c.Args()) > 0 {
 		return c.Usagef("unexpected arguments %q: sense takes flags only", c.Args())

@@ -32,6 +32,7 @@ func signalsCmd(ctx context.Context, args []string) error {
 	c.Flags(cli.NATS, func(fs *flag.FlagSet) {
 		fs.StringVar(&url, "nats-url", nats.DefaultURL, "NATS server or cluster URL(s)")
 	})
+	sec := natsSecurity(c)
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
 		fs.StringVar(&from, "from", "new", "new: the signals published from now on; start: every signal the stream holds, then the new ones")
 	})
@@ -50,7 +51,7 @@ func signalsCmd(ctx context.Context, args []string) error {
 	if from != "new" && from != "start" {
 		return c.Usagef("--from %q: want new or start", from)
 	}
-	nc, err := connect(url, "signals")
+	nc, err := connectSecure(c, sec, url, "signals")
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/services/ingest/tail"
 	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -19,14 +20,18 @@ import (
 // unless told otherwise.
 const defaultLiveURL = "nats://127.0.0.1:4222"
 
-// sourceFlags registers the flags every live source shares.
-func sourceFlags(c *cli.Command, url, logLevel *string) {
+// sourceFlags registers the flags every live source shares, the connection's security among
+// them.
+func sourceFlags(c *cli.Command, url, logLevel, sourceName *string) *service.Security {
 	c.Flags(cli.NATS, func(fs *flag.FlagSet) {
 		fs.StringVar(url, "nats-url", defaultLiveURL, "NATS server or cluster URL(s), comma separated (default: rarenet run's embedded server, "+defaultLiveURL+")")
+		fs.StringVar(sourceName, "source-name", "", "publish on rarenet.raw.<format>.`NAME`, the subject a source-bound NATS user may publish on; ingest then takes only events of NAME's hosts in its token file (docs/security.md)")
 	})
+	sec := natsSecurity(c)
 	c.Flags(cli.Output, func(fs *flag.FlagSet) {
 		fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	})
+	return sec
 }
 
 func sourceLogger(level string) (*slog.Logger, error) {
@@ -46,7 +51,7 @@ func tailCmd(ctx context.Context, args []string) error {
 	c.Notes = envNote
 	var cfg tail.Config
 	var url, logLevel, from string
-	sourceFlags(c, &url, &logLevel)
+	sec := sourceFlags(c, &url, &logLevel, &cfg.SourceName)
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
 		fs.StringVar(&cfg.Format, "format", "auto", "input `FORMAT`, the raw subject's last token: auto (detected from the first line), auditd, ecs, sysmon, tetragon, osquery or falco")
 		fs.StringVar(&from, "from", "start", "where to begin a file without a saved position: start or end")
@@ -59,6 +64,9 @@ func tailCmd(ctx context.Context, args []string) error {
 	}
 	if err := service.ApplyEnv(c.FlagSet()); err != nil {
 		return c.Usagef("%w", err)
+	}
+	if err := rawpub.CheckSourceName(cfg.SourceName); err != nil {
+		return c.Usagef("--source-name: %w", err)
 	}
 	cfg.Paths = c.Args()
 	if len(cfg.Paths) == 0 {
@@ -75,7 +83,7 @@ func tailCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return c.Usagef("%w", err)
 	}
-	nc, err := connect(url, "tail")
+	nc, err := connectSecure(c, sec, url, "tail")
 	if err != nil {
 		return err
 	}
