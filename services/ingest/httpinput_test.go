@@ -46,7 +46,7 @@ func TestHTTPTokensStampSource(t *testing.T) {
 	go func() { done <- svc.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done })
 
-	body := `{"@timestamp":"2024-05-01T10:00:00Z","event":{"action":"connected-to"},"host":{"name":"web-1"},"process":{"name":"socat"},"destination":{"ip":"203.0.113.7","port":443}}` +
+	body := `{"@timestamp":"2024-05-01T10:00:00Z","event":{"action":"connected-to"},"host":{"name":"web-1","os":{"type":"linux"}},"process":{"name":"socat"},"destination":{"ip":"203.0.113.7","port":443}}` +
 		"\n{\"truncated\":\n"
 	deadline := time.Now().Add(10 * time.Second)
 	var res *http.Response

@@ -42,7 +42,7 @@ func TestBoundSources(t *testing.T) {
 
 	ev := func(host, process string) string {
 		return `{"@timestamp":"2024-05-01T10:00:00Z","event":{"action":"connected-to"},"host":{"name":"` + host +
-			`"},"process":{"name":"` + process + `"},"destination":{"ip":"203.0.113.7","port":443}}`
+			`","os":{"type":"linux"}},"process":{"name":"` + process + `"},"destination":{"ip":"203.0.113.7","port":443}}`
 	}
 	publish := func(subject, source, data string) {
 		t.Helper()
