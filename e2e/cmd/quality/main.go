@@ -107,13 +107,13 @@ What the tables say:
 
 Where a target is not met:
 
-- **False signals per 100 host-days on the 16-host, 7-day fleets (5.80 against 2.0).** The
+- **False signals per 100 host-days on the 16-host, 7-day fleets (4.24 against 2.0).** The
   rate is over 112 host-days, warm-up included, so 2.0 allows 2.2 benign signals per fleet.
-  The enhanced profile raised 6.5 on average: the rollout's (2.0), the provider's move (1.0)
-  and the schedules' (3.5), jobs whose runs in a week are too few to show a rate (a weekly or
-  monthly job runs once or not at all; a daily job needs three runs on its host, two with
-  other hosts' evidence). Over 14 days (the default rows), or on 40 hosts over 10 days, the
-  same scenario stays below 2.0 (1.34 and 1.12): a week of 16 hosts is too short a history for
+  The enhanced profile raised 4.7 on average: the schedules' (2.2), the rollout's (1.5) and
+  the provider's move (1.0); the schedules' are jobs whose runs in a week are too few to show
+  a rate (a weekly or monthly job runs once or not at all; a daily job needs three runs on its
+  host, two with other hosts' evidence). Over 14 days (the default rows), or on 40 hosts over 10 days, the
+  same scenario stays below 2.0 (1.55 and 1.12): a week of 16 hosts is too short a history for
   the target.
 - **Reused names on the platform fleet (7 of 8, 88% against 90%).** The miss is seed 21's
   filebeat run as app on ci-03 to 192.0.2.11:80: the datafeed drops every event of filebeat
