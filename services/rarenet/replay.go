@@ -173,32 +173,21 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		return st, err
 	}
 	defer sub.Unsubscribe()
-	// A cluster electing leaders leaves requests unanswered for a while: the driver waits
-	// for it as the stages do (natsutil.Retry).
-	var sig jetstream.Stream
-	if err := natsutil.Retry(ctx, func(ctx context.Context) (err error) {
-		sig, err = js.Stream(ctx, stream.Signals)
-		return err
-	}); err != nil {
-		return st, fmt.Errorf("replay: stream %s: %w", stream.Signals, err)
+	sig, err := lookupStream(ctx, js, stream.Signals)
+	if err != nil {
+		return st, err
 	}
 	firstSignal := sig.CachedInfo().State.LastSeq + 1
-	var dlq jetstream.Stream
-	if err := natsutil.Retry(ctx, func(ctx context.Context) (err error) {
-		dlq, err = js.Stream(ctx, stream.DLQ)
-		return err
-	}); err != nil {
-		return st, fmt.Errorf("replay: stream %s: %w", stream.DLQ, err)
+	dlq, err := lookupStream(ctx, js, stream.DLQ)
+	if err != nil {
+		return st, err
 	}
 	firstDeadLetter := dlq.CachedInfo().State.LastSeq + 1
 	if o.Pipeline.NoStages {
 		noteUnattached(ctx, js, o.Pipeline.Streams.Partitions, o.Rejects)
 	}
-	if err := natsutil.Retry(ctx, func(ctx context.Context) (err error) {
-		o.raw, err = js.Stream(ctx, stream.Raw)
-		return err
-	}); err != nil {
-		return st, fmt.Errorf("replay: stream %s: %w", stream.Raw, err)
+	if o.raw, err = lookupStream(ctx, js, stream.Raw); err != nil {
+		return st, err
 	}
 	o.id = id
 	if o.chunkLimits == (chunkLimits{}) {
@@ -255,6 +244,19 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		}
 	}
 	return st, errors.Join(inputErr, p.Close())
+}
+
+// lookupStream returns the stream name. A cluster electing leaders leaves requests
+// unanswered for a while: the driver waits for it as the stages do (natsutil.Retry).
+func lookupStream(ctx context.Context, js jetstream.JetStream, name string) (s jetstream.Stream, err error) {
+	err = natsutil.Retry(ctx, func(ctx context.Context) (err error) {
+		s, err = js.Stream(ctx, name)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay: stream %s: %w", name, err)
+	}
+	return s, nil
 }
 
 // sendFile publishes one input as raw messages of many lines, each naming its source and
