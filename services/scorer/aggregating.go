@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
@@ -250,8 +249,7 @@ func (a *aggregating) publishClose(seq uint64, pc PartitionClose) error {
 		if part.close.EOF {
 			id += "-eof-" + part.close.Replay
 		}
-		m := nats.NewMsg(stream.BucketsSubject(a.p))
-		m.Header.Set(control.HeaderEncoding, control.EncodingMsgpack)
+		m := msgpackMsg(stream.BucketsSubject(a.p))
 		rawdata.Compress(m, part.data)
 		if len(m.Data) > limit {
 			return fmt.Errorf("scorer: the summary of bucket %d is %d bytes, %d compressed, over the server's max_payload less headers (%d): raise max_payload or --partitions",

@@ -251,8 +251,15 @@ func publishMsgpack(pub *natsutil.Publisher, subject, id string, v msgp.Marshale
 	if err != nil {
 		return fmt.Errorf("scorer: encode %T: %w", v, err)
 	}
-	m := nats.NewMsg(subject)
+	m := msgpackMsg(subject)
 	m.Data = b
-	m.Header.Set(control.HeaderEncoding, control.EncodingMsgpack)
 	return pub.Publish(m, id)
+}
+
+// msgpackMsg is a message on subject whose data is msgpack, saying so in
+// control.HeaderEncoding.
+func msgpackMsg(subject string) *nats.Msg {
+	m := nats.NewMsg(subject)
+	m.Header.Set(control.HeaderEncoding, control.EncodingMsgpack)
+	return m
 }
