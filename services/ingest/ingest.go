@@ -138,10 +138,13 @@ func (a StatsSnapshot) minus(b StatsSnapshot) StatsSnapshot {
 
 // Service is a running ingest stage.
 type Service struct {
-	cfg        Config
-	js         jetstream.JetStream
-	pub        *natsutil.Publisher
-	dec        *Decoding
+	cfg Config
+	js  jetstream.JetStream
+	pub *natsutil.Publisher
+	dec *Decoding
+	// raw decompresses raw messages into one buffer: nothing keeps a message's text past its
+	// handling (events are encoded into batches, dead letters copy their lines).
+	raw        rawdata.Decoder
 	log        *slog.Logger
 	partitions int
 	batches    []event.BatchBuilder // per partition: the events of the raw message being handled
@@ -288,7 +291,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	var data []byte
 	if bound {
 		var err error
-		if data, err = rawdata.Data(h, msg.Data()); err != nil {
+		if data, err = s.raw.Data(h, msg.Data()); err != nil {
 			// The whole message is lost to decoding: it is dead-lettered as it came.
 			s.stats.Lines.Add(1)
 			s.Reject(format.Result{Source: source, Line: line, Format: formatName, Raw: msg.Data(), Err: err})

@@ -50,8 +50,9 @@ func newChunker(br *bufio.Reader, auditdLog bool, maxLines, maxBytes, maxLine in
 	return c
 }
 
-// next returns the next chunk, or io.EOF after the last. Each chunk's data is a slice of its
-// own, which the caller may keep (the publisher does, until its ack).
+// next returns the next chunk, or io.EOF after the last. A chunk's data may be a view of the
+// reader's buffer, valid until the next call: the caller copies what it keeps (the replay
+// compresses it into a message of its own, see rawdata.Encoder).
 func (c *chunker) next() (chunk, error) {
 	// One byte more than a message: a newline right after maxBytes still ends a full one.
 	buf, err := c.br.Peek(c.maxBytes + 1)
@@ -69,7 +70,7 @@ func (c *chunker) next() (chunk, error) {
 		}
 		return c.longLine()
 	}
-	data := bytes.Clone(bytes.TrimSuffix(buf[:end], []byte{'\n'}))
+	data := bytes.TrimSuffix(buf[:end], []byte{'\n'})
 	ch := chunk{data: data, first: c.line, lines: lines}
 	c.line += int64(lines)
 	_, _ = c.br.Discard(end)

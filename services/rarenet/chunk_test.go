@@ -2,6 +2,7 @@ package rarenet
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ func chunkAll(t *testing.T, input string, auditdLog bool, lim chunkLimits) []chu
 		if err != nil {
 			t.Fatal(err)
 		}
+		ch.data = bytes.Clone(ch.data) // a view of the reader's buffer until the next call
 		out = append(out, ch)
 	}
 }

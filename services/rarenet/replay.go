@@ -289,6 +289,7 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 			return 0, &inputError{fmt.Errorf("%s:1: %w", name, err)}
 		}
 	}
+	var enc rawdata.Encoder // the message gets a copy: chunks are views of the reader's buffer
 	send := func(ch chunk) error {
 		if o.Progress != nil {
 			o.Progress.Add(int64(len(ch.data)+len(ch.long)) + 1)
@@ -306,7 +307,7 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 			m = dl.Msg(stream.DLQSubject(DriverStage))
 		} else {
 			m = nats.NewMsg(subject)
-			rawdata.Compress(m, ch.data)
+			enc.Compress(m, ch.data)
 			m.Header.Set(control.HeaderSource, name)
 			m.Header.Set(control.HeaderLine, strconv.FormatInt(ch.first, 10))
 			if o.id != "" {
@@ -351,7 +352,8 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 // messages of many documents, each on one line: the line it starts on, the lines between
 // documents left blank, so that ingest numbers each document's line right. A document that
 // starts on the line of the one before (the hits of a _search response on one line) starts
-// a new message, which names that line. It returns the number of lines read.
+// a new message, which names that line. It returns the number of lines read. A chunk's data
+// is reused once send returns: send copies what it keeps.
 func sendDocs(br *bufio.Reader, name string, limits chunkLimits, send func(chunk) error) (int64, error) {
 	var ch chunk
 	var last int64
@@ -361,7 +363,7 @@ func sendDocs(br *bufio.Reader, name string, limits chunkLimits, send func(chunk
 			return nil
 		}
 		c := ch
-		ch = chunk{}
+		ch = chunk{data: c.data[:0]} // send copies what it publishes
 		sendErr = send(c)
 		return sendErr
 	}

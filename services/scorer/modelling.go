@@ -60,6 +60,8 @@ type modelling struct {
 	announced int64
 	records   int64
 	dirty     bool
+	// raw decompresses closes into one buffer: decoding copies every string out of it.
+	raw rawdata.Decoder
 }
 
 // newModelling restores the model from its checkpoint, for the replica holding l.
@@ -108,7 +110,7 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 
 func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
 	var pc PartitionClose
-	if err := decodeClose(msg, &pc); err != nil || pc.Partition < 0 || pc.Partition >= len(m.closed) {
+	if err := decodeClose(&m.raw, msg, &pc); err != nil || pc.Partition < 0 || pc.Partition >= len(m.closed) {
 		reason := fmt.Sprintf("bucket summary on %s: not a partition close of one of %d partitions", msg.Subject(), len(m.closed))
 		if err != nil {
 			reason = "undecodable bucket summary: " + err.Error()
@@ -137,8 +139,8 @@ func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
 
 // decodeClose decodes a partition close: msgpack as the aggregators write it, or JSON as
 // scorers before msgpack did (a stream may still hold their closes after an upgrade).
-func decodeClose(msg jetstream.Msg, pc *PartitionClose) error {
-	data, err := rawdata.Data(msg.Headers(), msg.Data())
+func decodeClose(raw *rawdata.Decoder, msg jetstream.Msg, pc *PartitionClose) error {
+	data, err := raw.Data(msg.Headers(), msg.Data())
 	if err != nil {
 		return err
 	}

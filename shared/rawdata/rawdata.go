@@ -13,6 +13,7 @@
 package rawdata
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -57,10 +58,53 @@ func Compress(m *nats.Msg, data []byte) {
 	m.Header.Set(control.HeaderCompression, control.CompressionS2)
 }
 
+// Encoder is Compress for a publisher that reuses its input buffer: the message gets bytes of
+// its own (the compressed data, or a copy of data), never data itself, and the encoder's
+// scratch space is kept for the next message. A replay compresses every block it reads, and
+// allocating s2.MaxEncodedLen for each one was more than the input's size again in garbage.
+// An Encoder is not safe for concurrent use.
+type Encoder struct{ scratch []byte }
+
+// Compress sets m's data to a copy of data, compressed when that pays, and marks it so.
+func (e *Encoder) Compress(m *nats.Msg, data []byte) {
+	if len(data) < MinCompress {
+		m.Data = bytes.Clone(data)
+		return
+	}
+	if n := s2.MaxEncodedLen(len(data)); cap(e.scratch) < n {
+		e.scratch = make([]byte, n)
+	}
+	enc := s2.Encode(e.scratch[:cap(e.scratch)], data)
+	if len(enc) >= len(data) {
+		m.Data = bytes.Clone(data)
+		return
+	}
+	m.Data = bytes.Clone(enc)
+	if m.Header == nil {
+		m.Header = nats.Header{}
+	}
+	m.Header.Set(control.HeaderCompression, control.CompressionS2)
+}
+
+// Decoder is Data with a buffer it reuses: what it returns is valid until its next call. An
+// ingest that is done with a message's text once the message is handled decompresses every
+// message into the same memory. A Decoder is not safe for concurrent use.
+type Decoder struct{ buf []byte }
+
+// Data is Data, decompressing into the decoder's buffer.
+func (d *Decoder) Data(h nats.Header, data []byte) ([]byte, error) {
+	return decode(h, data, &d.buf)
+}
+
 // Data returns a raw message's data as text: data itself when h names no compression, or
 // a new slice the caller owns. It fails on an unknown compression, corrupt data or data that
 // would decompress past MaxDecoded, saying which.
 func Data(h nats.Header, data []byte) ([]byte, error) {
+	return decode(h, data, nil)
+}
+
+// decode is Data, into *buf when buf is not nil (grown as needed).
+func decode(h nats.Header, data []byte, buf *[]byte) ([]byte, error) {
 	switch c := h.Get(control.HeaderCompression); c {
 	case "":
 		return data, nil
@@ -72,7 +116,16 @@ func Data(h nats.Header, data []byte) ([]byte, error) {
 		if n > MaxDecoded {
 			return nil, fmt.Errorf("%s %s: %w", control.HeaderCompression, c, ErrTooLarge)
 		}
-		out, err := s2.Decode(make([]byte, n), data)
+		var dst []byte
+		if buf != nil {
+			if cap(*buf) < n {
+				*buf = make([]byte, n)
+			}
+			dst = (*buf)[:n]
+		} else {
+			dst = make([]byte, n)
+		}
+		out, err := s2.Decode(dst, data)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", control.HeaderCompression, c, ErrCorrupt)
 		}

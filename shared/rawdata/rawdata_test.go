@@ -3,6 +3,7 @@ package rawdata
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -74,4 +75,38 @@ func FuzzData(f *testing.F) {
 			t.Fatalf("%d bytes out", len(out))
 		}
 	})
+}
+
+// TestEncoderDecoderReuse checks the buffer-reusing pair: each message owns its bytes (the
+// input and the encoder's scratch are overwritten after), and a decoder's output is right for
+// each message in turn, from one buffer.
+func TestEncoderDecoderReuse(t *testing.T) {
+	var enc Encoder
+	var dec Decoder
+	in := make([]byte, 0, 64<<10)
+	var msgs []*nats.Msg
+	var want [][]byte
+	for i, n := range []int{10, 100 << 10, 5000, 40 << 10, 0} { // growing and shrinking
+		in = in[:0]
+		for len(in) < n {
+			in = fmt.Appendf(in, `{"n":%d,"process":{"name":"curl"}}`+"\n", i)
+		}
+		in = in[:n]
+		m := nats.NewMsg("rarenet.raw.ecs")
+		enc.Compress(m, in)
+		if len(in) > 0 && len(m.Data) > 0 && &m.Data[0] == &in[0] {
+			t.Fatalf("%d bytes: the message shares the input's memory", n)
+		}
+		msgs, want = append(msgs, m), append(want, bytes.Clone(in))
+		clear(in) // the caller reuses its buffer
+	}
+	for i, m := range msgs {
+		got, err := dec.Data(m.Header, m.Data)
+		if err != nil || !bytes.Equal(got, want[i]) {
+			t.Errorf("message %d (%d bytes): decoded %d bytes, %v", i, len(want[i]), len(got), err)
+		}
+	}
+	if _, err := dec.Data(nats.Header{control.HeaderCompression: {control.CompressionS2}}, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}); !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a corrupt message: %v, want a refusal", err)
+	}
 }
