@@ -378,7 +378,10 @@ type Matcher struct {
 	terms    []ipTerm // for a leaf on an ip field, its values parsed
 	ipLeaf   bool
 	wildcard bool
-	last     lastAddr // the address parsed last: events of a batch share theirs
+	// last is the address parsed last, shared by every ip leaf of the compiled query: the
+	// leaves of one field (a datafeed's list of addresses to leave out) read the same text,
+	// and events of a batch share theirs, so most events parse it once or not at all.
+	last *lastAddr
 }
 
 // lastAddr remembers the last text parsed as an address.
@@ -407,19 +410,21 @@ type ipTerm struct {
 }
 
 // Compile returns the query's Matcher. It reads q, which must not change afterwards.
-func (q *Query) Compile() *Matcher {
-	m := &Matcher{q: q, need: q.MinShould}
+func (q *Query) Compile() *Matcher { return q.compile(&lastAddr{}) }
+
+func (q *Query) compile(last *lastAddr) *Matcher {
+	m := &Matcher{q: q, need: q.MinShould, last: last}
 	if m.need == 0 && len(q.Must) == 0 && len(q.Should) > 0 {
 		m.need = 1
 	}
 	for i := range q.Must {
-		m.must = append(m.must, *q.Must[i].Compile())
+		m.must = append(m.must, *q.Must[i].compile(last))
 	}
 	for i := range q.Should {
-		m.should = append(m.should, *q.Should[i].Compile())
+		m.should = append(m.should, *q.Should[i].compile(last))
 	}
 	for i := range q.MustNot {
-		m.mustNot = append(m.mustNot, *q.MustNot[i].Compile())
+		m.mustNot = append(m.mustNot, *q.MustNot[i].compile(last))
 	}
 	if q.leaf != "" && ipFields[q.Field] && !q.Exists && q.Wildcard == "" {
 		m.ipLeaf = true
