@@ -186,18 +186,30 @@ func TestMaxConcurrent(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	url := "http://" + s.Addr().String()
 	// A request whose body never ends holds the only slot.
-	pr, pw := io.Pipe()
+	var pw *io.PipeWriter
 	slow := make(chan int, 1)
-	go func() {
-		res, err := http.Post(url+EventsPath, "application/x-ndjson", pr)
-		if err != nil {
-			slow <- 0
-			return
-		}
-		res.Body.Close()
-		slow <- res.StatusCode
-	}()
-	pw.Write([]byte(ecsLine + "\n"))
+	startSlow := func() {
+		var pr *io.PipeReader
+		pr, pw = io.Pipe()
+		go func() {
+			res, err := http.Post(url+EventsPath, "application/x-ndjson", pr)
+			if err != nil {
+				slow <- 0
+				return
+			}
+			res.Body.Close()
+			slow <- res.StatusCode
+		}()
+		pw.Write([]byte(ecsLine + "\n"))
+	}
+	// turnedAway counts the requests refused as busy: a probe below that holds the slot at the
+	// moment the slow request comes makes it one of them.
+	turnedAway := func() int64 {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.requests[requestKey{Anonymous, http.StatusServiceUnavailable}]
+	}
+	startSlow()
 	deadline := time.Now().Add(10 * time.Second)
 	code := 0
 	var res *http.Response
@@ -209,6 +221,18 @@ func TestMaxConcurrent(t *testing.T) {
 		res.Body.Close()
 		if code = res.StatusCode; code == http.StatusServiceUnavailable {
 			break
+		}
+		if turnedAway() > 0 {
+			// The slow request came while this probe held the slot: it tries again.
+			pw.Close()
+			if c := <-slow; c != http.StatusServiceUnavailable {
+				t.Fatalf("the slow request, turned away: %d, want 503", c)
+			}
+			st.mu.Lock()
+			clear(st.requests)
+			st.mu.Unlock()
+			startSlow()
+			continue
 		}
 		time.Sleep(20 * time.Millisecond) // the slow request has not reached the handler yet
 	}
