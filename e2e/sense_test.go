@@ -25,6 +25,7 @@ import (
 	"github.com/rarenet/rarenet/services/rarenet"
 	"github.com/rarenet/rarenet/services/scorer"
 	"github.com/rarenet/rarenet/services/windower"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -261,7 +262,7 @@ func waitSensed(t *testing.T, sub *nats.Subscription, name string, n int) {
 		if !strings.HasPrefix(m.Header.Get("Rarenet-Source"), "sense:") {
 			continue
 		}
-		sc := bufio.NewScanner(bytes.NewReader(m.Data))
+		sc := bufio.NewScanner(strings.NewReader(natstest.RawText(t, m.Header, m.Data)))
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), want) {

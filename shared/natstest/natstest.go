@@ -13,6 +13,7 @@ import (
 
 	"github.com/rarenet/rarenet/shared/natsembed"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -61,4 +62,15 @@ func (s *Server) Pipeline(t testing.TB, partitions int) {
 	if err := stream.Ensure(s.Ctx, s.JS, stream.Config{Partitions: partitions, Replicas: 1, Memory: true}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// RawText is the text of a raw input message as ingest reads it: decompressed when its
+// publisher compressed it (rawdata). It fails the test on data that does not decompress.
+func RawText(t testing.TB, h nats.Header, data []byte) string {
+	t.Helper()
+	text, err := rawdata.Data(h, data)
+	if err != nil {
+		t.Fatalf("raw message: %v", err)
+	}
+	return string(text)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -221,7 +222,7 @@ func findStored(t *testing.T, ctx context.Context, js jetstream.JetStream, subst
 		if m.Subject != stream.RawSubject("ecs") || m.Header.Get(control.HeaderSource) != "collect:netns-test" {
 			t.Fatalf("message on %s from %q, want rarenet.raw.ecs from collect:netns-test", m.Subject, m.Header.Get(control.HeaderSource))
 		}
-		for l := range strings.SplitSeq(string(m.Data), "\n") {
+		for l := range strings.SplitSeq(natstest.RawText(t, m.Header, m.Data), "\n") {
 			if strings.Contains(l, substr) {
 				return l, true
 			}

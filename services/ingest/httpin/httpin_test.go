@@ -19,6 +19,7 @@ import (
 
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -67,7 +68,7 @@ func stored(t *testing.T, ctx context.Context, js jetstream.JetStream) []string 
 		}
 		var line int
 		fmt.Sscan(m.Header.Get(control.HeaderLine), &line)
-		for _, l := range strings.Split(string(m.Data), "\n") {
+		for _, l := range strings.Split(natstest.RawText(t, m.Header, m.Data), "\n") {
 			out = append(out, fmt.Sprintf("%s %s:%d %s", m.Subject, m.Header.Get(control.HeaderSource), line, l))
 			line++
 		}

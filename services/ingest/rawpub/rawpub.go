@@ -14,6 +14,7 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/services/ingest/format/formats"
 	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -43,10 +44,13 @@ func Subject(formatName, sourceName string) string {
 	return stream.RawSubject(formatName) + "." + sourceName
 }
 
-// BoundMessage is Message on the subject naming sourceName (see Subject).
+// BoundMessage is Message on the subject naming sourceName (see Subject). The data of a
+// message of many lines is compressed (rawdata): every copy the server makes of it (into the
+// stream and its replicas, to disk, out to ingest) then moves several times fewer bytes, which
+// costs less CPU than compressing does. The message keeps data itself when it is not.
 func BoundMessage(formatName, sourceName, source string, firstLine int64, data []byte) *nats.Msg {
 	m := nats.NewMsg(Subject(formatName, sourceName))
-	m.Data = data
+	rawdata.Compress(m, data)
 	m.Header.Set(control.HeaderSource, source)
 	m.Header.Set(control.HeaderLine, strconv.FormatInt(firstLine, 10))
 	return m

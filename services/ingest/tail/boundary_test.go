@@ -10,6 +10,7 @@ import (
 
 	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -46,7 +47,7 @@ func messages(t *testing.T, js jetstream.JetStream) [][]string {
 		if m.Header.Get(control.HeaderLine) == "" {
 			t.Fatalf("message %d without its first line", seq)
 		}
-		out = append(out, strings.Split(string(m.Data), "\n"))
+		out = append(out, strings.Split(natstest.RawText(t, m.Header, m.Data), "\n"))
 	}
 	return out
 }

@@ -48,7 +48,7 @@ func stored(t *testing.T, ctx context.Context, js jetstream.JetStream) []string 
 		if _, err := fmt.Sscan(m.Header.Get(control.HeaderLine), &line); err != nil {
 			t.Fatalf("message %d: %s %q: %v", seq, control.HeaderLine, m.Header.Get(control.HeaderLine), err)
 		}
-		for _, l := range strings.Split(string(m.Data), "\n") {
+		for _, l := range strings.Split(natstest.RawText(t, m.Header, m.Data), "\n") {
 			out = append(out, fmt.Sprintf("%s %s:%d %s", m.Subject, filepath.Base(src), line, l))
 			line++
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/collect"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -117,7 +118,7 @@ func docsOf(t *testing.T, js jetstream.JetStream, pid int) []published {
 		if m.Subject != stream.RawSubject("ecs") || !strings.HasPrefix(m.Header.Get(control.HeaderSource), "sense:") {
 			t.Fatalf("message on %s from %q, want rarenet.raw.ecs from sense:<host>", m.Subject, m.Header.Get(control.HeaderSource))
 		}
-		for l := range strings.SplitSeq(string(m.Data), "\n") {
+		for l := range strings.SplitSeq(natstest.RawText(t, m.Header, m.Data), "\n") {
 			if !strings.Contains(l, want) {
 				continue
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -77,7 +78,7 @@ func TestSendPublishesNumberedChunks(t *testing.T) {
 		if m.Subject != "rarenet.raw.ecs" || m.Header.Get(control.HeaderSource) != "sense:h1" || m.Header.Get(control.HeaderLine) != fmt.Sprint(next) {
 			t.Fatalf("message %d: %s %v, want line %d", seq, m.Subject, m.Header, next)
 		}
-		got := strings.Split(string(m.Data), "\n")
+		got := strings.Split(natstest.RawText(t, m.Header, m.Data), "\n")
 		if got[0] != fmt.Sprintf(`{"n":%d}`, next) {
 			t.Fatalf("message %d starts with %s, want line %d", seq, got[0], next)
 		}

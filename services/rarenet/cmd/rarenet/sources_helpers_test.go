@@ -40,7 +40,7 @@ func rawLines(t *testing.T, ctx context.Context, js jetstream.JetStream) []strin
 			t.Fatal(err)
 		}
 		first := m.Header.Get(control.HeaderSource) + ":" + m.Header.Get(control.HeaderLine)
-		for i, l := range strings.Split(string(m.Data), "\n") {
+		for i, l := range strings.Split(natstest.RawText(t, m.Header, m.Data), "\n") {
 			prefix := m.Subject + " " + first
 			if i > 0 {
 				prefix = m.Subject + " +" // only the first line's number is in the headers
