@@ -175,8 +175,16 @@ func buildHistory(e *Entry, f *Fleet, hosts []string, k int64, span time.Duratio
 			first := msTime(s.First)
 			hh.New, hh.FirstSeen, hh.ActiveBuckets = false, &first, s.bucketsBefore(k)
 		}
+		hh.FirstSources, hh.NewSources = hostSources(e, f, name, k)
 		h.Hosts = append(h.Hosts, hh)
 	}
+	sources, _ := e.sourcesBefore(k)
+	for _, src := range sources {
+		if src != unvouched {
+			h.Sources = append(h.Sources, src)
+		}
+	}
+	h.OnlySource = onlySource(e, f, k)
 	return h
 }
 
@@ -210,6 +218,7 @@ func buildWhy(r *record.Record, c *record.Context, hosts []string) *record.Why {
 		default:
 			facts = append(facts, "first seen "+h.FirstSeen.Format(timeLayout)+", last "+h.LastSeen.Format(timeLayout))
 		}
+		facts = append(facts, sourceFacts(h, r.Timestamp)...)
 		facts = append(facts, fmt.Sprintf("%d of %d hosts", h.HostCount, h.FleetHostCount))
 	} else {
 		w.Buckets = max(r.Explanation.BucketsModelled-1, 0)

@@ -61,6 +61,11 @@ type Entry struct {
 	// on that host) began, as bucket indexes (bucket start / span): the evidence of a job
 	// that recurs on its hosts at any time of day. Only the enhanced profile keeps them.
 	Runs map[string][]int64 `json:"runs,omitempty"`
+	// Sources are the authenticated sources that reported the process, the earliest first
+	// seen kept ("" for unvouched input, once it has any: sources.go); FirstSources, per host
+	// of Hosts, the sources of its first bucket there. Absent for unvouched input.
+	Sources      map[string]*Seen    `json:"sources,omitempty"`
+	FirstSources map[string][]string `json:"first_sources,omitempty"`
 }
 
 // Fleet is what the history knows of the whole fleet: the buckets it covers and its hosts.
@@ -69,6 +74,11 @@ type Fleet struct {
 	First  int64            `json:"first"`
 	Last   int64            `json:"last"`
 	Hosts  map[string]*Seen `json:"hosts,omitempty"`
+	// Sources are the sources that reported the fleet ("" for unvouched input), and
+	// HostSources, per host of Hosts, when each authenticated source first reported it
+	// (bucket start): sources.go.
+	Sources     map[string]*Seen            `json:"sources,omitempty"`
+	HostSources map[string]map[string]int64 `json:"host_sources,omitempty"`
 }
 
 // observation is one value of one bucket summary; runs says to keep each host's runs.
@@ -129,6 +139,7 @@ func (e *Entry) apply(o observation) {
 	}
 	e.IPs = see(e.IPs, ips, o.bucket, maxIPs)
 	e.Ports = see(e.Ports, ports, o.bucket, maxPorts)
+	e.addSources(o)
 }
 
 // addRuns starts a run on each host of o that was not active in the bucket before (read
@@ -206,6 +217,7 @@ func (f *Fleet) apply(o observation) {
 		s.First, s.Last = min(s.First, o.bucket), max(s.Last, o.bucket)
 	}
 	trim(f.Hosts, maxFleetHosts)
+	f.addSources(o)
 }
 
 // trim keeps the limit most recently seen items of m (ties by name, for determinism).

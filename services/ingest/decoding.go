@@ -46,7 +46,14 @@ type Decoding struct {
 	// hosts, when set, holds the host patterns the events decoded now must match: those of
 	// the source named in the raw subject (SetHosts).
 	hosts *tokens.Entry
+	// authSource, when set, is the source that vouched for the lines decoded now: the one
+	// the raw subject names (SetAuthSource).
+	authSource string
 }
+
+// SetAuthSource stamps the events decoded from now on with the source that vouched for
+// them (event.Origin.AuthSource; "" for none).
+func (d *Decoding) SetAuthSource(name string) { d.authSource = name }
 
 // SetHosts binds the lines decoded from now on to e's host patterns (nil: any host); an
 // event of another host is rejected, wrapping ErrForeignHost.
@@ -172,6 +179,7 @@ func (d *Decoding) emit(out Output, name string) format.Emit {
 			out.Reject(r)
 			return
 		}
+		r.Event.Origin.AuthSource = d.authSource
 		if d.hosts != nil && !d.hosts.AllowsHost(r.Event.Host.Name) {
 			r.Err = foreignHost(d.hosts, r.Event.Host.Name)
 			out.Reject(r)

@@ -288,6 +288,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	// source's host patterns, or dead-letters the message whole.
 	formatName, source, bound := s.bindSource(formatName, source, line, msg.Data())
 	defer s.dec.SetHosts(nil)
+	defer s.dec.SetAuthSource("")
 	var data []byte
 	if bound {
 		var err error

@@ -99,6 +99,7 @@ func (s *Service) parallel(name, source string, line int64, data []byte) bool {
 		line += int64(bytes.Count(part, []byte{'\n'})) + 1
 		w.out.reset()
 		w.dec.SetHosts(s.dec.hosts)
+		w.dec.SetAuthSource(s.dec.authSource)
 		last := i == len(parts)-1
 		wg.Go(func() { w.decode(resolved, source, last) })
 	}

@@ -29,13 +29,17 @@ func foreignHost(e *tokens.Entry, host string) error {
 // bindSource reads the source a raw subject names after its format (rarenet.raw.<format>.<source>:
 // the NATS accounts let each source publish only on subjects naming it). The lines are then
 // that source's, whatever their header says, and bound to its host patterns in the token file
-// (--http-tokens); with no such entry they are all dead-lettered (ok false). A subject without
-// a source (rarenet.raw.<format>) leaves everything as it was.
+// (--http-tokens); with no such entry they are all dead-lettered (ok false). Their events
+// carry the source as authenticated (Origin.AuthSource): the subject is the one thing about a
+// raw message that the NATS accounts bind, and the HTTP input publishes a token's lines on
+// its name's subject too. A subject without a source (rarenet.raw.<format>) leaves
+// everything as it was.
 func (s *Service) bindSource(subjectTail, source string, line int64, data []byte) (formatName, boundSource string, ok bool) {
 	formatName, named, found := strings.Cut(subjectTail, ".")
 	if !found || named == "" {
 		return subjectTail, source, true
 	}
+	s.dec.SetAuthSource(named)
 	if s.tokens == nil {
 		return formatName, named, true
 	}

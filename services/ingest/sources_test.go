@@ -58,9 +58,11 @@ func TestBoundSources(t *testing.T) {
 	publish("rarenet.raw.ecs.stranger", "s", ev("web-1", "nc"))
 	publish("rarenet.raw.auto.collector", "c", ev("db-7", "wget"))
 	publish("rarenet.raw.ecs", "legacy.ndjson", ev("db-1", "perl"))
+	// A header naming a source proves nothing: anyone who may publish raw input may write it.
+	publish("rarenet.raw.ecs", "web-shipper-2", ev("web-9", "nmap"))
 
 	got := map[string]string{}
-	for len(got) < 3 {
+	for len(got) < 4 {
 		m, err := eventsSub.NextMsg(10 * time.Second)
 		if err != nil {
 			t.Fatalf("events so far %v: %v", got, err)
@@ -73,10 +75,11 @@ func TestBoundSources(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range evs {
-			got[e.Process.Name] = e.Host.Name + " from " + e.Origin.Source
+			got[e.Process.Name] = e.Host.Name + " from " + e.Origin.Source + ", vouched for by " + e.Origin.AuthSource
 		}
 	}
-	want := map[string]string{"curl": "web-1 from web-shipper-2", "wget": "db-7 from collector", "perl": "db-1 from legacy.ndjson"}
+	want := map[string]string{"curl": "web-1 from web-shipper-2, vouched for by web-shipper-2", "wget": "db-7 from collector, vouched for by collector",
+		"perl": "db-1 from legacy.ndjson, vouched for by ", "nmap": "web-9 from web-shipper-2, vouched for by "}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("event of %s: %q, want %q", k, got[k], v)
@@ -99,8 +102,8 @@ func TestBoundSources(t *testing.T) {
 	if r := reasons["stranger"]; !strings.Contains(r, `names source "stranger", which is not in `+tokenPath) || !strings.Contains(r, `"nc"`) {
 		t.Errorf("the dead letter of the unknown source: %q", r)
 	}
-	if st := svc.Stats().Snapshot(); st.Rejected != 2 || st.Accepted != 3 {
-		t.Errorf("stats %+v, want 3 accepted and 2 rejected", st)
+	if st := svc.Stats().Snapshot(); st.Rejected != 2 || st.Accepted != 4 {
+		t.Errorf("stats %+v, want 4 accepted and 2 rejected", st)
 	}
 	if !errors.Is(foreignHost(&tokens.Entry{Name: "x"}, ""), ErrForeignHost) {
 		t.Error("foreignHost does not wrap ErrForeignHost")

@@ -20,6 +20,9 @@ const (
 	// maxHostDestKeys bounds, per process and host, the destination keys a bucket keeps for
 	// the new-destination detector (hosts are bounded as host.name influencers are).
 	maxHostDestKeys = 16
+	// maxHostSources bounds the (host, authenticated source) pairs of a value in a bucket:
+	// every host of the host.name influencer with up to two sources each.
+	maxHostSources = 2 * maxInfluenceValues
 )
 
 // bucket gathers one 15-minute bucket of events, per by-field value.
@@ -49,6 +52,12 @@ type valueAgg struct {
 	// hostUsers holds, per host, the users the process ran as (new-destination detector
 	// only; pairusers.go).
 	hostUsers map[string]map[string]struct{}
+	// sourced counts the events an authenticated source vouched for, and hostSources holds
+	// their smallest (host, source) pairs: which source reported the process where, for the
+	// enricher's history (poisoning: a value whose history one source alone wrote). Made
+	// only for such events, so other input costs nothing.
+	sourced     int64
+	hostSources map[record.HostSource]struct{}
 }
 
 func newBucket(k int64) *bucket { return &bucket{start: k, values: map[string]*valueAgg{}} }
@@ -112,6 +121,30 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
 		a.addHostDest(ev, b.granularity)
 		a.addHostUser(ev.Host.Name, user)
 	}
+	if src := ev.Origin.AuthSource; src != "" {
+		a.sourced++
+		if a.hostSources == nil {
+			a.hostSources = map[record.HostSource]struct{}{}
+		}
+		keepSmallest(a.hostSources, record.HostSource{Host: ev.Host.Name, Source: src}, maxHostSources, compareHostSource)
+	}
+}
+
+func compareHostSource(x, y record.HostSource) int {
+	return cmp.Or(strings.Compare(x.Host, y.Host), strings.Compare(x.Source, y.Source))
+}
+
+// hostSourceList returns the (host, source) pairs sorted by host, then source.
+func (a *valueAgg) hostSourceList() []record.HostSource {
+	if len(a.hostSources) == 0 {
+		return nil
+	}
+	out := make([]record.HostSource, 0, len(a.hostSources))
+	for hs := range a.hostSources {
+		out = append(out, hs)
+	}
+	slices.SortFunc(out, compareHostSource)
+	return out
 }
 
 // addHostDest keeps ev's destination under its host and key: the smallest endpoint per key,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/record"
 )
 
 // TestSummaryIsIndependentOfArrivalOrder feeds one bucket's events in many orders, with more
@@ -21,6 +22,9 @@ func TestSummaryIsIndependentOfArrivalOrder(t *testing.T) {
 		e.User.Name = fmt.Sprintf("user-%03d", i%150)
 		e.Destination = event.Endpoint{IP: fmt.Sprintf("10.0.%d.%d", i/200, i%200), Port: 443 + i%3}
 		e.Origin = event.Origin{Source: "f", Line: int64(i + 1)}
+		if i%4 != 0 {
+			e.Origin.AuthSource = fmt.Sprintf("shipper-%d", i%4)
+		}
 		evs = append(evs, e)
 	}
 	job := DefaultJob()
@@ -44,9 +48,10 @@ func TestSummaryIsIndependentOfArrivalOrder(t *testing.T) {
 			}
 			v := s.Values[0]
 			if len(v.Examples) != maxExamples || v.Examples[0].Source != "f:1" || len(v.Users) != maxUsers || len(v.Destinations) != maxDestinations ||
-				len(v.HostDestinations) != maxInfluenceValues {
-				t.Fatalf("bounds not applied as expected: %d examples (first %s), %d users, %d destinations, %d host destinations",
-					len(v.Examples), v.Examples[0].Source, len(v.Users), len(v.Destinations), len(v.HostDestinations))
+				len(v.HostDestinations) != maxInfluenceValues || v.Sourced != 225 || len(v.HostSources) != maxHostSources ||
+				v.HostSources[0] != (record.HostSource{Host: "host-001", Source: "shipper-1"}) {
+				t.Fatalf("bounds not applied as expected: %d examples (first %s), %d users, %d destinations, %d host destinations, %d sourced events in %d host sources (first %+v)",
+					len(v.Examples), v.Examples[0].Source, len(v.Users), len(v.Destinations), len(v.HostDestinations), v.Sourced, len(v.HostSources), v.HostSources[:min(1, len(v.HostSources))])
 			}
 		} else if string(got) != want {
 			t.Fatalf("order %d gives another summary", round)

@@ -51,6 +51,10 @@ type ValueSummary struct {
 	HostDestinations []HostDestination `json:"host_destinations,omitempty"`
 	// HostUsers are the users per host (enhanced profile only), sorted by host, then user.
 	HostUsers []HostUser `json:"host_users,omitempty"`
+	// Sourced and HostSources are record.ValueSummary's SourcedEvents and HostSources, for
+	// the enricher's history: which authenticated sources reported the value on which hosts.
+	Sourced     int64               `json:"sourced,omitempty"`
+	HostSources []record.HostSource `json:"host_sources,omitempty"`
 }
 
 // HostDestination is one destination key a process used on a host in a bucket, as the
@@ -83,7 +87,8 @@ func (b *bucket) summary(influencers []string) BucketSummary {
 		}
 		slices.SortFunc(dests, compareEndpoint)
 		s.Values = append(s.Values, ValueSummary{Value: v, Count: a.count, Influencers: a.influencerList(influencers),
-			Examples: a.examples, Users: users, Destinations: dests, HostDestinations: a.hostDestList(), HostUsers: a.hostUserList()})
+			Examples: a.examples, Users: users, Destinations: dests, HostDestinations: a.hostDestList(), HostUsers: a.hostUserList(),
+			Sourced: a.sourced, HostSources: a.hostSourceList()})
 	}
 	return s
 }
@@ -128,7 +133,8 @@ func bucketSummaries(job Job, k int64, values []ValueSummary) []record.BucketSum
 		sum := record.BucketSummary{ResultType: record.ResultTypeBucketSummary, JobID: job.ID, Timestamp: start,
 			BucketSpan: int64(job.BucketSpan / time.Second), Values: make([]record.ValueSummary, n)}
 		for i, v := range values[:n] {
-			vs := record.ValueSummary{Value: v.Value, EventCount: v.Count, Users: v.Users, Destinations: v.Destinations}
+			vs := record.ValueSummary{Value: v.Value, EventCount: v.Count, Users: v.Users, Destinations: v.Destinations,
+				SourcedEvents: v.Sourced, HostSources: v.HostSources}
 			for _, inf := range v.Influencers {
 				if inf.FieldName == "host.name" {
 					vs.Hosts = inf.FieldValues

@@ -481,8 +481,8 @@ func (z *PartitionClose) Msgsize() (s int) {
 func (z *ValueSummary) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(8)
-	var zb0001Mask uint8 /* 8 bits */
+	zb0001Len := uint32(10)
+	var zb0001Mask uint16 /* 10 bits */
 	_ = zb0001Mask
 	if z.Influencers == nil {
 		zb0001Len--
@@ -507,6 +507,14 @@ func (z *ValueSummary) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.HostUsers == nil {
 		zb0001Len--
 		zb0001Mask |= 0x80
+	}
+	if z.Sourced == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x100
+	}
+	if z.HostSources == nil {
+		zb0001Len--
+		zb0001Mask |= 0x200
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -607,6 +615,23 @@ func (z *ValueSummary) MarshalMsg(b []byte) (o []byte, err error) {
 				// string "user"
 				o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
 				o = msgp.AppendString(o, z.HostUsers[za0006].User)
+			}
+		}
+		if (zb0001Mask & 0x100) == 0 { // if not omitted
+			// string "sourced"
+			o = append(o, 0xa7, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x64)
+			o = msgp.AppendInt64(o, z.Sourced)
+		}
+		if (zb0001Mask & 0x200) == 0 { // if not omitted
+			// string "host_sources"
+			o = append(o, 0xac, 0x68, 0x6f, 0x73, 0x74, 0x5f, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.HostSources)))
+			for za0007 := range z.HostSources {
+				o, err = z.HostSources[za0007].MarshalMsg(o)
+				if err != nil {
+					err = msgp.WrapError(err, "HostSources", za0007)
+					return
+				}
 			}
 		}
 	}
@@ -821,6 +846,31 @@ func (z *ValueSummary) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
+		case "sourced":
+			z.Sourced, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Sourced")
+				return
+			}
+		case "host_sources":
+			var zb0010 uint32
+			zb0010, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "HostSources")
+				return
+			}
+			if cap(z.HostSources) >= int(zb0010) {
+				z.HostSources = (z.HostSources)[:zb0010]
+			} else {
+				z.HostSources = make([]record.HostSource, zb0010)
+			}
+			for za0007 := range z.HostSources {
+				bts, err = z.HostSources[za0007].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "HostSources", za0007)
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -858,6 +908,10 @@ func (z *ValueSummary) Msgsize() (s int) {
 	s += 11 + msgp.ArrayHeaderSize
 	for za0006 := range z.HostUsers {
 		s += 1 + 5 + msgp.StringPrefixSize + len(z.HostUsers[za0006].Host) + 5 + msgp.StringPrefixSize + len(z.HostUsers[za0006].User)
+	}
+	s += 8 + msgp.Int64Size + 13 + msgp.ArrayHeaderSize
+	for za0007 := range z.HostSources {
+		s += z.HostSources[za0007].Msgsize()
 	}
 	return
 }

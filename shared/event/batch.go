@@ -3,6 +3,7 @@ package event
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file batch.go -o batch_gen.go -tests=false -io=false
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,8 +11,9 @@ import (
 	"time"
 )
 
-// BatchVersion is the layout of Batch that this code writes and reads.
-const BatchVersion = 1
+// BatchVersion is the layout of Batch that this code writes; it reads version 1 too (the
+// layout before OriginAuthSource, which a stream may still hold after an upgrade).
+const BatchVersion = 2
 
 // ErrBatch is wrapped by every error of a message that is not a valid event batch.
 var ErrBatch = errors.New("event: not a valid event batch")
@@ -62,6 +64,9 @@ type Batch struct {
 	OriginSource                                           []uint32
 	OriginLine                                             []int64
 	OriginFormat, OriginFiltered                           []uint32
+	// OriginAuthSource (version 2) is empty when no event of the batch has an authenticated
+	// source, which is most input: it then costs one byte.
+	OriginAuthSource []uint32
 }
 
 // Len is the number of events in the batch.
@@ -74,7 +79,10 @@ type BatchBuilder struct {
 	strings map[string]uint32
 	lists   map[string]uint32
 	key     []byte
-	last    [30]lastValue // per string or list column
+	last    [31]lastValue // per string or list column
+	// authed says an event of the batch has an authenticated source: OriginAuthSource is
+	// written only then.
+	authed bool
 }
 
 // Len is the number of events added since the last Reset.
@@ -92,6 +100,7 @@ func (bb *BatchBuilder) Reset() {
 	}
 	clear(bb.strings)
 	clear(bb.lists)
+	bb.authed = false
 	for i := range bb.last {
 		bb.last[i] = lastValue{list: bb.last[i].list[:0]} // no index: the tables start again
 	}
@@ -139,6 +148,10 @@ func (bb *BatchBuilder) Add(ev *Event) {
 	b.OriginLine = append(b.OriginLine, ev.Origin.Line)
 	b.OriginFormat = append(b.OriginFormat, bb.cached(&c[28], ev.Origin.Format))
 	b.OriginFiltered = append(b.OriginFiltered, bb.cached(&c[29], ev.Origin.Filtered))
+	b.OriginAuthSource = append(b.OriginAuthSource, bb.cached(&c[30], ev.Origin.AuthSource))
+	if ev.Origin.AuthSource != "" {
+		bb.authed = true
+	}
 }
 
 // lastValue is a column's previous string (or list) and its index: consecutive events share
@@ -216,7 +229,15 @@ func (c *lastValue) remember(vs []string, i uint32) {
 // AppendMsg appends the batch's msgpack encoding to dst.
 func (bb *BatchBuilder) AppendMsg(dst []byte) ([]byte, error) {
 	bb.b.Version = BatchVersion
-	return bb.b.MarshalMsg(dst)
+	if bb.authed {
+		return bb.b.MarshalMsg(dst)
+	}
+	// No event has an authenticated source: the column goes out empty.
+	col := bb.b.OriginAuthSource
+	bb.b.OriginAuthSource = col[:0]
+	out, err := bb.b.MarshalMsg(dst)
+	bb.b.OriginAuthSource = col
+	return out, err
 }
 
 // stringColumns are the columns of string and list indexes, for Reset and validation.
@@ -225,7 +246,7 @@ func (b *Batch) stringColumns() []*[]uint32 {
 		&b.HostName, &b.HostID, &b.OSType, &b.OSFamily, &b.ProcessName, &b.Executable, &b.Title,
 		&b.WorkingDirectory, &b.UserName, &b.UserID, &b.SourceIP, &b.SourcePath, &b.DestinationIP,
 		&b.DestinationPath, &b.NetworkType, &b.Transport, &b.Direction, &b.Family, &b.OriginSource,
-		&b.OriginFormat, &b.OriginFiltered, &b.Category, &b.Type, &b.Args}
+		&b.OriginFormat, &b.OriginFiltered, &b.OriginAuthSource, &b.Category, &b.Type, &b.Args}
 }
 
 // listColumns is how many of stringColumns, at their end, refer to lists.
@@ -238,8 +259,8 @@ func (b *Batch) intColumns() []*[]int64 {
 // validate checks that every column has one entry per event and every index points into
 // its table, so that reading the batch cannot go out of bounds.
 func (b *Batch) validate() error {
-	if b.Version != BatchVersion {
-		return fmt.Errorf("%w: layout version %d, this scorer reads %d", ErrBatch, b.Version, BatchVersion)
+	if b.Version != 1 && b.Version != BatchVersion {
+		return fmt.Errorf("%w: layout version %d, this scorer reads 1 to %d", ErrBatch, b.Version, BatchVersion)
 	}
 	n := b.Len()
 	for _, col := range b.intColumns() {
@@ -298,7 +319,14 @@ type BatchReader struct {
 	strs   []string
 	lists  [][]string
 	intern map[string]string
+	v1     []byte // a version 1 batch, made a version 2 one (upgrade)
 }
+
+// The msgpack array headers of a version 1 batch (41 columns) and of a version 2 one (42).
+var (
+	headerV1 = []byte{0xdc, 0x00, 41}
+	headerV2 = []byte{0xdc, 0x00, 42}
+)
 
 // internBound bounds the strings a BatchReader remembers across batches: past it the table
 // starts again, so memory stays bounded whatever the variety of the input.
@@ -306,12 +334,25 @@ const internBound = 1 << 16
 
 // Decode reads a batch's msgpack encoding. The events it holds are then read with Event.
 func (r *BatchReader) Decode(data []byte) error {
+	if bytes.HasPrefix(data, headerV1) {
+		// A version 1 batch lacks the last column: it reads as version 2 with that column
+		// empty (an empty msgpack array) after its own.
+		r.v1 = append(append(append(r.v1[:0], headerV2...), data[len(headerV1):]...), 0x90)
+		data = r.v1
+	}
 	rest, err := r.b.UnmarshalMsg(data)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBatch, err)
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("%w: %d bytes after the batch", ErrBatch, len(rest))
+	}
+	if n := r.b.Len(); len(r.b.OriginAuthSource) == 0 && n > 0 {
+		// Written empty: no event has an authenticated source. The column's memory is kept
+		// from batch to batch, as every other column's.
+		col := slices.Grow(r.b.OriginAuthSource[:0], n)[:n]
+		clear(col)
+		r.b.OriginAuthSource = col
 	}
 	if err := r.b.validate(); err != nil {
 		return err
@@ -369,7 +410,7 @@ func (r *BatchReader) Event(i int, ev *Event) {
 		Network: Network{Type: s[b.NetworkType[i]], Transport: s[b.Transport[i]], Direction: s[b.Direction[i]],
 			Family: s[b.Family[i]]},
 		Origin: Origin{Source: s[b.OriginSource[i]], Line: b.OriginLine[i], Format: s[b.OriginFormat[i]],
-			Filtered: s[b.OriginFiltered[i]]},
+			Filtered: s[b.OriginFiltered[i]], AuthSource: s[b.OriginAuthSource[i]]},
 	}
 }
 
@@ -452,5 +493,6 @@ func (bb *BatchBuilder) Append(other *BatchBuilder) {
 	for c := range di {
 		*di[c] = append(*di[c], *si[c]...)
 	}
+	bb.authed = bb.authed || other.authed
 	// The last values of bb's columns still hold: Append added no string they name anew.
 }

@@ -14,8 +14,8 @@ const (
 // MarshalMsg implements msgp.Marshaler
 func (z *Batch) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 41
-	o = append(o, 0xdc, 0x0, 0x29)
+	// array header, size 42
+	o = append(o, 0xdc, 0x0, 0x2a)
 	o = msgp.AppendUint8(o, z.Version)
 	o = msgp.AppendBytes(o, z.Strings)
 	o = msgp.AppendArrayHeader(o, uint32(len(z.Ends)))
@@ -174,6 +174,10 @@ func (z *Batch) MarshalMsg(b []byte) (o []byte, err error) {
 	for za0039 := range z.OriginFiltered {
 		o = msgp.AppendUint32(o, z.OriginFiltered[za0039])
 	}
+	o = msgp.AppendArrayHeader(o, uint32(len(z.OriginAuthSource)))
+	for za0040 := range z.OriginAuthSource {
+		o = msgp.AppendUint32(o, z.OriginAuthSource[za0040])
+	}
 	return
 }
 
@@ -185,8 +189,8 @@ func (z *Batch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
-	if zb0001 != 41 {
-		err = msgp.ArrayError{Wanted: 41, Got: zb0001}
+	if zb0001 != 42 {
+		err = msgp.ArrayError{Wanted: 42, Got: zb0001}
 		return
 	}
 	z.Version, bts, err = msgp.ReadUint8Bytes(bts)
@@ -1073,13 +1077,35 @@ func (z *Batch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 	}
+	var zb0042 uint32
+	zb0042, bts, err = msgp.ReadArrayHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "OriginAuthSource")
+		return
+	}
+	if zb0042 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
+		return
+	}
+	if cap(z.OriginAuthSource) >= int(zb0042) {
+		z.OriginAuthSource = (z.OriginAuthSource)[:zb0042]
+	} else {
+		z.OriginAuthSource = make([]uint32, zb0042)
+	}
+	for za0040 := range z.OriginAuthSource {
+		z.OriginAuthSource[za0040], bts, err = msgp.ReadUint32Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "OriginAuthSource", za0040)
+			return
+		}
+	}
 	o = bts
 	return
 }
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Batch) Msgsize() (s int) {
-	s = 3 + msgp.Uint8Size + msgp.BytesPrefixSize + len(z.Strings) + msgp.ArrayHeaderSize + (len(z.Ends) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.ListEnds) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.ListItems) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Time) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.Kind) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Category) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Type) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Action) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Outcome) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Module) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Dataset) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.AgentType) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.HostName) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.HostID) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OSType) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OSFamily) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.ProcessName) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.PID) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.ParentPID) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.Executable) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Args) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Title) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.WorkingDirectory) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.UserName) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.UserID) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.SourceIP) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.SourcePort) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.SourcePath) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.DestinationIP) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.DestinationPort) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.DestinationPath) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.NetworkType) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Transport) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Direction) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Family) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OriginSource) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OriginLine) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.OriginFormat) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OriginFiltered) * (msgp.Uint32Size))
+	s = 3 + msgp.Uint8Size + msgp.BytesPrefixSize + len(z.Strings) + msgp.ArrayHeaderSize + (len(z.Ends) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.ListEnds) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.ListItems) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Time) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.Kind) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Category) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Type) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Action) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Outcome) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Module) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Dataset) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.AgentType) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.HostName) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.HostID) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OSType) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OSFamily) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.ProcessName) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.PID) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.ParentPID) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.Executable) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Args) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Title) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.WorkingDirectory) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.UserName) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.UserID) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.SourceIP) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.SourcePort) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.SourcePath) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.DestinationIP) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.DestinationPort) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.DestinationPath) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.NetworkType) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Transport) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Direction) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.Family) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OriginSource) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OriginLine) * (msgp.Int64Size)) + msgp.ArrayHeaderSize + (len(z.OriginFormat) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OriginFiltered) * (msgp.Uint32Size)) + msgp.ArrayHeaderSize + (len(z.OriginAuthSource) * (msgp.Uint32Size))
 	return
 }
 

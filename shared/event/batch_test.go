@@ -27,13 +27,53 @@ func sampleEvents() []*Event {
 	same := full.Clone()
 	same.Timestamp = t0.Add(time.Millisecond)
 	same.Origin.Line = 23
+	// Posted with a token: its source vouched for.
+	bound := full.Clone()
+	bound.Origin = Origin{Source: "web-shipper-2", Line: 3, Format: "ecs", AuthSource: "web-shipper-2"}
 	unix := &Event{Timestamp: t0.Add(-time.Hour), Event: Meta{Category: []string{"network"}},
 		Process: Process{Name: "master"}, Destination: Endpoint{Path: "public/pickup"}, Network: Network{Family: "unix"},
 		Origin: Origin{Filtered: "not network activity"}}
 	empty := &Event{Timestamp: time.Unix(0, 0).UTC()}
 	// Strings that differ only past a shared prefix, and arguments with a NUL byte in them.
 	odd := &Event{Timestamp: t0, Process: Process{Name: "cur", Args: []string{"a\x00b", ""}}, User: User{Name: "curl"}}
-	return []*Event{full, same, unix, empty, odd}
+	return []*Event{full, bound, same, unix, empty, odd}
+}
+
+// TestBatchAuthSource checks that a batch none of whose events has an authenticated source
+// writes the column empty (one byte), and that a version 1 batch, which has no such column,
+// still reads.
+func TestBatchAuthSource(t *testing.T) {
+	var evs []*Event
+	for _, ev := range sampleEvents() {
+		if ev.Origin.AuthSource == "" {
+			evs = append(evs, ev)
+		}
+	}
+	data, err := EncodeBatch(evs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data[len(data)-1] != 0x90 {
+		t.Fatalf("the batch ends in %#x, want an empty array (0x90): the column written in full", data[len(data)-1])
+	}
+	// Version 1: 41 columns, the version byte 1.
+	v1 := append([]byte{0xdc, 0x00, 41, 1}, data[4:len(data)-1]...)
+	if data[3] != BatchVersion {
+		t.Fatalf("version byte %d, want %d", data[3], BatchVersion)
+	}
+	var r BatchReader
+	for name, b := range map[string][]byte{"version 2": data, "version 1": v1} {
+		if err := r.Decode(b); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i, want := range evs {
+			var got Event
+			r.Event(i, &got)
+			if !reflect.DeepEqual(&got, want) {
+				t.Errorf("%s event %d:\n got %+v\nwant %+v", name, i, got, *want)
+			}
+		}
+	}
 }
 
 func TestBatchRoundTrip(t *testing.T) {

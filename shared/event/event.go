@@ -104,6 +104,13 @@ type Origin struct {
 	Line     int64  `json:"line,omitempty"`
 	Format   string `json:"format,omitempty"`
 	Filtered string `json:"filtered,omitempty"`
+	// AuthSource is the source that vouched for the event: the name of the HTTP token it was
+	// posted with, or of the source its raw subject names (rarenet.raw.<format>.<source>, a
+	// subject the NATS accounts give to that source's user alone). Source says the same for
+	// such input, but any publisher may write any Source in a header; AuthSource is set only
+	// by ingest, from the subject. Empty for input that proves nothing of its sender (files
+	// replayed, rarenet.raw.<format>).
+	AuthSource string `json:"auth_source,omitempty"`
 }
 
 // Clone returns a deep copy of e: decoders reuse their events, so a receiver that keeps one

@@ -229,6 +229,13 @@ type History struct {
 	// Elsewhere, in the enhanced profile, is the process doing what it did on other hosts
 	// before: the same users, ports and networks.
 	Elsewhere *Elsewhere `json:"elsewhere,omitempty"`
+	// Sources are the authenticated sources (HTTP tokens, NATS sources bound to their
+	// subject) that reported the process before this bucket, earliest first; absent when
+	// none did. OnlySource is the one source of the whole of its history, when other
+	// sources (or input no source vouched for) report the fleet: a history one source alone
+	// wrote, which may be poisoned (docs/security.md, "Poisoning").
+	Sources    []string `json:"sources,omitempty"`
+	OnlySource string   `json:"only_source,omitempty"`
 }
 
 // Elsewhere is a process doing on the record's hosts what it did on other hosts before.
@@ -266,6 +273,12 @@ type HostHistory struct {
 	New           bool       `json:"new"`
 	FirstSeen     *time.Time `json:"first_seen,omitempty"`
 	ActiveBuckets int64      `json:"active_buckets"`
+	// FirstSources are the authenticated sources of the process's first bucket on the host
+	// (this bucket when it is new there); NewSources are those of them that had never
+	// reported the host before, which something else had reported: a source speaking for a
+	// host anew with a process new there.
+	FirstSources []string `json:"first_sources,omitempty"`
+	NewSources   []string `json:"new_sources,omitempty"`
 }
 
 // Schedule is a recognised period (hourly, daily, weekly, monthly, quarterly): the runs that

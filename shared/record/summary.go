@@ -36,6 +36,18 @@ type ValueSummary struct {
 	Hosts        []string   `json:"hosts,omitempty"`
 	Users        []string   `json:"users,omitempty"`
 	Destinations []Endpoint `json:"destinations,omitempty"`
+	// SourcedEvents counts the events an authenticated source vouched for (an HTTP token, or
+	// a raw subject naming its source: event Origin.AuthSource); HostSources are the hosts and
+	// sources of those events, the smallest pairs by host then source, bounded by the
+	// scorer. Both are empty for input no source vouched for.
+	SourcedEvents int64        `json:"sourced_events,omitempty"`
+	HostSources   []HostSource `json:"host_sources,omitempty"`
+}
+
+// HostSource is a host and an authenticated source that reported it.
+type HostSource struct {
+	Host   string `json:"host"`
+	Source string `json:"source"`
 }
 
 // Endpoint is an address and port.

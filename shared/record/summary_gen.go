@@ -470,6 +470,67 @@ func (z *Example) Msgsize() (s int) {
 }
 
 // MarshalMsg implements msgp.Marshaler
+func (z HostSource) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 2
+	// string "host"
+	o = append(o, 0x82, 0xa4, 0x68, 0x6f, 0x73, 0x74)
+	o = msgp.AppendString(o, z.Host)
+	// string "source"
+	o = append(o, 0xa6, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65)
+	o = msgp.AppendString(o, z.Source)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HostSource) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "host":
+			z.Host, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Host")
+				return
+			}
+		case "source":
+			z.Source, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Source")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z HostSource) Msgsize() (s int) {
+	s = 1 + 5 + msgp.StringPrefixSize + len(z.Host) + 7 + msgp.StringPrefixSize + len(z.Source)
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
 func (z *Influencer) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
@@ -578,8 +639,8 @@ func (z *Influencer) Msgsize() (s int) {
 func (z *ValueSummary) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(5)
-	var zb0001Mask uint8 /* 5 bits */
+	zb0001Len := uint32(7)
+	var zb0001Mask uint8 /* 7 bits */
 	_ = zb0001Mask
 	if z.Hosts == nil {
 		zb0001Len--
@@ -592,6 +653,14 @@ func (z *ValueSummary) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.Destinations == nil {
 		zb0001Len--
 		zb0001Mask |= 0x10
+	}
+	if z.SourcedEvents == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x20
+	}
+	if z.HostSources == nil {
+		zb0001Len--
+		zb0001Mask |= 0x40
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -647,6 +716,25 @@ func (z *ValueSummary) MarshalMsg(b []byte) (o []byte, err error) {
 						o = msgp.AppendInt(o, z.Destinations[za0003].Port)
 					}
 				}
+			}
+		}
+		if (zb0001Mask & 0x20) == 0 { // if not omitted
+			// string "sourced_events"
+			o = append(o, 0xae, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x64, 0x5f, 0x65, 0x76, 0x65, 0x6e, 0x74, 0x73)
+			o = msgp.AppendInt64(o, z.SourcedEvents)
+		}
+		if (zb0001Mask & 0x40) == 0 { // if not omitted
+			// string "host_sources"
+			o = append(o, 0xac, 0x68, 0x6f, 0x73, 0x74, 0x5f, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.HostSources)))
+			for za0004 := range z.HostSources {
+				// map header, size 2
+				// string "host"
+				o = append(o, 0x82, 0xa4, 0x68, 0x6f, 0x73, 0x74)
+				o = msgp.AppendString(o, z.HostSources[za0004].Host)
+				// string "source"
+				o = append(o, 0xa6, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65)
+				o = msgp.AppendString(o, z.HostSources[za0004].Source)
 			}
 		}
 	}
@@ -769,6 +857,60 @@ func (z *ValueSummary) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
+		case "sourced_events":
+			z.SourcedEvents, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SourcedEvents")
+				return
+			}
+		case "host_sources":
+			var zb0006 uint32
+			zb0006, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "HostSources")
+				return
+			}
+			if cap(z.HostSources) >= int(zb0006) {
+				z.HostSources = (z.HostSources)[:zb0006]
+			} else {
+				z.HostSources = make([]HostSource, zb0006)
+			}
+			for za0004 := range z.HostSources {
+				var zb0007 uint32
+				zb0007, bts, err = msgp.ReadMapHeaderBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "HostSources", za0004)
+					return
+				}
+				for zb0007 > 0 {
+					zb0007--
+					field, bts, err = msgp.ReadMapKeyZC(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "HostSources", za0004)
+						return
+					}
+					switch msgp.UnsafeString(field) {
+					case "host":
+						z.HostSources[za0004].Host, bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "HostSources", za0004, "Host")
+							return
+						}
+					case "source":
+						z.HostSources[za0004].Source, bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "HostSources", za0004, "Source")
+							return
+						}
+					default:
+						bts, err = msgp.Skip(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "HostSources", za0004)
+							return
+						}
+					}
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -794,6 +936,10 @@ func (z *ValueSummary) Msgsize() (s int) {
 	s += 13 + msgp.ArrayHeaderSize
 	for za0003 := range z.Destinations {
 		s += 1 + 3 + msgp.StringPrefixSize + len(z.Destinations[za0003].IP) + 5 + msgp.IntSize
+	}
+	s += 15 + msgp.Int64Size + 13 + msgp.ArrayHeaderSize
+	for za0004 := range z.HostSources {
+		s += 1 + 5 + msgp.StringPrefixSize + len(z.HostSources[za0004].Host) + 7 + msgp.StringPrefixSize + len(z.HostSources[za0004].Source)
 	}
 	return
 }

@@ -106,13 +106,13 @@ func TestTokens(t *testing.T) {
 	}
 	got := stored(t, ctx, js)
 	want := []string{
-		"rarenet.raw.ecs web-shipper-2:1 " + hostLine("web-1"),
-		"rarenet.raw.ecs web-shipper-2:2 " + hostLine("web-22"),
-		"rarenet.raw.auto collector:1 " + hostLine("db-1"),
-		"rarenet.raw.auto collector:2 not json at all",
+		"rarenet.raw.ecs.web-shipper-2 web-shipper-2:1 " + hostLine("web-1"),
+		"rarenet.raw.ecs.web-shipper-2 web-shipper-2:2 " + hostLine("web-22"),
+		"rarenet.raw.auto.collector collector:1 " + hostLine("db-1"),
+		"rarenet.raw.auto.collector collector:2 not json at all",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("stored\n%s\nwant the token's name as the source, whatever X-Rarenet-Source says:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		t.Errorf("stored\n%s\nwant the token's name as the source, whatever X-Rarenet-Source says, on the subject naming it:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for _, c := range []struct {
 		token string

@@ -54,7 +54,7 @@ func (h *Handler) documents(w http.ResponseWriter, r *http.Request, formatName, 
 		reply(w, http.StatusForbidden, 0, err.Error())
 		return 0
 	}
-	if err := h.publishDocs(r.Context(), formatName, source, r.Header.Get(HeaderIdemKey), docs); err != nil {
+	if err := h.publishDocs(r.Context(), formatName, boundName(entry), source, r.Header.Get(HeaderIdemKey), docs); err != nil {
 		h.log.Warn("publish failed", "source", source, "documents", len(docs), "err", err)
 		reply(w, http.StatusServiceUnavailable, 0, "not stored: "+err.Error())
 		return 0
@@ -79,8 +79,8 @@ func docLines(docs []doc) [][]byte {
 // publishDocs sends the documents in chunks, each on the line it starts on (blank lines
 // between, which ingest skips), and waits until JetStream stored every chunk. Documents that
 // share a line (a _search response on one line) go in chunks of their own, each naming the
-// line; the chunks' ids count them, so a retry's are the same.
-func (h *Handler) publishDocs(ctx context.Context, formatName, source, idemKey string, docs []doc) error {
+// line; the chunks' ids count them, so a retry's are the same. bound is as publish's.
+func (h *Handler) publishDocs(ctx context.Context, formatName, bound, source, idemKey string, docs []doc) error {
 	pub := natsutil.NewPublisher(h.js)
 	var c rawpub.Chunker
 	chunks := 0
@@ -94,7 +94,7 @@ func (h *Handler) publishDocs(ctx context.Context, formatName, source, idemKey s
 		if idemKey != "" {
 			id = "http:" + source + ":" + idemKey + ":doc" + strconv.Itoa(chunks)
 		}
-		return pub.Publish(rawpub.Message(formatName, source, ch.FirstLine, ch.Data), id)
+		return pub.Publish(rawpub.BoundMessage(formatName, bound, source, ch.FirstLine, ch.Data), id)
 	}
 	last := int64(0)
 	for _, d := range docs {

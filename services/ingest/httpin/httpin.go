@@ -253,7 +253,7 @@ func (h *Handler) store(w http.ResponseWriter, r *http.Request, entry *tokens.En
 		reply(w, http.StatusForbidden, 0, err.Error())
 		return 0
 	}
-	if err := h.publish(r.Context(), formatName, source, r.Header.Get(HeaderIdemKey), lines); err != nil {
+	if err := h.publish(r.Context(), formatName, boundName(entry), source, r.Header.Get(HeaderIdemKey), lines); err != nil {
 		h.log.Warn("publish failed", "source", source, "lines", n, "err", err)
 		reply(w, http.StatusServiceUnavailable, 0, "not stored: "+err.Error())
 		return 0
@@ -294,8 +294,20 @@ func tooLargeOr(err error, code int) int {
 	return code
 }
 
-// publish sends the lines in chunks and waits until JetStream stored every one.
-func (h *Handler) publish(ctx context.Context, formatName, source, idemKey string, lines [][]byte) error {
+// boundName is the source a request's lines are published as (rarenet.raw.<format>.<name>):
+// its token's name, or none without a token.
+func boundName(entry *tokens.Entry) string {
+	if entry == nil {
+		return ""
+	}
+	return entry.Name
+}
+
+// publish sends the lines in chunks and waits until JetStream stored every one. With a token
+// (bound, its name) they go on the subject naming the token's source, as a NATS source bound
+// to it would publish them: ingest then knows them authenticated (event Origin.AuthSource),
+// which a header set by any publisher could not tell.
+func (h *Handler) publish(ctx context.Context, formatName, bound, source, idemKey string, lines [][]byte) error {
 	pub := natsutil.NewPublisher(h.js)
 	c := rawpub.Chunker{Next: 1}
 	send := func() error {
@@ -307,7 +319,7 @@ func (h *Handler) publish(ctx context.Context, formatName, source, idemKey strin
 		if idemKey != "" {
 			id = "http:" + source + ":" + idemKey + ":" + strconv.FormatInt(ch.FirstLine, 10)
 		}
-		return pub.Publish(rawpub.Message(formatName, source, ch.FirstLine, ch.Data), id)
+		return pub.Publish(rawpub.BoundMessage(formatName, bound, source, ch.FirstLine, ch.Data), id)
 	}
 	for _, l := range lines {
 		if !c.Room(len(l)) {
