@@ -45,8 +45,14 @@ func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js}
 
 // Publish sends msg, with id as its Nats-Msg-Id for JetStream's de-duplication when id is not
 // empty.
+//
+// When the connection has as many unacknowledged publishes out as it allows (a stage that
+// publishes faster than a loaded server acknowledges: a windower's rule runs over a long gap
+// in the input, each with its status), Publish waits for acks for up to PublishAckTimeout,
+// where nats.go would give up after 200 ms and the stage would stop on a server that is only
+// slow.
 func (p *Publisher) Publish(msg *nats.Msg, id string) error {
-	var opts []jetstream.PublishOpt
+	opts := []jetstream.PublishOpt{jetstream.WithStallWait(PublishAckTimeout)}
 	if id != "" {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
