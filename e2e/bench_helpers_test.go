@@ -202,8 +202,12 @@ func sparseSpec(days int) history.Spec {
 
 // processRun is one finished child process.
 type processRun struct {
-	wall   time.Duration
-	maxRSS int64 // bytes, the child's peak resident set (rusage)
+	wall time.Duration
+	// maxRSS is the child's peak resident set in bytes, as wait4 reports it. Go starts
+	// children with vfork, and Linux then counts the parent's peak (this benchmark's, with
+	// its histories in memory) as the child's: an upper bound only. A replay reports its own
+	// (replayAllInOne).
+	maxRSS int64
 	stdout []byte
 }
 
@@ -236,19 +240,28 @@ func lastLines(s string, n int) string {
 
 // replayStats reads the JSON summary `rarenet replay --stats` wrote.
 func replayStats(b *testing.B, path string) (signals, accepted int64) {
+	st := readReplayStats(b, path)
+	return st.Signals, st.Accepted
+}
+
+// replayStatsFile is what the benchmarks read of `rarenet replay --stats`.
+type replayStatsFile struct {
+	Signals  int64 `json:"signals"`
+	Accepted int64 `json:"accepted"`
+	PeakRSS  int64 `json:"peak_rss_bytes"`
+}
+
+func readReplayStats(b *testing.B, path string) replayStatsFile {
 	b.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var st struct {
-		Signals  int64 `json:"signals"`
-		Accepted int64 `json:"accepted"`
-	}
+	var st replayStatsFile
 	if err := json.Unmarshal(raw, &st); err != nil {
 		b.Fatalf("--stats %s: %v", path, err)
 	}
-	return st.Signals, st.Accepted
+	return st
 }
 
 // countLines counts the signals (NDJSON lines) of an --out file.

@@ -123,6 +123,9 @@ type Stats struct {
 	Runs     int64   `json:"rule_runs"`
 	Seconds  float64 `json:"seconds"`
 	Replay   string  `json:"replay"`
+	// PeakRSS is the replaying process's peak resident memory in bytes, where the system
+	// tells it (Linux); set by the command, not by Replay.
+	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // Validate checks the options before anything is read or started: the format's name and that

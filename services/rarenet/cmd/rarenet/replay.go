@@ -120,6 +120,7 @@ func replayCmd(ctx context.Context, args []string) error {
 	}
 	defer stopProfiles()
 	report := func(st rarenet.Stats) error {
+		st.PeakRSS = peakRSS()
 		fmt.Fprintf(os.Stderr, "rarenet replay: %d lines, %d network events (%d filtered, %d rejected, %d late), %d records, %d signals in %.2fs\n",
 			st.Read, st.Accepted, st.Filtered, st.Rejected, st.Late, st.Records, st.Signals, st.Seconds)
 		if stats == "" {
