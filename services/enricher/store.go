@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/record"
 )
 
@@ -278,13 +279,13 @@ func (st *Store) sendAll(ctx context.Context, names []string) error {
 	}
 	var all []sent
 	send := func(key string, val any, rev uint64, done func(uint64)) error {
-		b, err := json.Marshal(val)
+		b, err := marshalHistory(val)
 		if err != nil {
 			return err
 		}
 		m := nats.NewMsg("$KV." + st.kv.Bucket() + "." + key)
 		m.Data = b
-		f, err := st.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(rev))
+		f, err := st.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithStallWait(natsutil.PublishAckTimeout))
 		if err != nil {
 			return fmt.Errorf("enricher: history put %s: %w", key, err)
 		}
@@ -322,7 +323,7 @@ const commitRetries = 5
 
 func commitSlot[T any](ctx context.Context, kv jetstream.KeyValue, key string, s *slot[T], apply func(*T, observation)) (*slot[T], error) {
 	for range commitRetries {
-		b, err := json.Marshal(s.val)
+		b, err := marshalHistory(s.val)
 		if err != nil {
 			return nil, err
 		}
