@@ -91,7 +91,7 @@ func (s *Service) work(ctx context.Context, kv jetstream.KeyValue, anomalies str
 	if s.onHandle != nil {
 		handle = func(ctx context.Context, msg jetstream.Msg) error {
 			err := s.handle(ctx, msg)
-			s.onHandle()
+			s.onHandle(ctx)
 			return err
 		}
 	}

@@ -126,10 +126,10 @@ type Service struct {
 
 	// Messages wait for what comes before them (order.go).
 	bar      *natsutil.Barrier
-	waiting  []*item       // in input order
-	held     natsutil.Held // their sequences, kept unacked
-	maxBatch int           // of the loop; 0: its default
-	onHandle func()        // tests: called after each message handled
+	waiting  []*item               // in input order
+	held     natsutil.Held         // their sequences, kept unacked
+	maxBatch int                   // of the loop; 0: its default
+	onHandle func(context.Context) // tests: called after each message handled
 	// Tests: shared makes every replica work at once, without the lease (as a holder that
 	// has not noticed a takeover does); noRelease stops like a crash, keeping the lease.
 	shared, noRelease bool
@@ -294,9 +294,15 @@ func (s *Service) summary(it *item, sum *record.BucketSummary, msg jetstream.Msg
 	return nil
 }
 
-// forward passes a marker on, adding the enricher's counters to an end of input. The
-// counters are this replica's: with several, each counts what it did.
-func (s *Service) forward(h nats.Header) error {
+// forward passes on the marker at stream sequence seq, adding the enricher's counters to an
+// end of input. The counters are this replica's: with several, each counts what it did.
+//
+// Its message id is the input's place in ANOMALIES (the stream's creation time and the
+// sequence): a marker published by a replica that stopped before acknowledging it (a crash, a
+// lost lease) comes again to another replica, which may have passed later records on by then
+// (their bucket's summaries were in the history); the second copy is then dropped as a
+// duplicate instead of landing after those records.
+func (s *Service) forward(h nats.Header, seq uint64) error {
 	out := nats.NewMsg(stream.EnrichedSubject)
 	out.Header = h
 	if out.Header.Get(control.HeaderKind) == control.KindEOF {
@@ -307,7 +313,7 @@ func (s *Service) forward(h nats.Header) error {
 		}
 		out.Header.Set(control.HeaderStatsPrefix+Stage, string(stats))
 	}
-	return s.pub.Publish(out, "")
+	return s.pub.Publish(out, "enricher-marker-"+s.hist.stream+"-"+strconv.FormatUint(seq, 10))
 }
 
 // enrichRecord enriches a record from the history and publishes it.

@@ -120,7 +120,7 @@ func runEnrichers(t *testing.T, msgs []*nats.Msg, run replicaRun) enrichedOut {
 		s.shared = run.shared
 		ctx, stop := context.WithCancel(ts.Ctx)
 		started := make(chan struct{})
-		s.onHandle = func() {
+		s.onHandle = func(ctx context.Context) {
 			c := handled[i].Add(1)
 			if i == 0 && c == 1 {
 				close(started)
@@ -140,6 +140,12 @@ func runEnrichers(t *testing.T, msgs []*nats.Msg, run replicaRun) enrichedOut {
 					t.Errorf("overwriting the lease: %v", err)
 				}
 				close(stolen)
+				// Stop here until the lease's loss is noticed: the message stays unacked.
+				select {
+				case <-ctx.Done():
+				case <-time.After(10 * time.Second):
+					t.Error("the first enricher never noticed that its lease was taken")
+				}
 			}
 		}
 		done := make(chan error, 1)
@@ -265,12 +271,19 @@ func TestEnricherCrashSurvivorFinishes(t *testing.T) {
 	compareEnriched(t, one, got)
 }
 
-// TestEnricherLeaseLostStandsBy takes the active enricher's lease away: it stands by, and
-// whichever replica takes the lease next goes on from the history and the messages it left.
+// TestEnricherLeaseLostStandsBy takes the active enricher's lease away right after it handled
+// a summary (the 9th message) or passed a watermark on (the 20th): it stops at once and stands
+// by, and whichever replica takes the lease next goes on from the history and the message it
+// left unacked, which comes again after the ack wait. The watermark is then published twice,
+// once after records of the next bucket: the second copy must be dropped.
 func TestEnricherLeaseLostStandsBy(t *testing.T) {
 	one := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 1})
-	got := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 2, stealAfter: 9})
-	compareEnriched(t, one, got)
+	for _, after := range []int{9, 20} {
+		t.Run(fmt.Sprintf("after %d", after), func(t *testing.T) {
+			got := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 2, stealAfter: after})
+			compareEnriched(t, one, got)
+		})
+	}
 }
 
 // TestWorkingReplicasMatchOneEnricher runs two enrichers at once, taking turns at the input,
