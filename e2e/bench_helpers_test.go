@@ -29,6 +29,8 @@ import (
 //	BENCH_DAYS=N           days of the large history (default 28: about a million events)
 //	BENCH_LIVE_STEP=20s    how long the live benchmark holds each rate
 //	BENCH_LIVE_RATES=a,b   the live benchmark's rates in events/s, in order
+//	BENCH_REPLICAS=a,b     the stages whose second replica BenchmarkReplayClusterReplicas
+//	                       measures (default all four), e.g. enricher
 const (
 	benchRounds      = 3
 	benchRepeatBelow = 30 * time.Second
@@ -48,12 +50,15 @@ type benchEnv struct {
 	sparseDays int
 	liveStep   time.Duration
 	liveRates  []int
+	// replicas are the stages (indexes of stageNames) given a second replica in
+	// BenchmarkReplayClusterReplicas.
+	replicas []int
 }
 
 func loadBenchEnv(b *testing.B) benchEnv {
 	b.Helper()
 	e := benchEnv{days: 28, sparseDays: 14, liveStep: 20 * time.Second,
-		liveRates: []int{10_000, 25_000, 50_000, 100_000, 150_000}}
+		liveRates: []int{10_000, 25_000, 50_000, 100_000, 150_000}, replicas: []int{0, 1, 2, 3}}
 	if os.Getenv("BENCH_QUICK") != "" {
 		e.quick = true
 		e.days, e.sparseDays, e.liveStep = 4, 3, 8*time.Second
@@ -82,6 +87,16 @@ func loadBenchEnv(b *testing.B) benchEnv {
 				b.Fatalf("BENCH_LIVE_RATES=%q: want events per second separated by commas, e.g. 10000,20000", s)
 			}
 			e.liveRates = append(e.liveRates, r)
+		}
+	}
+	if s := os.Getenv("BENCH_REPLICAS"); s != "" {
+		e.replicas = nil
+		for _, f := range strings.Split(s, ",") {
+			i := slices.Index(stageNames[:], strings.TrimSpace(f))
+			if i < 0 {
+				b.Fatalf("BENCH_REPLICAS=%q: want stage names separated by commas, among %s", s, strings.Join(stageNames[:], ", "))
+			}
+			e.replicas = append(e.replicas, i)
 		}
 	}
 	return e

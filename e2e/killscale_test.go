@@ -48,7 +48,7 @@ func TestReplicasSurviveKillsAtScale(t *testing.T) {
 	args := map[string][]string{
 		"ingest":   append(slices.Clone(common), "--ack-wait", "3s"),
 		"scorer":   append(slices.Clone(common), "--clock", "watermark", "--lease-ttl", "1s"),
-		"enricher": append(slices.Clone(common), "--ack-wait", "3s"),
+		"enricher": append(slices.Clone(common), "--ack-wait", "3s", "--lease-ttl", "1s"),
 		"windower": append(slices.Clone(common), "--clock", "watermark", "--lease-ttl", "1s"),
 	}
 	stages := []string{"ingest", "scorer", "enricher", "windower"}

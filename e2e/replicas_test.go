@@ -121,7 +121,7 @@ func TestReplicasSurviveKills(t *testing.T) {
 	// production (seconds of silence are not a death there).
 	ingestArgs := append(slices.Clone(common), "--ack-wait", "3s")
 	scorerArgs := append(slices.Clone(common), "--clock", "watermark", "--lease-ttl", "1s")
-	enricherArgs := append(slices.Clone(common), "--ack-wait", "3s")
+	enricherArgs := append(slices.Clone(common), "--ack-wait", "3s", "--lease-ttl", "1s")
 	windowerArgs := append(slices.Clone(common), "--clock", "watermark", "--lease-ttl", "1s")
 	type replicas struct{ first, second *proc }
 	startTwo := func(name string, args []string, firstReady string) replicas {

@@ -9,10 +9,12 @@
 // the anomalies subject before each bucket's records: the enricher folds them into the KV
 // bucket stream.HistoryBucket, which replicas share, and reads it as of each record's bucket.
 //
-// Replicas share one durable consumer. A summary is applied only once every message before it
-// is done, a record is enriched only once every summary of its bucket is in the history, and a
-// marker is passed on only once every message before it is done, whichever replica had them
-// (see order.go and docs/pipeline.md, "Markers"): the output is that of one enricher.
+// Replicas share one durable consumer, but only the one holding the lease consumes it; the
+// others stand by (active.go). Should two work at once, a summary is applied only once every
+// message before it is done, a record is enriched only once every summary of its bucket is in
+// the history, and a marker is passed on only once every message before it is done, whichever
+// replica had them (see order.go and docs/pipeline.md, "Markers"): the output is that of one
+// enricher.
 package enricher
 
 import (
@@ -32,6 +34,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
@@ -63,6 +66,9 @@ type Config struct {
 	// AckWait is how long the consumer waits for a replica's ack before delivering a message
 	// again, to any replica: how long a dead replica's messages wait (0: natsutil.DefaultAckWait).
 	AckWait time.Duration
+	// LeaseTTL is how long a silent active enricher keeps its lease before a standby takes
+	// over (0: lease.DefaultTTL).
+	LeaseTTL time.Duration
 }
 
 // RegisterFlags registers the stage's flags on fs.
@@ -78,6 +84,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.RDNSConfig.CacheSize, "rdns-cache-size", def.CacheSize, "addresses kept in the reverse DNS cache")
 	fs.DurationVar(&c.RDNSConfig.TTL, "rdns-cache-ttl", def.TTL, "how long a reverse DNS answer is cached")
 	fs.DurationVar(&c.AckWait, "ack-wait", natsutil.DefaultAckWait, "how long an unacknowledged input message waits before it is delivered again, to any replica (the messages of a replica that died)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", lease.DefaultTTL, "a standby enricher takes over when the active one has not renewed its lease for this long")
 }
 
 // Validate checks the configuration.
@@ -93,8 +100,8 @@ func (c *Config) Validate() error {
 	if r.Timeout < 0 || r.Concurrency < 0 || r.CacheSize < 0 || r.TTL < 0 || r.FailureTTL < 0 {
 		return errors.New("enricher: reverse DNS bounds must not be negative")
 	}
-	if c.AckWait < 0 {
-		return errors.New("enricher: ack wait must not be negative")
+	if c.AckWait < 0 || c.LeaseTTL < 0 {
+		return errors.New("enricher: --ack-wait and --lease-ttl must not be negative")
 	}
 	return nil
 }
@@ -115,12 +122,17 @@ type Service struct {
 	hist  *Store
 	stats Stats
 
+	active atomic.Bool // holds the lease (active.go)
+
 	// Messages wait for what comes before them (order.go).
 	bar      *natsutil.Barrier
-	waiting  []*item       // in input order
-	held     natsutil.Held // their sequences, kept unacked
-	maxBatch int           // of the loop; 0: its default
-	onHandle func()        // tests: called after each message handled
+	waiting  []*item               // in input order
+	held     natsutil.Held         // their sequences, kept unacked
+	maxBatch int                   // of the loop; 0: its default
+	onHandle func(context.Context) // tests: called after each message handled
+	// Tests: shared makes every replica work at once, without the lease (as a holder that
+	// has not noticed a takeover does); noRelease stops like a crash, keeping the lease.
+	shared, noRelease bool
 }
 
 // New prepares the enricher on nc: it opens the GeoIP databases.
@@ -163,38 +175,26 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	return s.Run(ctx)
 }
 
-// Run consumes ANOMALIES until ctx is done. It creates the history bucket when missing, with
-// the storage and replicas of the ANOMALIES stream, and closes the GeoIP databases on return.
+// Run consumes ANOMALIES until ctx is done, whenever it holds the enricher's lease, and stands
+// by while another replica does (active.go). It creates the history bucket and the consumer
+// when missing, with the storage and replicas of the ANOMALIES stream, and closes the GeoIP
+// databases on return.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.geo.close()
 	kv, anomalies, err := s.historyBucket(ctx)
 	if err != nil {
 		return err
 	}
-	s.hist = NewStore(kv)
-	s.hist.Pipeline(s.js)
-	if s.cfg.ScheduleAware {
-		s.hist.KeepRuns()
-	}
-	s.hist.stream = anomalies
 	cons, err := natsutil.DurableConsumerAckWait(ctx, s.js, stream.Anomalies, stream.EnricherConsumer, s.cfg.AckWait)
 	if err != nil {
 		return err
 	}
-	s.bar = natsutil.NewBarrier(cons)
 	s.log.Info("started", "geoip_asn", s.cfg.GeoIPASN, "geoip_city", s.cfg.GeoIPCity, "geoip_dir", s.cfg.GeoIPDir, "rdns", s.cfg.RDNS)
 	s.geo.report(time.Now())
-	handle := s.handle
-	if s.onHandle != nil {
-		handle = func(ctx context.Context, msg jetstream.Msg) error {
-			err := s.handle(ctx, msg)
-			s.onHandle()
-			return err
-		}
+	if s.shared {
+		return s.work(ctx, kv, anomalies, cons)
 	}
-	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch, Idle: natsutil.BarrierIdle, Tick: s.geo.tick,
-		Throttle: natsutil.NewThrottle(s.js, stream.Enriched, stream.WindowerConsumer).Wait}
-	return loop.Run(ctx)
+	return s.standBy(ctx, kv, anomalies, cons)
 }
 
 // historyBucket opens the history bucket, and names the ANOMALIES stream (by its creation
@@ -294,9 +294,15 @@ func (s *Service) summary(it *item, sum *record.BucketSummary, msg jetstream.Msg
 	return nil
 }
 
-// forward passes a marker on, adding the enricher's counters to an end of input. The
-// counters are this replica's: with several, each counts what it did.
-func (s *Service) forward(h nats.Header) error {
+// forward passes on the marker at stream sequence seq, adding the enricher's counters to an
+// end of input. The counters are this replica's: with several, each counts what it did.
+//
+// Its message id is the input's place in ANOMALIES (the stream's creation time and the
+// sequence): a marker published by a replica that stopped before acknowledging it (a crash, a
+// lost lease) comes again to another replica, which may have passed later records on by then
+// (their bucket's summaries were in the history); the second copy is then dropped as a
+// duplicate instead of landing after those records.
+func (s *Service) forward(h nats.Header, seq uint64) error {
 	out := nats.NewMsg(stream.EnrichedSubject)
 	out.Header = h
 	if out.Header.Get(control.HeaderKind) == control.KindEOF {
@@ -307,7 +313,7 @@ func (s *Service) forward(h nats.Header) error {
 		}
 		out.Header.Set(control.HeaderStatsPrefix+Stage, string(stats))
 	}
-	return s.pub.Publish(out, "")
+	return s.pub.Publish(out, "enricher-marker-"+s.hist.stream+"-"+strconv.FormatUint(seq, 10))
 }
 
 // enrichRecord enriches a record from the history and publishes it.

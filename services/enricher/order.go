@@ -109,7 +109,7 @@ func (s *Service) ready(ctx context.Context, it *item) (bool, error) {
 func (s *Service) finish(ctx context.Context, it *item) error {
 	switch it.kind {
 	case itemMarker:
-		return s.forward(it.header)
+		return s.forward(it.header, it.seq)
 	case itemSummary:
 		s.stats.Summaries.Add(1)
 		return s.hist.ApplyAt(ctx, it.seq, it.sum)

@@ -81,9 +81,23 @@ func replicaAnomalies(t *testing.T, buckets int) []*nats.Msg {
 // the records of a bucket in any order), and the markers.
 type enrichedOut []string
 
-// runEnrichers runs n enrichers on one server over msgs (the first crashes after crashAfter
-// messages when crashAfter > 0) and reads ENRICHED once the input is all acked.
-func runEnrichers(t *testing.T, msgs []*nats.Msg, n, crashAfter int) enrichedOut {
+// replicaRun is how runEnrichers runs its enrichers.
+type replicaRun struct {
+	n int
+	// crashAfter > 0 crashes the first enricher after that many messages: it stops without
+	// committing, acking or giving its lease up.
+	crashAfter int
+	// stealAfter > 0 overwrites the lease, once the first enricher handled that many messages,
+	// as a replica that took it over would: the first must stand by.
+	stealAfter int
+	// shared runs every enricher at once, without the lease, as happens while a holder has not
+	// yet noticed that its lease was taken over: the rules of order.go alone keep the output.
+	shared bool
+}
+
+// runEnrichers runs enrichers on one server over msgs as run says and reads ENRICHED once the
+// input is all acked. With the lease, only the first works until it crashes or loses the lease.
+func runEnrichers(t *testing.T, msgs []*nats.Msg, run replicaRun) enrichedOut {
 	t.Helper()
 	ts := natstest.Start(t)
 	ts.Pipeline(t, 1)
@@ -93,36 +107,56 @@ func runEnrichers(t *testing.T, msgs []*nats.Msg, n, crashAfter int) enrichedOut
 		}
 	}
 	var handled [2]atomic.Int64
-	crashed := make(chan struct{})
-	for i := range n {
+	crashed, stolen := make(chan struct{}), make(chan struct{})
+	logs := make([]*syncBuffer, run.n)
+	for i := range run.n {
 		nc := ts.Conn(t, fmt.Sprintf("%s-%d", Stage, i))
-		s, err := New(Config{AckWait: time.Second}, nc, slog.New(slog.DiscardHandler))
+		logs[i] = &syncBuffer{}
+		s, err := New(Config{AckWait: time.Second, LeaseTTL: 200 * time.Millisecond}, nc, slog.New(slog.NewTextHandler(logs[i], nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.maxBatch = 1 // one message per pull, so the replicas take turns
+		s.maxBatch = 1 // one message per pull, so that working replicas take turns
+		s.shared = run.shared
 		ctx, stop := context.WithCancel(ts.Ctx)
 		started := make(chan struct{})
-		s.onHandle = func() {
+		s.onHandle = func(ctx context.Context) {
 			c := handled[i].Add(1)
 			if i == 0 && c == 1 {
 				close(started)
 			}
-			if i == 0 && c == int64(crashAfter) {
+			if i == 0 && c == int64(run.crashAfter) {
+				s.noRelease = true
 				stop() // a crash: nothing more is committed or acked
 				nc.Close()
 				close(crashed)
+			}
+			if i == 0 && c == int64(run.stealAfter) {
+				kv, err := ts.JS.KeyValue(ts.Ctx, stream.HistoryBucket)
+				if err == nil {
+					_, err = kv.Put(ts.Ctx, leaseKey, []byte(`{"holder":"a replica that took over"}`))
+				}
+				if err != nil {
+					t.Errorf("overwriting the lease: %v", err)
+				}
+				close(stolen)
+				// Stop here until the lease's loss is noticed: the message stays unacked.
+				select {
+				case <-ctx.Done():
+				case <-time.After(10 * time.Second):
+					t.Error("the first enricher never noticed that its lease was taken")
+				}
 			}
 		}
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
 		t.Cleanup(func() {
 			stop()
-			if err := <-done; err != nil && !(i == 0 && crashAfter > 0) {
+			if err := <-done; err != nil && !(i == 0 && run.crashAfter > 0) {
 				t.Errorf("enricher %d: %v", i, err)
 			}
 		})
-		if i == 0 && n > 1 {
+		if i == 0 && run.n > 1 {
 			<-started // the others start once the first holds input
 		}
 	}
@@ -144,17 +178,30 @@ func runEnrichers(t *testing.T, msgs []*nats.Msg, n, crashAfter int) enrichedOut
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if crashAfter > 0 {
+	for what, ch := range map[string]chan struct{}{"crash": crashed, "lose its lease": stolen} {
+		if run.crashAfter == 0 && what == "crash" || run.stealAfter == 0 && what == "lose its lease" {
+			continue
+		}
 		select {
-		case <-crashed:
+		case <-ch:
 		default:
-			t.Fatal("the enricher meant to crash never did")
+			t.Fatalf("the enricher meant to %s never did", what)
 		}
 	}
-	for i := range n {
-		if handled[i].Load() == 0 {
+	for i := range run.n {
+		// A standby works only once the first stopped working.
+		idle := !run.shared && i > 0 && run.crashAfter == 0 && run.stealAfter == 0
+		switch h := handled[i].Load(); {
+		case run.stealAfter > 0 && i > 0:
+			// Either replica may take the lease next.
+		case idle && h > 0:
+			t.Errorf("enricher %d handled %d messages while the first held the lease", i, h)
+		case !idle && h == 0:
 			t.Errorf("enricher %d handled nothing: the test did not share the input", i)
 		}
+	}
+	if run.stealAfter > 0 && !strings.Contains(logs[0].String(), "lease lost: standing by") {
+		t.Errorf("the first enricher never said it lost its lease; its log:\n%s", logs[0])
 	}
 	enriched, err := ts.JS.Stream(ts.Ctx, stream.Enriched)
 	if err != nil {
@@ -209,14 +256,47 @@ func compareEnriched(t *testing.T, one, got enrichedOut) {
 	}
 }
 
+// TestReplicasMatchOneEnricher runs two enrichers with the lease: the second stands by.
 func TestReplicasMatchOneEnricher(t *testing.T) {
-	one := runEnrichers(t, replicaAnomalies(t, 12), 1, 0)
-	two := runEnrichers(t, replicaAnomalies(t, 12), 2, 0)
+	one := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 1})
+	two := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 2})
 	compareEnriched(t, one, two)
 }
 
+// TestEnricherCrashSurvivorFinishes crashes the active enricher: the standby takes its lease
+// over, and the crashed one's messages once their ack wait passed.
 func TestEnricherCrashSurvivorFinishes(t *testing.T) {
-	one := runEnrichers(t, replicaAnomalies(t, 12), 1, 0)
-	got := runEnrichers(t, replicaAnomalies(t, 12), 2, 7)
+	one := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 1})
+	got := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 2, crashAfter: 7})
+	compareEnriched(t, one, got)
+}
+
+// TestEnricherLeaseLostStandsBy takes the active enricher's lease away right after it handled
+// a summary (the 9th message) or passed a watermark on (the 20th): it stops at once and stands
+// by, and whichever replica takes the lease next goes on from the history and the message it
+// left unacked, which comes again after the ack wait. The watermark is then published twice,
+// once after records of the next bucket: the second copy must be dropped.
+func TestEnricherLeaseLostStandsBy(t *testing.T) {
+	one := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 1})
+	for _, after := range []int{9, 20} {
+		t.Run(fmt.Sprintf("after %d", after), func(t *testing.T) {
+			got := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 2, stealAfter: after})
+			compareEnriched(t, one, got)
+		})
+	}
+}
+
+// TestWorkingReplicasMatchOneEnricher runs two enrichers at once, taking turns at the input,
+// as two holders do for a moment after a takeover: the rules of order.go keep the output.
+func TestWorkingReplicasMatchOneEnricher(t *testing.T) {
+	one := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 1})
+	two := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 2, shared: true})
+	compareEnriched(t, one, two)
+}
+
+// TestWorkingReplicasCrashSurvivorFinishes crashes one of two enrichers working at once.
+func TestWorkingReplicasCrashSurvivorFinishes(t *testing.T) {
+	one := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 1})
+	got := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 2, crashAfter: 7, shared: true})
 	compareEnriched(t, one, got)
 }

@@ -28,6 +28,12 @@ func main() {
 			m.Counter("records_total", "Anomaly records enriched and published (in and out).", st.Records.Load)
 			m.Counter("rejects_total", "Records rejected to the dead-letter stream.", st.Rejected.Load)
 			m.Counter("summaries_total", "Bucket summaries applied to the process history.", st.Summaries.Load)
+			m.Gauge("active", "1 while this enricher holds the lease and consumes; standbys report 0.", func() float64 {
+				if s.Active() {
+					return 1
+				}
+				return 0
+			})
 			if err := m.Register(newGeoIPAge(s)); err != nil {
 				return err
 			}

@@ -71,6 +71,7 @@ func finishOptions(c *cli.Command, o *rarenet.Options, common *service.Common, s
 	o.Ingest.AllowedLateness = o.Scorer.AllowedLateness
 	o.Enricher.AckWait = o.Ingest.AckWait   // --ack-wait, registered by ingest first
 	o.Windower.LeaseTTL = o.Scorer.LeaseTTL // --lease-ttl, registered by the scorer first
+	o.Enricher.LeaseTTL = o.Scorer.LeaseTTL
 	for _, validate := range []func() error{o.Ingest.Validate, o.Scorer.Validate, o.Enricher.Validate, o.Windower.Validate} {
 		if err := validate(); err != nil {
 			return c.Usagef("%w", err)
