@@ -274,7 +274,9 @@ func startStack(b *testing.B, bin string, counts stageCounts, live bool) *stack 
 		case stage == 0 && live:
 			port := freePort(b)
 			s.httpURLs = append(s.httpURLs, "http://127.0.0.1:"+strconv.Itoa(port))
-			a = append(a, "--http-listen", "127.0.0.1:"+strconv.Itoa(port))
+			// --http-rate 0: the benchmark measures the pipeline, not the per-token request
+			// limit (50 a second by default, all anonymous requests sharing one).
+			a = append(a, "--http-listen", "127.0.0.1:"+strconv.Itoa(port), "--http-rate", "0")
 		case (stage == 1 || stage == 3) && !live:
 			a = append(a, "--clock", "watermark")
 		}

@@ -224,7 +224,7 @@ func startLivePipeline(b *testing.B, bin string, cluster bool) *livePipeline {
 	}
 	port, httpPort := freePort(b), freePort(b)
 	p := start(b, filepath.Join(bin, "rarenet"), "run", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--http-listen", "127.0.0.1:"+strconv.Itoa(httpPort), "--data-dir", b.TempDir())
+		"--http-listen", "127.0.0.1:"+strconv.Itoa(httpPort), "--http-rate", "0", "--data-dir", b.TempDir()) // as the cluster's ingest
 	// It says where to publish once every stage runs.
 	waitOutput(b, p, "rarenet run: NATS on")
 	waitPort(b, port)
