@@ -15,7 +15,11 @@ import (
 // parent's memory in ru_maxrss, for itself and for whoever waits for it, so a replay started
 // by a process holding 800 MB reported 800 MB whatever it used. VmHWM belongs to the
 // process's own address space.
-func peakRSS() int64 {
+func peakRSS() int64 { return procStatusBytes("VmHWM:") }
+
+// procStatusBytes is a size field of /proc/self/status ("VmHWM:", "VmRSS:") in bytes, or 0
+// when it cannot be read.
+func procStatusBytes(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -23,7 +27,7 @@ func peakRSS() int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmHWM:")); ok {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte(field)); ok {
 			kb, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))), 10, 64)
 			if err != nil {
 				return 0
