@@ -208,16 +208,22 @@ func (f *Fleet) apply(o observation) {
 	if f.Hosts == nil {
 		f.Hosts = map[string]*Seen{}
 	}
-	for _, h := range o.value.Hosts {
-		s := f.Hosts[h]
-		if s == nil {
-			f.Hosts[h] = &Seen{First: o.bucket, Last: o.bucket, Buckets: 1}
-			continue
-		}
-		s.First, s.Last = min(s.First, o.bucket), max(s.Last, o.bucket)
-	}
+	widen(f.Hosts, o.value.Hosts, o.bucket)
 	trim(f.Hosts, maxFleetHosts)
 	f.addSources(o)
+}
+
+// widen records items as seen in bucket by widening each one's span, as the fleet keeps
+// them: no counts, so a bucket applied twice or out of order changes nothing.
+func widen(m map[string]*Seen, items []string, bucket int64) {
+	for _, it := range items {
+		s := m[it]
+		if s == nil {
+			m[it] = &Seen{First: bucket, Last: bucket, Buckets: 1}
+			continue
+		}
+		s.First, s.Last = min(s.First, bucket), max(s.Last, bucket)
+	}
 }
 
 // trim keeps the limit most recently seen items of m (ties by name, for determinism).

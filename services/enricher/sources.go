@@ -121,14 +121,7 @@ func (f *Fleet) addSources(o observation) {
 	if f.Sources == nil {
 		f.Sources = map[string]*Seen{}
 	}
-	for _, src := range sources {
-		s := f.Sources[src]
-		if s == nil {
-			f.Sources[src] = &Seen{First: o.bucket, Last: o.bucket, Buckets: 1}
-			continue
-		}
-		s.First, s.Last = min(s.First, o.bucket), max(s.Last, o.bucket)
-	}
+	widen(f.Sources, sources, o.bucket)
 	trim(f.Sources, maxFleetSources)
 	for _, hs := range o.value.HostSources {
 		if hs.Host == "" || f.Hosts[hs.Host] == nil {
