@@ -11,7 +11,6 @@ import (
 
 	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/services/ingest/rawpub"
-	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/tokens"
 )
 
@@ -81,47 +80,30 @@ func docLines(docs []doc) [][]byte {
 // share a line (a _search response on one line) go in chunks of their own, each naming the
 // line; the chunks' ids count them, so a retry's are the same. bound is as publish's.
 func (h *Handler) publishDocs(ctx context.Context, formatName, bound, source, idemKey string, docs []doc) error {
-	pub := natsutil.NewPublisher(h.js)
-	var c rawpub.Chunker
-	chunks := 0
-	send := func() error {
-		ch, ok := c.Take()
-		if !ok {
-			return nil
-		}
-		chunks++
-		id := ""
-		if idemKey != "" {
-			id = "http:" + source + ":" + idemKey + ":doc" + strconv.Itoa(chunks)
-		}
-		return pub.Publish(rawpub.BoundMessage(formatName, bound, source, ch.FirstLine, ch.Data), id)
-	}
+	s := h.newChunkSender(formatName, bound, source, idemKey, func(n int, _ rawpub.Chunk) string {
+		return "http:" + source + ":" + idemKey + ":doc" + strconv.Itoa(n)
+	})
 	last := int64(0)
 	for _, d := range docs {
 		gap := int(d.line - last - 1)
-		if c.Len() > 0 && (gap < 0 || !c.Room(gap+len(d.data))) {
-			if err := send(); err != nil {
+		if s.c.Len() > 0 && (gap < 0 || !s.c.Room(gap+len(d.data))) {
+			if err := s.send(); err != nil {
 				return err
 			}
 		}
-		if c.Len() == 0 {
-			c.Next = d.line
+		if s.c.Len() == 0 {
+			s.c.Next = d.line
 		} else {
 			for range gap {
-				c.Add(nil)
+				s.c.Add(nil)
 			}
 		}
 		last = d.line
-		if c.Add(d.data) {
-			if err := send(); err != nil {
+		if s.c.Add(d.data) {
+			if err := s.send(); err != nil {
 				return err
 			}
 		}
 	}
-	if err := send(); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.AckTimeout)
-	defer cancel()
-	return pub.Flush(ctx)
+	return s.finish(ctx)
 }

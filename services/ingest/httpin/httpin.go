@@ -308,37 +308,70 @@ func boundName(entry *tokens.Entry) string {
 // to it would publish them: ingest then knows them authenticated (event Origin.AuthSource),
 // which a header set by any publisher could not tell.
 func (h *Handler) publish(ctx context.Context, formatName, bound, source, idemKey string, lines [][]byte) error {
-	pub := natsutil.NewPublisher(h.js)
-	c := rawpub.Chunker{Next: 1}
-	send := func() error {
-		ch, ok := c.Take()
-		if !ok {
-			return nil
-		}
-		id := ""
-		if idemKey != "" {
-			id = "http:" + source + ":" + idemKey + ":" + strconv.FormatInt(ch.FirstLine, 10)
-		}
-		return pub.Publish(rawpub.BoundMessage(formatName, bound, source, ch.FirstLine, ch.Data), id)
-	}
+	s := h.newChunkSender(formatName, bound, source, idemKey, func(_ int, ch rawpub.Chunk) string {
+		return "http:" + source + ":" + idemKey + ":" + strconv.FormatInt(ch.FirstLine, 10)
+	})
+	s.c.Next = 1
 	for _, l := range lines {
-		if !c.Room(len(l)) {
-			if err := send(); err != nil {
+		if !s.c.Room(len(l)) {
+			if err := s.send(); err != nil {
 				return err
 			}
 		}
-		if c.Add(l) {
-			if err := send(); err != nil {
+		if s.c.Add(l) {
+			if err := s.send(); err != nil {
 				return err
 			}
 		}
 	}
-	if err := send(); err != nil {
+	return s.finish(ctx)
+}
+
+// chunkSender publishes a request's chunks (rawpub.Chunker) as raw messages and waits until
+// JetStream stored every one: what publish and publishDocs share.
+type chunkSender struct {
+	c                         rawpub.Chunker
+	pub                       *natsutil.Publisher
+	formatName, bound, source string
+	ackTimeout                time.Duration
+	// id names the nth chunk for JetStream's de-duplication; nil without an idempotency key.
+	id func(n int, ch rawpub.Chunk) string
+	n  int
+}
+
+// newChunkSender returns a sender of a request's chunks; id names them only with an
+// idempotency key.
+func (h *Handler) newChunkSender(formatName, bound, source, idemKey string, id func(int, rawpub.Chunk) string) *chunkSender {
+	if idemKey == "" {
+		id = nil
+	}
+	return &chunkSender{pub: natsutil.NewPublisher(h.js), formatName: formatName, bound: bound, source: source,
+		ackTimeout: h.cfg.AckTimeout, id: id}
+}
+
+// send publishes the chunk gathered so far, if any.
+func (s *chunkSender) send() error {
+	ch, ok := s.c.Take()
+	if !ok {
+		return nil
+	}
+	s.n++
+	id := ""
+	if s.id != nil {
+		id = s.id(s.n, ch)
+	}
+	return s.pub.Publish(rawpub.BoundMessage(s.formatName, s.bound, s.source, ch.FirstLine, ch.Data), id)
+}
+
+// finish sends the last chunk and waits, for at most the ack timeout, until every chunk is
+// stored.
+func (s *chunkSender) finish(ctx context.Context) error {
+	if err := s.send(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.AckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.ackTimeout)
 	defer cancel()
-	return pub.Flush(ctx)
+	return s.pub.Flush(ctx)
 }
 
 // splitLines splits body at newlines; a final newline ends the last line rather than
