@@ -161,15 +161,8 @@ func (a *valueAgg) addHostDest(ev *event.Event, granularity string) {
 	host := ev.Host.Name
 	keys := a.hostDests[host]
 	if keys == nil {
-		if len(a.hostDests) >= maxInfluenceValues {
-			largest := ""
-			for h := range a.hostDests {
-				largest = max(largest, h)
-			}
-			if host > largest {
-				return
-			}
-			delete(a.hostDests, largest)
+		if !roomFor(a.hostDests, host, maxInfluenceValues) {
+			return
 		}
 		keys = map[string]record.Endpoint{}
 		a.hostDests[host] = keys
@@ -182,17 +175,27 @@ func (a *valueAgg) addHostDest(ev *event.Event, granularity string) {
 		}
 		return
 	}
-	if len(keys) >= maxHostDestKeys {
-		largest := ""
-		for x := range keys {
-			largest = max(largest, x)
-		}
-		if k > largest {
-			return
-		}
-		delete(keys, largest)
+	if !roomFor(keys, k, maxHostDestKeys) {
+		return
 	}
 	keys[k] = ep
+}
+
+// roomFor reports whether key, not in m, may enter m, a map bounded to the limit smallest
+// keys: at once while there is room, else by dropping the largest key when key sorts before it.
+func roomFor[V any](m map[string]V, key string, limit int) bool {
+	if len(m) < limit {
+		return true
+	}
+	largest := ""
+	for k := range m {
+		largest = max(largest, k)
+	}
+	if key > largest {
+		return false
+	}
+	delete(m, largest)
+	return true
 }
 
 // keepSmallest adds v to a set bounded to limit items, keeping the smallest ones.

@@ -30,15 +30,8 @@ func (a *valueAgg) addHostUser(host, user string) {
 	}
 	users := a.hostUsers[host]
 	if users == nil {
-		if len(a.hostUsers) >= maxInfluenceValues {
-			largest := ""
-			for h := range a.hostUsers {
-				largest = max(largest, h)
-			}
-			if host > largest {
-				return
-			}
-			delete(a.hostUsers, largest)
+		if !roomFor(a.hostUsers, host, maxInfluenceValues) {
+			return
 		}
 		users = map[string]struct{}{}
 		a.hostUsers[host] = users
