@@ -123,9 +123,8 @@ func replayAllInOne(b *testing.B, bin string, h benchHistory, want *signalCount)
 	out, stats := filepath.Join(dir, "signals.ndjson"), filepath.Join(dir, "stats.json")
 	args := []string{"replay", "--out", out, "--stats", stats, h.path}
 	r := runProcess(b, filepath.Join(bin, "rarenet"), args...)
-	want.check(b, h, out, stats, "rarenet "+strings.Join(args, " "))
 	// The replay's own peak (VmHWM), not wait4's, which counts this process's memory too.
-	if st := readReplayStats(b, stats); st.PeakRSS > 0 {
+	if st := want.check(b, h, out, stats, "rarenet "+strings.Join(args, " ")); st.PeakRSS > 0 {
 		r.maxRSS = st.PeakRSS
 	}
 	return r
@@ -148,10 +147,11 @@ func onePerInjection(h benchHistory) *signalCount {
 func sameAsFirst() *signalCount { return &signalCount{n: -1} }
 
 // check fails the benchmark unless the replay wrote the expected signals, by its --stats and
-// its --out.
-func (w *signalCount) check(b *testing.B, h benchHistory, out, stats, command string) {
+// its --out, and returns the --stats it read.
+func (w *signalCount) check(b *testing.B, h benchHistory, out, stats, command string) replayStatsFile {
 	b.Helper()
-	signals, _ := replayStats(b, stats)
+	st := readReplayStats(b, stats)
+	signals := st.Signals
 	lines := countLines(b, out)
 	if w.n < 0 {
 		w.n, w.why = lines, "as many as the first replay: "+command
@@ -159,6 +159,7 @@ func (w *signalCount) check(b *testing.B, h benchHistory, out, stats, command st
 	if signals != int64(w.n) || lines != w.n {
 		b.Fatalf("%s: %d signals (%d lines in --out), want %d (%s); history %+v", command, signals, lines, w.n, w.why, h.spec)
 	}
+	return st
 }
 
 // startNATSServer starts a standalone nats-server with JetStream on a file store, for the

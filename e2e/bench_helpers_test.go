@@ -253,19 +253,13 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// replayStats reads the JSON summary `rarenet replay --stats` wrote.
-func replayStats(b *testing.B, path string) (signals, accepted int64) {
-	st := readReplayStats(b, path)
-	return st.Signals, st.Accepted
-}
-
 // replayStatsFile is what the benchmarks read of `rarenet replay --stats`.
 type replayStatsFile struct {
-	Signals  int64 `json:"signals"`
-	Accepted int64 `json:"accepted"`
-	PeakRSS  int64 `json:"peak_rss_bytes"`
+	Signals int64 `json:"signals"`
+	PeakRSS int64 `json:"peak_rss_bytes"`
 }
 
+// readReplayStats reads the JSON summary `rarenet replay --stats` wrote.
 func readReplayStats(b *testing.B, path string) replayStatsFile {
 	b.Helper()
 	raw, err := os.ReadFile(path)
