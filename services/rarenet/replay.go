@@ -566,7 +566,9 @@ func copySignals(ctx context.Context, js jetstream.JetStream, first uint64, out 
 			if err != nil {
 				return err
 			}
-			batch, err := c.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+			// Ask for no more than are left: a fetch for more waits out its MaxWait (a
+			// second at the end of every replay) for messages that will not come.
+			batch, err := c.Fetch(int(min(last-next+1, 1000)), jetstream.FetchMaxWait(time.Second))
 			if err != nil {
 				return err
 			}
