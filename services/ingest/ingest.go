@@ -110,6 +110,13 @@ func (c *Config) Filter() (datafeed.Filter, error) {
 // 8 MiB).
 const rawPullBytes = 16 << 20
 
+// commitBytes is how much event batch data ingest publishes before it commits (waits for the
+// acks, acks its raw input) even when fewer than the loop's MaxBatch raw messages were handled:
+// a raw message of a replay is a megabyte of lines, so a thousand of them held ~100 MB of
+// batches for their acks, live heap that grew with the input (the collector then ran back to
+// back against a replay's memory budget) until ingest found its input idle.
+const commitBytes = 8 << 20
+
 // Stats counts what ingest has done. Read it with Snapshot.
 type Stats struct {
 	Lines, Accepted, Filtered, Rejected atomic.Int64
@@ -249,8 +256,8 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch, Idle: natsutil.BarrierIdle,
-		PullBytes: rawPullBytes,
-		Throttle:  natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
+		PullBytes: rawPullBytes, Full: func() bool { return s.pub.PendingBytes() >= commitBytes },
+		Throttle: natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
 	return loop.Run(ctx)
 }
 

@@ -86,6 +86,12 @@ type Loop struct {
 	Release func(context.Context) error
 	// MaxBatch bounds the messages handled between commits (default 1000).
 	MaxBatch int
+	// Full, asked after each handled message, reports that the stage holds enough output
+	// not yet confirmed to commit now, before MaxBatch: a stage whose output per message is
+	// large (ingest: the event batches of a megabyte of raw input) so bounds what it holds
+	// for the server's acks, which would otherwise grow with the input until the loop idles.
+	// Optional.
+	Full func() bool
 	// PullBytes, when set, bounds the bytes the client buffers ahead of Handle instead of
 	// the number of messages (MaxBatch, at most 1000): for a stream of large messages (raw
 	// input), whose prefetch would otherwise hold hundreds of megabytes. It must exceed the
@@ -215,7 +221,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		handled = append(handled, msg)
 		fresh++
 		waiting := l.Release != nil && len(handled) > fresh && time.Since(lastCommit) >= idle
-		if fresh >= maxBatch || waiting {
+		if fresh >= maxBatch || waiting || l.Full != nil && l.Full() {
 			if err := commit(); err != nil {
 				return stopErr(ctx, err)
 			}

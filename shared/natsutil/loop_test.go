@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -186,5 +187,53 @@ func TestStallWatch(t *testing.T) {
 	w.last = time.Now().Add(-stallAfter)
 	if w.stalled(ctx) {
 		t.Error("nothing pending: reported stalled")
+	}
+}
+
+// A stage whose output is large commits on Full, well before MaxBatch: each commit covers
+// what made its Publisher hold 2 messages' data, and the publisher holds nothing after it.
+func TestLoopCommitsWhenFull(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "FULLIN", "fullin.>")
+	createStream(t, js, "FULLOUT", "fullout.>")
+	publishN(t, js, "fullin.a", 6)
+	cons, err := DurableConsumer(ctx, js, "FULLIN", "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := NewPublisher(js)
+	out := make([]byte, 1000)
+	var covered []int // messages handled at each commit
+	handled := 0
+	runCtx, cancel := context.WithCancel(ctx)
+	l := Loop{
+		Consumer: cons,
+		MaxBatch: 1000,
+		Idle:     time.Minute, // no commit on idle input before the test ends
+		Handle: func(_ context.Context, m jetstream.Msg) error {
+			handled++
+			return pub.Publish(&nats.Msg{Subject: "fullout.x", Data: out}, "")
+		},
+		Full: func() bool { return pub.PendingBytes() >= 2*len(out) },
+		Commit: func(ctx context.Context) error {
+			if err := pub.Flush(ctx); err != nil {
+				return err
+			}
+			if pub.PendingBytes() != 0 || pub.Pending() != 0 {
+				t.Errorf("after Flush: %d messages, %d bytes pending, want none", pub.Pending(), pub.PendingBytes())
+			}
+			covered = append(covered, handled)
+			if handled == 6 {
+				cancel()
+			}
+			return nil
+		},
+	}
+	if err := l.Run(runCtx); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if fmt.Sprint(covered) != "[2 4 6]" {
+		t.Errorf("commits after %v messages, want [2 4 6] (every 2 messages' output)", covered)
 	}
 }

@@ -32,6 +32,7 @@ var ErrPublish = errors.New("natsutil: publish not acknowledged")
 type Publisher struct {
 	js      jetstream.JetStream
 	pending []jetstream.PubAckFuture
+	bytes   int // of the pending messages' data
 	// RetryFor bounds the retries of Flush (DefaultRetryFor when zero, none when negative).
 	RetryFor time.Duration
 }
@@ -61,16 +62,21 @@ func (p *Publisher) Publish(msg *nats.Msg, id string) error {
 		return fmt.Errorf("natsutil: publish to %s: %w", msg.Subject, err)
 	}
 	p.pending = append(p.pending, f)
+	p.bytes += len(msg.Data)
 	return nil
 }
 
 // Pending is the number of messages published since the last Flush.
 func (p *Publisher) Pending() int { return len(p.pending) }
 
+// PendingBytes is the size of the data published since the last Flush: memory the
+// Publisher holds (a message is kept until acknowledged, to be published again).
+func (p *Publisher) PendingBytes() int { return p.bytes }
+
 // Flush waits until every message published since the last Flush is acknowledged, publishing
 // again those that were not (see RetryFor).
 func (p *Publisher) Flush(ctx context.Context) error {
-	defer func() { clear(p.pending); p.pending = p.pending[:0] }()
+	defer func() { clear(p.pending); p.pending, p.bytes = p.pending[:0], 0 }()
 	var failed []*nats.Msg
 	var firstErr error
 	for _, f := range p.pending {
