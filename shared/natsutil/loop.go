@@ -214,7 +214,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		watch.last = time.Now()
+		watch.message()
 		if err := l.Handle(ctx, msg); err != nil {
 			return stopErr(ctx, err)
 		}
@@ -241,9 +241,14 @@ func (l *Loop) pullOpt(maxBatch int) jetstream.PullMessagesOpt {
 	return jetstream.PullMaxMessages(min(maxBatch, 1000))
 }
 
-// stallAfter is how long a loop goes without a message before it asks whether its pull is
-// still registered.
-const stallAfter = 5 * time.Second
+// stallFirst is how long a loop goes without a message before it first asks whether its
+// pull is still registered; each check that finds it so doubles the wait, up to stallMax,
+// until a message comes. A lost pull so costs about a second, not stallMax, and an idle
+// live stage asks every stallMax (a consumer info request each).
+const (
+	stallFirst = time.Second
+	stallMax   = 5 * time.Second
+)
 
 // stallWatch finds a pull that the server lost. The iterator only notices a lost pull by its
 // missing heartbeats, and it watches them within one call of Next, which the loop keeps short
@@ -252,16 +257,24 @@ const stallAfter = 5 * time.Second
 // waiting, its loop idle for minutes) would then never be noticed.
 type stallWatch struct {
 	consumer jetstream.Consumer
-	last     time.Time // the last message, or the last check
+	last     time.Time     // the last message, or the last check
+	wait     time.Duration // of silence before the next check; 0 is stallFirst
 }
 
-// stalled reports, at most every stallAfter of silence, whether the consumer has messages to
-// deliver and no pull request waiting for them: the iterator must then pull again.
+// message notes that a message came: the next silence is checked after stallFirst.
+func (w *stallWatch) message() { w.last, w.wait = time.Now(), 0 }
+
+// stalled reports, after stallFirst of silence and then less and less often, whether the
+// consumer has messages to deliver and no pull request waiting for them: the iterator must
+// then pull again.
 func (w *stallWatch) stalled(ctx context.Context) bool {
-	if time.Since(w.last) < stallAfter {
+	if w.wait == 0 {
+		w.wait = stallFirst
+	}
+	if time.Since(w.last) < w.wait {
 		return false
 	}
-	w.last = time.Now()
+	w.last, w.wait = time.Now(), min(2*w.wait, stallMax)
 	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	info, err := w.consumer.Info(ictx)

@@ -166,13 +166,35 @@ func TestStallWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := stallWatch{consumer: c, last: time.Now()}
+	w := stallWatch{consumer: c}
+	w.message()
 	if w.stalled(ctx) {
-		t.Error("stalled before stallAfter of silence")
+		t.Error("stalled before stallFirst of silence")
 	}
-	w.last = time.Now().Add(-stallAfter)
+	w.last = time.Now().Add(-stallFirst)
 	if !w.stalled(ctx) {
 		t.Error("a message pending and no pull waiting: not reported stalled")
+	}
+	// Checked again only after twice the silence, then at most every stallMax.
+	w.last = time.Now().Add(-stallFirst)
+	if w.stalled(ctx) {
+		t.Error("checked again after stallFirst: want 2*stallFirst")
+	}
+	w.last = time.Now().Add(-2 * stallFirst)
+	if !w.stalled(ctx) {
+		t.Error("still stalled after 2*stallFirst of silence: not reported")
+	}
+	for range 5 {
+		w.last = time.Now().Add(-stallMax)
+		w.stalled(ctx)
+	}
+	if w.wait != stallMax {
+		t.Errorf("wait %v after many checks, want stallMax %v", w.wait, stallMax)
+	}
+	w.message()
+	w.last = time.Now().Add(-stallFirst)
+	if !w.stalled(ctx) {
+		t.Error("a message came, then stallFirst of silence: not checked")
 	}
 	it, err := c.Messages()
 	if err != nil {
@@ -184,7 +206,8 @@ func TestStallWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = m.Ack()
-	w.last = time.Now().Add(-stallAfter)
+	w.message()
+	w.last = time.Now().Add(-stallFirst)
 	if w.stalled(ctx) {
 		t.Error("nothing pending: reported stalled")
 	}
