@@ -116,11 +116,20 @@ func (l *Loop) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("natsutil: pull messages: %w", err)
 	}
-	defer func() { it.Stop() }()
-	watch := stallWatch{consumer: l.Consumer, last: time.Now()}
 	// handled holds the messages not acked yet: those handled since the last commit, and those
 	// Retain kept back at earlier commits. fresh counts the former.
 	handled := make([]jetstream.Msg, 0, maxBatch)
+	defer func() {
+		it.Stop()
+		// Stopped (shut down, or a lease lost): the messages not acked go back to the stream
+		// at once, for the replica that takes over, instead of after the consumer's ack wait.
+		// That replica handles them again as it would after a crash (ids drop what this one
+		// already published). A loop that failed keeps them until the ack wait passes.
+		if ctx.Err() != nil && len(handled) > 0 {
+			giveBack(it, handled)
+		}
+	}()
+	watch := stallWatch{consumer: l.Consumer, last: time.Now()}
 	fresh := 0
 	beat := progressBeat(l.Consumer)
 	lastBeat, lastCommit := time.Now(), time.Now()
@@ -228,6 +237,31 @@ func (l *Loop) Run(ctx context.Context) error {
 		} else {
 			progress()
 		}
+	}
+}
+
+// giveBack returns msgs to the stream (a negative ack each) once the stopped iterator it has
+// unsubscribed, which it does in the background: a message given back before that would be
+// delivered again to its pull request, which no one reads, and wait out the ack wait after all.
+func giveBack(it jetstream.MessagesContext, msgs []jetstream.Msg) {
+	// The iterator's Closed tells it at the call (its channel is not closed later on Stop).
+	if c, ok := it.(interface{ Closed() <-chan struct{} }); ok {
+		for end := time.Now().Add(time.Second); !isClosed(c.Closed()) && time.Now().Before(end); {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for _, m := range msgs {
+		_ = m.Nak()
+	}
+}
+
+// isClosed reports whether ch is closed, without waiting.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

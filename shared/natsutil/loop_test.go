@@ -260,3 +260,56 @@ func TestLoopCommitsWhenFull(t *testing.T) {
 		t.Errorf("commits after %v messages, want [2 4 6] (every 2 messages' output)", covered)
 	}
 }
+
+// A loop stopped with messages it holds (retained, or handled since its last commit) gives
+// them back at once, so a replica taking over need not wait out the ack wait.
+func TestLoopStopGivesBackHeldMessages(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "HOLD", "hold.>")
+	publishN(t, js, "hold.a", 3)
+	cons, err := DurableConsumer(ctx, js, "HOLD", "holder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	handled := 0
+	l := Loop{
+		Consumer: cons,
+		MaxBatch: 2, // m1 and m2 committed but retained, m3 handled and not committed
+		Idle:     time.Minute,
+		Handle: func(context.Context, jetstream.Msg) error {
+			if handled++; handled == 3 {
+				cancel()
+			}
+			return nil
+		},
+		Retain: func(jetstream.Msg) bool { return true },
+	}
+	if err := l.Run(runCtx); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	// The consumer's ack wait is far longer than the fetch waits: only given back are they
+	// delivered again within it.
+	if info, err := cons.Info(ctx); err != nil || info.Config.AckWait < 30*time.Second {
+		t.Fatalf("consumer info %v, %v: want an ack wait of at least 30s for this test", info, err)
+	}
+	batch, err := cons.Fetch(3, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := 0
+	for m := range batch.Messages() {
+		md, err := m.Metadata()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md.NumDelivered != 2 {
+			t.Errorf("%s delivered %d times, want 2", m.Data(), md.NumDelivered)
+		}
+		again++
+	}
+	if again != 3 {
+		t.Errorf("%d of the 3 held messages delivered again within 5s of the stop, want 3", again)
+	}
+}
