@@ -332,6 +332,11 @@ func TestCLILive(t *testing.T) {
 		if err := nc.PublishMsg(m); err != nil {
 			t.Fatal(err)
 		}
+		// A bad line on a source's own subject: its dead letter names the source, and a
+		// re-submission goes back on that subject.
+		if err := nc.Publish("rarenet.raw.ecs.web-shipper-1", []byte(`{"@timestamp": "2026-03-02T10:01:00Z", "process": `+"\n")); err != nil {
+			t.Fatal(err)
+		}
 		// A late event, as the scorer dead-letters it.
 		late := natsutil.DeadLetter{Stage: "scorer", Reason: "late: bucket 2026-03-02T10:00:00Z closed", Source: "/var/log/audit/audit.log",
 			Line: 7, Format: "auditd", Data: []byte(`{"@timestamp":"2026-03-02T10:01:00Z","process":{"name":"curl"}}`)}
@@ -340,7 +345,7 @@ func TestCLILive(t *testing.T) {
 		}
 		var r cliResult
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			if r = cli(t, rn, "dlq", "--nats-url", url, "--stage", "ingest"); strings.Contains(r.stdout, "odd.log:42") {
+			if r = cli(t, rn, "dlq", "--nats-url", url, "--stage", "ingest"); strings.Contains(r.stdout, "odd.log:42") && strings.Contains(r.stdout, "web-shipper-1") {
 				break
 			}
 		}
@@ -355,7 +360,7 @@ func TestCLILive(t *testing.T) {
 		}
 		r = cli(t, rn, "dlq", "replay", "--nats-url", url)
 		r.want(t, "dlq replay", 0)
-		for _, want := range []string{"re-submitted 2 dead letters of ingest: ", "to rarenet.raw.", "(removed from the DLQ)",
+		for _, want := range []string{"re-submitted 3 dead letters of ingest: ", "to rarenet.raw.", "rarenet.raw.ecs.web-shipper-1", "(removed from the DLQ)",
 			"left 1 dead letters of scorer: events later than their bucket"} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("dlq replay lacks %q:\n%s", want, r.stdout)
@@ -363,11 +368,12 @@ func TestCLILive(t *testing.T) {
 		}
 		// Re-submitted unchanged, the lines are rejected again: new dead letters, with their place.
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			if r = cli(t, rn, "dlq", "--nats-url", url, "--stage", "ingest", "--json"); strings.Count(r.stdout, "\n") == 2 {
+			if r = cli(t, rn, "dlq", "--nats-url", url, "--stage", "ingest", "--json"); strings.Count(r.stdout, "\n") == 3 {
 				break
 			}
 		}
-		if strings.Count(r.stdout, "\n") != 2 || !strings.Contains(r.stdout, `"source":"/var/log/odd.log","stage":"ingest"`) {
+		if strings.Count(r.stdout, "\n") != 3 || !strings.Contains(r.stdout, `"source":"/var/log/odd.log","stage":"ingest"`) ||
+			!strings.Contains(r.stdout, `{"auth_source":"web-shipper-1",`) || !strings.Contains(r.stdout, `"source":"web-shipper-1","stage":"ingest"`) {
 			t.Errorf("after dlq replay, the DLQ holds:\n%s", r.stdout)
 		}
 		r = cli(t, rn, "dlq", "--nats-url", url, "--stage", "bogus")

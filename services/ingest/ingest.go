@@ -425,7 +425,8 @@ func (s *Service) Reject(r format.Result) {
 	}
 	// The reason names the place too, so it reads on its own wherever it is shown.
 	reason = fmt.Sprintf("%s:%d: %s", r.Source, r.Line, reason)
-	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Source: r.Source, Line: r.Line, Format: r.Format, Data: bytes.Clone(r.Raw)}
+	dl := natsutil.DeadLetter{Stage: Stage, Reason: reason, Source: r.Source, Line: r.Line, Format: r.Format,
+		AuthSource: s.dec.authSource, Data: bytes.Clone(r.Raw)}
 	if err := s.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), ""); err != nil && s.err == nil {
 		s.err = fmt.Errorf("ingest: dead letter: %w", err)
 	}

@@ -39,6 +39,10 @@ const (
 	HeaderStage = "Rarenet-Stage"
 	// HeaderFormat names the input format of a raw message or dead letter.
 	HeaderFormat = "Rarenet-Format"
+	// HeaderAuthSource names the source that vouched for a dead letter's raw input (the
+	// source its raw subject named: rarenet.raw.<format>.<source>), so that a re-submission
+	// goes back on that subject and keeps it.
+	HeaderAuthSource = "Rarenet-Auth-Source"
 	// HeaderSummaries, on an anomaly record, holds how many bucket summary messages the scorer
 	// published for the record's bucket (before its records): an enricher replica enriches
 	// the record once that many are in the shared history.

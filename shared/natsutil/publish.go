@@ -142,7 +142,9 @@ type DeadLetter struct {
 	Source string
 	Line   int64
 	Format string
-	Data   []byte
+	// AuthSource is the source the raw input's subject named (see control.HeaderAuthSource).
+	AuthSource string
+	Data       []byte
 }
 
 // Msg builds the dead-letter message on subject.
@@ -159,6 +161,9 @@ func (d DeadLetter) Msg(subject string) *nats.Msg {
 	}
 	if d.Format != "" {
 		m.Header.Set(control.HeaderFormat, d.Format)
+	}
+	if d.AuthSource != "" {
+		m.Header.Set(control.HeaderAuthSource, d.AuthSource)
 	}
 	return m
 }

@@ -137,7 +137,7 @@ type deadLetter struct {
 	Seq                                    uint64
 	Time                                   time.Time
 	Subject, Stage, Reason, Source, Format string
-	Destination                            string
+	AuthSource, Destination                string
 	Line                                   int64
 	Data                                   []byte
 }
@@ -150,7 +150,7 @@ func newDeadLetter(m jetstream.Msg) (deadLetter, error) {
 	h := m.Headers()
 	d := deadLetter{Seq: md.Sequence.Stream, Time: md.Timestamp.UTC(), Subject: m.Subject(), Stage: h.Get(control.HeaderStage),
 		Reason: h.Get(control.HeaderReason), Source: h.Get(control.HeaderSource), Format: h.Get(control.HeaderFormat),
-		Destination: h.Get(notify.HeaderDestination), Data: m.Data()}
+		AuthSource: h.Get(control.HeaderAuthSource), Destination: h.Get(notify.HeaderDestination), Data: m.Data()}
 	d.Line, _ = strconv.ParseInt(h.Get(control.HeaderLine), 10, 64)
 	if d.Stage == "" {
 		d.Stage = strings.SplitN(strings.TrimPrefix(d.Subject, stream.DLQPrefix), ".", 2)[0]
@@ -220,7 +220,7 @@ func printable(data []byte) bool {
 // jsonDoc is the dead letter as --json prints it.
 func (d deadLetter) jsonDoc() map[string]any {
 	doc := map[string]any{"seq": d.Seq, "time": d.Time, "subject": d.Subject, "stage": d.Stage, "reason": d.Reason}
-	for k, v := range map[string]string{"source": d.Source, "format": d.Format, "destination": d.Destination} {
+	for k, v := range map[string]string{"source": d.Source, "format": d.Format, "auth_source": d.AuthSource, "destination": d.Destination} {
 		if v != "" {
 			doc[k] = v
 		}
@@ -371,6 +371,11 @@ func dlqReplay(ctx context.Context, args []string, out io.Writer) error {
 			return nil
 		}
 		subject := stream.RawSubject(resubmitFormat(d.Format))
+		if d.AuthSource != "" {
+			// Back on the subject of the source that vouched for it: its events keep that
+			// source (and its hosts' bounds), as they would have the first time.
+			subject += "." + d.AuthSource
+		}
 		resubmitted[subject]++
 		if dryRun {
 			return nil
