@@ -88,7 +88,10 @@ func BenchmarkHistoryBucket(b *testing.B) {
 }
 
 // benchHistory is a Store whose entries are all in memory, written without a KV.
-type benchHistory struct{ st *Store }
+type benchHistory struct {
+	st  *Store
+	buf []byte
+}
 
 func newBenchHistory() *benchHistory {
 	st := NewStore(nil)
@@ -105,16 +108,12 @@ func (h *benchHistory) bucket(sum *record.BucketSummary) {
 	if err := st.Apply(context.Background(), sum); err != nil {
 		panic(err)
 	}
-	for _, s := range st.procs {
-		if len(s.pending) > 0 {
-			if _, err := marshalHistory(s.val); err != nil {
-				panic(err)
-			}
-			s.pending = nil
-		}
-	}
-	if _, err := marshalHistory(st.fleet.val); err != nil {
+	writes, buf, err := st.encodeChanged(h.buf[:0], st.changed())
+	if err != nil {
 		panic(err)
 	}
-	st.fleet.pending = nil
+	for _, w := range writes {
+		w.done(w.rev + 1) // as the server's answer would
+	}
+	h.buf = buf
 }
