@@ -95,9 +95,9 @@ type benchHistory struct {
 
 func newBenchHistory() *benchHistory {
 	st := NewStore(nil)
-	st.fleet = &slot[Fleet]{val: &Fleet{}}
+	st.fleet = &slot[Fleet]{key: fleetKey, val: &Fleet{}}
 	for _, name := range newBenchFleet().names {
-		st.procs[name] = &slot[Entry]{val: &Entry{}}
+		st.procs[name] = &slot[Entry]{key: processKey(name), val: &Entry{}}
 	}
 	return &benchHistory{st: st}
 }

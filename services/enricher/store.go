@@ -32,6 +32,7 @@ const maxCached = 10000
 // slot is one cached KV entry: its value, the revision it was read at (0: absent), and the
 // observations applied since the last commit, replayed onto a fresher value on a conflict.
 type slot[T any] struct {
+	key     string // in the KV bucket
 	val     *T
 	rev     uint64
 	pending []observation
@@ -98,7 +99,7 @@ func (st *Store) Pipeline(js jetstream.JetStream) { st.js = js }
 
 // load reads key into a fresh slot.
 func load[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*slot[T], error) {
-	s := &slot[T]{val: new(T)}
+	s := &slot[T]{key: key, val: new(T)}
 	e, err := kv.Get(ctx, key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -326,37 +327,48 @@ func (st *Store) sendAll(ctx context.Context, names []string) error {
 	return nil
 }
 
-// write is a changed entry encoded for its write, and what to do once it is stored.
+// write is a changed entry encoded for its write: a process's or the fleet's.
 type write struct {
-	key  string
-	data []byte
-	rev  uint64 // expected
-	done func(rev uint64)
+	key   string
+	data  []byte
+	rev   uint64 // expected
+	proc  *slot[Entry]
+	fleet *slot[Fleet]
+}
+
+// done marks the entry written at revision rev.
+func (w write) done(rev uint64) {
+	if w.proc != nil {
+		w.proc.rev, w.proc.pending = rev, reuse(w.proc.pending)
+	} else {
+		w.fleet.rev, w.fleet.pending = rev, reuse(w.fleet.pending)
+	}
 }
 
 // encodeChanged encodes the changed entries of names and the fleet one after the other in
 // buf, each in a slice of its own (a later one may grow buf: the earlier keep their bytes).
 func (st *Store) encodeChanged(buf []byte, names []string) ([]write, []byte, error) {
 	writes := make([]write, 0, len(names)+1)
-	add := func(key string, val any, keys *keyOrder, rev uint64, done func(uint64)) error {
+	encode := func(val any, keys *keyOrder) ([]byte, error) {
 		start := len(buf)
 		var err error
-		if buf, err = appendHistory(buf, val, keys, &st.nums); err != nil {
-			return err
-		}
-		writes = append(writes, write{key: key, data: buf[start:len(buf):len(buf)], rev: rev, done: done})
-		return nil
+		buf, err = appendHistory(buf, val, keys, &st.nums)
+		return buf[start:len(buf):len(buf)], err
 	}
 	for _, name := range names {
 		s := st.procs[name]
-		if err := add(processKey(name), s.val, &s.keys, s.rev, func(rev uint64) { s.rev, s.pending = rev, reuse(s.pending) }); err != nil {
+		data, err := encode(s.val, &s.keys)
+		if err != nil {
 			return nil, nil, err
 		}
+		writes = append(writes, write{key: s.key, data: data, rev: s.rev, proc: s})
 	}
 	if f := st.fleet; f != nil && len(f.pending) > 0 {
-		if err := add(fleetKey, f.val, &f.keys, f.rev, func(rev uint64) { f.rev, f.pending = rev, reuse(f.pending) }); err != nil {
+		data, err := encode(f.val, &f.keys)
+		if err != nil {
 			return nil, nil, err
 		}
+		writes = append(writes, write{key: f.key, data: data, rev: f.rev, fleet: f})
 	}
 	return writes, buf, nil
 }
