@@ -133,15 +133,17 @@ func (e *Entry) apply(o observation) {
 
 // seeDestinations is see for the addresses and the ports (as text) of a bucket's
 // destinations, without a list of either: a port is looked up from its digits on the stack
-// and made a string only when new.
+// and made a string only when new. Seeing an item twice in a bucket changes nothing, so an
+// address or port that repeats the destination before's (a process's destinations share a
+// port or two; the scorer sends them in order) is not looked up again.
 func (e *Entry) seeDestinations(dests []record.Endpoint, bucket int64) {
 	var ips, ports bool
 	var digits [20]byte
-	for _, d := range dests {
-		if d.IP != "" {
+	for i, d := range dests {
+		if d.IP != "" && (i == 0 || d.IP != dests[i-1].IP) {
 			e.IPs, ips = seeOne(e.IPs, d.IP, bucket), true
 		}
-		if d.Port > 0 {
+		if d.Port > 0 && (i == 0 || d.Port != dests[i-1].Port) {
 			p := strconv.AppendInt(digits[:0], int64(d.Port), 10)
 			s := e.Ports[string(p)]
 			if s == nil {
