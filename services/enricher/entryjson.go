@@ -32,13 +32,6 @@ func appendHistory(b []byte, v any, keys *keyOrder, nums *numCache) ([]byte, err
 	return append(b, out...), err
 }
 
-// keyOrder holds the sorted keys of an entry's maps as they were last written. From one
-// write of an entry to the next its maps change little (a process's hosts and addresses
-// recur), and a write checks the order it has (appendSeenField), which costs no more than
-// reading the values, instead of sorting the keys again (with the store's buffer, a third
-// fewer instructions for BenchmarkEntryAppend's entry).
-type keyOrder struct{ hosts, users, ips, ports, sources []string }
-
 func appendEntry(b []byte, e *Entry, keys *keyOrder, nums *numCache) []byte {
 	if e == nil {
 		return append(b, "null"...)
@@ -116,50 +109,6 @@ func appendFleet(b []byte, f *Fleet, keys *keyOrder, nums *numCache) []byte {
 
 func appendIntField(b []byte, name string, n int64) []byte {
 	return strconv.AppendInt(append(b, name...), n, 10)
-}
-
-// appendSeenField appends an omitempty map of items to when they were seen, its keys in the
-// order of *keys when that is still m's keys sorted, sorting them into *keys otherwise.
-func appendSeenField(b []byte, name string, m map[string]*Seen, keys *[]string, nums *numCache) []byte {
-	if len(m) == 0 {
-		return b
-	}
-	b = append(b, name...)
-	if len(*keys) == len(m) {
-		if out, ok := appendSeenInOrder(b, m, *keys, nums); ok {
-			return out
-		}
-	}
-	*keys = sortedKeys(m, (*keys)[:0])
-	b, _ = appendSeenInOrder(b, m, *keys, nums)
-	return b
-}
-
-// appendSeenInOrder appends m as an object with keys in the order given, or reports that a
-// key is not in m (then b is returned as it came). Keys come from a map, so they are
-// distinct: when there are as many as m has and each is in m, they are m's keys.
-func appendSeenInOrder(b []byte, m map[string]*Seen, keys []string, nums *numCache) ([]byte, bool) {
-	start := len(b)
-	b = append(b, '{')
-	for i, k := range keys {
-		s, ok := m[k]
-		if !ok {
-			return b[:start], false
-		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(appendJSONString(b, k), ':')
-		if s == nil {
-			b = append(b, "null"...)
-			continue
-		}
-		b = nums.appendInt(append(b, `{"f":`...), s.First)
-		b = nums.appendInt(append(b, `,"l":`...), s.Last)
-		b = appendIntField(b, `,"n":`, s.Buckets)
-		b = append(b, '}')
-	}
-	return append(b, '}'), true
 }
 
 // sortedKeys appends m's keys to keys, sorted.

@@ -86,6 +86,19 @@ func TestEntryJSONKeyOrderFollowsChanges(t *testing.T) {
 	write("a user back")
 	e.Hosts["web-01.prod.example.com"].Last += 256 * e.SpanMS // the slot of the last time, another time
 	write("a time in a slot written before")
+	for _, ip := range []string{"203.0.0.0", "203.0.3.81", "zz"} { // first, middle, last
+		e.IPs[ip].Buckets += 1000
+		write("the count of " + ip + " grown by digits")
+	}
+	e.IPs["203.0.3.81"].First, e.IPs["203.0.0.0"].Buckets = -5, 0
+	e.IPs["zz"] = &Seen{First: 9, Last: 9, Buckets: 9} // a new value, the same key
+	write("values shrunk, another replaced")
+	write("no change again")
+	e.IPs["203.0.3.81"] = nil
+	write("a nil item")
+	write("a nil item again")
+	e.IPs["203.0.3.81"] = &Seen{First: 1, Last: 1, Buckets: 1}
+	write("the nil item back")
 }
 
 func checkJSON(t *testing.T, v any, got []byte) {
