@@ -127,19 +127,39 @@ func (e *Entry) apply(o observation) {
 		}
 	}
 	e.Users = see(e.Users, o.value.Users, o.bucket, maxUsers)
-	ips := make([]string, 0, len(o.value.Destinations))
-	ports := make([]string, 0, len(o.value.Destinations))
-	for _, d := range o.value.Destinations {
-		if d.IP != "" {
-			ips = append(ips, d.IP)
+	e.seeDestinations(o.value.Destinations, o.bucket)
+	e.addSources(o)
+}
+
+// seeDestinations is see for the addresses and the ports (as text) of a bucket's
+// destinations, without a list of either: a port is looked up from its digits on the stack
+// and made a string only when new. Seeing an item twice in a bucket changes nothing, so an
+// address or port that repeats the destination before's (a process's destinations share a
+// port or two; the scorer sends them in order) is not looked up again.
+func (e *Entry) seeDestinations(dests []record.Endpoint, bucket int64) {
+	var ips, ports bool
+	var digits [20]byte
+	for i, d := range dests {
+		if d.IP != "" && (i == 0 || d.IP != dests[i-1].IP) {
+			e.IPs, ips = seeOne(e.IPs, d.IP, bucket), true
 		}
-		if d.Port > 0 {
-			ports = append(ports, strconv.Itoa(d.Port))
+		if d.Port > 0 && (i == 0 || d.Port != dests[i-1].Port) {
+			p := strconv.AppendInt(digits[:0], int64(d.Port), 10)
+			s := e.Ports[string(p)]
+			if s == nil {
+				e.Ports = seeOne(e.Ports, string(p), bucket)
+			} else {
+				s.see(bucket)
+			}
+			ports = true
 		}
 	}
-	e.IPs = see(e.IPs, ips, o.bucket, maxIPs)
-	e.Ports = see(e.Ports, ports, o.bucket, maxPorts)
-	e.addSources(o)
+	if ips {
+		trim(e.IPs, maxIPs)
+	}
+	if ports {
+		trim(e.Ports, maxPorts)
+	}
 }
 
 // addRuns starts a run on each host of o that was not active in the bucket before (read
@@ -180,22 +200,34 @@ func see(m map[string]*Seen, items []string, bucket int64, limit int) map[string
 	if len(items) == 0 {
 		return m
 	}
-	if m == nil {
-		m = map[string]*Seen{}
-	}
 	for _, it := range items {
-		s := m[it]
-		switch {
-		case s == nil:
-			m[it] = &Seen{First: bucket, Last: bucket, Buckets: 1}
-		case bucket > s.Last:
-			s.Last, s.Buckets = bucket, s.Buckets+1
-		case bucket < s.First:
-			s.First = bucket
-		}
+		m = seeOne(m, it, bucket)
 	}
 	trim(m, limit)
 	return m
+}
+
+// seeOne records item as seen in bucket, making m when nil, and returns m.
+func seeOne(m map[string]*Seen, item string, bucket int64) map[string]*Seen {
+	if m == nil {
+		m = map[string]*Seen{}
+	}
+	if s := m[item]; s != nil {
+		s.see(bucket)
+	} else {
+		m[item] = &Seen{First: bucket, Last: bucket, Buckets: 1}
+	}
+	return m
+}
+
+// see counts bucket for an item seen before, once.
+func (s *Seen) see(bucket int64) {
+	switch {
+	case bucket > s.Last:
+		s.Last, s.Buckets = bucket, s.Buckets+1
+	case bucket < s.First:
+		s.First = bucket
+	}
 }
 
 // apply adds the hosts of one bucket to the fleet. It is idempotent without ordering:

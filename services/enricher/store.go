@@ -32,9 +32,11 @@ const maxCached = 10000
 // slot is one cached KV entry: its value, the revision it was read at (0: absent), and the
 // observations applied since the last commit, replayed onto a fresher value on a conflict.
 type slot[T any] struct {
+	key     string // in the KV bucket
 	val     *T
 	rev     uint64
 	pending []observation
+	keys    keyOrder // of val's maps, as last written
 }
 
 // Store is the history in a KV bucket, with the entries in use cached in memory. Reads and
@@ -54,7 +56,17 @@ type Store struct {
 	stream    string
 	// runs keeps each host's runs of a process (Entry.Runs), for the enhanced profile.
 	runs bool
+	// buf holds the entries of a pipelined commit, written each after the one before; it is
+	// used again once the server has answered every write (nats.go may publish a message
+	// again until then: sendAll).
+	buf []byte
+	// nums holds the times the entries write, formatted (entryjson.go).
+	nums numCache
 }
+
+// maxKeptBuf is the most of buf kept between commits: a commit of unusually many entries
+// does not hold its memory for good.
+const maxKeptBuf = 4 << 20
 
 // progressKey is the key of the history's progress.
 const progressKey = "progress"
@@ -87,7 +99,7 @@ func (st *Store) Pipeline(js jetstream.JetStream) { st.js = js }
 
 // load reads key into a fresh slot.
 func load[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*slot[T], error) {
-	s := &slot[T]{val: new(T)}
+	s := &slot[T]{key: key, val: new(T)}
 	e, err := kv.Get(ctx, key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -218,13 +230,7 @@ func (st *Store) Apply(ctx context.Context, sum *record.BucketSummary) error {
 // Commit writes every changed entry. On a conflict (another replica wrote the entry since it
 // was read) it reads the entry again, applies its own observations onto it, and retries.
 func (st *Store) Commit(ctx context.Context) error {
-	names := make([]string, 0, len(st.procs))
-	for name, s := range st.procs {
-		if len(s.pending) > 0 {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names) // a stable write order keeps revisions reproducible
+	names := st.changed()
 	apply := func(e *Entry, o observation) {
 		e.Name = o.value.Value
 		e.apply(o)
@@ -268,54 +274,109 @@ func (st *Store) Commit(ctx context.Context) error {
 	return nil
 }
 
+// changed returns the names of the processes with pending observations, sorted: a stable
+// write order keeps revisions reproducible.
+func (st *Store) changed() []string {
+	names := make([]string, 0, len(st.procs))
+	for name, s := range st.procs {
+		if len(s.pending) > 0 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
 // sendAll publishes the changed entries of names and the fleet at once, each with
 // compare-and-set on its revision as KeyValue.Update does (a KV write is a publish on the
 // key's subject expecting the subject's last sequence), and waits for them together. An
 // entry whose write conflicted keeps its pending observations, for commitSlot to merge.
 func (st *Store) sendAll(ctx context.Context, names []string) error {
-	type sent struct {
-		f    jetstream.PubAckFuture
-		done func(rev uint64)
+	buf := st.buf[:0]
+	st.buf = nil // until every write is answered
+	writes, buf, err := st.encodeChanged(buf, names)
+	if err != nil {
+		return err
 	}
-	var all []sent
-	send := func(key string, val any, rev uint64, done func(uint64)) error {
-		b, err := marshalHistory(val)
+	futures := make([]jetstream.PubAckFuture, 0, len(writes))
+	for _, w := range writes {
+		m := nats.NewMsg("$KV." + st.kv.Bucket() + "." + w.key)
+		m.Data = w.data
+		f, err := st.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(w.rev), jetstream.WithStallWait(natsutil.PublishAckTimeout))
 		if err != nil {
-			return err
+			return fmt.Errorf("enricher: history put %s: %w", w.key, err)
 		}
-		m := nats.NewMsg("$KV." + st.kv.Bucket() + "." + key)
-		m.Data = b
-		f, err := st.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithStallWait(natsutil.PublishAckTimeout))
-		if err != nil {
-			return fmt.Errorf("enricher: history put %s: %w", key, err)
-		}
-		all = append(all, sent{f, done})
-		return nil
+		futures = append(futures, f)
 	}
-	for _, name := range names {
-		s := st.procs[name]
-		if err := send(processKey(name), s.val, s.rev, func(rev uint64) { s.rev, s.pending = rev, nil }); err != nil {
-			return err
-		}
-	}
-	if f := st.fleet; f != nil && len(f.pending) > 0 {
-		if err := send(fleetKey, f.val, f.rev, func(rev uint64) { f.rev, f.pending = rev, nil }); err != nil {
-			return err
-		}
-	}
-	for _, w := range all {
+	for i, f := range futures {
 		select {
-		case ack := <-w.f.Ok():
-			w.done(ack.Sequence)
-		case err := <-w.f.Err():
+		case ack := <-f.Ok():
+			writes[i].done(ack.Sequence)
+		case err := <-f.Err():
 			if !isConflict(err) {
-				return fmt.Errorf("enricher: history put %s: %w", w.f.Msg().Subject, err)
+				return fmt.Errorf("enricher: history put %s: %w", f.Msg().Subject, err)
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+	// Every write is answered: nats.go publishes none of them again, so buf is free.
+	if cap(buf) <= maxKeptBuf {
+		st.buf = buf
+	}
 	return nil
+}
+
+// write is a changed entry encoded for its write: a process's or the fleet's.
+type write struct {
+	key   string
+	data  []byte
+	rev   uint64 // expected
+	proc  *slot[Entry]
+	fleet *slot[Fleet]
+}
+
+// done marks the entry written at revision rev.
+func (w write) done(rev uint64) {
+	if w.proc != nil {
+		w.proc.rev, w.proc.pending = rev, reuse(w.proc.pending)
+	} else {
+		w.fleet.rev, w.fleet.pending = rev, reuse(w.fleet.pending)
+	}
+}
+
+// encodeChanged encodes the changed entries of names and the fleet one after the other in
+// buf, each in a slice of its own (a later one may grow buf: the earlier keep their bytes).
+func (st *Store) encodeChanged(buf []byte, names []string) ([]write, []byte, error) {
+	writes := make([]write, 0, len(names)+1)
+	encode := func(val any, keys *keyOrder) ([]byte, error) {
+		start := len(buf)
+		var err error
+		buf, err = appendHistory(buf, val, keys, &st.nums)
+		return buf[start:len(buf):len(buf)], err
+	}
+	for _, name := range names {
+		s := st.procs[name]
+		data, err := encode(s.val, &s.keys)
+		if err != nil {
+			return nil, nil, err
+		}
+		writes = append(writes, write{key: s.key, data: data, rev: s.rev, proc: s})
+	}
+	if f := st.fleet; f != nil && len(f.pending) > 0 {
+		data, err := encode(f.val, &f.keys)
+		if err != nil {
+			return nil, nil, err
+		}
+		writes = append(writes, write{key: f.key, data: data, rev: f.rev, fleet: f})
+	}
+	return writes, buf, nil
+}
+
+// reuse empties a slot's pending observations, keeping their memory for the next ones.
+func reuse(pending []observation) []observation {
+	clear(pending) // what they refer to (the summaries' strings) is not kept alive
+	return pending[:0]
 }
 
 // commitRetries bounds the re-reads of one entry in one commit.
@@ -334,7 +395,7 @@ func commitSlot[T any](ctx context.Context, kv jetstream.KeyValue, key string, s
 			rev, err = kv.Update(ctx, key, b, s.rev)
 		}
 		if err == nil {
-			s.rev, s.pending = rev, nil
+			s.rev, s.pending = rev, reuse(s.pending)
 			return s, nil
 		}
 		if !isConflict(err) {

@@ -177,7 +177,17 @@ type Service struct {
 	decoders int
 	workers  []*worker
 	onHandle func() // tests: called after each raw message handled
+
+	// batchBuf holds the encoded batches published since the last commit (the last of the
+	// buffers they fill); a commit whose publishes are all acknowledged frees it for the next
+	// (markers.go).
+	batchBuf []byte
 }
+
+// batchChunk is the size of the buffers event batches are encoded into: msgp asks for room
+// for the largest encoding of a batch (~210 bytes an event, where ~60 are used), so a buffer
+// holds many batches, and a replay, which commits seldom, fills one every few raw messages.
+const batchChunk = 4 << 20
 
 // New prepares the stage on nc. The streams must exist (stream.Ensure).
 func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
@@ -365,14 +375,22 @@ func (s *Service) publishBatches(idBase string) error {
 		if bb.Len() == 0 {
 			continue
 		}
-		// A fresh buffer each time: the publisher keeps the message until it is acknowledged.
-		data, err := bb.AppendMsg(nil)
+		// Batches go one after another in batchBuf until the commit: the publisher keeps each
+		// message until it is acknowledged, and may publish it again until then. A full
+		// buffer stays with the messages in it, and a new one is started: growing it would
+		// copy them.
+		if need := bb.MaxSize(); cap(s.batchBuf)-len(s.batchBuf) < need {
+			s.batchBuf = make([]byte, 0, max(batchChunk, need))
+		}
+		start := len(s.batchBuf)
+		data, err := bb.AppendMsg(s.batchBuf)
 		bb.Reset()
 		if err != nil {
 			return fmt.Errorf("ingest: encode the events of partition %d: %w", p, err)
 		}
+		s.batchBuf = data
 		m := nats.NewMsg(stream.EventsSubject(p))
-		m.Data = data
+		m.Data = data[start:len(data):len(data)] // a later batch may grow batchBuf: this one keeps its bytes
 		if err := s.pub.Publish(m, idBase+"-"+strconv.Itoa(p)); err != nil {
 			return err
 		}

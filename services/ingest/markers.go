@@ -125,7 +125,15 @@ func (s *Service) release(ctx context.Context) error {
 // in progress; the loop acks the raw messages after.
 func (s *Service) commit(ctx context.Context) error {
 	if err := s.pub.Flush(ctx); err != nil {
+		s.batchBuf = nil // a message not acknowledged may still be published again from it
 		return err
+	}
+	// Every batch is acknowledged: nats.go publishes none again, so their memory is free (a
+	// buffer made for one unusually large batch is not kept).
+	if cap(s.batchBuf) <= batchChunk {
+		s.batchBuf = s.batchBuf[:0]
+	} else {
+		s.batchBuf = nil
 	}
 	return s.storeShares(ctx)
 }

@@ -162,13 +162,20 @@ type lastValue struct {
 	i    uint32
 }
 
-// cached returns the index of v, looking at the column's last value first.
+// cached returns the index of v, looking at the column's last value first. The column's
+// last value is "" with index 0 until it has one, so the look is one comparison, inlined in
+// Add: its 28 columns made a call each.
 func (bb *BatchBuilder) cached(c *lastValue, v string) uint32 {
+	if v == c.v {
+		return c.i
+	}
+	return bb.cachedMiss(c, v)
+}
+
+// cachedMiss is cached when v is not the column's last value.
+func (bb *BatchBuilder) cachedMiss(c *lastValue, v string) uint32 {
 	if v == "" {
 		return 0
-	}
-	if c.i != 0 && c.v == v {
-		return c.i
 	}
 	i := bb.str(v)
 	c.v, c.i = v, i
@@ -188,6 +195,22 @@ func (bb *BatchBuilder) str(v string) uint32 {
 	b.Ends = append(b.Ends, uint32(len(b.Strings)))
 	i := uint32(len(b.Ends))
 	// The key must outlive v's backing memory, which the caller may reuse.
+	bb.strings[string(b.Strings[len(b.Strings)-len(v):])] = i
+	return i
+}
+
+// strBytes is str for a string given as bytes, made a string only when new.
+func (bb *BatchBuilder) strBytes(v []byte) uint32 {
+	if len(v) == 0 {
+		return 0
+	}
+	if i, ok := bb.strings[string(v)]; ok {
+		return i
+	}
+	b := &bb.b
+	b.Strings = append(b.Strings, v...)
+	b.Ends = append(b.Ends, uint32(len(b.Strings)))
+	i := uint32(len(b.Ends))
 	bb.strings[string(b.Strings[len(b.Strings)-len(v):])] = i
 	return i
 }
@@ -225,6 +248,10 @@ func (bb *BatchBuilder) list(c *lastValue, vs []string) uint32 {
 func (c *lastValue) remember(vs []string, i uint32) {
 	c.list, c.i = append(c.list[:0], vs...), i
 }
+
+// MaxSize is the most bytes AppendMsg appends for the batch as it stands, so a caller can
+// give it room enough and know it will not grow dst.
+func (bb *BatchBuilder) MaxSize() int { return bb.b.Msgsize() }
 
 // AppendMsg appends the batch's msgpack encoding to dst.
 func (bb *BatchBuilder) AppendMsg(dst []byte) ([]byte, error) {
@@ -442,10 +469,18 @@ func DecodeBatch(data []byte) ([]*Event, error) {
 // Append adds the events of other after those of bb, as if they had been added to bb one
 // by one: the batch that results is the same, byte for byte (tables keep the order in which
 // strings and lists first appear). Decoders working on parts of one input in parallel put
-// their parts together with it.
+// their parts together with it. Reset other before using it again: into an empty bb,
+// Append takes other's memory rather than copying it (and leaves other empty).
 func (bb *BatchBuilder) Append(other *BatchBuilder) {
 	o := &other.b
 	if o.Len() == 0 {
+		return
+	}
+	if bb.Len() == 0 && len(bb.b.Ends) == 0 && len(bb.b.ListEnds) == 0 {
+		// Into an empty batch, other's tables and columns are the result as they are: the
+		// builders trade places (the first part of every large raw message is appended so).
+		*bb, *other = *other, *bb
+		other.Reset()
 		return
 	}
 	if bb.strings == nil {
@@ -454,7 +489,7 @@ func (bb *BatchBuilder) Append(other *BatchBuilder) {
 	strs := make([]uint32, len(o.Ends)+1) // other's string index -> bb's
 	start := uint32(0)
 	for i, end := range o.Ends {
-		strs[i+1] = bb.str(string(o.Strings[start:end]))
+		strs[i+1] = bb.strBytes(o.Strings[start:end])
 		start = end
 	}
 	lists := make([]uint32, len(o.ListEnds)+1)

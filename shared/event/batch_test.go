@@ -270,6 +270,29 @@ func BenchmarkBatch(b *testing.B) {
 		b.ReportMetric(float64(len(buf))/float64(len(evs)), "bytes/event")
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
 	})
+	b.Run("append", func(b *testing.B) {
+		// As ingest puts a large raw message's parts together: each part's batch, built by a
+		// worker, appended in order to the message's (empty) batch, which then goes out.
+		var parts [2]BatchBuilder
+		b.ReportAllocs()
+		for b.Loop() {
+			for i := range parts {
+				parts[i].Reset()
+				for _, e := range evs[i*len(evs)/2 : (i+1)*len(evs)/2] {
+					parts[i].Add(e)
+				}
+			}
+			bb.Reset()
+			for i := range parts {
+				bb.Append(&parts[i])
+			}
+			var err error
+			if buf, err = bb.AppendMsg(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+	})
 	b.Run("decode", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
