@@ -1,6 +1,7 @@
 package scorer
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"testing"
@@ -15,11 +16,12 @@ func TestCloseParts(t *testing.T) {
 	for b := range int64(5) {
 		pc.Buckets = append(pc.Buckets, BucketSummary{Bucket: 30 + 2*b, Values: []ValueSummary{{Value: strings.Repeat("v", 100), Count: b + 1}}})
 	}
-	whole, err := closeParts(pc, 1<<20)
+	var enc msgpackEncoder
+	whole, err := collectParts(&enc, pc, 1<<20)
 	if err != nil || len(whole) != 1 || whole[0].close.ClosedThrough != 40 || !whole[0].close.EOF {
 		t.Fatalf("under the limit: %d parts, %v", len(whole), err)
 	}
-	parts, err := closeParts(pc, 200)
+	parts, err := collectParts(&enc, pc, 200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +45,22 @@ func TestCloseParts(t *testing.T) {
 	if len(buckets) != len(pc.Buckets) {
 		t.Errorf("parts hold %d buckets, want %d", len(buckets), len(pc.Buckets))
 	}
+}
+
+type closePart struct {
+	close PartitionClose
+	data  []byte
+}
+
+// collectParts returns closeParts' parts with copies of their encodings: the encoder reuses
+// its buffer.
+func collectParts(enc *msgpackEncoder, pc PartitionClose, limit int) ([]closePart, error) {
+	var parts []closePart
+	err := enc.closeParts(pc, limit, func(part PartitionClose, data []byte) error {
+		parts = append(parts, closePart{part, bytes.Clone(data)})
+		return nil
+	})
+	return parts, err
 }
 
 // TestServiceSplitsLargeCloses closes twenty buckets at once, as a replica that takes a
