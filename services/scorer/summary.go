@@ -76,16 +76,8 @@ func (b *bucket) summary(influencers []string) BucketSummary {
 	s := BucketSummary{Bucket: b.start, Values: make([]ValueSummary, 0, len(b.values))}
 	for _, v := range b.sortedValues() {
 		a := b.values[v]
-		users := make([]string, 0, len(a.users))
-		for u := range a.users {
-			users = append(users, u)
-		}
-		slices.Sort(users)
-		dests := make([]record.Endpoint, 0, len(a.dests))
-		for d := range a.dests {
-			dests = append(dests, d)
-		}
-		slices.SortFunc(dests, compareEndpoint)
+		users := append(make([]string, 0, len(a.users)), a.users...)
+		dests := append(make([]record.Endpoint, 0, len(a.dests)), a.dests...)
 		s.Values = append(s.Values, ValueSummary{Value: v, Count: a.count, Influencers: a.influencerList(influencers),
 			Examples: a.examples, Users: users, Destinations: dests, HostDestinations: a.hostDestList(), HostUsers: a.hostUserList(),
 			Sourced: a.sourced, HostSources: a.hostSourceList()})
