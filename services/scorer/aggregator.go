@@ -13,8 +13,9 @@ import (
 //
 // An Aggregator is not safe for concurrent use.
 type Aggregator struct {
-	job  Job
-	open map[int64]*bucket
+	job    Job
+	fields jobFields
+	open   map[int64]*bucket
 	// closed is the index of the last closed bucket: events at or before it are late.
 	closed int64
 	// free holds the value aggregates of closed buckets, for the next ones.
@@ -27,7 +28,7 @@ const maxFreeValues = 4096
 
 // NewAggregator returns an Aggregator with nothing open or closed.
 func NewAggregator(job Job) *Aggregator {
-	return &Aggregator{job: job, open: map[int64]*bucket{}, closed: noBucket}
+	return &Aggregator{job: job, fields: newJobFields(job), open: map[int64]*bucket{}, closed: noBucket}
 }
 
 // bucketOf returns the index of the bucket holding t: buckets are aligned to the epoch.
@@ -55,7 +56,7 @@ func (a *Aggregator) Add(ev *event.Event) (int64, error) {
 		b = newJobBucket(k, a.job)
 		a.open[k] = b
 	}
-	b.add(ev, a.job.ByField, a.job.Influencers, &a.free)
+	b.add(ev, a.fields, &a.free)
 	return k, nil
 }
 

@@ -88,9 +88,41 @@ func newJobBucket(k int64, job Job) *bucket {
 	return b
 }
 
+// jobFields reads the fields of a job's events: the by field and the influencers, in the
+// job's order.
+type jobFields struct {
+	by          func(*event.Event) string
+	influencers []func(*event.Event) string
+}
+
+func newJobFields(job Job) jobFields {
+	f := jobFields{by: fieldOf(job.ByField), influencers: make([]func(*event.Event) string, len(job.Influencers))}
+	for i, name := range job.Influencers {
+		f.influencers[i] = fieldOf(name)
+	}
+	return f
+}
+
+// fieldOf returns what reads the named field of an event, as Event.Field does: its switch
+// on the name, taken once per job rather than five times per event, for the fields of the
+// built-in jobs.
+func fieldOf(name string) func(*event.Event) string {
+	switch name {
+	case "process.name":
+		return func(e *event.Event) string { return e.Process.Name }
+	case "host.name":
+		return func(e *event.Event) string { return e.Host.Name }
+	case "user.name":
+		return func(e *event.Event) string { return e.User.Name }
+	case "destination.ip":
+		return func(e *event.Event) string { return e.Destination.IP }
+	}
+	return func(e *event.Event) string { return e.Field(name) }
+}
+
 // add puts ev into the bucket; free holds valueAggs to use again (see valueAgg).
-func (b *bucket) add(ev *event.Event, byField string, influencers []string, free *[]*valueAgg) {
-	v := ev.Field(byField)
+func (b *bucket) add(ev *event.Event, fields jobFields, free *[]*valueAgg) {
+	v := fields.by(ev)
 	a := b.values[v]
 	if a == nil {
 		if n := len(*free); n > 0 {
@@ -98,15 +130,15 @@ func (b *bucket) add(ev *event.Event, byField string, influencers []string, free
 			(*free)[n-1] = nil
 			*free = (*free)[:n-1]
 		} else {
-			a = &valueAgg{influencers: make([][]string, len(influencers))}
+			a = &valueAgg{influencers: make([][]string, len(fields.influencers))}
 		}
 		b.values[v] = a
 	}
 	a.count++
 	// Every bound keeps the smallest items, not the first to arrive, so a bucket's summary is
 	// the same whatever order its events came in (several ingest replicas, redeliveries).
-	for i, f := range influencers {
-		if val := ev.Field(f); val != "" {
+	for i, f := range fields.influencers {
+		if val := f(ev); val != "" {
 			a.influencers[i] = keepSmallestSorted(a.influencers[i], val, maxInfluenceValues)
 		}
 	}

@@ -34,7 +34,7 @@ func TestSummaryIsIndependentOfArrivalOrder(t *testing.T) {
 	for round := range 5 {
 		b := newJobBucket(0, job)
 		for _, e := range evs {
-			b.add(e, job.ByField, job.Influencers, new([]*valueAgg))
+			b.add(e, newJobFields(job), new([]*valueAgg))
 		}
 		got, err := json.Marshal(b.summary(job.Influencers))
 		if err != nil {
@@ -114,6 +114,27 @@ func TestReusedValuesSummarizeAsNew(t *testing.T) {
 	for k := range got {
 		if s := summarize(got[k : k+1]); s != first[k] {
 			t.Errorf("bucket %d's summary changed as later buckets filled", k)
+		}
+	}
+}
+
+// TestFieldOfReadsAsEventField holds the job's field readers to Event.Field, for every
+// field of the built-in jobs and one it does not know.
+func TestFieldOfReadsAsEventField(t *testing.T) {
+	e := &event.Event{Host: event.Host{Name: "web-1", ID: "h-1"}, Process: event.Process{Name: "curl"},
+		User: event.User{Name: "www", ID: "33"}, Destination: event.Endpoint{IP: "10.0.0.1", Port: 443},
+		Event: event.Connection("connected-to")}
+	e.Event.Module = "auditd"
+	names := []string{"process.name", "host.name", "host.id", "user.name", "user.id", "destination.ip", "destination.port", "event.module", "no.such.field"}
+	for _, name := range names {
+		if got, want := fieldOf(name)(e), e.Field(name); got != want {
+			t.Errorf("%s: %q, Event.Field %q", name, got, want)
+		}
+	}
+	empty := &event.Event{}
+	for _, name := range names {
+		if got := fieldOf(name)(empty); got != "" {
+			t.Errorf("%s of an empty event: %q", name, got)
 		}
 	}
 }
