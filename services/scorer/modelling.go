@@ -211,6 +211,7 @@ type summaryMsg struct {
 // scoreBucket scores bucket k, the union of its partitions' values, and returns its summary
 // messages and its records.
 func scoreBucket(job Job, enc *msgpackEncoder, r *Rarity, k int64, values []ValueSummary) ([]summaryMsg, []record.Record, error) {
+	values = sortedUnion(values)
 	sums := bucketSummaries(job, k, values)
 	msgs := make([]summaryMsg, len(sums))
 	for i := range sums {
@@ -221,7 +222,7 @@ func scoreBucket(job Job, enc *msgpackEncoder, r *Rarity, k int64, values []Valu
 		}
 		msgs[i] = summaryMsg{m, id}
 	}
-	return msgs, r.Score(k, values), nil
+	return msgs, r.scoreSorted(k, values), nil
 }
 
 // announce publishes that the records of every bucket through k are out.
