@@ -144,7 +144,7 @@ func (b *bucket) add(ev *event.Event, fields jobFields, free *[]*valueAgg) {
 	}
 	keepExample(a, ev)
 	if ip := ev.Destination.IP; ip != "" {
-		a.dests = keepSmallestSortedFunc(a.dests, record.Endpoint{IP: ip, Port: ev.Destination.Port}, maxDestinations, compareEndpoint)
+		a.dests = keepSmallestEndpoint(a.dests, record.Endpoint{IP: ip, Port: ev.Destination.Port}, maxDestinations)
 	}
 	user := ev.User.Name
 	if user == "" && ev.User.ID != "" {
@@ -258,15 +258,33 @@ func keepSmallest[T comparable](set map[T]struct{}, v T, limit int, cmp func(a, 
 
 // keepSmallestSorted adds v to s, a sorted slice bounded to limit items, keeping the
 // smallest ones, and returns s.
-func keepSmallestSorted[T cmp.Ordered](s []T, v T, limit int) []T {
-	i, found := slices.BinarySearch(s, v)
-	return keepAt(s, v, i, found, limit)
+func keepSmallestSorted(s []string, v string, limit int) []string {
+	// slices.BinarySearch, without cmp.Less's NaN check, which compares each string with
+	// itself at every step.
+	i, j := 0, len(s)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if s[h] < v {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return keepAt(s, v, i, i < len(s) && s[i] == v, limit)
 }
 
-// keepSmallestSortedFunc is keepSmallestSorted for a slice sorted by compare.
-func keepSmallestSortedFunc[T any](s []T, v T, limit int, compare func(a, b T) int) []T {
-	i, found := slices.BinarySearchFunc(s, v, compare)
-	return keepAt(s, v, i, found, limit)
+// keepSmallestEndpoint is keepSmallestSorted for endpoints sorted by compareEndpoint.
+func keepSmallestEndpoint(s []record.Endpoint, v record.Endpoint, limit int) []record.Endpoint {
+	i, j := 0, len(s)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if c := strings.Compare(s[h].IP, v.IP); c < 0 || c == 0 && s[h].Port < v.Port {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return keepAt(s, v, i, i < len(s) && s[i] == v, limit)
 }
 
 // keepAt puts v at index i of the sorted, bounded s, where a binary search placed it.

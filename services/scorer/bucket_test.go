@@ -3,7 +3,10 @@ package scorer
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +138,30 @@ func TestFieldOfReadsAsEventField(t *testing.T) {
 	for _, name := range names {
 		if got := fieldOf(name)(empty); got != "" {
 			t.Errorf("%s of an empty event: %q", name, got)
+		}
+	}
+}
+
+// TestSortedSetsKeepWhatSetsKeep holds the sorted bounded slices to the bounded sets they
+// replace: the same smallest items, in order, for random streams with repeats.
+func TestSortedSetsKeepWhatSetsKeep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for round := range 200 {
+		limit := 1 + rng.IntN(8)
+		strs, strSet := []string(nil), map[string]struct{}{}
+		eps, epSet := []record.Endpoint(nil), map[record.Endpoint]struct{}{}
+		for range rng.IntN(60) {
+			s := fmt.Sprintf("10.0.0.%d", rng.IntN(20))
+			strs = keepSmallestSorted(strs, s, limit)
+			keepSmallest(strSet, s, limit, strings.Compare)
+			ep := record.Endpoint{IP: s, Port: rng.IntN(3)}
+			eps = keepSmallestEndpoint(eps, ep, limit)
+			keepSmallest(epSet, ep, limit, compareEndpoint)
+		}
+		wantStrs := slices.Sorted(maps.Keys(strSet))
+		wantEps := slices.SortedFunc(maps.Keys(epSet), compareEndpoint)
+		if !slices.Equal(strs, wantStrs) || !slices.Equal(eps, wantEps) {
+			t.Fatalf("round %d, limit %d: %v %v, want %v %v", round, limit, strs, eps, wantStrs, wantEps)
 		}
 	}
 }
