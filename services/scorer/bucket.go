@@ -373,7 +373,8 @@ func (a *valueAgg) reset() {
 func example(ev *event.Event) record.Example {
 	src := ev.Origin.Source
 	if src != "" && ev.Origin.Line > 0 {
-		src += ":" + strconv.FormatInt(ev.Origin.Line, 10)
+		var line [20]byte // the conversion in a concatenation allocates nothing of its own
+		src += ":" + string(strconv.AppendInt(line[:0], ev.Origin.Line, 10))
 	}
 	return record.Example{
 		Timestamp:        ev.Timestamp,
