@@ -23,8 +23,9 @@ type Aggregator struct {
 }
 
 // maxFreeValues bounds the value aggregates an Aggregator keeps for later buckets: one
-// bucket of unusually many values leaves no more than this behind.
-const maxFreeValues = 4096
+// bucket of unusually many values leaves no more than this behind (each at most a few KiB:
+// its sets are bounded).
+const maxFreeValues = 1024
 
 // NewAggregator returns an Aggregator with nothing open or closed.
 func NewAggregator(job Job) *Aggregator {

@@ -361,12 +361,16 @@ func (a *valueAgg) influencerList(fields []string) []record.Influencer {
 	return out
 }
 
-// reset empties a for another bucket, keeping the room of its sorted sets. The examples
-// went to the bucket's summary.
+// reset empties a for another bucket, keeping the room of its sorted sets but not their
+// strings, which would otherwise live as long as a. The examples went to the bucket's
+// summary.
 func (a *valueAgg) reset() {
-	for i := range a.influencers {
-		a.influencers[i] = a.influencers[i][:0]
+	for i, vals := range a.influencers {
+		clear(vals)
+		a.influencers[i] = vals[:0]
 	}
+	clear(a.dests)
+	clear(a.users)
 	*a = valueAgg{influencers: a.influencers, dests: a.dests[:0], users: a.users[:0]}
 }
 
