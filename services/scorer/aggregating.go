@@ -15,7 +15,6 @@ import (
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
-	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -63,6 +62,7 @@ type aggregating struct {
 	// batch and ev are reused from one message to the next.
 	batch event.BatchReader
 	ev    event.Event
+	enc   msgpackEncoder
 }
 
 // takePartition restores partition p's close history from the KV bucket and makes its state
@@ -240,64 +240,52 @@ func (a *aggregating) publishClose(seq uint64, pc PartitionClose) error {
 	if a.s.maxClose > 0 {
 		limit = min(limit, a.s.maxClose)
 	}
-	parts, err := closeParts(pc, limit)
-	if err != nil {
-		return err
-	}
-	for _, part := range parts {
-		id := "close-" + strconv.Itoa(a.p) + "-" + strconv.FormatInt(part.close.ClosedThrough, 10)
-		if part.close.EOF {
-			id += "-eof-" + part.close.Replay
+	return a.enc.closeParts(pc, limit, func(part PartitionClose, data []byte) error {
+		id := "close-" + strconv.Itoa(a.p) + "-" + strconv.FormatInt(part.ClosedThrough, 10)
+		if part.EOF {
+			id += "-eof-" + part.Replay
 		}
-		m := msgpackMsg(stream.BucketsSubject(a.p))
-		rawdata.Compress(m, part.data)
+		m := a.enc.compressed(stream.BucketsSubject(a.p), data)
 		if len(m.Data) > limit {
 			return fmt.Errorf("scorer: the summary of bucket %d is %d bytes, %d compressed, over the server's max_payload less headers (%d): raise max_payload or --partitions",
-				part.close.Buckets[0].Bucket, len(part.data), len(m.Data), limit)
+				part.Buckets[0].Bucket, len(data), len(m.Data), limit)
 		}
-		if err := a.pub.Publish(m, id); err != nil {
-			return err
-		}
-	}
-	return nil
+		return a.pub.Publish(m, id)
+	})
 }
 
 // closeHeadroom is what a partition close leaves of the server's max_payload for its
 // headers.
 const closeHeadroom = 4 << 10
 
-// closePart is one message of a partition close, encoded.
-type closePart struct {
-	close PartitionClose
-	data  []byte
-}
-
 // closeParts encodes pc as one message, or, when that is larger than limit (a replica that
 // takes a partition over may close hours of buckets at once), as one message per bucket,
 // each closing the partition through its bucket and the last through pc's end with pc's
 // end-of-input. The model scores a bucket once every partition is closed through it, so
-// the records do not depend on how a close was cut.
-func closeParts(pc PartitionClose, limit int) ([]closePart, error) {
-	b, err := pc.MarshalMsg(nil)
+// the records do not depend on how a close was cut. It calls emit with each part and its
+// encoding, which is valid only during the call.
+func (e *msgpackEncoder) closeParts(pc PartitionClose, limit int, emit func(PartitionClose, []byte) error) error {
+	b, err := e.marshal(&pc)
 	if err != nil {
-		return nil, fmt.Errorf("scorer: encode a partition close: %w", err)
+		return err
 	}
 	if len(b) <= limit || len(pc.Buckets) < 2 {
-		return []closePart{{pc, b}}, nil
+		return emit(pc, b)
 	}
-	parts := make([]closePart, 0, len(pc.Buckets))
 	for i, bucket := range pc.Buckets {
 		part := PartitionClose{Partition: pc.Partition, ClosedThrough: bucket.Bucket, Buckets: pc.Buckets[i : i+1]}
 		if i == len(pc.Buckets)-1 {
 			part.ClosedThrough, part.EOF, part.Replay, part.Stats = pc.ClosedThrough, pc.EOF, pc.Replay, pc.Stats
 		}
-		b, err := part.MarshalMsg(nil)
+		b, err := e.marshal(&part)
 		if err != nil {
-			return nil, fmt.Errorf("scorer: encode a partition close: %w", err)
+			return err
 		}
-		parts = append(parts, closePart{part, b})
+		if err := emit(part, b); err != nil {
+			return err
+		}
 	}
-	return parts, nil
+	return nil
 }
 
 // commit stores the closes, then remembers how far the partition is closed.

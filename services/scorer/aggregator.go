@@ -13,15 +13,23 @@ import (
 //
 // An Aggregator is not safe for concurrent use.
 type Aggregator struct {
-	job  Job
-	open map[int64]*bucket
+	job    Job
+	fields jobFields
+	open   map[int64]*bucket
 	// closed is the index of the last closed bucket: events at or before it are late.
 	closed int64
+	// free holds the value aggregates of closed buckets, for the next ones.
+	free []*valueAgg
 }
+
+// maxFreeValues bounds the value aggregates an Aggregator keeps for later buckets: one
+// bucket of unusually many values leaves no more than this behind (each at most a few KiB:
+// its sets are bounded).
+const maxFreeValues = 1024
 
 // NewAggregator returns an Aggregator with nothing open or closed.
 func NewAggregator(job Job) *Aggregator {
-	return &Aggregator{job: job, open: map[int64]*bucket{}, closed: noBucket}
+	return &Aggregator{job: job, fields: newJobFields(job), open: map[int64]*bucket{}, closed: noBucket}
 }
 
 // bucketOf returns the index of the bucket holding t: buckets are aligned to the epoch.
@@ -49,7 +57,7 @@ func (a *Aggregator) Add(ev *event.Event) (int64, error) {
 		b = newJobBucket(k, a.job)
 		a.open[k] = b
 	}
-	b.add(ev, a.job.ByField, a.job.Influencers)
+	b.add(ev, a.fields, &a.free)
 	return k, nil
 }
 
@@ -61,7 +69,14 @@ func (a *Aggregator) CloseThrough(last int64) ([]BucketSummary, bool) {
 	}
 	var out []BucketSummary
 	for _, k := range sortedKeys(a.open, last) {
-		out = append(out, a.open[k].summary(a.job.Influencers))
+		b := a.open[k]
+		out = append(out, b.summary(a.job.Influencers))
+		for _, v := range b.values {
+			if len(a.free) < maxFreeValues {
+				v.reset()
+				a.free = append(a.free, v)
+			}
+		}
 		delete(a.open, k)
 	}
 	a.closed = last

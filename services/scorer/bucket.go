@@ -38,14 +38,19 @@ type bucket struct {
 
 // valueAgg is what the bucket knows of one process.name: how often it connected, every
 // influencer value (bounded), and the first few events as examples.
+//
+// The bounded sets the summary lists sorted are kept as sorted slices: an event finds its
+// value in a few comparisons, the largest to drop is the last, and the summary copies them
+// as they are. A closed bucket's valueAggs are used again by later buckets (Aggregator.free),
+// so a bucket of the values of the one before allocates nothing for them.
 type valueAgg struct {
 	count       int64
-	influencers []map[string]struct{} // by the job's influencer, in its order
+	influencers [][]string // by the job's influencer, in its order; each sorted
 	examples    []record.Example
 	// dests and users feed the enricher's history: which address and port, and which user
-	// (user.name, or uid=<id> where only the id is known) the process used.
-	dests map[record.Endpoint]struct{}
-	users map[string]struct{}
+	// (user.name, or uid=<id> where only the id is known) the process used. Sorted.
+	dests []record.Endpoint
+	users []string
 	// hostDests holds, per host, per destination key, the smallest endpoint with that key
 	// (new-destination detector only).
 	hostDests map[string]map[string]record.Endpoint
@@ -83,39 +88,70 @@ func newJobBucket(k int64, job Job) *bucket {
 	return b
 }
 
-func (b *bucket) add(ev *event.Event, byField string, influencers []string) {
-	v := ev.Field(byField)
+// jobFields reads the fields of a job's events: the by field and the influencers, in the
+// job's order.
+type jobFields struct {
+	by          func(*event.Event) string
+	influencers []func(*event.Event) string
+}
+
+func newJobFields(job Job) jobFields {
+	f := jobFields{by: fieldOf(job.ByField), influencers: make([]func(*event.Event) string, len(job.Influencers))}
+	for i, name := range job.Influencers {
+		f.influencers[i] = fieldOf(name)
+	}
+	return f
+}
+
+// fieldOf returns what reads the named field of an event, as Event.Field does: its switch
+// on the name, taken once per job rather than five times per event, for the fields of the
+// built-in jobs.
+func fieldOf(name string) func(*event.Event) string {
+	switch name {
+	case "process.name":
+		return func(e *event.Event) string { return e.Process.Name }
+	case "host.name":
+		return func(e *event.Event) string { return e.Host.Name }
+	case "user.name":
+		return func(e *event.Event) string { return e.User.Name }
+	case "destination.ip":
+		return func(e *event.Event) string { return e.Destination.IP }
+	}
+	return func(e *event.Event) string { return e.Field(name) }
+}
+
+// add puts ev into the bucket; free holds valueAggs to use again (see valueAgg).
+func (b *bucket) add(ev *event.Event, fields jobFields, free *[]*valueAgg) {
+	v := fields.by(ev)
 	a := b.values[v]
 	if a == nil {
-		a = &valueAgg{influencers: make([]map[string]struct{}, len(influencers)),
-			dests: map[record.Endpoint]struct{}{}, users: map[string]struct{}{}}
+		if n := len(*free); n > 0 {
+			a = (*free)[n-1]
+			(*free)[n-1] = nil
+			*free = (*free)[:n-1]
+		} else {
+			a = &valueAgg{influencers: make([][]string, len(fields.influencers))}
+		}
 		b.values[v] = a
 	}
 	a.count++
 	// Every bound keeps the smallest items, not the first to arrive, so a bucket's summary is
 	// the same whatever order its events came in (several ingest replicas, redeliveries).
-	for i, f := range influencers {
-		val := ev.Field(f)
-		if val == "" {
-			continue
+	for i, f := range fields.influencers {
+		if val := f(ev); val != "" {
+			a.influencers[i] = keepSmallestSorted(a.influencers[i], val, maxInfluenceValues)
 		}
-		set := a.influencers[i]
-		if set == nil {
-			set = map[string]struct{}{}
-			a.influencers[i] = set
-		}
-		keepSmallest(set, val, maxInfluenceValues, strings.Compare)
 	}
 	keepExample(a, ev)
 	if ip := ev.Destination.IP; ip != "" {
-		keepSmallest(a.dests, record.Endpoint{IP: ip, Port: ev.Destination.Port}, maxDestinations, compareEndpoint)
+		a.dests = keepSmallestEndpoint(a.dests, record.Endpoint{IP: ip, Port: ev.Destination.Port}, maxDestinations)
 	}
 	user := ev.User.Name
 	if user == "" && ev.User.ID != "" {
 		user = b.uidName(ev.User.ID)
 	}
 	if user != "" {
-		keepSmallest(a.users, user, maxUsers, strings.Compare)
+		a.users = keepSmallestSorted(a.users, user, maxUsers)
 	}
 	if b.hostDests {
 		a.addHostDest(ev, b.granularity)
@@ -220,6 +256,50 @@ func keepSmallest[T comparable](set map[T]struct{}, v T, limit int, cmp func(a, 
 	}
 }
 
+// keepSmallestSorted adds v to s, a sorted slice bounded to limit items, keeping the
+// smallest ones, and returns s.
+func keepSmallestSorted(s []string, v string, limit int) []string {
+	// slices.BinarySearch, without cmp.Less's NaN check, which compares each string with
+	// itself at every step.
+	i, j := 0, len(s)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if s[h] < v {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return keepAt(s, v, i, i < len(s) && s[i] == v, limit)
+}
+
+// keepSmallestEndpoint is keepSmallestSorted for endpoints sorted by compareEndpoint.
+func keepSmallestEndpoint(s []record.Endpoint, v record.Endpoint, limit int) []record.Endpoint {
+	i, j := 0, len(s)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if c := strings.Compare(s[h].IP, v.IP); c < 0 || c == 0 && s[h].Port < v.Port {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return keepAt(s, v, i, i < len(s) && s[i] == v, limit)
+}
+
+// keepAt puts v at index i of the sorted, bounded s, where a binary search placed it.
+func keepAt[T any](s []T, v T, i int, found bool, limit int) []T {
+	switch {
+	case found || i >= limit:
+		return s // present, or larger than all of a full s
+	case len(s) < limit:
+		return slices.Insert(s, i, v)
+	}
+	copy(s[i+1:], s[i:limit-1]) // the largest drops off the end
+	s[i] = v
+	return s
+}
+
 // keepExample keeps the earliest examples by time, then source and line, in that order.
 func keepExample(a *valueAgg, ev *event.Event) {
 	if len(a.examples) == maxExamples && ev.Timestamp.After(a.examples[maxExamples-1].Timestamp) {
@@ -230,10 +310,16 @@ func keepExample(a *valueAgg, ev *event.Event) {
 	if i >= maxExamples {
 		return
 	}
-	a.examples = slices.Insert(a.examples, i, e)
-	if len(a.examples) > maxExamples {
-		a.examples = a.examples[:maxExamples]
+	if a.examples == nil {
+		// The summary takes the examples as they are: room for all from the start.
+		a.examples = make([]record.Example, 0, maxExamples)
 	}
+	if len(a.examples) < maxExamples {
+		a.examples = slices.Insert(a.examples, i, e)
+		return
+	}
+	copy(a.examples[i+1:], a.examples[i:maxExamples-1])
+	a.examples[i] = e
 }
 
 func compareExample(x, y record.Example) int {
@@ -257,26 +343,42 @@ func (b *bucket) sortedValues() []string {
 // influencerList returns the record's influencers in the job's order, values sorted, as
 // Elastic writes them.
 func (a *valueAgg) influencerList(fields []string) []record.Influencer {
-	var out []record.Influencer
+	n := 0
+	for _, vals := range a.influencers {
+		if len(vals) > 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]record.Influencer, 0, n)
 	for i, f := range fields {
-		set := a.influencers[i]
-		if len(set) == 0 {
-			continue
+		if vals := a.influencers[i]; len(vals) > 0 {
+			out = append(out, record.Influencer{FieldName: f, FieldValues: slices.Clone(vals)})
 		}
-		vals := make([]string, 0, len(set))
-		for v := range set {
-			vals = append(vals, v)
-		}
-		slices.Sort(vals)
-		out = append(out, record.Influencer{FieldName: f, FieldValues: vals})
 	}
 	return out
+}
+
+// reset empties a for another bucket, keeping the room of its sorted sets but not their
+// strings, which would otherwise live as long as a. The examples went to the bucket's
+// summary.
+func (a *valueAgg) reset() {
+	for i, vals := range a.influencers {
+		clear(vals)
+		a.influencers[i] = vals[:0]
+	}
+	clear(a.dests)
+	clear(a.users)
+	*a = valueAgg{influencers: a.influencers, dests: a.dests[:0], users: a.users[:0]}
 }
 
 func example(ev *event.Event) record.Example {
 	src := ev.Origin.Source
 	if src != "" && ev.Origin.Line > 0 {
-		src += ":" + strconv.FormatInt(ev.Origin.Line, 10)
+		var line [20]byte // the conversion in a concatenation allocates nothing of its own
+		src += ":" + string(strconv.AppendInt(line[:0], ev.Origin.Line, 10))
 	}
 	return record.Example{
 		Timestamp:        ev.Timestamp,

@@ -1,12 +1,17 @@
 package scorer
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -15,11 +20,12 @@ func TestCloseParts(t *testing.T) {
 	for b := range int64(5) {
 		pc.Buckets = append(pc.Buckets, BucketSummary{Bucket: 30 + 2*b, Values: []ValueSummary{{Value: strings.Repeat("v", 100), Count: b + 1}}})
 	}
-	whole, err := closeParts(pc, 1<<20)
+	var enc msgpackEncoder
+	whole, err := collectParts(&enc, pc, 1<<20)
 	if err != nil || len(whole) != 1 || whole[0].close.ClosedThrough != 40 || !whole[0].close.EOF {
 		t.Fatalf("under the limit: %d parts, %v", len(whole), err)
 	}
-	parts, err := closeParts(pc, 200)
+	parts, err := collectParts(&enc, pc, 200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +49,22 @@ func TestCloseParts(t *testing.T) {
 	if len(buckets) != len(pc.Buckets) {
 		t.Errorf("parts hold %d buckets, want %d", len(buckets), len(pc.Buckets))
 	}
+}
+
+type closePart struct {
+	close PartitionClose
+	data  []byte
+}
+
+// collectParts returns closeParts' parts with copies of their encodings: the encoder reuses
+// its buffer.
+func collectParts(enc *msgpackEncoder, pc PartitionClose, limit int) ([]closePart, error) {
+	var parts []closePart
+	err := enc.closeParts(pc, limit, func(part PartitionClose, data []byte) error {
+		parts = append(parts, closePart{part, bytes.Clone(data)})
+		return nil
+	})
+	return parts, err
 }
 
 // TestServiceSplitsLargeCloses closes twenty buckets at once, as a replica that takes a
@@ -87,5 +109,56 @@ func TestServiceSplitsLargeCloses(t *testing.T) {
 	}
 	if !slices.Contains(whole, "rec nc@"+at(20).Format("15:04")) {
 		t.Errorf("no record of the new name: %q", whole)
+	}
+}
+
+// TestScoreBucketIsIndependentOfValueOrder scores one bucket's values as the partitions'
+// closes may bring them, in many orders: its summary messages must be the same bytes, hold
+// the values sorted, and its records be the same.
+func TestScoreBucketIsIndependentOfValueOrder(t *testing.T) {
+	job := DefaultJob()
+	var values []ValueSummary
+	for i := range 1200 { // more than two summary chunks
+		values = append(values, ValueSummary{Value: fmt.Sprintf("proc-%04d", (i*7919)%1200), Count: int64(1 + i%5),
+			Users: []string{"root"}, Influencers: []record.Influencer{{FieldName: "host.name", FieldValues: []string{"h1"}}}})
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	var want [][]byte
+	var wantRecs string
+	for round := range 4 {
+		r, err := NewRarity(job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var enc msgpackEncoder
+		msgs, recs, err := scoreBucket(job, &enc, r, 100, slices.Clone(values))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [][]byte
+		var seen []string
+		for _, m := range msgs {
+			got = append(got, m.msg.Data)
+			var s record.BucketSummary
+			if _, err := s.UnmarshalMsg(m.msg.Data); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range s.Values {
+				seen = append(seen, v.Value)
+			}
+		}
+		if len(msgs) != 3 || len(seen) != len(values) || !slices.IsSorted(seen) {
+			t.Fatalf("%d summary messages of %d values, sorted %v", len(msgs), len(seen), slices.IsSorted(seen))
+		}
+		rb, err := json.Marshal(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round == 0 {
+			want, wantRecs = got, string(rb)
+		} else if !slices.EqualFunc(got, want, bytes.Equal) || string(rb) != wantRecs {
+			t.Fatalf("order %d gives other summaries or records", round)
+		}
+		rng.Shuffle(len(values), func(i, j int) { values[i], values[j] = values[j], values[i] })
 	}
 }

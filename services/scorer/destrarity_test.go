@@ -263,8 +263,8 @@ func TestHostDestinationsKeepTheSmallestKeys(t *testing.T) {
 	job := destJob()
 	b := newJobBucket(0, job)
 	for p := 40; p > 0; p-- {
-		b.add(conn(at(0), "h1", "curl", "10.0.0.1", 1000+p), job.ByField, job.Influencers)
-		b.add(conn(at(0), "h1", "curl", "10.0.0.2", 1000+p), job.ByField, job.Influencers)
+		b.add(conn(at(0), "h1", "curl", "10.0.0.1", 1000+p), newJobFields(job), new([]*valueAgg))
+		b.add(conn(at(0), "h1", "curl", "10.0.0.2", 1000+p), newJobFields(job), new([]*valueAgg))
 	}
 	hd := b.summary(job.Influencers).Values[0].HostDestinations
 	if len(hd) != maxHostDestKeys || hd[0] != (HostDestination{Host: "h1", IP: "10.0.0.1", Port: 1001}) {

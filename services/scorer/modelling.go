@@ -62,6 +62,7 @@ type modelling struct {
 	dirty     bool
 	// raw decompresses closes into one buffer: decoding copies every string out of it.
 	raw rawdata.Decoder
+	enc msgpackEncoder
 }
 
 // newModelling restores the model from its checkpoint, for the replica holding l.
@@ -110,7 +111,7 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 
 func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
 	var pc PartitionClose
-	if err := decodeClose(&m.raw, msg, &pc); err != nil || pc.Partition < 0 || pc.Partition >= len(m.closed) {
+	if err := decodeClose(&m.raw, msg.Headers(), msg.Data(), &pc); err != nil || pc.Partition < 0 || pc.Partition >= len(m.closed) {
 		reason := fmt.Sprintf("bucket summary on %s: not a partition close of one of %d partitions", msg.Subject(), len(m.closed))
 		if err != nil {
 			reason = "undecodable bucket summary: " + err.Error()
@@ -139,8 +140,8 @@ func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
 
 // decodeClose decodes a partition close: msgpack as the aggregators write it, or JSON as
 // scorers before msgpack did (a stream may still hold their closes after an upgrade).
-func decodeClose(raw *rawdata.Decoder, msg jetstream.Msg, pc *PartitionClose) error {
-	data, err := raw.Data(msg.Headers(), msg.Data())
+func decodeClose(raw *rawdata.Decoder, h nats.Header, msgData []byte, pc *PartitionClose) error {
+	data, err := raw.Data(h, msgData)
 	if err != nil {
 		return err
 	}
@@ -174,16 +175,18 @@ func (m *modelling) scoreReady() error {
 	}
 	slices.Sort(ks)
 	for _, k := range ks {
+		sums, recs, err := scoreBucket(m.s.cfg.Job, &m.enc, m.rarity, k, m.pending[k])
+		if err != nil {
+			return err
+		}
 		// The bucket's summary goes first, so the enricher's history holds the bucket before
 		// its records ask about it.
-		sums := bucketSummaries(m.s.cfg.Job, k, m.pending[k])
-		for i, sum := range sums {
-			id := m.s.cfg.Job.ID + "_summary_" + strconv.FormatInt(sum.Timestamp, 10) + "_" + strconv.Itoa(i)
-			if err := publishMsgpack(m.pub, stream.AnomaliesSubject, id, &sum); err != nil {
+		for _, sum := range sums {
+			if err := m.pub.Publish(sum.msg, sum.id); err != nil {
 				return err
 			}
 		}
-		if err := m.publishRecords(m.rarity.Score(k, m.pending[k]), len(sums)); err != nil {
+		if err := m.publishRecords(recs, len(sums)); err != nil {
 			return err
 		}
 		delete(m.pending, k)
@@ -197,6 +200,29 @@ func (m *modelling) scoreReady() error {
 		}
 	}
 	return m.announce(ready)
+}
+
+// summaryMsg is a bucket summary's message and its id.
+type summaryMsg struct {
+	msg *nats.Msg
+	id  string
+}
+
+// scoreBucket scores bucket k, the union of its partitions' values, and returns its summary
+// messages and its records.
+func scoreBucket(job Job, enc *msgpackEncoder, r *Rarity, k int64, values []ValueSummary) ([]summaryMsg, []record.Record, error) {
+	values = sortedUnion(values)
+	sums := bucketSummaries(job, k, values)
+	msgs := make([]summaryMsg, len(sums))
+	for i := range sums {
+		id := job.ID + "_summary_" + strconv.FormatInt(sums[i].Timestamp, 10) + "_" + strconv.Itoa(i)
+		m, err := enc.msg(stream.AnomaliesSubject, &sums[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs[i] = summaryMsg{m, id}
+	}
+	return msgs, r.scoreSorted(k, values), nil
 }
 
 // announce publishes that the records of every bucket through k are out.

@@ -1,8 +1,6 @@
 package scorer
 
 import (
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/rarenet/rarenet/services/scorer/rare"
@@ -119,16 +117,14 @@ func (r *Rarity) Restore(s RarityState) error {
 // nothing, as in ml-cpp, which neither decays the model nor ages the normaliser for a bucket
 // without data.
 func (r *Rarity) Score(k int64, parts ...[]ValueSummary) []record.Record {
-	var values []ValueSummary
-	for _, p := range parts {
-		values = append(values, p...)
-	}
+	return r.scoreSorted(k, sortedUnion(parts...))
+}
+
+// scoreSorted is Score of the bucket's values sorted by value (sortedUnion).
+func (r *Rarity) scoreSorted(k int64, values []ValueSummary) []record.Record {
 	if len(values) == 0 {
 		return nil
 	}
-	// Partitions hold disjoint values; sorting makes the union independent of how values were
-	// spread over them.
-	slices.SortFunc(values, func(a, b ValueSummary) int { return strings.Compare(a.Value, b.Value) })
 	if r.modelled == noBucket {
 		r.first = k
 	}

@@ -33,10 +33,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/tinylib/msgp/msgp"
 
 	"github.com/rarenet/rarenet/services/scorer/rare"
-	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/job"
 	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -242,24 +240,4 @@ func freshConsumer(ctx context.Context, js jetstream.JetStream, streamName, name
 		return nil, fmt.Errorf("scorer: reset consumer %s: %w", name, err)
 	}
 	return natsutil.DurableConsumer(ctx, js, streamName, name, filter)
-}
-
-// publishMsgpack publishes v in msgpack on subject with the message id, saying so in
-// control.HeaderEncoding.
-func publishMsgpack(pub *natsutil.Publisher, subject, id string, v msgp.Marshaler) error {
-	b, err := v.MarshalMsg(nil)
-	if err != nil {
-		return fmt.Errorf("scorer: encode %T: %w", v, err)
-	}
-	m := msgpackMsg(subject)
-	m.Data = b
-	return pub.Publish(m, id)
-}
-
-// msgpackMsg is a message on subject whose data is msgpack, saying so in
-// control.HeaderEncoding.
-func msgpackMsg(subject string) *nats.Msg {
-	m := nats.NewMsg(subject)
-	m.Header.Set(control.HeaderEncoding, control.EncodingMsgpack)
-	return m
 }

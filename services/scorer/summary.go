@@ -3,6 +3,7 @@ package scorer
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file summary.go -o summary_gen.go -tests=false -io=false
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -76,16 +77,8 @@ func (b *bucket) summary(influencers []string) BucketSummary {
 	s := BucketSummary{Bucket: b.start, Values: make([]ValueSummary, 0, len(b.values))}
 	for _, v := range b.sortedValues() {
 		a := b.values[v]
-		users := make([]string, 0, len(a.users))
-		for u := range a.users {
-			users = append(users, u)
-		}
-		slices.Sort(users)
-		dests := make([]record.Endpoint, 0, len(a.dests))
-		for d := range a.dests {
-			dests = append(dests, d)
-		}
-		slices.SortFunc(dests, compareEndpoint)
+		users := append(make([]string, 0, len(a.users)), a.users...)
+		dests := append(make([]record.Endpoint, 0, len(a.dests)), a.dests...)
 		s.Values = append(s.Values, ValueSummary{Value: v, Count: a.count, Influencers: a.influencerList(influencers),
 			Examples: a.examples, Users: users, Destinations: dests, HostDestinations: a.hostDestList(), HostUsers: a.hostUserList(),
 			Sourced: a.sourced, HostSources: a.hostSourceList()})
@@ -118,14 +111,45 @@ func (a *valueAgg) hostDestList() []HostDestination {
 	return out
 }
 
+// sortedUnion returns the union of a bucket's partition summaries sorted by value: partitions
+// hold disjoint values, and sorting makes the union independent of how values were spread
+// over them.
+func sortedUnion(parts ...[]ValueSummary) []ValueSummary {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n == 0 {
+		return nil
+	}
+	values := parts[0] // read only: the union is made below
+	if len(parts) > 1 {
+		values = make([]ValueSummary, 0, n)
+		for _, p := range parts {
+			values = append(values, p...)
+		}
+	}
+	// A ValueSummary is some 200 bytes: sort their indexes, then place each once.
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		return cmp.Or(strings.Compare(values[a].Value, values[b].Value), cmp.Compare(a, b))
+	})
+	out := make([]ValueSummary, n)
+	for i, j := range idx {
+		out[i] = values[j]
+	}
+	return out
+}
+
 // summaryChunk bounds the values per published bucket summary, to keep messages small.
 const summaryChunk = 500
 
-// bucketSummaries turns the union of a bucket's partition summaries into the summaries the
-// enricher keeps its history from, values sorted, in chunks.
+// bucketSummaries turns the union of a bucket's partition summaries, sorted by value
+// (sortedUnion), into the summaries the enricher keeps its history from, in chunks.
 func bucketSummaries(job Job, k int64, values []ValueSummary) []record.BucketSummary {
-	values = slices.Clone(values)
-	slices.SortFunc(values, func(a, b ValueSummary) int { return strings.Compare(a.Value, b.Value) })
 	start := k * int64(job.BucketSpan) / int64(time.Millisecond)
 	var out []record.BucketSummary
 	for len(values) > 0 {
