@@ -35,39 +35,56 @@ func (s *state) lastRunKey() string          { return "lastrun." + s.rule }
 func (s *state) pendingKey(id string) string { return "pending." + s.rule + "." + hashKey(id) }
 func (s *state) suppressKey(g string) string { return "suppress." + s.rule + "." + hashKey(g) }
 
-// load returns the last run (zero if none) and the pending records.
+// load returns the last run (zero if none) and the pending records, all read through one
+// watcher: keys and values from one replica's view of the bucket at one moment. It listed the
+// keys through a watcher and then read each by Get, which on an R3 bucket is a direct get any
+// replica may answer: a windower taking over from one just killed could list a pending record
+// on one replica and find it "not found" on another that had not yet stored it, and drop it
+// (a likely cause of a TestReplicasSurviveKills failure: the run after the takeover found its
+// record gone and signalled nothing). A replica that lags as a whole is still possible.
 func (s *state) load(ctx context.Context) (time.Time, []record.Record, error) {
-	var last time.Time
-	e, err := s.kv.Get(ctx, s.lastRunKey())
-	switch {
-	case err == nil:
-		if last, err = time.Parse(time.RFC3339Nano, string(e.Value())); err != nil {
-			return last, nil, fmt.Errorf("windower: last run %q: %w", e.Value(), err)
-		}
-	case !errors.Is(err, jetstream.ErrKeyNotFound):
-		return last, nil, fmt.Errorf("windower: read last run: %w", err)
-	}
-	kl, err := s.kv.ListKeysFiltered(ctx, "pending."+s.rule+".*")
+	entries, err := latest(ctx, s.kv, s.lastRunKey(), "pending."+s.rule+".*")
 	if err != nil {
-		return last, nil, fmt.Errorf("windower: list pending records: %w", err)
+		return time.Time{}, nil, fmt.Errorf("windower: read the last run and the pending records: %w", err)
 	}
+	var last time.Time
 	var recs []record.Record
-	for key := range kl.Keys() {
-		e, err := s.kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+	for _, e := range entries {
+		if e.Key() == s.lastRunKey() {
+			if last, err = time.Parse(time.RFC3339Nano, string(e.Value())); err != nil {
+				return last, nil, fmt.Errorf("windower: last run %q: %w", e.Value(), err)
+			}
 			continue
-		}
-		if err != nil {
-			return last, nil, fmt.Errorf("windower: read pending record: %w", err)
 		}
 		var r record.Record
 		if err := json.Unmarshal(e.Value(), &r); err != nil {
-			return last, nil, fmt.Errorf("windower: pending record %s: %w", key, err)
+			return last, nil, fmt.Errorf("windower: pending record %s: %w", e.Key(), err)
 		}
 		recs = append(recs, r)
 	}
 	slices.SortFunc(recs, func(a, b record.Record) int { return strings.Compare(a.ID, b.ID) })
 	return last, recs, nil
+}
+
+// latest returns the current entries of the keys matching filters, deleted ones left out.
+func latest(ctx context.Context, kv jetstream.KeyValue, filters ...string) ([]jetstream.KeyValueEntry, error) {
+	w, err := kv.WatchFiltered(ctx, filters, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+	var out []jetstream.KeyValueEntry
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil { // every current entry was delivered
+				return out, nil
+			}
+			out = append(out, e)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func (s *state) add(r record.Record) { s.added[r.ID] = r; delete(s.pruned, r.ID) }
