@@ -240,7 +240,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
-// giveBack returns msgs to the stream (a negative ack each) once the stopped iterator it has
+// giveBack returns msgs to the stream (a negative ack each) once it, the stopped iterator, has
 // unsubscribed, which it does in the background: a message given back before that would be
 // delivered again to its pull request, which no one reads, and wait out the ack wait after all.
 func giveBack(it jetstream.MessagesContext, msgs []jetstream.Msg) {
