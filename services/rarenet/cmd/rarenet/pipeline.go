@@ -60,10 +60,8 @@ func finishOptions(c *cli.Command, o *rarenet.Options, common *service.Common, s
 	o.NATSURL = common.NATSURL
 	o.Streams = common.StreamConfig()
 	o.EmittedTTL = common.EmittedTTL
-	explicit := map[string]bool{}
-	c.FlagSet().Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	// The rule's machine_learning_job_id picks the job, unless --job or --job-id did.
-	if err := rarenet.SelectJob(o, func(name string) bool { return explicit[name] }); err != nil {
+	if err := rarenet.SelectJob(o, func(name string) bool { return given(c, name) }); err != nil {
 		return c.Usagef("%w", err)
 	}
 	o.Enricher.Profile = o.Scorer.Profile // one --profile for the whole line
@@ -113,4 +111,11 @@ func notes(ns ...string) string {
 		s += n
 	}
 	return s
+}
+
+// given reports whether flag name was set on the command line or from the environment.
+func given(c *cli.Command, name string) bool {
+	set := false
+	c.FlagSet().Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

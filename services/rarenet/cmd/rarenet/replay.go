@@ -240,10 +240,3 @@ func (b *bar) Finish()     { _ = b.b.Finish() }
 func embeddedPartitions() int {
 	return min(stream.DefaultPartitions, runtime.GOMAXPROCS(0))
 }
-
-// given reports whether flag name was set on the command line or from the environment.
-func given(c *cli.Command, name string) bool {
-	set := false
-	c.FlagSet().Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
