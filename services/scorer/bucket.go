@@ -314,12 +314,7 @@ func keepExample(a *valueAgg, ev *event.Event) {
 		// The summary takes the examples as they are: room for all from the start.
 		a.examples = make([]record.Example, 0, maxExamples)
 	}
-	if len(a.examples) < maxExamples {
-		a.examples = slices.Insert(a.examples, i, e)
-		return
-	}
-	copy(a.examples[i+1:], a.examples[i:maxExamples-1])
-	a.examples[i] = e
+	a.examples = keepAt(a.examples, e, i, false, maxExamples)
 }
 
 func compareExample(x, y record.Example) int {
