@@ -190,13 +190,8 @@ func (bb *BatchBuilder) str(v string) uint32 {
 	if i, ok := bb.strings[v]; ok {
 		return i
 	}
-	b := &bb.b
-	b.Strings = append(b.Strings, v...)
-	b.Ends = append(b.Ends, uint32(len(b.Strings)))
-	i := uint32(len(b.Ends))
-	// The key must outlive v's backing memory, which the caller may reuse.
-	bb.strings[string(b.Strings[len(b.Strings)-len(v):])] = i
-	return i
+	bb.b.Strings = append(bb.b.Strings, v...)
+	return bb.added(len(v))
 }
 
 // strBytes is str for a string given as bytes, made a string only when new.
@@ -207,11 +202,17 @@ func (bb *BatchBuilder) strBytes(v []byte) uint32 {
 	if i, ok := bb.strings[string(v)]; ok {
 		return i
 	}
+	bb.b.Strings = append(bb.b.Strings, v...)
+	return bb.added(len(v))
+}
+
+// added ends the string of n bytes just appended to the table and returns its index.
+func (bb *BatchBuilder) added(n int) uint32 {
 	b := &bb.b
-	b.Strings = append(b.Strings, v...)
 	b.Ends = append(b.Ends, uint32(len(b.Strings)))
 	i := uint32(len(b.Ends))
-	bb.strings[string(b.Strings[len(b.Strings)-len(v):])] = i
+	// The key is the table's copy: it must outlive the caller's bytes, which it may reuse.
+	bb.strings[string(b.Strings[len(b.Strings)-n:])] = i
 	return i
 }
 
