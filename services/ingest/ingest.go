@@ -186,7 +186,7 @@ type Service struct {
 
 // batchChunk is the size of the buffers event batches are encoded into: msgp asks for room
 // for the largest encoding of a batch (~210 bytes an event, where ~60 are used), so a buffer
-// holds many batches, and a replay, which commits seldom, fills one every few raw messages.
+// holds many batches; ingest commits (and frees it) every commitBytes of them.
 const batchChunk = 4 << 20
 
 // New prepares the stage on nc. The streams must exist (stream.Ensure).
