@@ -129,19 +129,11 @@ func watchExceptions(ctx context.Context, kv jetstream.KeyValue, ruleID string) 
 		return nil, fmt.Errorf("windower: watch exceptions: %w", err)
 	}
 	x := &exceptionWatch{w: w, set: map[string]Exception{}}
-	// The initial values end with a nil entry.
-	for {
-		select {
-		case e := <-w.Updates():
-			if e == nil {
-				return x, nil
-			}
-			x.apply(e)
-		case <-ctx.Done():
-			w.Stop()
-			return nil, ctx.Err()
-		}
+	if err := initial(ctx, w, x.apply); err != nil {
+		w.Stop()
+		return nil, err
 	}
+	return x, nil
 }
 
 func (x *exceptionWatch) apply(e jetstream.KeyValueEntry) {

@@ -74,15 +74,21 @@ func latest(ctx context.Context, kv jetstream.KeyValue, filters ...string) ([]je
 	}
 	defer w.Stop()
 	var out []jetstream.KeyValueEntry
+	err = initial(ctx, w, func(e jetstream.KeyValueEntry) { out = append(out, e) })
+	return out, err
+}
+
+// initial calls fn with each of the entries w holds when it starts: they end with a nil entry.
+func initial(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.KeyValueEntry)) error {
 	for {
 		select {
 		case e := <-w.Updates():
-			if e == nil { // every current entry was delivered
-				return out, nil
+			if e == nil {
+				return nil
 			}
-			out = append(out, e)
+			fn(e)
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }
