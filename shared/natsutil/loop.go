@@ -41,6 +41,9 @@ func DurableConsumerAckWait(ctx context.Context, js jetstream.JetStream, stream,
 	var c jetstream.Consumer
 	err := Retry(ctx, func(ctx context.Context) error {
 		var err error
+		if cfg.MemoryStorage, err = memoryState(ctx, js, stream, name); err != nil {
+			return err
+		}
 		c, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
 		return err
 	})
@@ -48,6 +51,30 @@ func DurableConsumerAckWait(ctx context.Context, js jetstream.JetStream, stream,
 		return nil, fmt.Errorf("natsutil: consumer %s on %s: %w", name, stream, err)
 	}
 	return c, nil
+}
+
+// memoryState reports whether the consumer keeps its state in memory. A new consumer of a
+// work-queue stream does (every stage's input is one): the stream deletes a message once it is
+// acked, so the stream itself holds what the state would say is left, and a consumer that
+// lost its state delivers exactly the messages not acked, which every stage takes again (as
+// after an ack wait ran out). On a cluster the state is still replicated to the consumer's
+// peers, and survives a node's restart; what it saves is the state file each replica of each
+// consumer rewrote up to ten times a second: a tenth of a 3-node cluster's CPU in a replay
+// (docs/performance.md). A consumer that exists keeps its storage, which the server does not
+// let an update change.
+func memoryState(ctx context.Context, js jetstream.JetStream, stream, name string) (bool, error) {
+	c, err := js.Consumer(ctx, stream, name)
+	if err == nil {
+		return c.CachedInfo().Config.MemoryStorage, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return false, err
+	}
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return false, err
+	}
+	return s.CachedInfo().Config.Retention == jetstream.WorkQueuePolicy, nil
 }
 
 // Loop drives a stage: it pulls messages in stream order, hands each to Handle, and every
