@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -48,10 +50,7 @@ func TestCompressedRaw(t *testing.T) {
 		if control.IsControl(msg.Header) {
 			continue
 		}
-		evs, err := event.DecodeBatch(msg.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		evs := natstest.Batch(t, msg.Header, msg.Data)
 		for _, ev := range evs {
 			got = ev
 		}
@@ -70,5 +69,43 @@ func TestCompressedRaw(t *testing.T) {
 	if r := dl.Header.Get(control.HeaderReason); !strings.HasPrefix(r, "broken.ndjson:7: ") || !strings.Contains(r, control.HeaderCompression) ||
 		!strings.Contains(r, rawdata.ErrCorrupt.Error()) {
 		t.Errorf("reason %q, want the place, the header and what is wrong", r)
+	}
+}
+
+// TestBatchesCompressed checks that an event batch large enough to pay is published
+// S2-compressed, marked so, and holds every event of its raw message.
+func TestBatchesCompressed(t *testing.T) {
+	nc, js, _, ctx := startIngest(t)
+	eventsSub := subscribe(t, nc, stream.EventsWildcard)
+	var lines strings.Builder
+	const n = 200 // one host: one partition, ~60 bytes an event encoded, well past MinCompress
+	for i := range n {
+		fmt.Fprintf(&lines, `{"@timestamp":"2024-01-01T00:%02d:%02dZ","event":{"category":["network"],"type":["start"]},"host":{"name":"web1","os":{"type":"linux"}},"process":{"name":"curl","pid":%d},"destination":{"ip":"93.184.216.%d","port":443}}`+"\n",
+			i/60, i%60, 1000+i, i%250)
+	}
+	if _, err := js.PublishMsg(ctx, rawMsg("ecs", "many.ndjson", 1, lines.String())); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := eventsSub.NextMsg(30 * time.Second)
+		if err != nil {
+			t.Fatalf("no event batch: %v", err)
+		}
+		if control.IsControl(m.Header) {
+			continue
+		}
+		if c := m.Header.Get(control.HeaderCompression); c != control.CompressionS2 {
+			t.Errorf("batch of %d bytes: %s %q, want %q", len(m.Data), control.HeaderCompression, c, control.CompressionS2)
+		}
+		evs := natstest.Batch(t, m.Header, m.Data)
+		if len(evs) != n {
+			t.Fatalf("%d events in the batch, want %d", len(evs), n)
+		}
+		for i, ev := range evs {
+			if ev.Process.PID != int64(1000+i) || ev.Origin.Line != int64(1+i) {
+				t.Fatalf("event %d: pid %d line %d", i, ev.Process.PID, ev.Origin.Line)
+			}
+		}
+		return
 	}
 }

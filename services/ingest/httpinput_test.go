@@ -14,7 +14,6 @@ import (
 
 	"github.com/rarenet/rarenet/services/ingest/httpin"
 	"github.com/rarenet/rarenet/shared/control"
-	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/stream"
 	"github.com/rarenet/rarenet/shared/tokens"
@@ -70,9 +69,9 @@ func TestHTTPTokensStampSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := event.DecodeBatch(m.Data)
-	if err != nil || len(evs) != 1 {
-		t.Fatalf("events: %v %v", evs, err)
+	evs := natstest.Batch(t, m.Header, m.Data)
+	if len(evs) != 1 {
+		t.Fatalf("events: %v", evs)
 	}
 	if o := evs[0].Origin; o.Source != "web-shipper-2" || o.Line != 1 {
 		t.Errorf("the event's origin is %+v, want rarenet.source web-shipper-2, line 1", o)

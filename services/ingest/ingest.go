@@ -182,6 +182,7 @@ type Service struct {
 	// buffers they fill); a commit whose publishes are all acknowledged frees it for the next
 	// (markers.go).
 	batchBuf []byte
+	batchRaw []byte // a batch's encoding before compression, reused
 }
 
 // batchChunk is the size of the buffers event batches are encoded into: msgp asks for room
@@ -375,22 +376,27 @@ func (s *Service) publishBatches(idBase string) error {
 		if bb.Len() == 0 {
 			continue
 		}
-		// Batches go one after another in batchBuf until the commit: the publisher keeps each
-		// message until it is acknowledged, and may publish it again until then. A full
-		// buffer stays with the messages in it, and a new one is started: growing it would
-		// copy them.
-		if need := bb.MaxSize(); cap(s.batchBuf)-len(s.batchBuf) < need {
-			s.batchBuf = make([]byte, 0, max(batchChunk, need))
-		}
-		start := len(s.batchBuf)
-		data, err := bb.AppendMsg(s.batchBuf)
+		var err error
+		s.batchRaw, err = bb.AppendMsg(s.batchRaw[:0])
 		bb.Reset()
 		if err != nil {
 			return fmt.Errorf("ingest: encode the events of partition %d: %w", p, err)
 		}
+		// Batches go one after another in batchBuf until the commit, S2-compressed (rawdata):
+		// the publisher keeps each message until it is acknowledged, and may publish it again
+		// until then. A full buffer stays with the messages in it, and a new one is started:
+		// growing it would copy them.
+		if need := rawdata.MaxAppend(len(s.batchRaw)); cap(s.batchBuf)-len(s.batchBuf) < need {
+			s.batchBuf = make([]byte, 0, max(batchChunk, need))
+		}
+		start := len(s.batchBuf)
+		data, compressed := rawdata.Append(s.batchBuf, s.batchRaw)
 		s.batchBuf = data
 		m := nats.NewMsg(stream.EventsSubject(p))
 		m.Data = data[start:len(data):len(data)] // a later batch may grow batchBuf: this one keeps its bytes
+		if compressed {
+			rawdata.Mark(m)
+		}
 		if err := s.pub.Publish(m, idBase+"-"+strconv.Itoa(p)); err != nil {
 			return err
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rarenet/rarenet/shared/control"
-	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -214,10 +213,7 @@ func readEvents(t *testing.T, ts *natstest.Server) eventsOut {
 			}
 			continue
 		}
-		evs, err := event.DecodeBatch(m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		evs := natstest.Batch(t, m.Header, m.Data)
 		for _, ev := range evs {
 			if end := ev.Timestamp.Truncate(testSpan).Add(testSpan); !end.After(closed[p]) {
 				out.late++

@@ -122,10 +122,7 @@ func TestService(t *testing.T) {
 			}
 			continue
 		}
-		evs, err := event.DecodeBatch(m.Data)
-		if err != nil {
-			t.Fatalf("event batch on %s: %v", m.Subject, err)
-		}
+		evs := natstest.Batch(t, m.Header, m.Data)
 		for _, ev := range evs {
 			got[p] = append(got[p], "event "+ev.Process.Name)
 			events[ev.Process.Name] = ev

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rarenet/rarenet/shared/control"
-	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/stream"
 	"github.com/rarenet/rarenet/shared/tokens"
@@ -70,10 +69,7 @@ func TestBoundSources(t *testing.T) {
 		if control.IsControl(m.Header) {
 			continue
 		}
-		evs, err := event.DecodeBatch(m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		evs := natstest.Batch(t, m.Header, m.Data)
 		for _, e := range evs {
 			got[e.Process.Name] = e.Host.Name + " from " + e.Origin.Source + ", vouched for by " + e.Origin.AuthSource
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -61,6 +62,7 @@ type aggregating struct {
 	lastSeq uint64
 	// batch and ev are reused from one message to the next.
 	batch event.BatchReader
+	raw   rawdata.Decoder // batches come S2-compressed
 	ev    event.Event
 	enc   msgpackEncoder
 }
@@ -147,8 +149,14 @@ func (a *aggregating) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	newest := int64(noBucket)
 	r := &a.batch
-	if err := r.Decode(msg.Data()); err != nil {
+	data, err := a.raw.Data(msg.Headers(), msg.Data())
+	if err != nil {
 		a.deadLetterData(seq, 0, "undecodable event batch: "+err.Error(), &event.Event{}, msg.Data())
+		return nil
+	}
+	if err := r.Decode(data); err != nil {
+		// The batch as ingest encoded it (decompressed), so that a reader can look into it.
+		a.deadLetterData(seq, 0, "undecodable event batch: "+err.Error(), &event.Event{}, data)
 		return nil
 	}
 	ev := &a.ev

@@ -18,6 +18,7 @@ import (
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/partition"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -323,5 +324,23 @@ func TestServiceUndecodableEvent(t *testing.T) {
 	}
 	if r := got.Header.Get(control.HeaderReason); !strings.HasPrefix(r, "undecodable event") {
 		t.Errorf("reason %q", r)
+	}
+}
+
+// TestServiceCompressedBatch checks that the scorer reads event batches ingest compressed,
+// and dead-letters one that does not decompress as it came, saying why.
+func TestServiceCompressedBatch(t *testing.T) {
+	h := startScorer(t)
+	dlq := newReader(t, h, stream.DLQSubject(Stage))
+	bad := nats.NewMsg(stream.EventsSubject(2))
+	bad.Data = []byte("not S2 data at all, though the header says it is")
+	rawdata.Mark(bad)
+	h.publish(t, bad)
+	got := dlq.next(t)
+	if !bytes.Equal(got.Data, bad.Data) {
+		t.Errorf("data %q, want the message as it came", got.Data)
+	}
+	if r := got.Header.Get(control.HeaderReason); !strings.Contains(r, "corrupt S2 data") {
+		t.Errorf("reason %q does not say the data is corrupt", r)
 	}
 }

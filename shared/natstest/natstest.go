@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natsembed"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/rawdata"
@@ -62,6 +63,21 @@ func (s *Server) Pipeline(t testing.TB, partitions int) {
 	if err := stream.Ensure(s.Ctx, s.JS, stream.Config{Partitions: partitions, Replicas: 1, Memory: true}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Batch decodes an event batch as the scorer reads it: decompressed when ingest compressed
+// it (rawdata). It fails the test on data that does not decompress or decode.
+func Batch(t testing.TB, h nats.Header, data []byte) []*event.Event {
+	t.Helper()
+	raw, err := rawdata.Data(h, data)
+	if err != nil {
+		t.Fatalf("event batch: %v", err)
+	}
+	evs, err := event.DecodeBatch(raw)
+	if err != nil {
+		t.Fatalf("event batch: %v", err)
+	}
+	return evs
 }
 
 // RawText is the text of a raw input message as ingest reads it: decompressed when its

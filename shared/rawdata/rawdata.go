@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
@@ -52,6 +53,44 @@ func Compress(m *nats.Msg, data []byte) {
 		return
 	}
 	m.Data = enc
+	if m.Header == nil {
+		m.Header = nats.Header{}
+	}
+	m.Header.Set(control.HeaderCompression, control.CompressionS2)
+}
+
+// Append appends data to dst, S2-compressed when that pays (data of at least MinCompress
+// bytes that shrinks), and reports whether it compressed. A publisher that keeps its messages
+// in one buffer until they are acknowledged (ingest's event batches) compresses straight into
+// it. dst is grown only when it lacks room for MaxAppend(len(data)) more bytes: a caller
+// whose earlier messages live in dst makes that room first.
+func Append(dst, data []byte) (out []byte, compressed bool) {
+	if len(data) < MinCompress {
+		return append(dst, data...), false
+	}
+	n := s2.MaxEncodedLen(len(data))
+	if n < 0 {
+		return append(dst, data...), false
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, n)
+	enc := s2.Encode(dst[start:start+n], data)
+	if len(enc) >= len(data) {
+		return append(dst[:start], data...), false
+	}
+	return dst[:start+len(enc)], true
+}
+
+// MaxAppend is the most that Append adds to dst for n bytes of data.
+func MaxAppend(n int) int {
+	if m := s2.MaxEncodedLen(n); m > n {
+		return m
+	}
+	return n
+}
+
+// Mark marks m's data as S2-compressed (what Append reported).
+func Mark(m *nats.Msg) {
 	if m.Header == nil {
 		m.Header = nats.Header{}
 	}
