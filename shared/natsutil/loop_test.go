@@ -313,3 +313,44 @@ func TestLoopStopGivesBackHeldMessages(t *testing.T) {
 		t.Errorf("%d of the 3 held messages delivered again within 5s of the stop, want 3", again)
 	}
 }
+
+// TestDurableConsumerStorage checks where a stage's consumer keeps its state: in memory on a
+// work queue (the stream holds what is left), in a file on any other stream, and where it
+// was for a consumer that exists (the server refuses to change it).
+func TestDurableConsumerStorage(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	file := func(name string, retention jetstream.RetentionPolicy, subject string) {
+		t.Helper()
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subject},
+			Storage: jetstream.FileStorage, Retention: retention}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file("WORK", jetstream.WorkQueuePolicy, "work.>")
+	file("KEPT", jetstream.LimitsPolicy, "kept.>")
+	file("OLD", jetstream.WorkQueuePolicy, "old.>")
+	if _, err := js.CreateConsumer(ctx, "OLD", jetstream.ConsumerConfig{Durable: "stage", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		stream string
+		memory bool
+	}{{"WORK", true}, {"KEPT", false}, {"OLD", false}} {
+		cons, err := DurableConsumer(ctx, js, c.stream, "stage")
+		if err != nil {
+			t.Fatalf("%s: %v", c.stream, err)
+		}
+		if got := cons.CachedInfo().Config.MemoryStorage; got != c.memory {
+			t.Errorf("%s: memory storage %v, want %v", c.stream, got, c.memory)
+		}
+		// A second replica starting (or a restart) finds it as it is.
+		again, err := DurableConsumer(ctx, js, c.stream, "stage")
+		if err != nil {
+			t.Fatalf("%s, again: %v", c.stream, err)
+		}
+		if got := again.CachedInfo().Config.MemoryStorage; got != c.memory {
+			t.Errorf("%s, again: memory storage %v, want %v", c.stream, got, c.memory)
+		}
+	}
+}
