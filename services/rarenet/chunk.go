@@ -89,10 +89,13 @@ func (c *chunker) cut(buf []byte, eof bool) (end, lines int) {
 		for lines < c.maxLines {
 			i := bytes.IndexByte(buf[end:limit], '\n')
 			if i < 0 {
-				if lastLine(end) {
+				if lastLine(end) && len(buf)-end <= c.maxLine {
 					return len(buf), lines + 1
 				}
 				break
+			}
+			if i > c.maxLine {
+				break // a line too long to send ends the message before it (see longLine)
 			}
 			end += i + 1
 			lines++
@@ -105,6 +108,9 @@ func (c *chunker) cut(buf []byte, eof bool) (end, lines int) {
 			lineEnd = c.scanned + i
 		} else if !lastLine(c.scanned) {
 			break
+		}
+		if lineEnd-c.scanned > c.maxLine {
+			break // a line too long to send ends the message before it (see longLine)
 		}
 		if c.bound.Add(buf[c.scanned:lineEnd]) && c.scannedLines > 0 {
 			c.safe, c.safeLines = c.scanned, c.scannedLines

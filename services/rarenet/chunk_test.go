@@ -155,8 +155,8 @@ func TestLimitsFor(t *testing.T) {
 		payload int64
 		want    chunkLimits
 	}{
-		{1 << 20, chunkLimits{chunkLines, 1<<20 - 4<<10, 1<<20 - 4<<10}},
-		{8 << 20, chunkLimits{chunkLines, chunkBytes, maxLineBytes}},
+		{1 << 20, chunkLimits{chunkLines, 1<<20 - 4<<10, 1<<20 - 4<<10, chunkBytes}},
+		{8 << 20, chunkLimits{chunkLines, chunkBytes, maxLineBytes, 0}},
 		{0, defaultChunkLimits},
 		{1 << 10, defaultChunkLimits},
 	} {

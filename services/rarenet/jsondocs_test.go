@@ -188,9 +188,9 @@ func TestSendDocsNumbersLines(t *testing.T) {
 		want   []int64 // the documents' lines
 		msgs   int
 	}{
-		{search, chunkLimits{1000, 1 << 20, 1 << 20}, []int64{17, 40, 54}, 1},
-		{search, chunkLimits{2, 1 << 20, 1 << 20}, []int64{17, 40, 54}, 2},
-		{searchLine, chunkLimits{1000, 1 << 20, 1 << 20}, []int64{1, 1, 1}, 3},
+		{search, chunkLimits{1000, 1 << 20, 1 << 20, 0}, []int64{17, 40, 54}, 1},
+		{search, chunkLimits{2, 1 << 20, 1 << 20, 0}, []int64{17, 40, 54}, 2},
+		{searchLine, chunkLimits{1000, 1 << 20, 1 << 20, 0}, []int64{1, 1, 1}, 3},
 	} {
 		in, err := os.Open(tt.file)
 		if err != nil {

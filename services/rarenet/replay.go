@@ -38,20 +38,70 @@ const (
 	maxLineBytes = 4 << 20
 )
 
-// chunkLimits are the bounds of a replay's raw messages (tests make them small).
-type chunkLimits struct{ lines, bytes, line int }
+// chunkLimits are the bounds of a replay's raw messages (tests make them small): lines, and
+// bytes of them; a line longer than line is not sent. packed, when set, is the most bytes of
+// lines a message may carry when S2 brings it under bytes (see packer).
+type chunkLimits struct{ lines, bytes, line, packed int }
 
-var defaultChunkLimits = chunkLimits{chunkLines, chunkBytes, maxLineBytes}
+var defaultChunkLimits = chunkLimits{chunkLines, chunkBytes, maxLineBytes, 0}
 
 // limitsFor returns the chunk limits for a server that takes messages of at most maxPayload
 // bytes (headers included): a standalone nats-server takes 1 MiB by default, the embedded one
-// 8 MiB. Lines longer than a message are dead letters.
+// 8 MiB. Lines longer than a message are dead letters. Where a message of chunkBytes does not
+// fit, messages still carry up to chunkBytes of lines when they compress to fit.
 func limitsFor(maxPayload int64) chunkLimits {
 	room := int(maxPayload) - 4<<10 // the headers: source, line, replay id
 	if maxPayload <= 0 || room < 64<<10 {
 		return defaultChunkLimits
 	}
-	return chunkLimits{lines: chunkLines, bytes: min(chunkBytes, room), line: min(maxLineBytes, room)}
+	l := chunkLimits{lines: chunkLines, bytes: min(chunkBytes, room), line: min(maxLineBytes, room)}
+	if room < chunkBytes {
+		l.packed = chunkBytes
+	}
+	return l
+}
+
+// errWontFit is send's refusal of a chunk that does not compress under the message size.
+var errWontFit = errors.New("compressed chunk larger than a message")
+
+// packer sizes the chunks of lines so that compressed they fill a message: a server's 1 MiB
+// max_payload holds several MiB of log lines once S2 has them, and every message costs the
+// pipeline more than its lines. The next chunk may hold what the last one's ratio says fits
+// in three quarters of a message. One that does not fit after all is cut again into chunks of
+// at most a message's bytes, which fit uncompressed.
+type packer struct {
+	limits chunkLimits
+	c      *chunker
+}
+
+// sent adapts the chunk size to a chunk of n bytes of lines that went out in wire bytes.
+func (p *packer) sent(n, wire int) {
+	if p.limits.packed == 0 || wire <= 0 {
+		return
+	}
+	next := int(float64(n) * 0.75 * float64(p.limits.bytes) / float64(wire))
+	p.c.maxBytes = max(p.limits.bytes, min(next, p.limits.packed))
+}
+
+// recut sends a chunk that did not fit as chunks of at most a message's bytes, and starts
+// the sizing again from there.
+func (p *packer) recut(ch chunk, auditdLog bool, send func(chunk) error) error {
+	p.c.maxBytes = p.limits.bytes
+	l := p.limits
+	sub := newChunker(bufio.NewReaderSize(bytes.NewReader(ch.data), l.bytes+1), auditdLog, l.lines, l.bytes, l.line)
+	sub.line = ch.first
+	for {
+		sc, err := sub.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := send(sc); err != nil {
+			return err
+		}
+	}
 }
 
 // The driver publishes at most aheadLimit raw messages and aheadBytes ahead of ingest: a
@@ -284,7 +334,7 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 	if limits == (chunkLimits{}) {
 		limits = defaultChunkLimits
 	}
-	br := bufio.NewReaderSize(in, limits.bytes+1)
+	br := bufio.NewReaderSize(in, max(limits.bytes, limits.packed)+1)
 	auditdLog, err := isAuditd(br, format)
 	if err != nil {
 		return 0, &inputError{fmt.Errorf("%s: %w", name, err)}
@@ -296,10 +346,8 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		}
 	}
 	var enc rawdata.Encoder // the message gets a copy: chunks are views of the reader's buffer
+	wire := 0               // the size of the last message of lines sent
 	send := func(ch chunk) error {
-		if o.Progress != nil {
-			o.Progress.Add(int64(len(ch.data)+len(ch.long)) + 1)
-		}
 		var m *nats.Msg
 		if ch.long != nil {
 			// Too long for one message: dead-letter its head rather than stall the line.
@@ -314,11 +362,18 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		} else {
 			m = nats.NewMsg(subject)
 			enc.Compress(m, ch.data)
+			if limits.packed > 0 && len(m.Data) > limits.bytes {
+				return errWontFit // a packed chunk that did not compress enough: cut again
+			}
+			wire = len(m.Data)
 			m.Header.Set(control.HeaderSource, name)
 			m.Header.Set(control.HeaderLine, strconv.FormatInt(ch.first, 10))
 			if o.id != "" {
 				m.Header.Set(control.HeaderReplay, o.id)
 			}
+		}
+		if o.Progress != nil {
+			o.Progress.Add(int64(len(ch.data)+len(ch.long)) + 1)
 		}
 		if err := pub.Publish(m, ""); err != nil {
 			return fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
@@ -337,6 +392,7 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		return sendDocs(br, name, limits, send)
 	}
 	c := newChunker(br, auditdLog, limits.lines, limits.bytes, limits.line)
+	pk := packer{limits: limits, c: c}
 	var lines int64
 	for {
 		ch, err := c.next()
@@ -348,7 +404,13 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 			return lines, &inputError{fmt.Errorf("%s:%d: %w", name, c.line, err)}
 		}
 		lines += int64(ch.lines)
-		if err := send(ch); err != nil {
+		err = send(ch)
+		if errors.Is(err, errWontFit) {
+			err = pk.recut(ch, auditdLog, send)
+		} else if err == nil && ch.long == nil {
+			pk.sent(len(ch.data), wire)
+		}
+		if err != nil {
 			return lines, err
 		}
 	}

@@ -2,8 +2,10 @@ package rarenet
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,7 +40,7 @@ func TestSendFileCutsBetweenEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := natsutil.NewPublisher(ts.JS)
-	n, err := sendFile(ts.Ctx, pub, path, ReplayOptions{Format: "auditd", id: "r-1", chunkLimits: chunkLimits{chunkLines, 1 << 20, 4 << 20}})
+	n, err := sendFile(ts.Ctx, pub, path, ReplayOptions{Format: "auditd", id: "r-1", chunkLimits: chunkLimits{chunkLines, 1 << 20, 4 << 20, 0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,5 +86,104 @@ func TestSendFileCutsBetweenEvents(t *testing.T) {
 	}
 	if next != n+1 {
 		t.Errorf("the messages hold %d lines, want %d", next-1, n)
+	}
+}
+
+// TestSendFilePacks checks that where a message holds fewer bytes than a packed chunk, the
+// replay sends chunks of lines that compress to fit: more lines than a message's bytes, none
+// larger than a message on the wire, and every line once, in order, with auditd events whole.
+// Lines that do not compress (random text) are cut again into chunks that fit as they are.
+func TestSendFilePacks(t *testing.T) {
+	const wire = 16 << 10
+	lim := chunkLimits{lines: 1 << 20, bytes: wire, line: wire, packed: 256 << 10}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	random := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('!' + rnd.IntN(94))
+		}
+		return string(b)
+	}
+	var ecs, audit strings.Builder
+	for i := range 4000 {
+		if i >= 1500 && i < 2500 { // a stretch that does not compress: the packed chunk is cut again
+			fmt.Fprintf(&ecs, `{"@timestamp":"2024-01-01T00:00:00Z","message":%q}`+"\n", random(200))
+		} else {
+			fmt.Fprintf(&ecs, `{"@timestamp":"2024-01-01T00:00:00Z","process":{"name":"curl","pid":%d},"destination":{"ip":"10.0.0.%d"}}`+"\n", i, i%250)
+		}
+		stamp := fmt.Sprintf("1700000000.%03d:%d", i%1000, 10+i)
+		comm := "curl"
+		if i >= 1500 && i < 2500 {
+			comm = random(150)
+		}
+		fmt.Fprintf(&audit, "type=SYSCALL msg=audit(%s): arch=c000003e syscall=42 success=yes exit=0 pid=7 comm=%q exe=\"/usr/bin/curl\"\n", stamp, comm)
+		fmt.Fprintf(&audit, "type=SOCKADDR msg=audit(%s): saddr=0200005DC0A8010A0000000000000000\n", stamp)
+		fmt.Fprintf(&audit, "type=EOE msg=audit(%s):\n", stamp)
+	}
+	for _, tc := range []struct {
+		format, text string
+	}{{"ecs", ecs.String()}, {"auditd", audit.String()}} {
+		t.Run(tc.format, func(t *testing.T) {
+			ts := natstest.Start(t)
+			ts.Pipeline(t, 1)
+			path := filepath.Join(t.TempDir(), "input")
+			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			pub := natsutil.NewPublisher(ts.JS)
+			n, err := sendFile(ts.Ctx, pub, path, ReplayOptions{Format: tc.format, id: "r-1", chunkLimits: lim})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pub.Flush(ts.Ctx); err != nil {
+				t.Fatal(err)
+			}
+			want := strings.Split(strings.TrimSuffix(tc.text, "\n"), "\n")
+			if n != int64(len(want)) {
+				t.Errorf("sendFile read %d lines, want %d", n, len(want))
+			}
+			raw, err := ts.JS.Stream(ts.Ctx, stream.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := raw.Info(ts.Ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			packed, plain := 0, 0
+			for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+				m, err := raw.GetMsg(ts.Ctx, seq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(m.Data) > wire {
+					t.Errorf("message %d: %d bytes, more than %d", seq, len(m.Data), wire)
+				}
+				data, err := rawdata.Data(m.Header, m.Data)
+				if err != nil {
+					t.Fatalf("message %d: %v", seq, err)
+				}
+				if len(data) > wire {
+					packed++
+				} else {
+					plain++
+				}
+				lines := strings.Split(string(data), "\n")
+				if first, _ := strconv.ParseInt(m.Header.Get(control.HeaderLine), 10, 64); first != int64(len(got)+1) {
+					t.Errorf("message %d: first line %d, want %d", seq, first, len(got)+1)
+				}
+				if tc.format == "auditd" && !strings.HasPrefix(lines[len(lines)-1], "type=EOE") {
+					t.Errorf("message %d ends with %.40q: an event is cut", seq, lines[len(lines)-1])
+				}
+				got = append(got, lines...)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("the messages hold %d lines, not the input's %d in order", len(got), len(want))
+			}
+			if packed == 0 || plain == 0 {
+				t.Errorf("%d messages with more lines than fit uncompressed and %d with fewer: want both", packed, plain)
+			}
+		})
 	}
 }
