@@ -1,7 +1,8 @@
 // Package rawdata compresses and decompresses the data of raw input messages
 // (rarenet.raw.<format>), the contract between the sources that publish them and ingest. The
 // scorer's partition closes (rarenet.buckets.<p>) use it too, so a close of many values still
-// fits the server's max_payload.
+// fits the server's max_payload, and so do ingest's event batches (rarenet.events.<p>), which
+// a cluster then copies a third as much of.
 //
 // A raw message of many log lines is compressed with S2 (github.com/klauspost/compress/s2,
 // the block format) and marked with the header control.HeaderCompression. Log lines repeat

@@ -110,3 +110,42 @@ func TestEncoderDecoderReuse(t *testing.T) {
 		t.Errorf("a corrupt message: %v, want a refusal", err)
 	}
 }
+
+// TestAppend checks that Append leaves what dst holds, compresses only what pays, stays in
+// dst's memory when MaxAppend bytes of room were made, and decodes back to the data.
+func TestAppend(t *testing.T) {
+	line := `{"@timestamp":"2026-03-02T00:00:00.43Z","process":{"name":"curl"},"destination":{"ip":"203.0.113.7","port":443}}` + "\n"
+	random := make([]byte, 8<<10)
+	for i := range random {
+		random[i] = byte(i*7919%251 + i/251)
+	}
+	for _, c := range []struct {
+		name       string
+		data       []byte
+		compressed bool
+	}{
+		{"short", []byte("short line"), false},
+		{"lines", []byte(strings.Repeat(line, 200)), true},
+		{"incompressible", s2.Encode(nil, random), false},
+	} {
+		prefix := []byte("earlier message")
+		dst := make([]byte, len(prefix), len(prefix)+MaxAppend(len(c.data)))
+		copy(dst, prefix)
+		out, compressed := Append(dst, c.data)
+		if compressed != c.compressed {
+			t.Errorf("%s: compressed %v, want %v", c.name, compressed, c.compressed)
+		}
+		if &out[0] != &dst[0] || !bytes.Equal(out[:len(prefix)], prefix) {
+			t.Errorf("%s: the earlier message moved or changed", c.name)
+		}
+		m := nats.NewMsg("rarenet.events.0")
+		m.Data = out[len(prefix):]
+		if compressed {
+			Mark(m)
+		}
+		got, err := Data(m.Header, m.Data)
+		if err != nil || !bytes.Equal(got, c.data) {
+			t.Errorf("%s: round trip gave %d bytes of %d, %v", c.name, len(got), len(c.data), err)
+		}
+	}
+}
