@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -50,31 +52,17 @@ func TestSendFileCutsBetweenEvents(t *testing.T) {
 	if want := int64(1 + 4*events); n != want {
 		t.Errorf("sendFile read %d lines, want %d", n, want)
 	}
-	raw, err := ts.JS.Stream(ts.Ctx, stream.Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := raw.Info(ts.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs < 4 {
-		t.Fatalf("%d raw messages, want the file cut into at least 4", info.State.Msgs)
+	msgs := rawMessages(t, ts)
+	if len(msgs) < 4 {
+		t.Fatalf("%d raw messages, want the file cut into at least 4", len(msgs))
 	}
 	next := int64(1)
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		m, err := raw.GetMsg(ts.Ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := rawdata.Data(m.Header, m.Data)
-		if err != nil {
-			t.Fatalf("message %d: %v", seq, err)
-		}
-		lines := strings.Split(string(data), "\n")
-		first, _ := strconv.ParseInt(m.Header.Get(control.HeaderLine), 10, 64)
-		if first != next || m.Header.Get(control.HeaderReplay) != "r-1" {
-			t.Errorf("message %d: first line %d (want %d), replay %q", seq, first, next, m.Header.Get(control.HeaderReplay))
+	for _, m := range msgs {
+		seq := m.seq
+		lines := strings.Split(string(m.text), "\n")
+		first, _ := strconv.ParseInt(m.header.Get(control.HeaderLine), 10, 64)
+		if first != next || m.header.Get(control.HeaderReplay) != "r-1" {
+			t.Errorf("message %d: first line %d (want %d), replay %q", seq, first, next, m.header.Get(control.HeaderReplay))
 		}
 		if len(lines) > chunkLines {
 			t.Errorf("message %d has %d lines, more than %d", seq, len(lines), chunkLines)
@@ -142,35 +130,20 @@ func TestSendFilePacks(t *testing.T) {
 			if n != int64(len(want)) {
 				t.Errorf("sendFile read %d lines, want %d", n, len(want))
 			}
-			raw, err := ts.JS.Stream(ts.Ctx, stream.Raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := raw.Info(ts.Ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var got []string
 			packed, plain := 0, 0
-			for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-				m, err := raw.GetMsg(ts.Ctx, seq)
-				if err != nil {
-					t.Fatal(err)
+			for _, m := range rawMessages(t, ts) {
+				seq := m.seq
+				if m.wire > wire {
+					t.Errorf("message %d: %d bytes, more than %d", seq, m.wire, wire)
 				}
-				if len(m.Data) > wire {
-					t.Errorf("message %d: %d bytes, more than %d", seq, len(m.Data), wire)
-				}
-				data, err := rawdata.Data(m.Header, m.Data)
-				if err != nil {
-					t.Fatalf("message %d: %v", seq, err)
-				}
-				if len(data) > wire {
+				if len(m.text) > wire {
 					packed++
 				} else {
 					plain++
 				}
-				lines := strings.Split(string(data), "\n")
-				if first, _ := strconv.ParseInt(m.Header.Get(control.HeaderLine), 10, 64); first != int64(len(got)+1) {
+				lines := strings.Split(string(m.text), "\n")
+				if first, _ := strconv.ParseInt(m.header.Get(control.HeaderLine), 10, 64); first != int64(len(got)+1) {
 					t.Errorf("message %d: first line %d, want %d", seq, first, len(got)+1)
 				}
 				if tc.format == "auditd" && !strings.HasPrefix(lines[len(lines)-1], "type=EOE") {
@@ -186,4 +159,39 @@ func TestSendFilePacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawMessage is a message of the RAW stream as ingest reads it.
+type rawMessage struct {
+	seq    uint64
+	header nats.Header
+	wire   int    // the size of its data as stored
+	text   []byte // its data decompressed
+}
+
+// rawMessages reads every message of the RAW stream, in order, decompressing each; it fails
+// the test on one that does not decompress.
+func rawMessages(t *testing.T, ts *natstest.Server) []rawMessage {
+	t.Helper()
+	raw, err := ts.JS.Stream(ts.Ctx, stream.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := raw.Info(ts.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []rawMessage
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := raw.GetMsg(ts.Ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := rawdata.Data(m.Header, m.Data)
+		if err != nil {
+			t.Fatalf("message %d: %v", seq, err)
+		}
+		msgs = append(msgs, rawMessage{seq: seq, header: m.Header, wire: len(m.Data), text: text})
+	}
+	return msgs
 }
