@@ -48,16 +48,12 @@ func Compress(m *nats.Msg, data []byte) {
 		m.Data = data
 		return
 	}
-	enc := s2.Encode(nil, data)
-	if len(enc) >= len(data) {
-		m.Data = data
+	if enc, compressed := Append(nil, data); compressed {
+		m.Data = enc
+		Mark(m)
 		return
 	}
-	m.Data = enc
-	if m.Header == nil {
-		m.Header = nats.Header{}
-	}
-	m.Header.Set(control.HeaderCompression, control.CompressionS2)
+	m.Data = data
 }
 
 // Append appends data to dst, S2-compressed when that pays (data of at least MinCompress
@@ -107,23 +103,12 @@ type Encoder struct{ scratch []byte }
 
 // Compress sets m's data to a copy of data, compressed when that pays, and marks it so.
 func (e *Encoder) Compress(m *nats.Msg, data []byte) {
-	if len(data) < MinCompress {
-		m.Data = bytes.Clone(data)
-		return
+	out, compressed := Append(e.scratch[:0], data)
+	e.scratch = out
+	m.Data = bytes.Clone(out)
+	if compressed {
+		Mark(m)
 	}
-	if n := s2.MaxEncodedLen(len(data)); cap(e.scratch) < n {
-		e.scratch = make([]byte, n)
-	}
-	enc := s2.Encode(e.scratch[:cap(e.scratch)], data)
-	if len(enc) >= len(data) {
-		m.Data = bytes.Clone(data)
-		return
-	}
-	m.Data = bytes.Clone(enc)
-	if m.Header == nil {
-		m.Header = nats.Header{}
-	}
-	m.Header.Set(control.HeaderCompression, control.CompressionS2)
 }
 
 // Decoder is Data with a buffer it reuses: what it returns is valid until its next call. An
