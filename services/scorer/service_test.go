@@ -312,35 +312,33 @@ func TestServiceEndToEnd(t *testing.T) {
 	})
 }
 
+// TestServiceUndecodableEvent checks that an event message that is no batch, or that says it
+// is S2-compressed and does not decompress, is dead-lettered as it came, saying why.
 func TestServiceUndecodableEvent(t *testing.T) {
-	h := startScorer(t)
-	dlq := newReader(t, h, stream.DLQSubject(Stage))
-	m := nats.NewMsg(stream.EventsSubject(2))
-	m.Data = []byte("{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"process\":{\"name\":\"ok\"}}\n")
-	h.publish(t, m)
-	got := dlq.next(t)
-	if !bytes.Equal(got.Data, m.Data) {
-		t.Errorf("data %q, want the undecodable message", got.Data)
-	}
-	if r := got.Header.Get(control.HeaderReason); !strings.HasPrefix(r, "undecodable event") {
-		t.Errorf("reason %q", r)
-	}
-}
-
-// TestServiceCompressedBatch checks that the scorer reads event batches ingest compressed,
-// and dead-letters one that does not decompress as it came, saying why.
-func TestServiceCompressedBatch(t *testing.T) {
-	h := startScorer(t)
-	dlq := newReader(t, h, stream.DLQSubject(Stage))
-	bad := nats.NewMsg(stream.EventsSubject(2))
-	bad.Data = []byte("not S2 data at all, though the header says it is")
-	rawdata.Mark(bad)
-	h.publish(t, bad)
-	got := dlq.next(t)
-	if !bytes.Equal(got.Data, bad.Data) {
-		t.Errorf("data %q, want the message as it came", got.Data)
-	}
-	if r := got.Header.Get(control.HeaderReason); !strings.Contains(r, "corrupt S2 data") {
-		t.Errorf("reason %q does not say the data is corrupt", r)
+	for _, c := range []struct {
+		name, data string
+		compressed bool
+		because    string // in the reason, after "undecodable event"
+	}{
+		{"not a batch", "{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"process\":{\"name\":\"ok\"}}\n", false, ""},
+		{"corrupt S2", "not S2 data at all, though the header says it is", true, "corrupt S2 data"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := startScorer(t)
+			dlq := newReader(t, h, stream.DLQSubject(Stage))
+			m := nats.NewMsg(stream.EventsSubject(2))
+			m.Data = []byte(c.data)
+			if c.compressed {
+				rawdata.Mark(m)
+			}
+			h.publish(t, m)
+			got := dlq.next(t)
+			if !bytes.Equal(got.Data, m.Data) {
+				t.Errorf("data %q, want the message as it came", got.Data)
+			}
+			if r := got.Header.Get(control.HeaderReason); !strings.HasPrefix(r, "undecodable event") || !strings.Contains(r, c.because) {
+				t.Errorf("reason %q, want it to say undecodable event and %q", r, c.because)
+			}
+		})
 	}
 }
