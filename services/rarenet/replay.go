@@ -85,10 +85,10 @@ func (p *packer) sent(n, wire int) {
 
 // recut sends a chunk that did not fit as chunks of at most a message's bytes, and starts
 // the sizing again from there.
-func (p *packer) recut(ch chunk, auditdLog bool, send func(chunk) error) error {
+func (p *packer) recut(ch chunk, send func(chunk) error) error {
 	p.c.maxBytes = p.limits.bytes
 	l := p.limits
-	sub := newChunker(bufio.NewReaderSize(bytes.NewReader(ch.data), l.bytes+1), auditdLog, l.lines, l.bytes, l.line)
+	sub := newChunker(bufio.NewReaderSize(bytes.NewReader(ch.data), l.bytes+1), p.c.bound != nil, l.lines, l.bytes, l.line)
 	sub.line = ch.first
 	for {
 		sc, err := sub.next()
@@ -406,7 +406,7 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		lines += int64(ch.lines)
 		err = send(ch)
 		if errors.Is(err, errWontFit) {
-			err = pk.recut(ch, auditdLog, send)
+			err = pk.recut(ch, send)
 		} else if err == nil && ch.long == nil {
 			pk.sent(len(ch.data), wire)
 		}
