@@ -53,6 +53,23 @@ type benchEnv struct {
 	// replicas are the stages (indexes of stageNames) given a second replica in
 	// BenchmarkReplayClusterReplicas.
 	replicas []int
+	// liveOnly, when set, holds the live ramps to run, as format/pipeline/input with * for
+	// any (BENCH_LIVE), e.g. auditd/all-in-one/*.
+	liveOnly []string
+}
+
+// liveSelected reports whether the live ramp of format, pipeline and input is to run.
+func (e benchEnv) liveSelected(format, pipeline, input string) bool {
+	if e.liveOnly == nil {
+		return true
+	}
+	for _, sel := range e.liveOnly {
+		f := strings.Split(sel, "/")
+		if (f[0] == "*" || f[0] == format) && (f[1] == "*" || f[1] == pipeline) && (f[2] == "*" || f[2] == input) {
+			return true
+		}
+	}
+	return false
 }
 
 func loadBenchEnv(b *testing.B) benchEnv {
@@ -87,6 +104,16 @@ func loadBenchEnv(b *testing.B) benchEnv {
 				b.Fatalf("BENCH_LIVE_RATES=%q: want events per second separated by commas, e.g. 10000,20000", s)
 			}
 			e.liveRates = append(e.liveRates, r)
+		}
+	}
+	if s := os.Getenv("BENCH_LIVE"); s != "" {
+		for _, sel := range strings.Split(s, ",") {
+			f := strings.Split(strings.TrimSpace(sel), "/")
+			if len(f) != 3 || !slices.Contains([]string{"*", "ecs", "auditd"}, f[0]) ||
+				!slices.Contains([]string{"*", "all-in-one", "cluster"}, f[1]) || !slices.Contains([]string{"*", "http", "nats"}, f[2]) {
+				b.Fatalf("BENCH_LIVE=%q: want format/pipeline/input separated by commas, each part * or one of ecs|auditd, all-in-one|cluster, http|nats; e.g. auditd/all-in-one/*", s)
+			}
+			e.liveOnly = append(e.liveOnly, strings.Join(f, "/"))
 		}
 	}
 	if s := os.Getenv("BENCH_REPLICAS"); s != "" {

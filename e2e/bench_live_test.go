@@ -78,6 +78,9 @@ func BenchmarkLive(b *testing.B) {
 		for _, format := range formats {
 			for _, pipeline := range []string{"all-in-one", "cluster"} {
 				for _, input := range []string{"http", "nats"} {
+					if !env.liveSelected(format, pipeline, input) {
+						continue
+					}
 					p := startLivePipeline(b, bin, pipeline == "cluster")
 					steps := p.ramp(b, gens[format], input, env)
 					p.close()
