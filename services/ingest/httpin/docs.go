@@ -87,7 +87,7 @@ func (h *Handler) publishDocs(ctx context.Context, formatName, bound, source, id
 	for _, d := range docs {
 		gap := int(d.line - last - 1)
 		if s.c.Len() > 0 && (gap < 0 || !s.c.Room(gap+len(d.data))) {
-			if err := s.send(); err != nil {
+			if err := s.send(s.c.Len()); err != nil {
 				return err
 			}
 		}
@@ -100,7 +100,7 @@ func (h *Handler) publishDocs(ctx context.Context, formatName, bound, source, id
 		}
 		last = d.line
 		if s.c.Add(d.data) {
-			if err := s.send(); err != nil {
+			if err := s.send(s.c.Len()); err != nil {
 				return err
 			}
 		}

@@ -47,6 +47,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
+	"github.com/rarenet/rarenet/services/ingest/format/auditd"
+	"github.com/rarenet/rarenet/services/ingest/format/formats"
 	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -307,24 +309,73 @@ func boundName(entry *tokens.Entry) string {
 // (bound, its name) they go on the subject naming the token's source, as a NATS source bound
 // to it would publish them: ingest then knows them authenticated (event Origin.AuthSource),
 // which a header set by any publisher could not tell.
+//
+// Ingest decodes each chunk on its own, so an auditd event's records go in one chunk: a full
+// chunk ends at the last place between events it holds (auditd.Boundary, as tail and replay
+// cut), and the lines after it start the next. It is cut anywhere only when it holds no such
+// place.
 func (h *Handler) publish(ctx context.Context, formatName, bound, source, idemKey string, lines [][]byte) error {
 	s := h.newChunkSender(formatName, bound, source, idemKey, func(_ int, ch rawpub.Chunk) string {
 		return "http:" + source + ":" + idemKey + ":" + strconv.FormatInt(ch.FirstLine, 10)
 	})
 	s.c.Next = 1
-	for _, l := range lines {
-		if !s.c.Room(len(l)) {
-			if err := s.send(); err != nil {
+	between := eventStarts(formatName, lines)
+	safe := 0 // lines of the chunk before the last place between events in it (0: none)
+	// cut sends the chunk before line i, or only its lines up to the last place between
+	// events, and returns the line to go on from.
+	cut := func(i int) (int, error) {
+		n := s.c.Len()
+		if between != nil && i < len(lines) && !between[i] && safe > 0 {
+			n = safe
+		}
+		i -= s.c.Len() - n
+		safe = 0
+		return i, s.send(n)
+	}
+	for i := 0; i < len(lines); {
+		if s.c.Len() > 0 && !s.c.Room(len(lines[i])) {
+			var err error
+			if i, err = cut(i); err != nil {
 				return err
 			}
+			continue
 		}
-		if s.c.Add(l) {
-			if err := s.send(); err != nil {
+		if between != nil && between[i] && s.c.Len() > 0 {
+			safe = s.c.Len()
+		}
+		full := s.c.Add(lines[i])
+		i++
+		if full {
+			var err error
+			if i, err = cut(i); err != nil {
 				return err
 			}
 		}
 	}
 	return s.finish(ctx)
+}
+
+// eventStarts tells, for the lines of an auditd log (by format, or for auto by its first
+// line), where an event may end before each line (auditd.Boundary); nil for any other
+// format, whose every line is an event.
+func eventStarts(formatName string, lines [][]byte) []bool {
+	if formatName == format.Auto {
+		for _, l := range lines {
+			if len(bytes.TrimSpace(l)) > 0 {
+				formatName = formats.Detect(l)
+				break
+			}
+		}
+	}
+	if formatName != format.Auditd {
+		return nil
+	}
+	var b auditd.Boundary
+	between := make([]bool, len(lines))
+	for i, l := range lines {
+		between[i] = b.Add(l)
+	}
+	return between
 }
 
 // chunkSender publishes a request's chunks (rawpub.Chunker) as raw messages and waits until
@@ -349,9 +400,10 @@ func (h *Handler) newChunkSender(formatName, bound, source, idemKey string, id f
 		ackTimeout: h.cfg.AckTimeout, id: id}
 }
 
-// send publishes the chunk gathered so far, if any.
-func (s *chunkSender) send() error {
-	ch, ok := s.c.Take()
+// send publishes the first n lines of the chunk gathered so far, if any, and drops the rest
+// (rawpub.Chunker.TakeLines), which the caller adds again.
+func (s *chunkSender) send(n int) error {
+	ch, ok := s.c.TakeLines(n)
 	if !ok {
 		return nil
 	}
@@ -366,7 +418,7 @@ func (s *chunkSender) send() error {
 // finish sends the last chunk and waits, for at most the ack timeout, until every chunk is
 // stored.
 func (s *chunkSender) finish(ctx context.Context) error {
-	if err := s.send(); err != nil {
+	if err := s.send(s.c.Len()); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.ackTimeout)

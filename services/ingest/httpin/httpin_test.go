@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natsembed"
 	"github.com/rarenet/rarenet/shared/natstest"
@@ -257,4 +259,66 @@ func TestListen(t *testing.T) {
 		t.Fatalf("the address is not free again after Close: %v", err)
 	}
 	again.Close()
+}
+
+// An auditd event's records reach ingest in one raw message (it decodes each on its own):
+// a body longer than a message is cut between events, not at the 1000th line, whatever the
+// format parameter says of it.
+func TestPostAuditdKeepsEventsWhole(t *testing.T) {
+	for _, formatName := range []string{"auditd", "auto"} {
+		t.Run(formatName, func(t *testing.T) {
+			_, _, js, ctx := startJetStream(t)
+			ts := httptest.NewServer(NewHandler(js, Config{}, slog.New(slog.DiscardHandler)))
+			t.Cleanup(ts.Close)
+			// Events of three records and no EOE, as auditd logs a connect: 1000 lines end
+			// inside the 334th event (lines 1000 to 1002).
+			const events = 700
+			var b strings.Builder
+			for i := range events {
+				stamp := fmt.Sprintf("msg=audit(1700000000.%03d:%d)", i%1000, 5000+i)
+				fmt.Fprintf(&b, "type=SYSCALL %s: arch=c000003e syscall=42 success=yes exit=0 a0=3 ppid=1 pid=%d auid=0 uid=0 comm=\"curl\" exe=\"/usr/bin/curl\" key=\"net\"\n", stamp, 100+i)
+				fmt.Fprintf(&b, "type=SOCKADDR %s: saddr=02000050C0A80001000000000000000\n", stamp)
+				fmt.Fprintf(&b, "type=PROCTITLE %s: proctitle=6375726C\n", stamp)
+			}
+			code, r := do(t, ts.URL, request{target: EventsPath + "?format=" + formatName, body: b.String()})
+			if code != http.StatusAccepted || r.Accepted != 3*events {
+				t.Fatalf("POST = %d %+v", code, r)
+			}
+			s, err := js.Stream(ctx, stream.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := s.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			serialIn := map[string]uint64{} // the message of each event's records
+			wantLine, lines := 1, 0
+			for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+				m, err := s.GetMsg(ctx, seq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := m.Header.Get(control.HeaderLine); got != strconv.Itoa(wantLine) {
+					t.Fatalf("message %d starts at line %s, want %d", seq, got, wantLine)
+				}
+				text := strings.Split(natstest.RawText(t, m.Header, m.Data), "\n")
+				if len(text) > rawpub.MaxLines {
+					t.Fatalf("message %d holds %d lines, more than %d", seq, len(text), rawpub.MaxLines)
+				}
+				for _, l := range text {
+					serial := l[strings.Index(l, ":")+1 : strings.Index(l, ")")]
+					if at, ok := serialIn[serial]; ok && at != seq {
+						t.Fatalf("the records of event %s are in messages %d and %d", serial, at, seq)
+					}
+					serialIn[serial] = seq
+				}
+				wantLine += len(text)
+				lines += len(text)
+			}
+			if lines != 3*events || len(serialIn) != events || info.State.Msgs < 3 {
+				t.Fatalf("%d lines of %d events in %d messages, want %d lines of %d events in 3 or more", lines, len(serialIn), info.State.Msgs, 3*events, events)
+			}
+		})
+	}
 }
