@@ -25,10 +25,11 @@ import (
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
-// The live benchmark's load: bodies of at most liveLines lines (a raw message's most,
-// rawpub.MaxLines), sent by liveWorkers at once.
+// The live benchmark's load: bodies of as many events as fill a raw message (rawpub.MaxLines
+// lines and rawpub.MaxBytes bytes, with room for the time stamps), as a shipper under load
+// sends them (Vector's and Fluent Bit's HTTP outputs send bodies of megabytes), by
+// liveWorkers at once.
 const (
-	liveLines   = rawpub.MaxLines
 	liveWorkers = 16
 	// liveRawLagSeconds bounds the RAW consumer's backlog: at most this many seconds of input
 	// at the step's rate.
@@ -65,9 +66,9 @@ func BenchmarkLive(b *testing.B) {
 		gens[format] = newLiveLoad(b, format)
 	}
 	b.Logf("live: rates %v events/s, %s each; sustained = >= %.0f%% of the rate sent, nothing refused, RAW pending <= %ds of input "+
-		"(in messages of up to %d lines), EVENTS pending (all scorer consumers) <= %d messages, neither growing across the step "+
+		"(in bodies of %d %s events, one raw message each), EVENTS pending (all scorer consumers) <= %d messages, neither growing across the step "+
 		"(growing: every sample of the last quarter above every sample of the first quarter and above a tenth of the limit)",
-		env.liveRates, env.liveStep, liveMinAchieved*100, liveRawLagSeconds, liveLines, liveEventsLag)
+		env.liveRates, env.liveStep, liveMinAchieved*100, liveRawLagSeconds, gens["ecs"].perBody, "ECS", liveEventsLag)
 
 	for range b.N {
 		type ramp struct {
@@ -155,7 +156,6 @@ func newLiveLoad(b testing.TB, format string) *liveLoad {
 			}
 			l.parts = append(l.parts, parts)
 		}
-		l.perBody, l.lines = liveLines, liveLines
 	case "auditd":
 		// An event is the records of one connect, one line each, all stamped
 		// msg=audit(<seconds>.<ms>:<serial>); the writer numbers the serials from 1000.
@@ -172,11 +172,22 @@ func newLiveLoad(b testing.TB, format string) *liveLoad {
 			}
 			l.parts = append(l.parts, parts)
 		}
-		l.perBody = liveLines / records
-		l.lines = l.perBody * records
 	default:
 		b.Fatalf("no live load for format %q", format)
 	}
+	// A body holds as many events as a raw message takes, the longest of them stamped with
+	// the longest time stamp: bodies cycle through the events.
+	const stampRoom = 48 // msg=audit(<10 digits>.<3>:<up to 20 digits>), or RFC 3339 with ns
+	longest, records := 0, len(l.parts[0])-1
+	for _, parts := range l.parts {
+		size := (len(parts) - 1) * stampRoom
+		for _, p := range parts {
+			size += len(p)
+		}
+		longest = max(longest, size)
+	}
+	l.perBody = min(rawpub.MaxLines/records, rawpub.MaxBytes/longest)
+	l.lines = l.perBody * records
 	return l
 }
 
@@ -473,7 +484,7 @@ func (p *lagProbe) sample(ctx context.Context) (raw, events uint64, err error) {
 	return info.NumPending, events, nil
 }
 
-// liveSender sends one body of liveLines lines per call of send; finish ends a step and
+// liveSender sends one body (liveLoad.body) per call of send; finish ends a step and
 // returns how many sends were refused after send returned (JetStream's late acks) and the
 // first reason.
 type liveSender struct {

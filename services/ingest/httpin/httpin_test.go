@@ -192,22 +192,24 @@ func TestPostEventsChunksAndIdempotency(t *testing.T) {
 	ts := httptest.NewServer(NewHandler(js, Config{}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(ts.Close)
 	var b strings.Builder
-	for i := range 2500 {
+	n := rawpub.MaxLines * 5 / 2 // two messages of MaxLines lines and one of half that
+	for i := range n {
 		fmt.Fprintf(&b, "{\"n\":%d}\n", i)
 	}
 	rq := request{body: b.String(), header: map[string]string{HeaderIdemKey: "batch-1", HeaderSource: "fluent-bit"}}
 	for range 2 { // a shipper's retry
-		if code, r := do(t, ts.URL, rq); code != http.StatusAccepted || r.Accepted != 2500 {
+		if code, r := do(t, ts.URL, rq); code != http.StatusAccepted || r.Accepted != n {
 			t.Fatalf("POST = %d %+v", code, r)
 		}
 	}
 	got := stored(t, ctx, js)
-	if len(got) != 2500 || got[0] != `rarenet.raw.auto fluent-bit:1 {"n":0}` || got[2499] != `rarenet.raw.auto fluent-bit:2500 {"n":2499}` {
-		t.Fatalf("stored %d lines (first %q), want 2500 once", len(got), got[0])
+	last := fmt.Sprintf(`rarenet.raw.auto fluent-bit:%d {"n":%d}`, n, n-1)
+	if len(got) != n || got[0] != `rarenet.raw.auto fluent-bit:1 {"n":0}` || got[n-1] != last {
+		t.Fatalf("stored %d lines (first %q), want %d once", len(got), got[0], n)
 	}
 	s, _ := js.Stream(ctx, stream.Raw)
 	if info, _ := s.Info(ctx); info.State.Msgs != 3 {
-		t.Errorf("%d messages, want 3 chunks of at most 1000 lines", info.State.Msgs)
+		t.Errorf("%d messages, want 3 chunks of at most %d lines", info.State.Msgs, rawpub.MaxLines)
 	}
 }
 
@@ -262,7 +264,7 @@ func TestListen(t *testing.T) {
 }
 
 // An auditd event's records reach ingest in one raw message (it decodes each on its own):
-// a body longer than a message is cut between events, not at the 1000th line, whatever the
+// a body longer than a message is cut between events, not at its last line, whatever the
 // format parameter says of it.
 func TestPostAuditdKeepsEventsWhole(t *testing.T) {
 	for _, formatName := range []string{"auditd", "auto"} {
@@ -270,9 +272,12 @@ func TestPostAuditdKeepsEventsWhole(t *testing.T) {
 			_, _, js, ctx := startJetStream(t)
 			ts := httptest.NewServer(NewHandler(js, Config{}, slog.New(slog.DiscardHandler)))
 			t.Cleanup(ts.Close)
-			// Events of three records and no EOE, as auditd logs a connect: 1000 lines end
-			// inside the 334th event (lines 1000 to 1002).
-			const events = 700
+			// Events of three records and no EOE, as auditd logs a connect; MaxLines is not a
+			// multiple of three, so a message of MaxLines lines would end inside an event.
+			if rawpub.MaxLines%3 == 0 {
+				t.Fatalf("MaxLines %d is a multiple of 3: make the events of this test 4 records long", rawpub.MaxLines)
+			}
+			events := rawpub.MaxLines * 2 / 3
 			var b strings.Builder
 			for i := range events {
 				stamp := fmt.Sprintf("msg=audit(1700000000.%03d:%d)", i%1000, 5000+i)

@@ -23,7 +23,7 @@ import (
 // maximum payload of a default nats-server, so a chunk fits any server; it is also the
 // longest line a live source sends in one piece.
 const (
-	MaxLines = 1000
+	MaxLines = 8192
 	MaxBytes = 1000 << 10
 )
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rarenet/rarenet/services/ingest/rawpub"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/stream"
@@ -307,7 +308,8 @@ func TestManyLinesAreChunked(t *testing.T) {
 	log := filepath.Join(dir, "audit.log")
 	var b strings.Builder
 	var want []string
-	for i := 1; i <= 2500; i++ {
+	n := rawpub.MaxLines * 5 / 2 // two messages of MaxLines lines and one of half that
+	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&b, "line%d\n", i)
 		want = append(want, fmt.Sprintf("audit.log:%d line%d", i, i))
 	}
@@ -317,7 +319,7 @@ func TestManyLinesAreChunked(t *testing.T) {
 	expect(t, ctx, js, want...)
 	s, _ := js.Stream(ctx, stream.Raw)
 	if info, _ := s.Info(ctx); info.State.Msgs != 3 {
-		t.Errorf("%d messages for 2500 lines, want 3 (at most 1000 lines each)", info.State.Msgs)
+		t.Errorf("%d messages for %d lines, want 3 (at most %d lines each)", info.State.Msgs, n, rawpub.MaxLines)
 	}
 }
 
