@@ -20,7 +20,8 @@ import (
 type Output interface {
 	// Accept takes an event that passed the datafeed filter.
 	Accept(ev *event.Event)
-	// Filtered takes an event the datafeed filter dropped, with the reason.
+	// Filtered takes an event the datafeed filter dropped, with the reason when the Decoding
+	// explains what it drops (ExplainFiltered), else "".
 	Filtered(ev *event.Event, reason string)
 	// Reject takes input that could not be decoded.
 	Reject(r format.Result)
@@ -49,7 +50,13 @@ type Decoding struct {
 	// authSource, when set, is the source that vouched for the lines decoded now: the one
 	// the raw subject names (SetAuthSource).
 	authSource string
+	// explain gives Output.Filtered the reason of each event dropped (ExplainFiltered).
+	explain bool
 }
+
+// ExplainFiltered has the Decoding say why the datafeed filter dropped each event it gives
+// Output.Filtered (`rarenet normalize --all` writes it); the ingest stage only counts them.
+func (d *Decoding) ExplainFiltered() { d.explain = true }
 
 // SetAuthSource stamps the events decoded from now on with the source that vouched for
 // them (event.Origin.AuthSource; "" for none).
@@ -185,7 +192,11 @@ func (d *Decoding) emit(out Output, name string) format.Emit {
 			out.Reject(r)
 			return
 		}
-		if reason := d.filter.Reason(r.Event); reason != "" {
+		if d.filter.Drops(r.Event) {
+			reason := ""
+			if d.explain {
+				reason = d.filter.Reason(r.Event)
+			}
 			out.Filtered(r.Event, reason)
 			return
 		}

@@ -66,9 +66,18 @@ func readReal(t testing.TB, rel string) []string {
 
 func decodeAll(t *testing.T, filter datafeed.Filter, source string, lines []string) *collector {
 	t.Helper()
+	return decodeLines(t, filter, source, lines, true)
+}
+
+// decodeLines decodes lines of source; explain has the Decoding say why it drops each event.
+func decodeLines(t *testing.T, filter datafeed.Filter, source string, lines []string, explain bool) *collector {
+	t.Helper()
 	d, err := NewDecoding(format.Auto, filter)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if explain {
+		d.ExplainFiltered()
 	}
 	c := &collector{}
 	for i, l := range lines {
@@ -133,6 +142,11 @@ func TestDecodingRealAuditdEvent(t *testing.T) {
 	}
 	if c.reasons[0] != "not network activity: unix socket" {
 		t.Errorf("filter reason %q", c.reasons[0])
+	}
+	// Ingest only counts what the filter drops: the same events, no reasons built.
+	quiet := decodeLines(t, datafeed.Default(), "normal.log", readReal(t, "auditd/go-libaudit-normal.log"), false)
+	if fmt.Sprint(quiet.accepted, quiet.filtered) != fmt.Sprint(c.accepted, c.filtered) || quiet.reasons[0] != "" {
+		t.Errorf("without explanations: accepted %v filtered %v reasons %q; with: %v %v", quiet.accepted, quiet.filtered, quiet.reasons, c.accepted, c.filtered)
 	}
 }
 

@@ -53,6 +53,9 @@ func Normalize(o NormalizeOptions) (NormalizeStats, error) {
 	if err != nil {
 		return st, err
 	}
+	if o.All {
+		dec.ExplainFiltered() // each dropped event is written with why
+	}
 	bw := bufio.NewWriter(o.Out)
 	defer bw.Flush()
 	out := &normalizeOutput{o: o, w: bw, enc: json.NewEncoder(bw), st: &st, rejects: newRejectLog(o.Errors, o.AllRejects)}

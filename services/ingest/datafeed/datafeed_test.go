@@ -85,6 +85,9 @@ func TestFilters(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := tt.filter.Reason(tt.ev)
+			if drops := tt.filter.Drops(tt.ev); drops != (got != "") {
+				t.Fatalf("Drops = %v, but Reason = %q", drops, got)
+			}
 			if tt.want == "" && got != "" {
 				t.Fatalf("dropped: %s", got)
 			}
