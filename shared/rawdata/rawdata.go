@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
@@ -42,19 +43,29 @@ var ErrTooLarge = fmt.Errorf("decompresses to more than %d bytes", MaxDecoded)
 // ErrUnknown is returned for a compression this package does not know.
 var ErrUnknown = errors.New("unknown compression")
 
-// Compress sets m's data to data, compressed when that pays, and marks it so.
+// Compress sets m's data to data, compressed when that pays, and marks it so. It compresses
+// into scratch space it keeps (encoders) and gives the message a copy of its size: a message
+// of MaxEncodedLen bytes for each compression was several times the data again in garbage
+// for a live source under load.
 func Compress(m *nats.Msg, data []byte) {
 	if len(data) < MinCompress {
 		m.Data = data
 		return
 	}
-	if enc, compressed := Append(nil, data); compressed {
-		m.Data = enc
+	e := encoders.Get().(*Encoder)
+	defer encoders.Put(e)
+	out, compressed := Append(e.scratch[:0], data)
+	e.scratch = out
+	if compressed {
+		m.Data = bytes.Clone(out)
 		Mark(m)
 		return
 	}
 	m.Data = data
 }
+
+// encoders keep Compress's scratch space.
+var encoders = sync.Pool{New: func() any { return new(Encoder) }}
 
 // Append appends data to dst, S2-compressed when that pays (data of at least MinCompress
 // bytes that shrinks), and reports whether it compressed. A publisher that keeps its messages

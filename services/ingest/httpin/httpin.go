@@ -267,8 +267,10 @@ func (h *Handler) store(w http.ResponseWriter, r *http.Request, entry *tokens.En
 // readBody reads the body, decompressed, within the size limit; the code goes with the error.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	var in io.Reader = http.MaxBytesReader(w, r.Body, h.cfg.MaxBody)
+	size := int64(0) // the body's length, when known
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
+		size = min(max(r.ContentLength, 0), h.cfg.MaxBody)
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(in)
 		if err != nil {
@@ -279,7 +281,11 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int,
 	default:
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q: only gzip is supported", enc)
 	}
-	body, err := io.ReadAll(io.LimitReader(in, h.cfg.MaxBody+1))
+	// A body of known length is read into memory of its size, not grown as it comes.
+	var buf bytes.Buffer
+	buf.Grow(int(size) + bytes.MinRead)
+	_, err := buf.ReadFrom(io.LimitReader(in, h.cfg.MaxBody+1))
+	body := buf.Bytes()
 	if err != nil {
 		return nil, tooLargeOr(err, http.StatusBadRequest), fmt.Errorf("reading the body: %w", err)
 	}
@@ -343,6 +349,9 @@ func (h *Handler) publish(ctx context.Context, formatName, bound, source, idemKe
 		if between != nil && between[i] && s.c.Len() > 0 {
 			safe = s.c.Len()
 		}
+		if s.c.Len() == 0 {
+			s.c.SizeHint = chunkSize(lines[i:])
+		}
 		full := s.c.Add(lines[i])
 		i++
 		if full {
@@ -353,6 +362,17 @@ func (h *Handler) publish(ctx context.Context, formatName, bound, source, idemKe
 		}
 	}
 	return s.finish(ctx)
+}
+
+// chunkSize is how many bytes the next chunk takes of lines, at most about MaxBytes.
+func chunkSize(lines [][]byte) int {
+	n := 0
+	for _, l := range lines {
+		if n += len(l) + 1; n >= rawpub.MaxBytes {
+			break
+		}
+	}
+	return n
 }
 
 // eventStarts tells, for the lines of an auditd log (by format, or for auto by its first

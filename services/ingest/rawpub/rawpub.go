@@ -80,8 +80,13 @@ type Chunk struct {
 // bytes. The zero value is ready; set Next to the number of the first line to come.
 type Chunker struct {
 	// Next is the number the next added line gets.
-	Next  int64
-	chunk Chunk
+	Next int64
+	// SizeHint, when set, is about how many bytes the next chunk will hold: its buffer is
+	// made that large (at most MaxBytes) at its first line rather than grown line by line,
+	// which copied each chunk several times over and was a seventh of ingest's CPU under the
+	// HTTP input's load (docs/performance.md, figure 4).
+	SizeHint int
+	chunk    Chunk
 }
 
 // Add appends a line (without its newline) and reports whether the chunk is full and should
@@ -89,6 +94,9 @@ type Chunker struct {
 func (c *Chunker) Add(line []byte) (full bool) {
 	if c.chunk.Lines == 0 {
 		c.chunk.FirstLine = c.Next
+		if c.SizeHint > 0 && cap(c.chunk.Data) == 0 {
+			c.chunk.Data = make([]byte, 0, min(c.SizeHint, MaxBytes))
+		}
 	} else {
 		c.chunk.Data = append(c.chunk.Data, '\n')
 	}
