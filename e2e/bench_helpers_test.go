@@ -75,7 +75,7 @@ func (e benchEnv) liveSelected(format, pipeline, input string) bool {
 func loadBenchEnv(b *testing.B) benchEnv {
 	b.Helper()
 	e := benchEnv{days: 28, sparseDays: 14, liveStep: 20 * time.Second,
-		liveRates: []int{10_000, 25_000, 50_000, 100_000, 150_000}, replicas: []int{0, 1, 2, 3}}
+		liveRates: []int{10_000, 25_000, 50_000, 75_000, 100_000, 150_000}, replicas: []int{0, 1, 2, 3}}
 	if os.Getenv("BENCH_QUICK") != "" {
 		e.quick = true
 		e.days, e.sparseDays, e.liveStep = 4, 3, 8*time.Second
