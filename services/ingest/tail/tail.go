@@ -406,6 +406,11 @@ func (t *Tailer) readFrom(ctx context.Context, f *follower, final bool) error {
 		return err
 	}
 	f.br.Reset(f.file)
+	// What the file holds past the position sizes the chunks' buffers (Chunker.SizeHint).
+	size := int64(0)
+	if fi, err := f.file.Stat(); err == nil {
+		size = fi.Size()
+	}
 	f.chunk.Next = f.pos.Line + 1
 	if err := t.sniff(f); err != nil {
 		return err
@@ -426,6 +431,7 @@ func (t *Tailer) readFrom(ctx context.Context, f *follower, final bool) error {
 		}
 		if f.chunk.Len() == 0 {
 			f.from = f.pos.Offset
+			f.chunk.SizeHint = int(min(max(size-f.pos.Offset, int64(n)), MaxLineBytes))
 		}
 		full := f.chunk.Add(l)
 		f.pos.Offset += int64(n)
