@@ -51,8 +51,8 @@ func startJetStream(t testing.TB) (stop func(), nc *nats.Conn, js jetstream.JetS
 	return func() { srv.Shutdown(); srv.WaitForShutdown() }, nc, js, ctx
 }
 
-// stored returns every line on the RAW stream as "subject source:line text".
-func stored(t *testing.T, ctx context.Context, js jetstream.JetStream) []string {
+// rawMessages returns the messages on the RAW stream, in order.
+func rawMessages(t *testing.T, ctx context.Context, js jetstream.JetStream) []*jetstream.RawStreamMsg {
 	t.Helper()
 	s, err := js.Stream(ctx, stream.Raw)
 	if err != nil {
@@ -62,12 +62,22 @@ func stored(t *testing.T, ctx context.Context, js jetstream.JetStream) []string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []*jetstream.RawStreamMsg
 	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// stored returns every line on the RAW stream as "subject source:line text".
+func stored(t *testing.T, ctx context.Context, js jetstream.JetStream) []string {
+	t.Helper()
+	var out []string
+	for _, m := range rawMessages(t, ctx, js) {
 		var line int
 		fmt.Sscan(m.Header.Get(control.HeaderLine), &line)
 		for _, l := range strings.Split(natstest.RawText(t, m.Header, m.Data), "\n") {
@@ -289,21 +299,11 @@ func TestPostAuditdKeepsEventsWhole(t *testing.T) {
 			if code != http.StatusAccepted || r.Accepted != 3*events {
 				t.Fatalf("POST = %d %+v", code, r)
 			}
-			s, err := js.Stream(ctx, stream.Raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := s.Info(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			msgs := rawMessages(t, ctx, js)
 			serialIn := map[string]uint64{} // the message of each event's records
 			wantLine, lines := 1, 0
-			for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-				m, err := s.GetMsg(ctx, seq)
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, m := range msgs {
+				seq := m.Sequence
 				if got := m.Header.Get(control.HeaderLine); got != strconv.Itoa(wantLine) {
 					t.Fatalf("message %d starts at line %s, want %d", seq, got, wantLine)
 				}
@@ -321,8 +321,8 @@ func TestPostAuditdKeepsEventsWhole(t *testing.T) {
 				wantLine += len(text)
 				lines += len(text)
 			}
-			if lines != 3*events || len(serialIn) != events || info.State.Msgs < 3 {
-				t.Fatalf("%d lines of %d events in %d messages, want %d lines of %d events in 3 or more", lines, len(serialIn), info.State.Msgs, 3*events, events)
+			if lines != 3*events || len(serialIn) != events || len(msgs) < 3 {
+				t.Fatalf("%d lines of %d events in %d messages, want %d lines of %d events in 3 or more", lines, len(serialIn), len(msgs), 3*events, events)
 			}
 		})
 	}
