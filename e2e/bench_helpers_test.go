@@ -29,6 +29,8 @@ import (
 //	BENCH_DAYS=N           days of the large history (default 28: about a million events)
 //	BENCH_LIVE_STEP=20s    how long the live benchmark holds each rate
 //	BENCH_LIVE_RATES=a,b   the live benchmark's rates in events/s, in order
+//	BENCH_LIVE=f/p/i,...   the live ramps to run (format/pipeline/input, * for any)
+//	BENCH_PPROF=1          the cluster's stages serve Go's profiles (--pprof); the log says where
 //	BENCH_REPLICAS=a,b     the stages whose second replica BenchmarkReplayClusterReplicas
 //	                       measures (default all four), e.g. enricher
 const (
