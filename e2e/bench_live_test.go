@@ -66,9 +66,9 @@ func BenchmarkLive(b *testing.B) {
 		gens[format] = newLiveLoad(b, format)
 	}
 	b.Logf("live: rates %v events/s, %s each; sustained = >= %.0f%% of the rate sent, nothing refused, RAW pending <= %ds of input "+
-		"(in bodies of %d %s events, one raw message each), EVENTS pending (all scorer consumers) <= %d messages, neither growing across the step "+
+		"(in bodies of %d ECS or %d auditd events, one raw message each), EVENTS pending (all scorer consumers) <= %d messages, neither growing across the step "+
 		"(growing: every sample of the last quarter above every sample of the first quarter and above a tenth of the limit)",
-		env.liveRates, env.liveStep, liveMinAchieved*100, liveRawLagSeconds, gens["ecs"].perBody, "ECS", liveEventsLag)
+		env.liveRates, env.liveStep, liveMinAchieved*100, liveRawLagSeconds, gens["ecs"].perBody, gens["auditd"].perBody, liveEventsLag)
 
 	for range b.N {
 		type ramp struct {
