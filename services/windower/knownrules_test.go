@@ -34,7 +34,9 @@ func TestCheckRuleID(t *testing.T) {
 		t.Errorf("a rule never run: %v", err)
 	}
 	pub := natsutil.NewPublisher(ts.JS)
-	if err := newState(kv, pub, custom).saveLastRun(time.Date(2026, 3, 2, 10, 15, 0, 0, time.UTC)); err != nil {
+	st := newState(kv, pub, custom)
+	st.setLastRun(time.Date(2026, 3, 2, 10, 15, 0, 0, time.UTC))
+	if err := st.save(); err != nil {
 		t.Fatal(err)
 	}
 	if err := pub.Flush(ts.Ctx); err != nil {

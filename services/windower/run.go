@@ -132,12 +132,8 @@ func (s *Service) runAt(ctx context.Context, t time.Time, catchUp bool) error {
 			return err
 		}
 	}
-	if err := s.st.save(); err != nil {
-		return err
-	}
-	if err := s.st.saveLastRun(t); err != nil {
-		return err
-	}
+	// The pending records it changed and its time are saved at the stage's commit (state.save).
+	s.st.setLastRun(t)
 	// Records older than this run's window never come back, so neither do their ids.
 	for id, at := range s.emitted {
 		if at.Before(run.WindowStart) {

@@ -25,6 +25,9 @@ type state struct {
 	// added and pruned are the pending records changed since the last save.
 	added  map[string]record.Record
 	pruned map[string]bool
+	// lastRun is the time of the last run, to be written by the next save when lastRunDue.
+	lastRun    time.Time
+	lastRunDue bool
 }
 
 func newState(kv jetstream.KeyValue, pub *natsutil.Publisher, ruleID string) *state {
@@ -103,7 +106,10 @@ func (s *state) prune(id string) {
 	s.pruned[id] = true
 }
 
-// save writes the pending records changed since the last save, with the stage's next Flush.
+// save writes the pending records changed since the last save and the last run's time, with
+// the stage's next Flush. The stage saves at its commit, once for every rule run since the
+// last one: a replay's catch-up runs the rule once a bucket, and wrote the last run (an R3 KV
+// write on a cluster) for each.
 func (s *state) save() error {
 	for id, r := range s.added {
 		b, err := json.Marshal(&r)
@@ -121,16 +127,17 @@ func (s *state) save() error {
 	}
 	clear(s.added)
 	clear(s.pruned)
-	return nil
-}
-
-// saveLastRun writes the last run's time, with the stage's next Flush.
-func (s *state) saveLastRun(t time.Time) error {
-	if err := s.pub.Publish(natsutil.KVPut(s.kv, s.lastRunKey(), []byte(t.UTC().Format(time.RFC3339Nano))), ""); err != nil {
-		return fmt.Errorf("windower: save last run: %w", err)
+	if s.lastRunDue {
+		if err := s.pub.Publish(natsutil.KVPut(s.kv, s.lastRunKey(), []byte(s.lastRun.UTC().Format(time.RFC3339Nano))), ""); err != nil {
+			return fmt.Errorf("windower: save last run: %w", err)
+		}
+		s.lastRunDue = false
 	}
 	return nil
 }
+
+// setLastRun records the time of a run, for the next save.
+func (s *state) setLastRun(t time.Time) { s.lastRun, s.lastRunDue = t, true }
 
 // clear forgets the last run and every waiting record of the rule (the end of a replay).
 func (s *state) clear(ctx context.Context) error {
@@ -148,6 +155,7 @@ func (s *state) clear(ctx context.Context) error {
 	}
 	clear(s.added)
 	clear(s.pruned)
+	s.lastRunDue = false
 	return nil
 }
 

@@ -230,7 +230,10 @@ func (s *Service) runActive(ctx context.Context) error {
 		// Ticks come when the input is idle: a backlog (after downtime) is read first, then
 		// every missed boundary runs over it.
 		loop.Tick = func(ctx context.Context, now time.Time) error {
-			return s.runDue(ctx, s.win.Due(s.now(), true), true)
+			if err := s.runDue(ctx, s.win.Due(s.now(), true), true); err != nil {
+				return err
+			}
+			return s.st.save() // a tick comes after a commit: its runs' writes go out now
 		}
 	}
 	return leaseCause(actx, loop.Run(actx))
