@@ -39,10 +39,16 @@ func startCluster(t testing.TB, bin string, n int) *cluster {
 	}
 	c := &cluster{}
 	for i := range n {
-		c.nodes = append(c.nodes, start(t, filepath.Join(bin, "nats-server"), "-js", "-a", "127.0.0.1",
-			"-p", strconv.Itoa(clientPorts[i]), "-sd", t.TempDir(), "-n", "node-"+strconv.Itoa(i+1),
-			"--cluster_name", "rarenet", "--cluster", "nats://127.0.0.1:"+strconv.Itoa(routePorts[i]),
-			"--routes", strings.Join(routes, ",")))
+		args := []string{"-js", "-a", "127.0.0.1",
+			"-p", strconv.Itoa(clientPorts[i]), "-sd", t.TempDir(), "-n", "node-" + strconv.Itoa(i+1),
+			"--cluster_name", "rarenet", "--cluster", "nats://127.0.0.1:" + strconv.Itoa(routePorts[i]),
+			"--routes", strings.Join(routes, ",")}
+		if os.Getenv("BENCH_PPROF") != "" { // see docs/performance.md, the benchmarks' switches
+			port := freePort(t)
+			args = append(args, "--profile", strconv.Itoa(port))
+			t.Logf("nats-server node-%d serves its profiles on http://127.0.0.1:%d/debug/pprof/", i+1, port)
+		}
+		c.nodes = append(c.nodes, start(t, filepath.Join(bin, "nats-server"), args...))
 		c.urls = append(c.urls, "nats://127.0.0.1:"+strconv.Itoa(clientPorts[i]))
 	}
 	for i := range n {
