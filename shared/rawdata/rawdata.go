@@ -43,25 +43,18 @@ var ErrTooLarge = fmt.Errorf("decompresses to more than %d bytes", MaxDecoded)
 // ErrUnknown is returned for a compression this package does not know.
 var ErrUnknown = errors.New("unknown compression")
 
-// Compress sets m's data to data, compressed when that pays, and marks it so. It compresses
-// into scratch space it keeps (encoders) and gives the message a copy of its size: a message
-// of MaxEncodedLen bytes for each compression was several times the data again in garbage
-// for a live source under load.
+// Compress sets m's data to data, compressed when that pays, and marks it so. Data of
+// MinCompress bytes or more goes through a pooled Encoder: compressed into scratch space it
+// keeps, the message gets a copy of its size (a message of MaxEncodedLen bytes for each
+// compression was several times the data again in garbage for a live source under load).
 func Compress(m *nats.Msg, data []byte) {
 	if len(data) < MinCompress {
 		m.Data = data
 		return
 	}
 	e := encoders.Get().(*Encoder)
-	defer encoders.Put(e)
-	out, compressed := Append(e.scratch[:0], data)
-	e.scratch = out
-	if compressed {
-		m.Data = bytes.Clone(out)
-		Mark(m)
-		return
-	}
-	m.Data = data
+	e.Compress(m, data)
+	encoders.Put(e)
 }
 
 // encoders keep Compress's scratch space.
