@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -271,7 +270,7 @@ func startStack(b *testing.B, bin string, counts stageCounts, live bool) *stack 
 		ops := "127.0.0.1:" + strconv.Itoa(freePort(b))
 		a = append(a, "--http-addr", ops)
 		s.readyURLs = append(s.readyURLs, "http://"+ops+"/readyz")
-		if os.Getenv("BENCH_PPROF") != "" {
+		if benchProfiles() {
 			a = append(a, "--pprof")
 			b.Logf("%s serves its profiles on http://%s/debug/pprof/", stageNames[stage], ops)
 		}

@@ -60,6 +60,10 @@ type benchEnv struct {
 	liveOnly []string
 }
 
+// benchProfiles reports whether BENCH_PPROF asks the cluster's nats-servers and stages to
+// serve Go's profiles.
+func benchProfiles() bool { return os.Getenv("BENCH_PPROF") != "" }
+
 // liveSelected reports whether the live ramp of format, pipeline and input is to run.
 func (e benchEnv) liveSelected(format, pipeline, input string) bool {
 	if e.liveOnly == nil {

@@ -43,7 +43,7 @@ func startCluster(t testing.TB, bin string, n int) *cluster {
 			"-p", strconv.Itoa(clientPorts[i]), "-sd", t.TempDir(), "-n", "node-" + strconv.Itoa(i+1),
 			"--cluster_name", "rarenet", "--cluster", "nats://127.0.0.1:" + strconv.Itoa(routePorts[i]),
 			"--routes", strings.Join(routes, ",")}
-		if os.Getenv("BENCH_PPROF") != "" { // see docs/performance.md, the benchmarks' switches
+		if benchProfiles() { // see docs/performance.md, the benchmarks' switches
 			port := freePort(t)
 			args = append(args, "--profile", strconv.Itoa(port))
 			t.Logf("nats-server node-%d serves its profiles on http://127.0.0.1:%d/debug/pprof/", i+1, port)
