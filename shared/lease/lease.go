@@ -43,6 +43,9 @@ type Lease struct {
 	log    Logger
 	// rev is the revision this Lease wrote last, while holding (0 when not held).
 	rev atomic.Uint64
+	// sent is when the write of rev was sent (on epoch's monotonic clock; 0: not held):
+	// see Exclusive.
+	sent atomic.Int64
 	// seen times the current holder's revision, to tell when it stopped renewing.
 	seen staleness
 	// other is the holder last seen on the key, when not us.
@@ -57,6 +60,12 @@ func New(kv jetstream.KeyValue, key, holder string, ttl time.Duration, log Logge
 	}
 	return &Lease{kv: kv, key: key, holder: holder, ttl: ttl, log: log}
 }
+
+// epoch is the origin of the monotonic times a Lease keeps.
+var epoch = time.Now()
+
+// monotonic returns the time elapsed since epoch, by the monotonic clock.
+func monotonic() int64 { return int64(time.Since(epoch)) }
 
 // Holder returns a name for this process that no other process shares: the host, the pid and
 // a random part (a restarted process on the same host is another holder).
@@ -98,20 +107,26 @@ func (l *Lease) Try(ctx context.Context) (bool, error) {
 	e, err := l.kv.Get(ctx, l.key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		// Create also takes a released (deleted) key.
-		return l.took(l.kv.Create(ctx, l.key, l.value()))
+		sent := monotonic()
+		rev, err := l.kv.Create(ctx, l.key, l.value())
+		return l.took(sent, rev, err)
 	}
 	if err != nil {
 		return false, fmt.Errorf("lease: read %s: %w", l.key, err)
 	}
 	holder := holderOf(e)
 	if holder == l.holder {
-		return l.took(l.kv.Update(ctx, l.key, l.value(), e.Revision()))
+		sent := monotonic()
+		rev, err := l.kv.Update(ctx, l.key, l.value(), e.Revision())
+		return l.took(sent, rev, err)
 	}
 	l.other = holder
 	if !l.seen.stale(e.Revision(), time.Now(), l.ttl) {
 		return false, nil
 	}
-	ok, err := l.took(l.kv.Update(ctx, l.key, l.value(), e.Revision()))
+	sent := monotonic()
+	rev, err := l.kv.Update(ctx, l.key, l.value(), e.Revision())
+	ok, err := l.took(sent, rev, err)
 	if ok && l.log != nil {
 		l.log.Info("took over an expired lease", "lease", l.key, "from", holder)
 	}
@@ -133,10 +148,12 @@ func (l *Lease) Observe(ctx context.Context) error {
 	return nil
 }
 
-// took records the revision of a successful write; a lost compare-and-set is not an error.
-func (l *Lease) took(rev uint64, err error) (bool, error) {
+// took records the outcome of a write of the key sent at sent: the revision and the time of a
+// successful one. A lost compare-and-set is not an error.
+func (l *Lease) took(sent int64, rev uint64, err error) (bool, error) {
 	if err == nil {
 		l.rev.Store(rev)
+		l.sent.Store(sent)
 		l.seen = staleness{}
 		return true, nil
 	}
@@ -144,6 +161,18 @@ func (l *Lease) took(rev uint64, err error) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("lease: write %s: %w", l.key, err)
+}
+
+// Exclusive reports, without asking the server, whether no other process can hold the lease
+// now: this one holds it, and its last write of the key the server confirmed was sent less
+// than two thirds of TTL ago. Another process takes a key over only once it has seen one
+// revision for longer than TTL, and it cannot have seen ours before we sent it; the third of
+// TTL to spare covers clocks that run at different rates. A holder that renews on time (Hold,
+// every TTL/3) stays exclusive; one that was paused, or cannot reach the server, is not, and
+// must read what a successor may have written (Check) before it relies on what it holds.
+func (l *Lease) Exclusive() bool {
+	sent := l.sent.Load()
+	return l.rev.Load() != 0 && sent != 0 && monotonic()-sent < int64(l.ttl)*2/3
 }
 
 // Conflict reports a failed compare-and-set on a key-value bucket: another process wrote the
@@ -188,9 +217,11 @@ func (l *Lease) Hold(ctx context.Context, lost context.CancelCauseFunc) {
 			return
 		case <-t.C:
 		}
+		sent := monotonic()
 		rev, err := l.kv.Update(ctx, l.key, l.value(), l.rev.Load())
 		if err == nil {
 			l.rev.Store(rev)
+			l.sent.Store(sent)
 			last = time.Now()
 			continue
 		}
@@ -198,6 +229,7 @@ func (l *Lease) Hold(ctx context.Context, lost context.CancelCauseFunc) {
 			return
 		}
 		if Conflict(err) || time.Since(last) > l.ttl {
+			l.sent.Store(0)
 			lost(fmt.Errorf("%w: %s: %w", ErrLost, l.key, err))
 			return
 		}
@@ -224,6 +256,7 @@ func (l *Lease) Check(ctx context.Context) error {
 // Release gives the lease up, so that another process takes it at once. It deletes the key
 // only while it names this process.
 func (l *Lease) Release(ctx context.Context) {
+	l.sent.Store(0)
 	rev := l.rev.Swap(0)
 	if rev == 0 {
 		return

@@ -102,6 +102,55 @@ func TestHoldRenewsAndLoses(t *testing.T) {
 	}
 }
 
+// TestExclusive: a holder is exclusive from its write until two thirds of the TTL after the
+// last one the server confirmed, so never while another process can have taken the key over.
+func TestExclusive(t *testing.T) {
+	ctx, kv := bucket(t)
+	a := New(kv, "lease.x", "a", ttl, nil)
+	b := New(kv, "lease.x", "b", ttl, nil)
+	if a.Exclusive() {
+		t.Fatal("exclusive before taking the lease")
+	}
+	if ok, _ := a.Try(ctx); !ok {
+		t.Fatal("a did not take a free key")
+	}
+	if !a.Exclusive() {
+		t.Fatal("not exclusive right after taking the lease")
+	}
+	// a renews for a while, then stops, as a paused holder does: b takes the key over once
+	// it has seen one revision for the TTL, and by then a must know it is not exclusive.
+	hctx, stop := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() { a.Hold(hctx, stop); close(done) }()
+	time.Sleep(2 * ttl)
+	stop(nil)
+	<-done
+	deadline := time.Now().Add(10 * ttl)
+	for {
+		ok, err := b.Try(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("b never took the lease a stopped renewing")
+		}
+		time.Sleep(ttl / 20)
+	}
+	if a.Exclusive() {
+		t.Error("a is exclusive while b holds the lease")
+	}
+	if !b.Exclusive() {
+		t.Error("b is not exclusive right after taking the lease over")
+	}
+	b.Release(ctx)
+	if b.Exclusive() {
+		t.Error("b is exclusive after releasing the lease")
+	}
+}
+
 func TestReleaseHandsOverAtOnce(t *testing.T) {
 	ctx, kv := bucket(t)
 	a := New(kv, "lease.x", "a", time.Hour, nil)
