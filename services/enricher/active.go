@@ -68,6 +68,8 @@ func (s *Service) runActive(ctx context.Context, l *lease.Lease, kv jetstream.Ke
 	s.active.Store(true)
 	defer s.active.Store(false)
 	s.log.Info("active", "lease", l.Key())
+	s.lease = l
+	defer func() { s.lease = nil }()
 	err := s.work(actx, kv, anomalies, cons)
 	if cause := context.Cause(actx); errors.Is(cause, lease.ErrLost) {
 		return cause

@@ -123,6 +123,9 @@ type Service struct {
 	stats Stats
 
 	active atomic.Bool // holds the lease (active.go)
+	// lease is the lease this replica works under (nil when shared): while it is exclusive,
+	// no one else writes the history (syncHistory).
+	lease *lease.Lease
 
 	// Messages wait for what comes before them (order.go).
 	bar      *natsutil.Barrier

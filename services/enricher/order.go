@@ -90,7 +90,7 @@ func (s *Service) ready(ctx context.Context, it *item) (bool, error) {
 		if s.hist.Holds(k, it.summaries) {
 			return true, nil
 		}
-		if err := s.hist.Sync(ctx); err != nil {
+		if err := s.syncHistory(ctx); err != nil {
 			return false, err
 		}
 		if s.hist.Holds(k, it.summaries) {
@@ -102,7 +102,26 @@ func (s *Service) ready(ctx context.Context, it *item) (bool, error) {
 		return ok, err
 	}
 	// Every message before it is done: the history is read as the last replica left it.
-	return true, s.hist.Sync(ctx)
+	return true, s.syncHistory(ctx)
+}
+
+// syncHistory reads how far the shared history is (Store.Sync), unless no one else can have
+// written it since this replica last read it: it has read it once since it began to work, and
+// its lease is exclusive (lease.Exclusive: renewed on time, so no successor exists). A read a
+// bucket, a round trip to the history stream's leader, was most of the working enricher's
+// time on a loaded 3-node cluster (docs/performance.md, item 17). A replica whose lease is
+// not certain, paused past its renewals, first checks that it still holds it: it stops
+// (lease.ErrLost) before it reads or writes beside a successor.
+func (s *Service) syncHistory(ctx context.Context) error {
+	if s.lease != nil && s.hist.Synced() {
+		if s.lease.Exclusive() {
+			return nil
+		}
+		if err := s.lease.Check(ctx); err != nil {
+			return err
+		}
+	}
+	return s.hist.Sync(ctx)
 }
 
 // finish does what the message is for.

@@ -93,6 +93,8 @@ type replicaRun struct {
 	// shared runs every enricher at once, without the lease, as happens while a holder has not
 	// yet noticed that its lease was taken over: the rules of order.go alone keep the output.
 	shared bool
+	// progressReads, when set, counts the reads of the history's progress key (Store.Sync).
+	progressReads *atomic.Int64
 }
 
 // runEnrichers runs enrichers on one server over msgs as run says and reads ENRICHED once the
@@ -105,6 +107,18 @@ func runEnrichers(t *testing.T, msgs []*nats.Msg, run replicaRun) enrichedOut {
 		if _, err := ts.JS.PublishMsg(ts.Ctx, m); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if run.progressReads != nil {
+		// A read of a key is a get of the last message on its subject, from the leader.
+		sub, err := ts.NC.Subscribe("$JS.API.STREAM.MSG.GET.KV_"+stream.HistoryBucket, func(m *nats.Msg) {
+			if strings.Contains(string(m.Data), "."+progressKey+`"`) {
+				run.progressReads.Add(1)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
 	}
 	var handled [2]atomic.Int64
 	crashed, stolen := make(chan struct{}), make(chan struct{})
@@ -261,6 +275,24 @@ func TestReplicasMatchOneEnricher(t *testing.T) {
 	one := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 1})
 	two := runEnrichers(t, replicaAnomalies(t, 12), replicaRun{n: 2})
 	compareEnriched(t, one, two)
+}
+
+// TestWorkingEnricherReadsProgressOnce: the enricher holding the lease reads the history's
+// progress once, when it begins to work, not once a bucket: while its lease is exclusive no
+// one else writes the history. (Under load a renewal may come late and cost a read; one a
+// bucket, as before, would be 30.)
+func TestWorkingEnricherReadsProgressOnce(t *testing.T) {
+	const buckets = 30
+	var reads atomic.Int64
+	runEnrichers(t, replicaAnomalies(t, buckets), replicaRun{n: 1, progressReads: &reads})
+	if n := reads.Load(); n < 1 || n > buckets/5 {
+		t.Errorf("the history's progress was read %d times over %d buckets; want once (a few at most)", n, buckets)
+	}
+	var shared atomic.Int64
+	runEnrichers(t, replicaAnomalies(t, buckets), replicaRun{n: 1, shared: true, progressReads: &shared})
+	if n := shared.Load(); n < buckets {
+		t.Errorf("without the lease, the progress was read %d times over %d buckets; want once a bucket at least", n, buckets)
+	}
 }
 
 // TestEnricherCrashSurvivorFinishes crashes the active enricher: the standby takes its lease

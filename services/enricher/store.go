@@ -53,6 +53,7 @@ type Store struct {
 	// stream it counts in (its creation time), so a recreated stream starts afresh.
 	prog      Progress
 	progDirty bool
+	synced    bool // Sync has read the progress once
 	stream    string
 	// runs keeps each host's runs of a process (Entry.Runs), for the enhanced profile.
 	runs bool
@@ -154,6 +155,7 @@ func (st *Store) Fleet(ctx context.Context) (*Fleet, error) {
 func (st *Store) Sync(ctx context.Context) error {
 	e, err := st.kv.Get(ctx, progressKey)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		st.synced = true
 		return nil
 	}
 	if err != nil {
@@ -163,6 +165,7 @@ func (st *Store) Sync(ctx context.Context) error {
 	if err := json.Unmarshal(e.Value(), &p); err != nil {
 		return fmt.Errorf("enricher: history progress: %w", err)
 	}
+	st.synced = true
 	if p.Stream != st.stream || p.Seq <= st.prog.Seq {
 		return nil
 	}
@@ -177,6 +180,9 @@ func (st *Store) Sync(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Synced reports whether Sync has read the progress at least once.
+func (st *Store) Synced() bool { return st.synced }
 
 // Holds reports whether the history holds every summary of the bucket starting at bucket,
 // given that the scorer published n summary messages for it, as far as this store knows.
