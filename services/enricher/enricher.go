@@ -36,6 +36,7 @@ import (
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -121,6 +122,7 @@ type Service struct {
 	rdns  *ReverseDNS
 	hist  *Store
 	stats Stats
+	raw   rawdata.Decoder // decompresses the summaries, one at a time
 
 	active atomic.Bool // holds the lease (active.go)
 	// lease is the lease this replica works under (nil when shared): while it is exclusive,
@@ -250,9 +252,13 @@ func (s *Service) decode(msg jetstream.Msg, it *item) error {
 		return nil
 	}
 	if msg.Headers().Get(control.HeaderEncoding) == control.EncodingMsgpack {
-		// Only bucket summaries travel in msgpack.
+		// Only bucket summaries travel in msgpack, S2-compressed when that paid (rawdata).
 		var sum record.BucketSummary
-		rest, err := sum.UnmarshalMsg(msg.Data())
+		data, err := s.raw.Data(msg.Headers(), msg.Data())
+		var rest []byte
+		if err == nil {
+			rest, err = sum.UnmarshalMsg(data)
+		}
 		if err == nil && len(rest) > 0 {
 			err = fmt.Errorf("%d bytes after the summary", len(rest))
 		}

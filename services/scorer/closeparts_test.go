@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rarenet/rarenet/shared/event"
+	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -139,8 +140,12 @@ func TestScoreBucketIsIndependentOfValueOrder(t *testing.T) {
 		var seen []string
 		for _, m := range msgs {
 			got = append(got, m.msg.Data)
+			data, err := rawdata.Data(m.msg.Header, m.msg.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var s record.BucketSummary
-			if _, err := s.UnmarshalMsg(m.msg.Data); err != nil {
+			if _, err := s.UnmarshalMsg(data); err != nil {
 				t.Fatal(err)
 			}
 			for _, v := range s.Values {

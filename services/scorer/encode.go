@@ -1,7 +1,6 @@
 package scorer
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -29,17 +28,6 @@ func (e *msgpackEncoder) marshal(v msgp.Marshaler) ([]byte, error) {
 	}
 	e.buf = b
 	return b, nil
-}
-
-// msg returns a message on subject holding v in msgpack, saying so in control.HeaderEncoding.
-func (e *msgpackEncoder) msg(subject string, v msgp.Marshaler) (*nats.Msg, error) {
-	b, err := e.marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	m := msgpackMsg(subject)
-	m.Data = bytes.Clone(b)
-	return m, nil
 }
 
 // compressed returns a message on subject holding data (msgpack), compressed when that pays

@@ -216,11 +216,14 @@ func scoreBucket(job Job, enc *msgpackEncoder, r *Rarity, k int64, values []Valu
 	msgs := make([]summaryMsg, len(sums))
 	for i := range sums {
 		id := job.ID + "_summary_" + strconv.FormatInt(sums[i].Timestamp, 10) + "_" + strconv.Itoa(i)
-		m, err := enc.msg(stream.AnomaliesSubject, &sums[i])
+		data, err := enc.marshal(&sums[i])
 		if err != nil {
 			return nil, nil, err
 		}
-		msgs[i] = summaryMsg{m, id}
+		// Compressed as the partition closes are (a summary's hosts, users and destinations
+		// repeat from value to value): on a cluster every byte is written and replicated three
+		// times.
+		msgs[i] = summaryMsg{enc.compressed(stream.AnomaliesSubject, data), id}
 	}
 	return msgs, r.scoreSorted(k, values), nil
 }
