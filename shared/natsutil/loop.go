@@ -158,6 +158,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	}()
 	watch := stallWatch{consumer: l.Consumer, last: time.Now()}
 	fresh := 0
+	var lastSeq uint64 // the stream sequence of the last message handled
 	beat := progressBeat(l.Consumer)
 	lastBeat, lastCommit := time.Now(), time.Now()
 	ack := func() error {
@@ -251,6 +252,21 @@ func (l *Loop) Run(ctx context.Context) error {
 			continue
 		}
 		watch.message()
+		if l.Release != nil {
+			// A message that does not follow the last one handled here means that another
+			// replica holds those between, and their markers wait at its Barrier for this
+			// replica's acks: commit now, not once MaxBatch or Full says so. Ingest replicas
+			// that prefetch megabytes each otherwise held each other's watermarks for seconds.
+			if meta, err := msg.Metadata(); err == nil {
+				seq := meta.Sequence.Stream
+				if fresh > 0 && seq != lastSeq+1 {
+					if err := commit(); err != nil {
+						return stopErr(ctx, err)
+					}
+				}
+				lastSeq = seq
+			}
+		}
 		if err := l.Handle(ctx, msg); err != nil {
 			return stopErr(ctx, err)
 		}

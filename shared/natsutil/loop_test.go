@@ -261,6 +261,57 @@ func TestLoopCommitsWhenFull(t *testing.T) {
 	}
 }
 
+// TestLoopCommitsAtAGap: a loop with a Barrier's Release commits (and acks) before it handles a
+// message that does not follow the last one it handled: another replica holds those between,
+// and waits at its Barrier for this one's acks.
+func TestLoopCommitsAtAGap(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "GAPIN", "gapin.>")
+	publishN(t, js, "gapin.a", 9)
+	s, err := js.Stream(ctx, "GAPIN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Messages 4 and 5 are another replica's (gone from this one's input, as if delivered
+	// there).
+	for _, seq := range []uint64{4, 5} {
+		if err := s.DeleteMsg(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cons, err := DurableConsumer(ctx, js, "GAPIN", "gap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var covered []int // messages handled at each commit
+	handled := 0
+	runCtx, cancel := context.WithCancel(ctx)
+	l := Loop{
+		Consumer: cons,
+		MaxBatch: 1000,
+		Idle:     time.Second,
+		Handle: func(context.Context, jetstream.Msg) error {
+			handled++
+			return nil
+		},
+		Commit: func(context.Context) error {
+			covered = append(covered, handled)
+			if handled == 7 {
+				cancel()
+			}
+			return nil
+		},
+		Release: func(context.Context) error { return nil },
+	}
+	if err := l.Run(runCtx); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if fmt.Sprint(covered) != "[3 7]" {
+		t.Errorf("commits after %v messages, want [3 7] (at the gap after message 3, then on idle input)", covered)
+	}
+}
+
 // A loop stopped with messages it holds (retained, or handled since its last commit) gives
 // them back at once, so a replica taking over need not wait out the ack wait.
 func TestLoopStopGivesBackHeldMessages(t *testing.T) {
