@@ -104,11 +104,16 @@ func (c *Config) Filter() (datafeed.Filter, error) {
 	return datafeed.ByName(c.Datafeed)
 }
 
-// Ingest buffers at most rawPullBytes of raw input ahead of decoding: a prefetch of a
-// thousand raw messages of up to a megabyte each held half a gigabyte during a replay. The
-// bound exceeds the largest message a server takes (the embedded one's payload limit is
-// 8 MiB).
-const rawPullBytes = 16 << 20
+// pullBytes is how much raw input ingest buffers ahead of decoding, on a server that takes
+// messages of up to maxPayload bytes: two of the largest messages, so that the next is at
+// hand when one is decoded (the embedded server's 8 MiB limit: 16 MiB). A prefetch of a
+// thousand raw messages of up to a megabyte each held half a gigabyte during a replay; and
+// replicas share the input, so what one holds ahead the others wait for (the markers of their
+// messages wait for its acks at the Barrier): with 16 MiB on a cluster's 1 MiB messages, each
+// of two ingests took sixteen messages in turn.
+func pullBytes(maxPayload int64) int {
+	return int(2 * max(maxPayload, 1<<20))
+}
 
 // commitBytes is how much event batch data ingest publishes before it commits (waits for the
 // acks, acks its raw input) even when fewer than the loop's MaxBatch raw messages were handled:
@@ -267,7 +272,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	loop := natsutil.Loop{Consumer: cons, Handle: handle, Commit: s.commit, Retain: s.held.Retain, Release: s.release, MaxBatch: s.maxBatch, Idle: natsutil.BarrierIdle,
-		PullBytes: rawPullBytes, Full: func() bool { return s.pub.PendingBytes() >= commitBytes },
+		PullBytes: pullBytes(s.js.Conn().MaxPayload()), Full: func() bool { return s.pub.PendingBytes() >= commitBytes },
 		Throttle: natsutil.NewThrottle(s.js, stream.Events, stream.ScorerPartitionConsumers(s.partitions)...).Wait}
 	return loop.Run(ctx)
 }
