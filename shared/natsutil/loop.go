@@ -129,6 +129,10 @@ type Loop struct {
 	Idle time.Duration
 }
 
+// gapCommitEvery is the least time between two commits a gap in a loop's input makes (see
+// Run).
+const gapCommitEvery = 50 * time.Millisecond
+
 // Run processes messages until ctx is done. It returns nil on cancellation.
 func (l *Loop) Run(ctx context.Context) error {
 	maxBatch := l.MaxBatch
@@ -224,24 +228,24 @@ func (l *Loop) Run(ctx context.Context) error {
 		switch {
 		case errors.Is(err, nats.ErrTimeout):
 			if err := commit(); err != nil {
-				return stopErr(ctx, err)
+				return StopErr(ctx, err)
 			}
 			if watch.stalled(ctx) {
 				it.Stop()
 				if it, err = l.Consumer.Messages(l.pullOpt(maxBatch)); err != nil {
-					return stopErr(ctx, fmt.Errorf("natsutil: pull messages again: %w", err))
+					return StopErr(ctx, fmt.Errorf("natsutil: pull messages again: %w", err))
 				}
 			}
 			if l.Tick != nil {
 				if err := l.Tick(ctx, time.Now()); err != nil {
-					return stopErr(ctx, err)
+					return StopErr(ctx, err)
 				}
 			}
 			continue
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
-			return stopErr(ctx, err)
+			return StopErr(ctx, err)
 		case errors.Is(err, jetstream.ErrConsumerDeleted):
-			return stopErr(ctx, fmt.Errorf("natsutil: the stage's consumer was deleted: %w", err))
+			return StopErr(ctx, fmt.Errorf("natsutil: the stage's consumer was deleted: %w", err))
 		case err != nil:
 			// Transient pull errors (a reconnect, a leader change) are retried by the iterator;
 			// the pause keeps a lasting one from spinning.
@@ -254,28 +258,31 @@ func (l *Loop) Run(ctx context.Context) error {
 		watch.message()
 		if l.Release != nil {
 			// A message that does not follow the last one handled here means that another
-			// replica holds those between, and their markers wait at its Barrier for this
-			// replica's acks: commit now, not once MaxBatch or Full says so. Ingest replicas
-			// that prefetch megabytes each otherwise held each other's watermarks for seconds.
+			// replica holds those between, and their markers may wait at its Barrier for this
+			// replica's acks: commit now, not once MaxBatch or Full says so (ingest replicas
+			// that prefetch megabytes each otherwise held each other's watermarks for
+			// seconds), but not more often than gapCommitEvery: live input, whose replicas
+			// take turns message by message and seldom hold a marker, would wait for the
+			// server's acks at every message.
 			if meta, err := msg.Metadata(); err == nil {
 				seq := meta.Sequence.Stream
-				if fresh > 0 && seq != lastSeq+1 {
+				if fresh > 0 && seq != lastSeq+1 && time.Since(lastCommit) >= gapCommitEvery {
 					if err := commit(); err != nil {
-						return stopErr(ctx, err)
+						return StopErr(ctx, err)
 					}
 				}
 				lastSeq = seq
 			}
 		}
 		if err := l.Handle(ctx, msg); err != nil {
-			return stopErr(ctx, err)
+			return StopErr(ctx, err)
 		}
 		handled = append(handled, msg)
 		fresh++
 		waiting := l.Release != nil && len(handled) > fresh && time.Since(lastCommit) >= idle
 		if fresh >= maxBatch || waiting || l.Full != nil && l.Full() {
 			if err := commit(); err != nil {
-				return stopErr(ctx, err)
+				return StopErr(ctx, err)
 			}
 		} else {
 			progress()
@@ -368,8 +375,8 @@ func progressBeat(c jetstream.Consumer) time.Duration {
 	return wait / 3
 }
 
-// stopErr hides errors caused by the shutdown itself.
-func stopErr(ctx context.Context, err error) error {
+// StopErr hides errors caused by the shutdown itself: nil once ctx is done, err otherwise.
+func StopErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -293,6 +293,8 @@ func TestLoopCommitsAtAGap(t *testing.T) {
 		Idle:     time.Second,
 		Handle: func(context.Context, jetstream.Msg) error {
 			handled++
+			// Three messages outlast gapCommitEvery, so the gap commits at once.
+			time.Sleep(gapCommitEvery / 2)
 			return nil
 		},
 		Commit: func(context.Context) error {

@@ -49,7 +49,7 @@ func (t *Throttle) Wait(ctx context.Context) error {
 	for {
 		behind, found, err := t.behind(ctx)
 		if err != nil {
-			return stopErr(ctx, fmt.Errorf("natsutil: throttle on %s: %w", t.stream, err))
+			return StopErr(ctx, fmt.Errorf("natsutil: throttle on %s: %w", t.stream, err))
 		}
 		if found && behind <= t.Backlog/2 {
 			t.quiet = time.Now().Add(t.Every)
