@@ -171,15 +171,6 @@ func (s *Service) Stats() *Stats { return &s.stats }
 // any goroutine.
 func (s *Service) GeoIPDatabases() []GeoIPDatabase { return s.geo.get().Databases() }
 
-// Run runs the enricher on nc until ctx is done.
-func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
-	s, err := New(cfg, nc, log)
-	if err != nil {
-		return err
-	}
-	return s.Run(ctx)
-}
-
 // Run consumes ANOMALIES until ctx is done, whenever it holds the enricher's lease, and stands
 // by while another replica does (active.go). It creates the history bucket and the consumer
 // when missing, with the storage and replicas of the ANOMALIES stream, and closes the GeoIP

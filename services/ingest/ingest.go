@@ -277,15 +277,6 @@ func (s *Service) Run(ctx context.Context) error {
 	return loop.Run(ctx)
 }
 
-// Run runs the ingest stage on nc until ctx is done.
-func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
-	s, err := New(ctx, cfg, nc, log)
-	if err != nil {
-		return err
-	}
-	return s.Run(ctx)
-}
-
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	meta, err := msg.Metadata()
 	if err != nil {

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -263,4 +265,21 @@ func (p *Pipeline) Close() error {
 		errs = append(errs, os.RemoveAll(p.tmpDir))
 	}
 	return errors.Join(append(errs, p.Err())...)
+}
+
+// splitHostPort parses a listen address: a port of 0 asks for any free one (-1 to the
+// embedded server).
+func splitHostPort(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < -1 || n > 65535 {
+		return "", 0, fmt.Errorf("listen address %q: port must be a number from 0 to 65535", addr)
+	}
+	if n == 0 {
+		n = -1 // ":0" asks for any free port
+	}
+	return host, n, nil
 }

@@ -33,7 +33,7 @@ func ReadModelHistory(ctx context.Context, js jetstream.JetStream, span time.Dur
 	if err != nil {
 		return ModelHistory{}, fmt.Errorf("scorer: model store: %w", err)
 	}
-	b, err := obj.GetBytes(ctx, checkpointObject)
+	b, err := obj.GetBytes(ctx, CheckpointObject)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return ModelHistory{}, nil
 	}

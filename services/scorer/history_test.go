@@ -33,7 +33,7 @@ func TestReadModelHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := obj.PutBytes(ts.Ctx, checkpointObject, b); err != nil {
+	if _, err := obj.PutBytes(ts.Ctx, CheckpointObject, b); err != nil {
 		t.Fatal(err)
 	}
 	h, err = ReadModelHistory(ts.Ctx, ts.JS, span)

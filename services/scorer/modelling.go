@@ -20,8 +20,9 @@ import (
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
-// checkpointObject is the name of the model checkpoint in the object store.
-const checkpointObject = "model"
+// CheckpointObject names the model checkpoint in the stream.ModelStore object store (for
+// operators and the checkpoint-age metric too).
+const CheckpointObject = "model"
 
 // modelCheckpoint is everything the model half needs to resume: the model, how far each
 // partition is closed, the summaries waiting for slower partitions, and the replays whose end
@@ -77,7 +78,7 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 	for p := range m.closed {
 		m.closed[p] = noBucket
 	}
-	b, err := obj.GetBytes(ctx, checkpointObject)
+	b, err := obj.GetBytes(ctx, CheckpointObject)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return m, nil
 	}
@@ -310,7 +311,7 @@ func (m *modelling) commit(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scorer: encode model checkpoint: %w", err)
 	}
-	if _, err := m.obj.PutBytes(ctx, checkpointObject, b); err != nil {
+	if _, err := m.obj.PutBytes(ctx, CheckpointObject, b); err != nil {
 		return fmt.Errorf("scorer: write model checkpoint: %w", err)
 	}
 	m.dirty = false

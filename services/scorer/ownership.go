@@ -77,7 +77,7 @@ func (r *replica) run(ctx context.Context) error {
 	ttl := r.s.cfg.leaseTTL()
 	m, err := joinMembers(ctx, r.s.kv, r.s.holder, ttl)
 	if err != nil {
-		return stopErr(ctx, err)
+		return natsutil.StopErr(ctx, err)
 	}
 	r.members = m
 	defer m.stop()
@@ -85,7 +85,7 @@ func (r *replica) run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if err := r.balance(ctx); err != nil {
-			return stopErr(ctx, err)
+			return natsutil.StopErr(ctx, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -94,13 +94,6 @@ func (r *replica) run(ctx context.Context) error {
 		case <-r.ended:
 		}
 	}
-}
-
-func stopErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }
 
 // balance is one tick: renew the membership, forget units that stopped, then give up or take
@@ -355,3 +348,9 @@ func stopCause(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// Partitions returns the partitions this replica owns now, in order.
+func (s *Service) Partitions() []int { return *s.owned.Load() }
+
+// ModelActive reports whether this replica runs the model now.
+func (s *Service) ModelActive() bool { return s.modelActive.Load() }

@@ -203,15 +203,6 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 // Stats returns the scorer's counters.
 func (s *Service) Stats() *Stats { return &s.stats }
 
-// Run runs the scorer on nc until ctx is done.
-func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
-	s, err := New(ctx, cfg, nc, log)
-	if err != nil {
-		return err
-	}
-	return s.Run(ctx)
-}
-
 // Run takes a fair share of the partitions, and the model when no other replica runs it, and
 // consumes their input until ctx is done or one of them fails. It takes over the partitions
 // and the model of replicas that stop, and gives partitions up when replicas join. A graceful

@@ -116,15 +116,6 @@ func (w *Window) Drain() []time.Time {
 	return due
 }
 
-// Pending returns the records waiting for runs.
-func (w *Window) Pending() []record.Record {
-	out := make([]record.Record, len(w.pending))
-	for i := range w.pending {
-		out[i] = w.pending[i].Record
-	}
-	return out
-}
-
 // RuleRun is one execution of the rule at a time t.
 type RuleRun struct {
 	Time        time.Time

@@ -169,15 +169,6 @@ func (s *Service) Rule() Rule { return s.cfg.Rule }
 
 func (s *Service) live() bool { return s.cfg.Clock == ClockWall }
 
-// Run runs the windower on nc until ctx is done.
-func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
-	s, err := New(ctx, cfg, nc, log)
-	if err != nil {
-		return err
-	}
-	return s.Run(ctx)
-}
-
 // Run stands by until it holds the rule's lease, then consumes ENRICHED until ctx is done;
 // when the lease is lost it stands by again.
 func (s *Service) Run(ctx context.Context) error {

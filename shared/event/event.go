@@ -185,17 +185,6 @@ func (e *Event) FieldValues(name string) []string {
 	return nil
 }
 
-// HasValue reports whether the field holds value, comparing case-sensitively as a keyword
-// term query does.
-func (e *Event) HasValue(name, value string) bool {
-	for _, v := range e.FieldValues(name) {
-		if v == value {
-			return true
-		}
-	}
-	return false
-}
-
 // Connection returns the event.* group of an outbound connection attempt as every decoder
 // writes it: kind event, category network, type connection and start (which both the v1 and
 // the v3 datafeed vocabularies recognise), with the source's own action. Each call returns

@@ -104,12 +104,6 @@ type Stage struct {
 	Run func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *Metrics) error
 }
 
-// Main runs one stage binary without stage metrics; see Run.
-func Main(name string, register func(*flag.FlagSet), validate func() error, run func(context.Context, *nats.Conn, *slog.Logger) error) {
-	Run(Stage{Name: name, Register: register, Validate: validate,
-		Run: func(ctx context.Context, nc *nats.Conn, log *slog.Logger, _ *Metrics) error { return run(ctx, nc, log) }})
-}
-
 // Run runs one stage binary: it parses the flags (the stage registers its own), serves
 // /healthz, /readyz and /metrics on --http-addr, connects (retrying until NATS answers),
 // creates the streams if needed and runs the stage until SIGINT or SIGTERM. With
