@@ -119,7 +119,8 @@ func TestLoopReleasesRetained(t *testing.T) {
 	publishN(t, js, "loop.a", 3)
 	// An ack wait of 2 s: the loop reports progress every 667 ms, so only a stall of the test
 	// process of over 1.3 s (seen once under CI's parallel packages with 1 s) redelivers m2.
-	cons, err := DurableConsumerAckWait(ctx, js, "LOOPTEST", "looper", 2*time.Second)
+	const ackWait = 2 * time.Second
+	cons, err := DurableConsumerAckWait(ctx, js, "LOOPTEST", "looper", ackWait)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestLoopReleasesRetained(t *testing.T) {
 	}
 	// m1 and m3 are acked, m2 is held.
 	waitInfo("m1 and m3 acked", func(i *jetstream.ConsumerInfo) bool { return i.AckFloor.Stream == 1 && i.NumAckPending == 1 })
-	time.Sleep(5 * time.Second) // past the ack wait, twice
+	time.Sleep(2*ackWait + ackWait/2) // past the ack wait, twice
 	info := waitInfo("m2 still held", func(*jetstream.ConsumerInfo) bool { return true })
 	if info.NumAckPending != 1 || info.NumRedelivered != 0 {
 		t.Errorf("after the ack wait: pending %d, redelivered %d; want m2 held and never redelivered", info.NumAckPending, info.NumRedelivered)
