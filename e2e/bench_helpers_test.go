@@ -33,6 +33,8 @@ import (
 //	BENCH_PPROF=1          the cluster's stages serve Go's profiles (--pprof); the log says where
 //	BENCH_REPLICAS=a,b     the stages whose second replica BenchmarkReplayClusterReplicas
 //	                       measures (default all four), e.g. enricher
+//	BENCH_ROUNDS=N         how many rounds the measurements shorter than benchRepeatBelow take
+//	                       (default benchRounds; scaleOutRounds for the scale-out)
 const (
 	benchRounds      = 3
 	benchRepeatBelow = 30 * time.Second
@@ -345,6 +347,31 @@ func (s benchSample) spread() string {
 	return fmt.Sprintf("%d runs %s..%s (±%.1f%%)", len(s), thousands(lo), thousands(hi), rel)
 }
 
+// pairedRatios divides each of s's runs by base's run of the same round (interleave's
+// values are in round order): a round's runs are minutes apart at most, so what slows the
+// whole machine for a while (these are shared) falls on both sides of each ratio. Rounds
+// that only one of them ran are left out.
+func pairedRatios(s, base benchSample) benchSample {
+	var out benchSample
+	for i := range min(len(s), len(base)) {
+		if base[i] > 0 {
+			out = append(out, s[i]/base[i])
+		}
+	}
+	return out
+}
+
+// ratioSpread describes ratios: "5 rounds 0.93..1.08".
+func (s benchSample) ratioSpread() string {
+	if len(s) == 0 {
+		return "no rounds"
+	}
+	if len(s) == 1 {
+		return "1 round"
+	}
+	return fmt.Sprintf("%d rounds %.2f..%.2f", len(s), slices.Min(s), slices.Max(s))
+}
+
 // measurement is one figure measured by a run of something: run returns the value and how long
 // the run took.
 type measurement struct {
@@ -352,19 +379,36 @@ type measurement struct {
 	run  func() (value float64, took time.Duration)
 }
 
-// interleave runs the measurements in turn, round after round, so that the machine's load
-// falls on all of them alike. A measurement whose first run took benchRepeatBelow or longer
+// interleave runs the measurements in turn, round after round, each round starting with the
+// next one, so that the machine's load falls on all of them alike. A measurement whose first run took benchRepeatBelow or longer
 // runs once; the others run benchRounds times (once with BENCH_QUICK). It returns each measurement's values.
 func interleave(b *testing.B, ms ...measurement) []benchSample {
 	b.Helper()
+	return interleaveRounds(b, benchRounds, ms...)
+}
+
+// interleaveRounds is interleave with rounds rounds instead of benchRounds (BENCH_ROUNDS and
+// BENCH_QUICK still win).
+func interleaveRounds(b *testing.B, rounds int, ms ...measurement) []benchSample {
+	b.Helper()
 	out := make([]benchSample, len(ms))
 	repeat := make([]bool, len(ms))
-	rounds := benchRounds
 	if os.Getenv("BENCH_QUICK") != "" {
 		rounds = 1 // a smoke run: that every measurement works, not how steady it is
 	}
+	if s := os.Getenv("BENCH_ROUNDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("BENCH_ROUNDS=%q: want a whole number of rounds, at least 1", s)
+		}
+		rounds = n
+	}
 	for round := range rounds {
-		for i, m := range ms {
+		// Each round starts one measurement further on, so that none always runs first, or
+		// always after the same other one.
+		for k := range ms {
+			i := (round + k) % len(ms)
+			m := ms[i]
 			if round > 0 && !repeat[i] {
 				continue
 			}
@@ -406,4 +450,26 @@ func verdict(ok bool) string {
 		return verdictPass
 	}
 	return verdictBelow
+}
+
+// cpuTicksPerSecond is the unit of the CPU times /proc/PID/stat gives (USER_HZ, 100 on
+// every Linux architecture Go builds for: sysconf(_SC_CLK_TCK)).
+const cpuTicksPerSecond = 100
+
+// processCPU returns the CPU time (user and system) the process pid has used so far, as
+// /proc/PID/stat says (fields 14 and 15), or 0 when it cannot be read (the process is gone).
+func processCPU(pid int) time.Duration {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count from after it.
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / cpuTicksPerSecond
 }
