@@ -482,6 +482,7 @@ func replayClusterRun(b *testing.B, bin string, counts stageCounts, h benchHisto
 	profiled()
 	run := clusterRun{wall: r.wall, ruleRuns: s.ruleRuns() - ruleRunsBefore}
 	b.Logf("    CPU during the replay (%.1fs): %s", r.wall.Seconds(), s.cpuSpent(cpuBefore))
+	s.keepLogs(b, string(r.stderr))
 	if obs != nil {
 		run.counts = obs.stop()
 	}
@@ -536,6 +537,37 @@ func (s *stack) profileStages(b *testing.B) (wait func()) {
 	b.Logf("    CPU profiles of the stages for %ds: %s/run%d-*.pprof", secs, dir, profileRun)
 	return wg.Wait
 }
+
+// keepLogs, when BENCH_LOGS_DIR names a directory, writes there what every process of the
+// stack and the driver (driverOut) have logged so far, as replay<N>-<process><replica>.log:
+// what a round much slower than the others did can then be read after the run.
+func (s *stack) keepLogs(b *testing.B, driverOut string) {
+	b.Helper()
+	dir := os.Getenv("BENCH_LOGS_DIR")
+	if dir == "" {
+		return
+	}
+	logRun++
+	write := func(name, text string) {
+		path := filepath.Join(dir, fmt.Sprintf("replay%d-%s.log", logRun, name))
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			b.Logf("keep the logs: %v", err)
+		}
+	}
+	for i, n := range s.c.nodes {
+		write(fmt.Sprintf("nats%d", i+1), n.out.String())
+	}
+	nth := map[string]int{}
+	for i, p := range s.stages {
+		nth[s.names[i]]++
+		write(fmt.Sprintf("%s%d", s.names[i], nth[s.names[i]]), p.out.String())
+	}
+	write("driver", driverOut)
+	b.Logf("    logs of the stack and the driver: %s/replay%d-*.log", dir, logRun)
+}
+
+// logRun numbers the replays whose logs keepLogs kept.
+var logRun int
 
 // profileRun numbers the replays whose stages profileStages profiled.
 var profileRun int

@@ -33,6 +33,7 @@ import (
 //	BENCH_PPROF=1          the cluster's stages serve Go's profiles (--pprof); the log says where
 //	BENCH_REPLICAS=a,b     the stages whose second replica BenchmarkReplayClusterReplicas
 //	                       measures (default all four), e.g. enricher
+//	BENCH_LOGS_DIR=dir     every cluster replay's logs (nodes, stages, driver) are written there
 //	BENCH_ROUNDS=N         how many rounds the measurements shorter than benchRepeatBelow take
 //	                       (default benchRounds; scaleOutRounds for the scale-out)
 const (
@@ -259,6 +260,7 @@ type processRun struct {
 	// (replayAllInOne).
 	maxRSS int64
 	stdout []byte
+	stderr []byte // the log, for most binaries
 }
 
 // runProcess runs a binary to completion, timing it from start to exit, and fails the
@@ -272,7 +274,7 @@ func runProcess(b *testing.B, name string, args ...string) processRun {
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("%s %s: %v\nstderr:\n%s", filepath.Base(name), strings.Join(args, " "), err, lastLines(stderr.String(), 40))
 	}
-	r := processRun{wall: time.Since(began), stdout: stdout.Bytes()}
+	r := processRun{wall: time.Since(began), stdout: stdout.Bytes(), stderr: stderr.Bytes()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.maxRSS = ru.Maxrss * 1024 // Linux reports KiB
 	}

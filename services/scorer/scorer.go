@@ -164,9 +164,6 @@ type Service struct {
 	partitions int
 	holder     string
 	stats      Stats
-	// modelBehind holds this replica's partitions back while the model is a backlog behind
-	// on BUCKETS: one for all of them, so that they share its checks.
-	modelBehind *natsutil.Throttle
 	// owned and modelActive report what this replica runs, for tests and metrics.
 	owned       atomic.Pointer[[]int]
 	modelActive atomic.Bool
@@ -198,7 +195,7 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	}
 	holder := lease.Holder()
 	s := &Service{cfg: cfg, js: js, kv: kv, obj: obj, partitions: p, holder: holder,
-		log: log.With("stage", Stage, "holder", holder), modelBehind: natsutil.NewThrottle(js, stream.Buckets, stream.ModelConsumer)}
+		log: log.With("stage", Stage, "holder", holder)}
 	s.owned.Store(&[]int{})
 	return s, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,29 +20,17 @@ const ThrottleBacklog = 4096
 // ones, so messages a consumer holds unacknowledged on purpose (the scorer's open buckets)
 // never stall it. A stream read through several consumers (the scorer's, one per partition)
 // is behind by the sum of theirs, as one consumer over the whole stream would be.
-//
-// One Throttle may serve several loops at once (a scorer's partitions, which all feed the
-// model): they share its checks, so a replica asks the server at most once every Every
-// whatever the number of its loops. A check is a request the server answers with the
-// consumer's state in JSON, on an R3 consumer through its leader: measured on the 3-node
-// cluster, a second scorer replica whose four loops each asked on every commit while the
-// model was half a backlog behind spent five times the first one's CPU on checks
-// (docs/performance.md, item 18).
 type Throttle struct {
 	js        jetstream.JetStream
 	stream    string
 	consumers []string
+	str       jetstream.Stream // looked up once, for listing several consumers
 	Backlog   uint64
-	// Every is how long the result of a check that found the consumers stands: Wait
-	// returns, or waits, on it without asking again. The stage may get up to Every's worth
-	// of messages beyond Backlog ahead; a check is a round trip to the server, and a stage
-	// commits far more often than that.
+	// Every is how long after a check that found the consumers at most half the backlog
+	// behind Wait returns without asking again: a check is a round trip to the server, and a
+	// stage commits far more often than its consumer can fall half a backlog behind.
 	Every time.Duration
-
-	mu      sync.Mutex
-	str     jetstream.Stream // looked up once, for listing several consumers
-	checked time.Time        // when the standing result was found (zero: none stands)
-	last    uint64           // the consumers' backlog then
+	quiet time.Time // until then, Wait does not ask
 }
 
 // NewThrottle returns a Throttle on durable consumers of a stream.
@@ -53,12 +40,19 @@ func NewThrottle(js jetstream.JetStream, stream string, consumers ...string) *Th
 
 // Wait returns once the consumers are at most Backlog messages behind, none exists (their
 // stage has not started: the stream's own limits apply), or ctx is done. A missing consumer
-// counts as nothing behind. It may be called from several goroutines at once.
+// counts as nothing behind. Within Every of a check that found them at most half the
+// backlog behind, it returns at once.
 func (t *Throttle) Wait(ctx context.Context) error {
+	if time.Now().Before(t.quiet) {
+		return nil
+	}
 	for {
-		behind, err := t.check(ctx)
+		behind, found, err := t.behind(ctx)
 		if err != nil {
 			return StopErr(ctx, fmt.Errorf("natsutil: throttle on %s: %w", t.stream, err))
+		}
+		if found && behind <= t.Backlog/2 {
+			t.quiet = time.Now().Add(t.Every)
 		}
 		if behind <= t.Backlog {
 			return nil
@@ -66,30 +60,9 @@ func (t *Throttle) Wait(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(max(25*time.Millisecond, t.Every)):
+		case <-time.After(25 * time.Millisecond):
 		}
 	}
-}
-
-// check returns the consumers' backlog: the standing result when it is younger than Every,
-// or else a new one from the server. Callers at the same moment wait for one check. A check
-// that finds no consumer does not stand: the next call asks again, so a stage that starts
-// is seen at once.
-func (t *Throttle) check(ctx context.Context) (uint64, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.checked.IsZero() && time.Since(t.checked) < t.Every {
-		return t.last, nil
-	}
-	behind, found, err := t.behind(ctx)
-	if err != nil {
-		return 0, err
-	}
-	t.checked, t.last = time.Time{}, behind
-	if found {
-		t.checked = time.Now()
-	}
-	return behind, nil
 }
 
 // behind sums the undelivered messages of the consumers, and reports whether any of them

@@ -2,12 +2,9 @@ package natsutil
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -140,94 +137,6 @@ func waitPending(t *testing.T, c jetstream.Consumer, want uint64) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("consumer %s has %d pending, want %d", info.Name, info.NumPending, want)
-		}
-	}
-}
-
-// TestThrottleSharedByLoops is a scorer replica's partitions, several loops feeding one
-// consumer through one Throttle: they share its checks, so the server is asked at most once
-// every Every however many loops wait, and each still waits while the consumer is behind.
-func TestThrottleSharedByLoops(t *testing.T) {
-	nc, js := startJetStream(t)
-	ctx := testContext(t)
-	createStream(t, js, "SHARED", "shared")
-	cons, err := js.CreateOrUpdateConsumer(ctx, "SHARED", jetstream.ConsumerConfig{Durable: "model", AckPolicy: jetstream.AckExplicitPolicy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	th := NewThrottle(js, "SHARED", "model")
-	th.Backlog, th.Every = 5, 50*time.Millisecond
-
-	// Count the requests for the consumer's state (the server echoes them to this
-	// connection's own subscription).
-	var asked atomic.Int64
-	sub, err := nc.Subscribe("$JS.API.CONSUMER.INFO.SHARED.model", func(*nats.Msg) { asked.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-
-	const loops, calls = 8, 50
-	began := time.Now()
-	var wg sync.WaitGroup
-	for range loops {
-		wg.Go(func() {
-			for range calls {
-				if err := th.Wait(ctx); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	took := time.Since(began)
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	// One check, then one more each time the standing result is older than Every.
-	if most := int64(took/th.Every) + 1; asked.Load() > most {
-		t.Fatalf("%d loops x %d waits in %s asked the server %d times, want at most %d (one every %s)",
-			loops, calls, took, asked.Load(), most, th.Every)
-	}
-	if asked.Load() == 0 {
-		t.Fatal("the throttle never asked the server")
-	}
-
-	// Behind by more than the backlog: every loop waits, until the consumer catches up.
-	for range 10 {
-		if _, err := js.Publish(ctx, "shared", []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitPending(t, cons, 10)
-	time.Sleep(th.Every) // the result that found nothing behind no longer stands
-	done := make(chan error, loops)
-	for range loops {
-		go func() { done <- th.Wait(ctx) }()
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("a loop's Wait returned (%v) with 10 messages undelivered and a backlog of 5", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	batch, err := cons.Fetch(6, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range batch.Messages() {
-	}
-	for range loops {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("a loop still waits with 4 messages undelivered and a backlog of 5")
 		}
 	}
 }
