@@ -476,13 +476,14 @@ func replayClusterRun(b *testing.B, bin string, counts stageCounts, h benchHisto
 	out, stats := filepath.Join(dir, "signals.ndjson"), filepath.Join(dir, "stats.json")
 	args := []string{"replay", "--nats-url", s.c.url(), "--partitions", strconv.Itoa(stackPartitions), "--replicas", "3", "--driver-only",
 		"--timeout", "30m", "--out", out, "--stats", stats, h.path}
+	replayRun++
 	cpuBefore := s.cpu()
-	profiled := s.profileStages(b)
+	profiled := s.profileStages(b, replayRun)
 	r := runProcess(b, filepath.Join(bin, "rarenet"), args...)
 	profiled()
 	run := clusterRun{wall: r.wall, ruleRuns: s.ruleRuns() - ruleRunsBefore}
 	b.Logf("    CPU during the replay (%.1fs): %s", r.wall.Seconds(), s.cpuSpent(cpuBefore))
-	s.keepLogs(b, string(r.stderr))
+	s.keepLogs(b, replayRun, string(r.stderr))
 	if obs != nil {
 		run.counts = obs.stop()
 	}
@@ -490,11 +491,27 @@ func replayClusterRun(b *testing.B, bin string, counts stageCounts, h benchHisto
 	return run
 }
 
+// replayRun numbers the cluster replays of the benchmark process, for the files profileStages
+// and keepLogs write: a replay's profiles and logs share its number.
+var replayRun int
+
+// replicaNames names the stack's stage processes, in the order of s.stages, by stage and
+// replica: ingest1, scorer1, scorer2, ...
+func (s *stack) replicaNames() []string {
+	nth := map[string]int{}
+	out := make([]string, len(s.names))
+	for i, name := range s.names {
+		nth[name]++
+		out[i] = name + strconv.Itoa(nth[name])
+	}
+	return out
+}
+
 // profileStages, when BENCH_PPROF_DIR names a directory, has every stage write a CPU profile
-// of the next BENCH_PPROF_SECONDS (default 3) there, as <stack>-<stage><replica>-<n>.pprof,
+// of the next BENCH_PPROF_SECONDS (default 3) there, as replay<run>-<stage><replica>.pprof,
 // and returns a function that waits for them: what each replica spends a replay on, for `go
 // tool pprof`. Otherwise it does nothing.
-func (s *stack) profileStages(b *testing.B) (wait func()) {
+func (s *stack) profileStages(b *testing.B, run int) (wait func()) {
 	b.Helper()
 	dir := os.Getenv("BENCH_PPROF_DIR")
 	if dir == "" {
@@ -511,12 +528,10 @@ func (s *stack) profileStages(b *testing.B) (wait func()) {
 		}
 		secs = n
 	}
-	profileRun++
 	var wg sync.WaitGroup
-	nth := map[string]int{}
+	replicas := s.replicaNames()
 	for i, u := range s.readyURLs {
-		nth[s.names[i]]++
-		path := filepath.Join(dir, fmt.Sprintf("run%d-%s%d.pprof", profileRun, s.names[i], nth[s.names[i]]))
+		path := filepath.Join(dir, fmt.Sprintf("replay%d-%s.pprof", run, replicas[i]))
 		url := strings.TrimSuffix(u, "/readyz") + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs)
 		wg.Go(func() {
 			resp, err := http.Get(url)
@@ -534,22 +549,21 @@ func (s *stack) profileStages(b *testing.B) (wait func()) {
 			}
 		})
 	}
-	b.Logf("    CPU profiles of the stages for %ds: %s/run%d-*.pprof", secs, dir, profileRun)
+	b.Logf("    CPU profiles of the stages for %ds: %s/replay%d-*.pprof", secs, dir, run)
 	return wg.Wait
 }
 
 // keepLogs, when BENCH_LOGS_DIR names a directory, writes there what every process of the
-// stack and the driver (driverOut) have logged so far, as replay<N>-<process><replica>.log:
-// what a round much slower than the others did can then be read after the run.
-func (s *stack) keepLogs(b *testing.B, driverOut string) {
+// stack and the driver (driverOut) have logged so far, as replay<run>-<process>.log: what a
+// round much slower than the others did can then be read after the run.
+func (s *stack) keepLogs(b *testing.B, run int, driverOut string) {
 	b.Helper()
 	dir := os.Getenv("BENCH_LOGS_DIR")
 	if dir == "" {
 		return
 	}
-	logRun++
 	write := func(name, text string) {
-		path := filepath.Join(dir, fmt.Sprintf("replay%d-%s.log", logRun, name))
+		path := filepath.Join(dir, fmt.Sprintf("replay%d-%s.log", run, name))
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			b.Logf("keep the logs: %v", err)
 		}
@@ -557,20 +571,12 @@ func (s *stack) keepLogs(b *testing.B, driverOut string) {
 	for i, n := range s.c.nodes {
 		write(fmt.Sprintf("nats%d", i+1), n.out.String())
 	}
-	nth := map[string]int{}
-	for i, p := range s.stages {
-		nth[s.names[i]]++
-		write(fmt.Sprintf("%s%d", s.names[i], nth[s.names[i]]), p.out.String())
+	for i, name := range s.replicaNames() {
+		write(name, s.stages[i].out.String())
 	}
 	write("driver", driverOut)
-	b.Logf("    logs of the stack and the driver: %s/replay%d-*.log", dir, logRun)
+	b.Logf("    logs of the stack and the driver: %s/replay%d-*.log", dir, run)
 }
-
-// logRun numbers the replays whose logs keepLogs kept.
-var logRun int
-
-// profileRun numbers the replays whose stages profileStages profiled.
-var profileRun int
 
 // cpu returns the CPU time each process of the stack has used so far: the NATS nodes, then the
 // stages in the order of s.stages.

@@ -382,8 +382,9 @@ type measurement struct {
 }
 
 // interleave runs the measurements in turn, round after round, each round starting with the
-// next one, so that the machine's load falls on all of them alike. A measurement whose first run took benchRepeatBelow or longer
-// runs once; the others run benchRounds times (once with BENCH_QUICK). It returns each measurement's values.
+// next one, so that the machine's load falls on all of them alike. A measurement whose first
+// run took benchRepeatBelow or longer runs once; the others run benchRounds times (once with
+// BENCH_QUICK). It returns each measurement's values, in round order.
 func interleave(b *testing.B, ms ...measurement) []benchSample {
 	b.Helper()
 	return interleaveRounds(b, benchRounds, ms...)
