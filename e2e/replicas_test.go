@@ -141,18 +141,45 @@ func TestReplicasSurviveKills(t *testing.T) {
 	windower := startTwo("windower", windowerArgs, "msg=active")
 
 	// Kills are placed by the rule runs done so far: the history has 288 fifteen-minute
-	// intervals, each run one status.
-	nc, err := nats.Connect(c.url())
+	// intervals, each run one status. They are made from the status subscription itself, which
+	// waits until the kill is done: the windower runs the rule in bursts when it catches up
+	// after a stall (over a hundred runs at once was seen), and a kill placed by polling the
+	// count came after the end of the replay. The test's connection is to node 1, which is
+	// never killed: a reconnect would miss statuses.
+	kills := []struct {
+		afterRuns int64
+		what      string
+		p         *proc
+	}{
+		{30, "NATS node 3", c.nodes[2]},
+		{60, "an ingest", ingest.first},
+		{90, "the scorer holding the model", scorer.first},
+		{120, "an enricher", enricher.first},
+		{150, "the active windower", windower.first},
+	}
+	nc, err := nats.Connect(c.urls[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	var runs atomic.Int64
-	sub, err := nc.Subscribe(stream.StatusSubject("windower"), func(*nats.Msg) { runs.Add(1) })
+	killAt, killed := make(chan int), make(chan struct{})
+	sub, err := nc.Subscribe(stream.StatusSubject("windower"), func(*nats.Msg) {
+		n := runs.Add(1)
+		for i, k := range kills {
+			if k.afterRuns == n {
+				killAt <- i
+				<-killed
+			}
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil { // subscribed on the server before the replay starts
+		t.Fatal(err)
+	}
 
 	type result struct {
 		out []byte
@@ -167,29 +194,17 @@ func TestReplicasSurviveKills(t *testing.T) {
 		b, _ := os.ReadFile(out)
 		done <- result{b, err}
 	}()
-	kills := []struct {
-		afterRuns int64
-		what      string
-		p         *proc
-	}{
-		{30, "NATS node 3", c.nodes[2]},
-		{60, "an ingest", ingest.first},
-		{90, "the scorer holding the model", scorer.first},
-		{120, "an enricher", enricher.first},
-		{150, "the active windower", windower.first},
-	}
 	var res *result
 	next := 0
 	for res == nil {
 		select {
 		case r := <-done:
 			res = &r
-		case <-time.After(20 * time.Millisecond):
-			if next < len(kills) && runs.Load() >= kills[next].afterRuns {
-				t.Logf("after %d rule runs: SIGKILL %s", runs.Load(), kills[next].what)
-				kill(t, kills[next].p)
-				next++
-			}
+		case i := <-killAt:
+			t.Logf("after %d rule runs: SIGKILL %s", kills[i].afterRuns, kills[i].what)
+			kill(t, kills[i].p)
+			next++
+			killed <- struct{}{}
 		}
 	}
 	if res.err != nil {
