@@ -298,7 +298,7 @@ func (s *Service) runPartition(ctx context.Context, p int, l *lease.Lease) error
 	if err != nil {
 		return stopCause(ctx, err)
 	}
-	cons, err := freshConsumer(ctx, s.js, stream.Events, stream.ScorerPartitionConsumer(p), stream.EventsSubject(p))
+	cons, err := natsutil.FreshConsumer(ctx, s.js, stream.Events, stream.ScorerPartitionConsumer(p), stream.EventsSubject(p))
 	if err != nil {
 		return stopCause(ctx, err)
 	}
@@ -323,7 +323,7 @@ func (s *Service) runModel(ctx context.Context, l *lease.Lease) error {
 	if err != nil {
 		return stopCause(ctx, err)
 	}
-	cons, err := freshConsumer(ctx, s.js, stream.Buckets, stream.ModelConsumer, stream.BucketsWildcard)
+	cons, err := natsutil.FreshConsumer(ctx, s.js, stream.Buckets, stream.ModelConsumer, stream.BucketsWildcard)
 	if err != nil {
 		return stopCause(ctx, err)
 	}

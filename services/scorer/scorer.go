@@ -23,7 +23,6 @@ package scorer
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -221,14 +220,4 @@ func (s *Service) Run(ctx context.Context) error {
 		cancel()
 	}
 	return err
-}
-
-// freshConsumer deletes and recreates a durable consumer, so that what its previous reader
-// left unacknowledged is delivered again at once, not after the ack wait.
-func freshConsumer(ctx context.Context, js jetstream.JetStream, streamName, name, filter string) (jetstream.Consumer, error) {
-	err := natsutil.Retry(ctx, func(ctx context.Context) error { return js.DeleteConsumer(ctx, streamName, name) })
-	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("scorer: reset consumer %s: %w", name, err)
-	}
-	return natsutil.DurableConsumer(ctx, js, streamName, name, filter)
 }

@@ -277,6 +277,59 @@ func TestServiceOneSignalPerRecordAcrossRunsAndRestarts(t *testing.T) {
 	})
 }
 
+// TestServiceTakesOverWhatADeadWindowerHeld checks a takeover from a windower killed between
+// handling its input and committing it: what it held unacknowledged comes first to the new
+// windower, in stream order. It came back only after the consumer's ack wait (a minute), behind
+// the later markers, whose runs had passed the record by: the record was never signalled
+// (TestReplicasSurviveKills, once its kill landed in a burst of catch-up runs).
+func TestServiceTakesOverWhatADeadWindowerHeld(t *testing.T) {
+	h := startServer(t)
+	rule := DefaultRule()
+	status := h.reader(t, stream.Status)
+	nc := rec("10:00", "nc", 80)
+	h.publishRecord(t, nc)
+	h.marker(t, wmAt("10:15"))
+	// The dead windower: the record and the first marker delivered to it, never acknowledged.
+	dead, err := natsutil.DurableConsumer(h.ctx, h.js, stream.Enriched, stream.WindowerConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := dead.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := 0
+	for range batch.Messages() {
+		held++
+	}
+	if held != 2 {
+		t.Fatalf("the dead windower was delivered %d messages, want 2", held)
+	}
+	for _, at := range []string{"10:30", "10:45", "11:00"} {
+		h.marker(t, wmAt(at))
+	}
+	h.marker(t, control.Marker{Kind: control.KindEOF, Watermark: clock("11:00"), Replay: "r1"})
+
+	svc, _ := h.startWindower(t, rule)
+	var got []string
+	sts := status.statuses(t)
+	for _, st := range sts[:len(sts)-1] {
+		got = append(got, runSummary(st))
+	}
+	want := []string{
+		"10:15 in=1 match=1 sig=1 dup=0 trunc=0",
+		"10:30 in=1 match=1 sig=0 dup=1 trunc=0",
+		"10:45 in=1 match=1 sig=0 dup=1 trunc=0",
+		"11:00 in=0 match=0 sig=0 dup=0 trunc=0",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("runs after the takeover\n got %q\nwant %q", got, want)
+	}
+	if n := svc.Stats().Signals.Load(); n != 1 {
+		t.Errorf("the new windower published %d signals, want 1 (the record the dead one held)", n)
+	}
+}
+
 // waitConsumed waits until the windower's consumer has acknowledged everything on ENRICHED.
 func (h *harness) waitConsumed(t *testing.T) {
 	t.Helper()

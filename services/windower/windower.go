@@ -208,7 +208,11 @@ func (s *Service) runActive(ctx context.Context) error {
 		return leaseCause(actx, err)
 	}
 	defer s.ex.stop()
-	cons, err := natsutil.DurableConsumer(actx, s.js, stream.Enriched, stream.WindowerConsumer)
+	// A fresh consumer: the records and markers a windower that died left unacked come first,
+	// in stream order, matching the memory just restored. With the shared consumer they came
+	// back only after the ack wait, behind later markers whose runs passed them by: a record
+	// handled by a windower killed before its commit was never signalled.
+	cons, err := natsutil.FreshConsumer(actx, s.js, stream.Enriched, stream.WindowerConsumer)
 	if err != nil {
 		return leaseCause(actx, err)
 	}

@@ -53,6 +53,19 @@ func DurableConsumerAckWait(ctx context.Context, js jetstream.JetStream, stream,
 	return c, nil
 }
 
+// FreshConsumer deletes and recreates a durable consumer, so that what its previous reader
+// left unacknowledged is delivered again at once and in stream order, not after the ack wait
+// while later messages go first. For a reader that must take its input in order and is the
+// only one (a lease holder: a scorer's partition, the model, the active windower), on a
+// work-queue stream, where the new consumer delivers exactly the messages not acked.
+func FreshConsumer(ctx context.Context, js jetstream.JetStream, stream, name string, filters ...string) (jetstream.Consumer, error) {
+	err := Retry(ctx, func(ctx context.Context) error { return js.DeleteConsumer(ctx, stream, name) })
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("natsutil: reset consumer %s on %s: %w", name, stream, err)
+	}
+	return DurableConsumer(ctx, js, stream, name, filters...)
+}
+
 // memoryState reports whether the consumer keeps its state in memory. A new consumer of a
 // work-queue stream does (every stage's input is one): the stream deletes a message once it is
 // acked, so the stream itself holds what the state would say is left, and a consumer that
