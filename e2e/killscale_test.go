@@ -6,14 +6,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/rarenet/rarenet/e2e/history"
-	"github.com/rarenet/rarenet/shared/stream"
 )
 
 // KillScaleEnv switches TestReplicasSurviveKillsAtScale on: RARENET_KILL_SCALE=20 gives 20
@@ -63,24 +61,14 @@ func TestReplicasSurviveKillsAtScale(t *testing.T) {
 		procs[name] = []*proc{first, start(t, filepath.Join(bin, name), args[name]...)}
 	}
 
-	nc, err := nats.Connect(c.url())
+	nc, err := nats.Connect(c.urls[0]) // node 1: the plan stops and restarts node 3
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	var runs atomic.Int64
-	sub, err := nc.Subscribe(stream.StatusSubject("windower"), func(*nats.Msg) { runs.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
 
 	// The history has 288 rule runs: the kills are spread over runs 10 to 250, a stage at a
 	// time in turn, the NATS node lost at run 40 and back at run 100.
-	type action struct {
-		afterRuns int64
-		do        func() string
-	}
 	var plan []action
 	total := perStage * len(stages)
 	for i := range total {
@@ -98,41 +86,25 @@ func TestReplicasSurviveKillsAtScale(t *testing.T) {
 			c.nodes[2] = start(t, node.cmd.Path, node.cmd.Args[1:]...)
 			return "NATS node 3 restarted on its store"
 		}})
-	slices.SortStableFunc(plan, func(a, b action) int { return int(a.afterRuns - b.afterRuns) })
 
-	type result struct {
-		out []byte
-		err error
-	}
-	done := make(chan result, 1)
 	out := filepath.Join(t.TempDir(), "signals.ndjson")
-	go func() {
+	next, err := runPlan(t, nc, plan, func() error {
 		_, err := runErr(filepath.Join(bin, "rarenet"), "replay", "--nats-url", c.url(), "--partitions", "8",
 			"--replicas", "3", "--driver-only", "--timeout", "10m", "--out", out, file)
-		b, _ := os.ReadFile(out)
-		done <- result{b, err}
-	}()
-	var res *result
-	next := 0
-	for res == nil {
-		select {
-		case r := <-done:
-			res = &r
-		case <-time.After(20 * time.Millisecond):
-			for next < len(plan) && runs.Load() >= plan[next].afterRuns {
-				t.Logf("after %d rule runs: %s", runs.Load(), plan[next].do())
-				next++
-			}
-		}
-	}
-	if res.err != nil {
+		return err
+	})
+	if err != nil {
 		dumpJetStream(t, nc)
-		t.Fatalf("replay with %d of %d actions done: %v", next, len(plan), res.err)
+		t.Fatalf("replay with %d of %d actions done: %v", next, len(plan), err)
 	}
 	if next < len(plan) {
 		t.Fatalf("the replay ended after %d of %d actions: the test proved less than it claims", next, len(plan))
 	}
-	got := decodeSignals(t, res.out)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeSignals(t, b)
 	if a, b := canonical(t, want), canonical(t, got); !slices.Equal(a, b) {
 		t.Fatalf("signals with %d kills per stage differ from the all-in-one: %s", perStage, signalDiff(want, got))
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -106,6 +106,65 @@ func kill(t *testing.T, p *proc) {
 	<-p.done
 }
 
+// action is a step of a test's plan, due once the windower has published afterRuns rule-run
+// statuses; do carries it out and says what it did.
+type action struct {
+	afterRuns int64
+	do        func() string
+}
+
+// runPlan runs replay while it carries out plan in the order of afterRuns, and returns how many
+// actions were done and replay's error. The actions are placed from the windower-status
+// subscription itself, which waits until each is done: the windower runs the rule in bursts
+// when it catches up after a stall (over a hundred runs at once was seen), and an action placed
+// by polling the count came after the end of the replay. nc must be a connection to a node the
+// plan never stops: a reconnect would miss statuses. The actions run on the test's goroutine,
+// so they may call t.Fatal.
+func runPlan(t *testing.T, nc *nats.Conn, plan []action, replay func() error) (int, error) {
+	t.Helper()
+	plan = slices.Clone(plan)
+	slices.SortStableFunc(plan, func(a, b action) int { return cmp.Compare(a.afterRuns, b.afterRuns) })
+	due, finished, stop := make(chan int), make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	var runs int64 // the subscription's one goroutine is the only one to touch these two
+	pending := 0
+	sub, err := nc.Subscribe(stream.StatusSubject("windower"), func(*nats.Msg) {
+		runs++
+		for ; pending < len(plan) && plan[pending].afterRuns <= runs; pending++ {
+			select {
+			case due <- pending:
+			case <-stop:
+				return
+			}
+			select {
+			case <-finished:
+			case <-stop: // the action failed the test
+				return
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil { // subscribed on the server before the replay starts
+		t.Fatal(err)
+	}
+	result := make(chan error, 1)
+	go func() { result <- replay() }()
+	done := 0
+	for {
+		select {
+		case err := <-result:
+			return done, err
+		case i := <-due:
+			t.Logf("after %d rule runs: %s", plan[i].afterRuns, plan[i].do())
+			done++
+			finished <- struct{}{}
+		}
+	}
+}
+
 // TestReplicasSurviveKills runs two of every stage as separate processes against a 3-node
 // NATS cluster (R3 streams, KV buckets and object store), replays a history, and SIGKILLs one
 // NATS node and one replica of each stage (the active windower and the scorer that started
@@ -140,74 +199,34 @@ func TestReplicasSurviveKills(t *testing.T) {
 	enricher := startTwo("enricher", enricherArgs, "started")
 	windower := startTwo("windower", windowerArgs, "msg=active")
 
-	// Kills are placed by the rule runs done so far: the history has 288 fifteen-minute
-	// intervals, each run one status. They are made from the status subscription itself, which
-	// waits until the kill is done: the windower runs the rule in bursts when it catches up
-	// after a stall (over a hundred runs at once was seen), and a kill placed by polling the
-	// count came after the end of the replay. The test's connection is to node 1, which is
-	// never killed: a reconnect would miss statuses.
-	kills := []struct {
-		afterRuns int64
-		what      string
-		p         *proc
+	// The history has 288 fifteen-minute intervals, each a rule run and one status.
+	var plan []action
+	for i, k := range []struct {
+		what string
+		p    *proc
 	}{
-		{30, "NATS node 3", c.nodes[2]},
-		{60, "an ingest", ingest.first},
-		{90, "the scorer holding the model", scorer.first},
-		{120, "an enricher", enricher.first},
-		{150, "the active windower", windower.first},
+		{"NATS node 3", c.nodes[2]},
+		{"an ingest", ingest.first},
+		{"the scorer holding the model", scorer.first},
+		{"an enricher", enricher.first},
+		{"the active windower", windower.first},
+	} {
+		plan = append(plan, action{int64(30 * (i + 1)), func() string { kill(t, k.p); return "SIGKILL " + k.what }})
 	}
-	nc, err := nats.Connect(c.urls[0])
+	nc, err := nats.Connect(c.urls[0]) // node 1, which is never killed
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	var runs atomic.Int64
-	killAt, killed := make(chan int), make(chan struct{})
-	sub, err := nc.Subscribe(stream.StatusSubject("windower"), func(*nats.Msg) {
-		n := runs.Add(1)
-		for i, k := range kills {
-			if k.afterRuns == n {
-				killAt <- i
-				<-killed
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	if err := nc.Flush(); err != nil { // subscribed on the server before the replay starts
-		t.Fatal(err)
-	}
 
-	type result struct {
-		out []byte
-		err error
-	}
-	done := make(chan result, 1)
 	dir := t.TempDir()
 	out, statsFile := filepath.Join(dir, "signals.ndjson"), filepath.Join(dir, "stats.json")
-	go func() {
+	next, replayErr := runPlan(t, nc, plan, func() error {
 		_, err := runErr(filepath.Join(bin, "rarenet"), "replay", "--nats-url", c.url(), "--partitions", "8",
 			"--replicas", "3", "--driver-only", "--timeout", "5m", "--out", out, "--stats", statsFile, file)
-		b, _ := os.ReadFile(out)
-		done <- result{b, err}
-	}()
-	var res *result
-	next := 0
-	for res == nil {
-		select {
-		case r := <-done:
-			res = &r
-		case i := <-killAt:
-			t.Logf("after %d rule runs: SIGKILL %s", kills[i].afterRuns, kills[i].what)
-			kill(t, kills[i].p)
-			next++
-			killed <- struct{}{}
-		}
-	}
-	if res.err != nil {
+		return err
+	})
+	if replayErr != nil {
 		dumpJetStream(t, nc)
 		// A Go process dumps every goroutine's stack on SIGQUIT: where a stuck stage waits.
 		for _, p := range []*proc{ingest.first, ingest.second, scorer.first, scorer.second,
@@ -219,10 +238,10 @@ func TestReplicasSurviveKills(t *testing.T) {
 				<-p.done
 			}
 		}
-		t.Fatalf("replay with %d of %d kills done: %v", next, len(kills), res.err)
+		t.Fatalf("replay with %d of %d kills done: %v", next, len(plan), replayErr)
 	}
-	if next < len(kills) {
-		t.Fatalf("the replay ended after %d of %d kills: the test proved less than it claims", next, len(kills))
+	if next < len(plan) {
+		t.Fatalf("the replay ended after %d of %d kills: the test proved less than it claims", next, len(plan))
 	}
 	for _, p := range []*proc{ingest.second, scorer.second, enricher.second, windower.second} {
 		select {
@@ -231,7 +250,11 @@ func TestReplicasSurviveKills(t *testing.T) {
 		default:
 		}
 	}
-	got := decodeSignals(t, res.out)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeSignals(t, b)
 	if a, b := canonical(t, want), canonical(t, got); !slices.Equal(a, b) {
 		// The stages' counters (events late, rejected, filtered) tell lost input from a model
 		// that diverged.
