@@ -321,7 +321,7 @@ func TestServiceUndecodableEvent(t *testing.T) {
 		because    string // in the reason, after "undecodable event"
 	}{
 		{"not a batch", "{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"process\":{\"name\":\"ok\"}}\n", false, ""},
-		{"corrupt S2", "not S2 data at all, though the header says it is", true, "corrupt S2 data"},
+		{"corrupt S2", "not S2 data at all, though the header says it is", true, "s2: corrupt compressed data"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := startScorer(t)

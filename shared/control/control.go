@@ -50,8 +50,8 @@ const (
 	// HeaderEncoding names the encoding of a message's data when it is not JSON:
 	// EncodingMsgpack for bucket summaries between scorer and enricher.
 	HeaderEncoding = "Rarenet-Encoding"
-	// HeaderCompression names the compression of a raw message's data: CompressionS2 (see
-	// shared/rawdata). Raw messages without it are plain text.
+	// HeaderCompression names the compression of a raw message's data: CompressionS2 or
+	// CompressionZstd (see shared/rawdata). Raw messages without it are plain text.
 	HeaderCompression = "Rarenet-Compression"
 	// HeaderStatsPrefix starts the headers in which each stage adds its counters (JSON) to an
 	// end-of-input marker as it passes, so the end of a replay reports the whole pipeline.
@@ -61,6 +61,9 @@ const (
 	// CompressionS2 is HeaderCompression's value for S2 block compression
 	// (github.com/klauspost/compress/s2).
 	CompressionS2 = "s2"
+	// CompressionZstd is HeaderCompression's value for a zstd frame
+	// (github.com/klauspost/compress/zstd).
+	CompressionZstd = "zstd"
 )
 
 // Kinds of control message.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go"
 
 	"github.com/rarenet/rarenet/shared/control"
@@ -46,6 +48,7 @@ func TestIncompressibleStaysPlain(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	s2h := nats.Header{control.HeaderCompression: []string{control.CompressionS2}}
+	zh := nats.Header{control.HeaderCompression: []string{control.CompressionZstd}}
 	// A bomb: a few bytes that claim to decompress to more than MaxDecoded.
 	bomb := s2.Encode(nil, make([]byte, MaxDecoded+1))
 	for _, c := range []struct {
@@ -57,7 +60,12 @@ func TestRefusals(t *testing.T) {
 		{"corrupt", s2h, []byte("not s2 at all, just text"), ErrCorrupt},
 		{"truncated", s2h, s2.Encode(nil, bytes.Repeat([]byte("abc"), 10000))[:20], ErrCorrupt},
 		{"bomb", s2h, bomb, ErrTooLarge},
-		{"unknown", nats.Header{control.HeaderCompression: []string{"zstd"}}, []byte("x"), ErrUnknown},
+		{"zstd corrupt", zh, []byte("not zstd at all, just text"), ErrCorrupt},
+		{"zstd truncated", zh, zstdOf(bytes.Repeat([]byte("abcdefgh"), 100000))[:40], ErrCorrupt},
+		{"zstd bomb", zh, zstdOf(make([]byte, MaxDecoded+1)), ErrTooLarge},
+		{"zstd bomb, size not declared", zh, zstdStreamed(t, MaxDecoded+1), ErrTooLarge},
+		{"zstd bomb of two frames", zh, append(zstdOf(make([]byte, MaxDecoded/2+1)), zstdOf(make([]byte, MaxDecoded/2+1))...), ErrTooLarge},
+		{"unknown", nats.Header{control.HeaderCompression: []string{"lz4"}}, []byte("x"), ErrUnknown},
 	} {
 		if _, err := Data(c.h, c.data); !errors.Is(err, c.want) || !strings.Contains(err.Error(), control.HeaderCompression) {
 			t.Errorf("%s: %v, want %v naming the header", c.name, err, c.want)
@@ -65,12 +73,93 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// FuzzData checks that no input makes Data panic or return more than MaxDecoded bytes.
+// zstdOf is data as one zstd frame that declares its size.
+func zstdOf(data []byte) []byte {
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		panic(err)
+	}
+	defer e.Close()
+	return e.EncodeAll(data, nil)
+}
+
+// zstdStreamed is n zero bytes as a zstd stream that does not declare its size.
+func zstdStreamed(t testing.TB, n int) []byte {
+	var b bytes.Buffer
+	e, err := zstd.NewWriter(&b, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Write(make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var h zstd.Header
+	if err := h.Decode(b.Bytes()); err != nil || h.HasFCS {
+		t.Fatalf("the streamed frame declares its size (%v) or does not parse: %v", h.HasFCS, err)
+	}
+	return b.Bytes()
+}
+
+// TestZstdRoundTrip checks the zstd Encoder on log lines (smaller than S2 makes them),
+// incompressible data (kept plain) and short data (kept plain), decoded by Data and by a
+// Decoder.
+func TestZstdRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewChaCha8([32]byte{7}))
+	var lines []byte
+	for i := range 4000 {
+		comm := []string{"curl", "sshd", "nginx", "python3"}[r.IntN(4)]
+		lines = fmt.Appendf(lines, `type=SYSCALL msg=audit(%d.%03d:%d): arch=c000003e syscall=42 success=yes exit=0 a0=%x pid=%d comm=%q exe="/usr/bin/%s"`+"\n",
+			1772409600+i/10, r.IntN(1000), 8812+i, r.Uint32(), 1000+r.IntN(30000), comm, comm)
+	}
+	random := make([]byte, 64<<10)
+	rand.NewChaCha8([32]byte{7}).Read(random)
+	zenc, senc := Encoder{Codec: Zstd}, Encoder{}
+	var dec Decoder
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"lines", lines, control.CompressionZstd},
+		{"incompressible", random, ""},
+		{"short", []byte("short line"), ""},
+	} {
+		m := nats.NewMsg("rarenet.raw.auditd")
+		zenc.Compress(m, c.data)
+		if got := m.Header.Get(control.HeaderCompression); got != c.want {
+			t.Errorf("%s: %s %q, want %q", c.name, control.HeaderCompression, got, c.want)
+		}
+		if c.want != "" {
+			s := nats.NewMsg("rarenet.raw.auditd")
+			senc.Compress(s, c.data)
+			if len(m.Data) >= len(s.Data) {
+				t.Errorf("%s: zstd %d bytes, not smaller than S2's %d", c.name, len(m.Data), len(s.Data))
+			}
+		}
+		for _, decode := range []func(nats.Header, []byte) ([]byte, error){Data, dec.Data} {
+			if got, err := decode(m.Header, m.Data); err != nil || !bytes.Equal(got, c.data) {
+				t.Errorf("%s: round trip gave %d bytes of %d, %v", c.name, len(got), len(c.data), err)
+			}
+		}
+	}
+}
+
+// FuzzData checks that no input makes Data panic or return more than MaxDecoded bytes, for
+// either compression.
 func FuzzData(f *testing.F) {
-	f.Add(s2.Encode(nil, []byte(strings.Repeat("type=SYSCALL msg=audit(1.0:1): ", 200))))
-	f.Add([]byte("plain"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		out, err := Data(nats.Header{control.HeaderCompression: []string{control.CompressionS2}}, data)
+	f.Add(s2.Encode(nil, []byte(strings.Repeat("type=SYSCALL msg=audit(1.0:1): ", 200))), false)
+	f.Add(zstdOf([]byte(strings.Repeat("type=SYSCALL msg=audit(1.0:1): ", 200))), true)
+	f.Add([]byte("plain"), false)
+	f.Add([]byte("plain"), true)
+	f.Fuzz(func(t *testing.T, data []byte, zstd bool) {
+		c := control.CompressionS2
+		if zstd {
+			c = control.CompressionZstd
+		}
+		out, err := Data(nats.Header{control.HeaderCompression: []string{c}}, data)
 		if err == nil && len(out) > MaxDecoded {
 			t.Fatalf("%d bytes out", len(out))
 		}
