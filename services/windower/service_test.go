@@ -143,6 +143,18 @@ func (r *reader) statuses(t *testing.T) []Status {
 	}
 }
 
+// runs reads status reports up to the next end-of-input one and summarises each run
+// (runSummary).
+func (r *reader) runs(t *testing.T) []string {
+	t.Helper()
+	sts := r.statuses(t)
+	var out []string
+	for _, st := range sts[:len(sts)-1] {
+		out = append(out, runSummary(st))
+	}
+	return out
+}
+
 // runSummary writes a run status as "HH:MM in=N match=N sig=N dup=N trunc=N".
 func runSummary(st Status) string {
 	return fmt.Sprintf("%s in=%d match=%d sig=%d dup=%d trunc=%d", st.RunTime.Format("15:04"), st.InWindow, st.Matches,
@@ -254,11 +266,7 @@ func TestServiceOneSignalPerRecordAcrossRunsAndRestarts(t *testing.T) {
 		// with an empty memory, it must find every signal in the key-value bucket.
 		second, _ := h.startWindower(t, rule)
 		input()
-		sts := status.statuses(t)
-		var got []string
-		for _, st := range sts[:len(sts)-1] {
-			got = append(got, runSummary(st))
-		}
+		got := status.runs(t)
 		want := []string{
 			"10:15 in=2 match=1 sig=0 dup=1 trunc=0",
 			"10:30 in=3 match=2 sig=0 dup=2 trunc=0",
@@ -311,11 +319,7 @@ func TestServiceTakesOverWhatADeadWindowerHeld(t *testing.T) {
 	h.marker(t, control.Marker{Kind: control.KindEOF, Watermark: clock("11:00"), Replay: "r1"})
 
 	svc, _ := h.startWindower(t, rule)
-	var got []string
-	sts := status.statuses(t)
-	for _, st := range sts[:len(sts)-1] {
-		got = append(got, runSummary(st))
-	}
+	got := status.runs(t)
 	want := []string{
 		"10:15 in=1 match=1 sig=1 dup=0 trunc=0",
 		"10:30 in=1 match=1 sig=0 dup=1 trunc=0",
