@@ -305,15 +305,17 @@ func (s *Service) summary(it *item, sum *record.BucketSummary, msg jetstream.Msg
 func (s *Service) forward(h nats.Header, seq uint64) error {
 	out := nats.NewMsg(stream.EnrichedSubject)
 	out.Header = h
-	if out.Header.Get(control.HeaderKind) == control.KindEOF {
-		stats, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "rejected": s.stats.Rejected.Load(),
-			"summaries": s.stats.Summaries.Load()})
-		if err != nil {
-			return err
-		}
-		out.Header.Set(control.HeaderStatsPrefix+Stage, string(stats))
+	out.Header.Set(jetstream.MsgIDHeader, "enricher-marker-"+s.hist.stream+"-"+strconv.FormatUint(seq, 10))
+	if out.Header.Get(control.HeaderKind) != control.KindEOF {
+		return s.pub.PublishWatermark(out)
 	}
-	return s.pub.Publish(out, "enricher-marker-"+s.hist.stream+"-"+strconv.FormatUint(seq, 10))
+	stats, err := json.Marshal(map[string]int64{"records": s.stats.Records.Load(), "rejected": s.stats.Rejected.Load(),
+		"summaries": s.stats.Summaries.Load()})
+	if err != nil {
+		return err
+	}
+	out.Header.Set(control.HeaderStatsPrefix+Stage, string(stats))
+	return s.pub.PublishMarker(out)
 }
 
 // enrichRecord enriches a record from the history and publishes it.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/control"
@@ -75,15 +76,16 @@ func (s *Service) publishReady(ctx context.Context) (bool, error) {
 	return n > 0, nil
 }
 
+// publishMarker publishes the marker to every partition, in its place among the events
+// (natsutil.Publisher: an event stored after its watermark is late).
 func (s *Service) publishMarker(ctx context.Context, h held) error {
+	msgs := make([]*nats.Msg, s.partitions)
 	if h.eof == nil {
-		for p := range s.partitions {
-			wm := control.Marker{Kind: control.KindWatermark, Watermark: h.watermark}
-			if err := s.pub.Publish(wm.Msg(stream.EventsSubject(p)), ""); err != nil {
-				return err
-			}
+		wm := control.Marker{Kind: control.KindWatermark, Watermark: h.watermark}
+		for p := range msgs {
+			msgs[p] = wm.Msg(stream.EventsSubject(p))
 		}
-		return nil
+		return s.pub.PublishWatermark(msgs...)
 	}
 	latest, stats, err := s.replayTotals(ctx, h.eof.Replay)
 	if err != nil {
@@ -93,12 +95,13 @@ func (s *Service) publishMarker(ctx context.Context, h held) error {
 	if err != nil {
 		return err
 	}
-	for p := range s.partitions {
+	for p := range msgs {
 		eof := control.Marker{Kind: control.KindEOF, Watermark: latest, Replay: h.eof.Replay, Partition: p,
 			Stats: map[string]string{Stage: string(b)}}
-		if err := s.pub.Publish(eof.Msg(stream.EventsSubject(p)), ""); err != nil {
-			return err
-		}
+		msgs[p] = eof.Msg(stream.EventsSubject(p))
+	}
+	if err := s.pub.PublishMarker(msgs...); err != nil {
+		return err
 	}
 	if sh := s.shares[h.eof.Replay]; sh != nil {
 		sh.ended = true

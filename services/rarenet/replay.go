@@ -264,7 +264,7 @@ func Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
 		}
 	}
 	eof := control.Marker{Kind: control.KindEOF, Replay: id}
-	if err := pub.Publish(eof.Msg(stream.RawSubject("control")), ""); err != nil {
+	if err := pub.PublishMarker(eof.Msg(stream.RawSubject("control"))); err != nil {
 		return st, fmt.Errorf("replay: the end of the input: %w", err)
 	}
 	if err := pub.Flush(ctx); err != nil {

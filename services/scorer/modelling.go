@@ -235,7 +235,7 @@ func (m *modelling) announce(k int64) error {
 	m.dirty = true
 	complete := time.Unix(0, (k+1)*int64(m.s.cfg.Job.BucketSpan)).UTC()
 	wm := control.Marker{Kind: control.KindWatermark, Watermark: complete}
-	return m.pub.Publish(wm.Msg(stream.AnomaliesSubject), "")
+	return m.pub.PublishWatermark(wm.Msg(stream.AnomaliesSubject))
 }
 
 // publishRecords publishes a bucket's records, each telling how many summary messages of its
@@ -290,7 +290,7 @@ func (m *modelling) endOfInput(pc PartitionClose) error {
 	if m.announced != noBucket {
 		marker.Watermark = time.Unix(0, (m.announced+1)*int64(m.s.cfg.Job.BucketSpan)).UTC()
 	}
-	return m.pub.Publish(marker.Msg(stream.AnomaliesSubject), "")
+	return m.pub.PublishMarker(marker.Msg(stream.AnomaliesSubject))
 }
 
 // commit stores the records, then checkpoints the model; the loop then acks the summaries.

@@ -2,6 +2,7 @@ package natsutil
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,249 @@ func TestDeadLetterMsg(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPublisherFence: a marker between two fences (PublishMarker) is stored after everything published before it
+// and before everything published after it, even when a message on either side is refused at
+// first and published again. The refusals come from a real server: a subject at its
+// per-subject limit (discard new) refuses publishes until the test purges it, as a cluster
+// that lost a node leaves some unanswered while later ones land.
+func TestPublisherFence(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDER", Subjects: []string{"order.>"},
+		Storage: jetstream.MemoryStorage, Duplicates: time.Minute, MaxMsgsPerSubject: 1,
+		Discard: jetstream.DiscardNew, DiscardNewPerSubject: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fill stores a message on subject, so that the next one is refused until unblock.
+	fill := func(subject string) (unblock func()) {
+		if _, err := js.Publish(ctx, subject, []byte("filler")); err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			time.Sleep(300 * time.Millisecond)
+			if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	// seqs returns the stream sequence of the last message on each subject.
+	seqs := func(subjects ...string) []uint64 {
+		var out []uint64
+		for _, sub := range subjects {
+			m, err := s.GetLastMsgForSubject(ctx, sub)
+			if err != nil {
+				t.Fatalf("%s: %v", sub, err)
+			}
+			out = append(out, m.Sequence)
+		}
+		return out
+	}
+	msg := func(subject string) *nats.Msg { m := nats.NewMsg(subject); m.Data = []byte(subject); return m }
+
+	t.Run("data refused at first stays ahead of the marker after it", func(t *testing.T) {
+		p := NewPublisher(js)
+		p.RetryFor = 20 * time.Second
+		unblock := fill("order.a.data")
+		for _, m := range []struct {
+			subject string
+			marker  bool
+		}{{"order.a.data", false}, {"order.a.marker", true}, {"order.a.next", false}} {
+			publishMarker(t, p, m.marker, msg(m.subject), "")
+		}
+		if got := p.Pending(); got != 3 {
+			t.Errorf("Pending = %d, want 3", got)
+		}
+		go unblock()
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := seqs("order.a.data", "order.a.marker", "order.a.next")
+		if !slices.IsSorted(got) {
+			t.Errorf("stream sequences of data, marker, next = %v: out of order", got)
+		}
+	})
+
+	t.Run("a marker refused at first stays ahead of what follows", func(t *testing.T) {
+		p := NewPublisher(js)
+		p.RetryFor = 20 * time.Second
+		unblock := fill("order.b.marker")
+		if err := p.Publish(msg("order.b.data"), "id-b-data"); err != nil {
+			t.Fatal(err)
+		}
+		publishMarker(t, p, true, msg("order.b.marker"), "id-b-marker")
+		for _, sub := range []string{"order.b.next", "order.b.last"} {
+			if err := p.Publish(msg(sub), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		go unblock()
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := seqs("order.b.data", "order.b.marker", "order.b.next", "order.b.last")
+		if !slices.IsSorted(got) {
+			t.Errorf("stream sequences of data, marker, next, last = %v: out of order", got)
+		}
+		m, err := s.GetLastMsgForSubject(ctx, "order.b.marker")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := m.Header.Get(jetstream.MsgIDHeader); id != "id-b-marker" {
+			t.Errorf("the marker's Nats-Msg-Id = %q, want id-b-marker", id)
+		}
+	})
+
+	t.Run("the Publisher is reusable after Flush", func(t *testing.T) {
+		p := NewPublisher(js)
+		for range 3 {
+			publishMarker(t, p, true, msg("order.c.marker"), "")
+			if err := p.Publish(msg("order.c.data"), ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if p.Pending() != 0 || p.PendingBytes() != 0 {
+				t.Fatalf("after Flush: Pending %d, PendingBytes %d", p.Pending(), p.PendingBytes())
+			}
+			if err := s.Purge(ctx, jetstream.WithPurgeSubject("order.c.>")); err != nil { // room for the next round
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// publishMarker publishes msg, between two fences when fenced.
+func publishMarker(t *testing.T, p *Publisher, fenced bool, msg *nats.Msg, id string) {
+	t.Helper()
+	var err error
+	if fenced {
+		if id != "" {
+			msg.Header.Set(jetstream.MsgIDHeader, id)
+		}
+		err = p.PublishMarker(msg)
+	} else {
+		err = p.Publish(msg, id)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPublisherWatermarkInDoubt: a watermark goes out behind a fence once a message before it
+// is known to have failed, and data after a watermark known to have failed waits for it; with
+// every message acknowledged, nothing waits.
+func TestPublisherWatermarkInDoubt(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "DOUBT", Subjects: []string{"doubt.>"},
+		Storage: jetstream.MemoryStorage, Duplicates: time.Minute, MaxMsgsPerSubject: 1,
+		Discard: jetstream.DiscardNew, DiscardNewPerSubject: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(subject string) *nats.Msg { m := nats.NewMsg(subject); m.Data = []byte(subject); return m }
+	// refuse stores a message on subject, so that the next is refused until the returned
+	// function purges it.
+	refuse := func(subject string) (unblock func()) {
+		if _, err := js.Publish(ctx, subject, []byte("filler")); err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			time.Sleep(300 * time.Millisecond)
+			if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	// known waits until the Publisher knows the outcome of what it sent.
+	known := func(p *Publisher) {
+		for deadline := time.Now().Add(10 * time.Second); p.known < len(p.pending) && p.failed == nil; {
+			if time.Now().After(deadline) {
+				t.Fatal("no acknowledgement in 10s")
+			}
+			time.Sleep(5 * time.Millisecond)
+			p.settle()
+		}
+	}
+	seqs := func(subjects ...string) []uint64 {
+		var out []uint64
+		for _, sub := range subjects {
+			m, err := s.GetLastMsgForSubject(ctx, sub)
+			if err != nil {
+				t.Fatalf("%s: %v", sub, err)
+			}
+			out = append(out, m.Sequence)
+		}
+		return out
+	}
+
+	t.Run("nothing in doubt", func(t *testing.T) {
+		p := NewPublisher(js)
+		if err := p.Publish(msg("doubt.a.data"), ""); err != nil {
+			t.Fatal(err)
+		}
+		known(p)
+		if p.Doubt() {
+			t.Error("Doubt with every message acknowledged")
+		}
+		if err := p.PublishWatermark(msg("doubt.a.wm")); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Publish(msg("doubt.a.next"), ""); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.queue) != 0 {
+			t.Errorf("%d messages wait behind a fence with nothing in doubt", len(p.queue))
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a failed publish before the watermark", func(t *testing.T) {
+		p := NewPublisher(js)
+		p.RetryFor = 20 * time.Second
+		unblock := refuse("doubt.b.data")
+		if err := p.Publish(msg("doubt.b.data"), ""); err != nil {
+			t.Fatal(err)
+		}
+		known(p)
+		if !p.Doubt() {
+			t.Fatal("no Doubt after a refused publish")
+		}
+		if err := p.PublishWatermark(msg("doubt.b.wm")); err != nil {
+			t.Fatal(err)
+		}
+		go unblock()
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := seqs("doubt.b.data", "doubt.b.wm"); !slices.IsSorted(got) {
+			t.Errorf("stream sequences of data, watermark = %v: out of order", got)
+		}
+	})
+
+	t.Run("a failed watermark before data", func(t *testing.T) {
+		p := NewPublisher(js)
+		p.RetryFor = 20 * time.Second
+		unblock := refuse("doubt.c.wm")
+		if err := p.PublishWatermark(msg("doubt.c.wm")); err != nil {
+			t.Fatal(err)
+		}
+		known(p)
+		if err := p.Publish(msg("doubt.c.next"), ""); err != nil {
+			t.Fatal(err)
+		}
+		go unblock()
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := seqs("doubt.c.wm", "doubt.c.next"); !slices.IsSorted(got) {
+			t.Errorf("stream sequences of watermark, next = %v: out of order", got)
+		}
+	})
 }
