@@ -110,7 +110,8 @@ func TestSendFilePacks(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		format, text string
-	}{{"ecs", ecs.String()}, {"auditd", audit.String()}} {
+		codec        string // of the compressed messages
+	}{{"ecs", ecs.String(), control.CompressionS2}, {"auditd", audit.String(), control.CompressionZstd}} {
 		t.Run(tc.format, func(t *testing.T) {
 			ts := natstest.Start(t)
 			ts.Pipeline(t, 1)
@@ -136,6 +137,9 @@ func TestSendFilePacks(t *testing.T) {
 				seq := m.seq
 				if m.wire > wire {
 					t.Errorf("message %d: %d bytes, more than %d", seq, m.wire, wire)
+				}
+				if c := m.header.Get(control.HeaderCompression); c != "" && c != tc.codec {
+					t.Errorf("message %d compressed with %s, want %s", seq, c, tc.codec)
 				}
 				if len(m.text) > wire {
 					packed++
