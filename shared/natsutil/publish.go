@@ -76,8 +76,9 @@ type queued struct {
 const DefaultRetryFor = time.Minute
 
 // DoubtAfter is how long the oldest unacknowledged message may wait before a watermark is
-// published behind a fence. A loaded 3-node cluster acknowledges within tens of milliseconds;
-// a stream leader's election after its node died takes seconds.
+// published behind a fence. No watermark waited that long in whole replays through a loaded
+// 3-node cluster (docs/performance.md, item 21); a stream leader's election after its node
+// died takes seconds.
 const DoubtAfter = 500 * time.Millisecond
 
 // NewPublisher returns a Publisher on js.

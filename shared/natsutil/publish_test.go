@@ -168,47 +168,17 @@ func TestDeadLetterMsg(t *testing.T) {
 func TestPublisherFence(t *testing.T) {
 	_, js := startJetStream(t)
 	ctx := testContext(t)
-	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDER", Subjects: []string{"order.>"},
-		Storage: jetstream.MemoryStorage, Duplicates: time.Minute, MaxMsgsPerSubject: 1,
-		Discard: jetstream.DiscardNew, DiscardNewPerSubject: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// fill stores a message on subject, so that the next one is refused until unblock.
-	fill := func(subject string) (unblock func()) {
-		if _, err := js.Publish(ctx, subject, []byte("filler")); err != nil {
-			t.Fatal(err)
-		}
-		return func() {
-			time.Sleep(300 * time.Millisecond)
-			if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	// seqs returns the stream sequence of the last message on each subject.
-	seqs := func(subjects ...string) []uint64 {
-		var out []uint64
-		for _, sub := range subjects {
-			m, err := s.GetLastMsgForSubject(ctx, sub)
-			if err != nil {
-				t.Fatalf("%s: %v", sub, err)
-			}
-			out = append(out, m.Sequence)
-		}
-		return out
-	}
-	msg := func(subject string) *nats.Msg { m := nats.NewMsg(subject); m.Data = []byte(subject); return m }
+	o := newOrderStream(t, js, "ORDER", "order.>")
 
 	t.Run("data refused at first stays ahead of the marker after it", func(t *testing.T) {
 		p := NewPublisher(js)
 		p.RetryFor = 20 * time.Second
-		unblock := fill("order.a.data")
+		unblock := o.refuse("order.a.data")
 		for _, m := range []struct {
 			subject string
 			marker  bool
 		}{{"order.a.data", false}, {"order.a.marker", true}, {"order.a.next", false}} {
-			publishMarker(t, p, m.marker, msg(m.subject), "")
+			publishMarker(t, p, m.marker, orderMsg(m.subject), "")
 		}
 		if got := p.Pending(); got != 3 {
 			t.Errorf("Pending = %d, want 3", got)
@@ -217,7 +187,7 @@ func TestPublisherFence(t *testing.T) {
 		if err := p.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		got := seqs("order.a.data", "order.a.marker", "order.a.next")
+		got := o.seqs("order.a.data", "order.a.marker", "order.a.next")
 		if !slices.IsSorted(got) {
 			t.Errorf("stream sequences of data, marker, next = %v: out of order", got)
 		}
@@ -226,13 +196,13 @@ func TestPublisherFence(t *testing.T) {
 	t.Run("a marker refused at first stays ahead of what follows", func(t *testing.T) {
 		p := NewPublisher(js)
 		p.RetryFor = 20 * time.Second
-		unblock := fill("order.b.marker")
-		if err := p.Publish(msg("order.b.data"), "id-b-data"); err != nil {
+		unblock := o.refuse("order.b.marker")
+		if err := p.Publish(orderMsg("order.b.data"), "id-b-data"); err != nil {
 			t.Fatal(err)
 		}
-		publishMarker(t, p, true, msg("order.b.marker"), "id-b-marker")
+		publishMarker(t, p, true, orderMsg("order.b.marker"), "id-b-marker")
 		for _, sub := range []string{"order.b.next", "order.b.last"} {
-			if err := p.Publish(msg(sub), ""); err != nil {
+			if err := p.Publish(orderMsg(sub), ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -240,11 +210,11 @@ func TestPublisherFence(t *testing.T) {
 		if err := p.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		got := seqs("order.b.data", "order.b.marker", "order.b.next", "order.b.last")
+		got := o.seqs("order.b.data", "order.b.marker", "order.b.next", "order.b.last")
 		if !slices.IsSorted(got) {
 			t.Errorf("stream sequences of data, marker, next, last = %v: out of order", got)
 		}
-		m, err := s.GetLastMsgForSubject(ctx, "order.b.marker")
+		m, err := o.stream.GetLastMsgForSubject(ctx, "order.b.marker")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,8 +226,8 @@ func TestPublisherFence(t *testing.T) {
 	t.Run("the Publisher is reusable after Flush", func(t *testing.T) {
 		p := NewPublisher(js)
 		for range 3 {
-			publishMarker(t, p, true, msg("order.c.marker"), "")
-			if err := p.Publish(msg("order.c.data"), ""); err != nil {
+			publishMarker(t, p, true, orderMsg("order.c.marker"), "")
+			if err := p.Publish(orderMsg("order.c.data"), ""); err != nil {
 				t.Fatal(err)
 			}
 			if err := p.Flush(ctx); err != nil {
@@ -266,7 +236,7 @@ func TestPublisherFence(t *testing.T) {
 			if p.Pending() != 0 || p.PendingBytes() != 0 {
 				t.Fatalf("after Flush: Pending %d, PendingBytes %d", p.Pending(), p.PendingBytes())
 			}
-			if err := s.Purge(ctx, jetstream.WithPurgeSubject("order.c.>")); err != nil { // room for the next round
+			if err := o.stream.Purge(ctx, jetstream.WithPurgeSubject("order.c.>")); err != nil { // room for the next round
 				t.Fatal(err)
 			}
 		}
@@ -296,26 +266,7 @@ func publishMarker(t *testing.T, p *Publisher, fenced bool, msg *nats.Msg, id st
 func TestPublisherWatermarkInDoubt(t *testing.T) {
 	_, js := startJetStream(t)
 	ctx := testContext(t)
-	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "DOUBT", Subjects: []string{"doubt.>"},
-		Storage: jetstream.MemoryStorage, Duplicates: time.Minute, MaxMsgsPerSubject: 1,
-		Discard: jetstream.DiscardNew, DiscardNewPerSubject: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := func(subject string) *nats.Msg { m := nats.NewMsg(subject); m.Data = []byte(subject); return m }
-	// refuse stores a message on subject, so that the next is refused until the returned
-	// function purges it.
-	refuse := func(subject string) (unblock func()) {
-		if _, err := js.Publish(ctx, subject, []byte("filler")); err != nil {
-			t.Fatal(err)
-		}
-		return func() {
-			time.Sleep(300 * time.Millisecond)
-			if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
-				t.Error(err)
-			}
-		}
-	}
+	o := newOrderStream(t, js, "DOUBT", "doubt.>")
 	// known waits until the Publisher knows the outcome of what it sent.
 	known := func(p *Publisher) {
 		for deadline := time.Now().Add(10 * time.Second); p.known < len(p.pending) && p.failed == nil; {
@@ -326,31 +277,19 @@ func TestPublisherWatermarkInDoubt(t *testing.T) {
 			p.settle()
 		}
 	}
-	seqs := func(subjects ...string) []uint64 {
-		var out []uint64
-		for _, sub := range subjects {
-			m, err := s.GetLastMsgForSubject(ctx, sub)
-			if err != nil {
-				t.Fatalf("%s: %v", sub, err)
-			}
-			out = append(out, m.Sequence)
-		}
-		return out
-	}
-
 	t.Run("nothing in doubt", func(t *testing.T) {
 		p := NewPublisher(js)
-		if err := p.Publish(msg("doubt.a.data"), ""); err != nil {
+		if err := p.Publish(orderMsg("doubt.a.data"), ""); err != nil {
 			t.Fatal(err)
 		}
 		known(p)
 		if p.Doubt() {
 			t.Error("Doubt with every message acknowledged")
 		}
-		if err := p.PublishWatermark(msg("doubt.a.wm")); err != nil {
+		if err := p.PublishWatermark(orderMsg("doubt.a.wm")); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Publish(msg("doubt.a.next"), ""); err != nil {
+		if err := p.Publish(orderMsg("doubt.a.next"), ""); err != nil {
 			t.Fatal(err)
 		}
 		if len(p.queue) != 0 {
@@ -364,22 +303,22 @@ func TestPublisherWatermarkInDoubt(t *testing.T) {
 	t.Run("a failed publish before the watermark", func(t *testing.T) {
 		p := NewPublisher(js)
 		p.RetryFor = 20 * time.Second
-		unblock := refuse("doubt.b.data")
-		if err := p.Publish(msg("doubt.b.data"), ""); err != nil {
+		unblock := o.refuse("doubt.b.data")
+		if err := p.Publish(orderMsg("doubt.b.data"), ""); err != nil {
 			t.Fatal(err)
 		}
 		known(p)
 		if !p.Doubt() {
 			t.Fatal("no Doubt after a refused publish")
 		}
-		if err := p.PublishWatermark(msg("doubt.b.wm")); err != nil {
+		if err := p.PublishWatermark(orderMsg("doubt.b.wm")); err != nil {
 			t.Fatal(err)
 		}
 		go unblock()
 		if err := p.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := seqs("doubt.b.data", "doubt.b.wm"); !slices.IsSorted(got) {
+		if got := o.seqs("doubt.b.data", "doubt.b.wm"); !slices.IsSorted(got) {
 			t.Errorf("stream sequences of data, watermark = %v: out of order", got)
 		}
 	})
@@ -387,20 +326,77 @@ func TestPublisherWatermarkInDoubt(t *testing.T) {
 	t.Run("a failed watermark before data", func(t *testing.T) {
 		p := NewPublisher(js)
 		p.RetryFor = 20 * time.Second
-		unblock := refuse("doubt.c.wm")
-		if err := p.PublishWatermark(msg("doubt.c.wm")); err != nil {
+		unblock := o.refuse("doubt.c.wm")
+		if err := p.PublishWatermark(orderMsg("doubt.c.wm")); err != nil {
 			t.Fatal(err)
 		}
 		known(p)
-		if err := p.Publish(msg("doubt.c.next"), ""); err != nil {
+		if err := p.Publish(orderMsg("doubt.c.next"), ""); err != nil {
 			t.Fatal(err)
 		}
 		go unblock()
 		if err := p.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := seqs("doubt.c.wm", "doubt.c.next"); !slices.IsSorted(got) {
+		if got := o.seqs("doubt.c.wm", "doubt.c.next"); !slices.IsSorted(got) {
 			t.Errorf("stream sequences of watermark, next = %v: out of order", got)
 		}
 	})
+}
+
+// orderStream is a stream whose subjects hold one message each and refuse the next (discard
+// new per subject): a real server refusing a publish until the test makes room, as a cluster
+// that lost a node leaves some unanswered while later ones land.
+type orderStream struct {
+	t      *testing.T
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+func newOrderStream(t *testing.T, js jetstream.JetStream, name, subject string) orderStream {
+	t.Helper()
+	s, err := js.CreateStream(testContext(t), jetstream.StreamConfig{Name: name, Subjects: []string{subject},
+		Storage: jetstream.MemoryStorage, Duplicates: time.Minute, MaxMsgsPerSubject: 1,
+		Discard: jetstream.DiscardNew, DiscardNewPerSubject: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orderStream{t, js, s}
+}
+
+// refuse stores a message on subject, so that the next one is refused until unblock purges
+// the subject, 300 ms after it is called.
+func (o orderStream) refuse(subject string) (unblock func()) {
+	o.t.Helper()
+	ctx := testContext(o.t)
+	if _, err := o.js.Publish(ctx, subject, []byte("filler")); err != nil {
+		o.t.Fatal(err)
+	}
+	return func() {
+		time.Sleep(300 * time.Millisecond)
+		if err := o.stream.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+			o.t.Error(err)
+		}
+	}
+}
+
+// seqs returns the stream sequence of the last message on each subject.
+func (o orderStream) seqs(subjects ...string) []uint64 {
+	o.t.Helper()
+	var out []uint64
+	for _, sub := range subjects {
+		m, err := o.stream.GetLastMsgForSubject(testContext(o.t), sub)
+		if err != nil {
+			o.t.Fatalf("%s: %v", sub, err)
+		}
+		out = append(out, m.Sequence)
+	}
+	return out
+}
+
+// orderMsg is a message on subject whose data is the subject.
+func orderMsg(subject string) *nats.Msg {
+	m := nats.NewMsg(subject)
+	m.Data = []byte(subject)
+	return m
 }
