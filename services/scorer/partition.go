@@ -258,7 +258,11 @@ func (a *aggregating) publishClose(seq uint64, pc PartitionClose) error {
 			return fmt.Errorf("scorer: the summary of bucket %d is %d bytes, %d compressed, over the server's max_payload less headers (%d): raise max_payload or --partitions",
 				part.Buckets[0].Bucket, len(data), len(m.Data), limit)
 		}
-		return a.pub.Publish(m, id)
+		// A close is a watermark too: the model takes a partition's closes in order and drops
+		// one at or below what it has (a redelivery), so a close published again after a
+		// later one (lost with a dying stream leader) would lose its buckets' values.
+		m.Header.Set(jetstream.MsgIDHeader, id)
+		return a.pub.PublishWatermark(m)
 	})
 }
 

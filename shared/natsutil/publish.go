@@ -32,7 +32,8 @@ var ErrPublish = errors.New("natsutil: publish not acknowledged")
 //   - an end of input goes out with PublishMarker, between two fences (Fence): stored after
 //     everything published before it and before everything published after it. A fence
 //     costs a round trip to the stream's leader; there is one end of input per replay.
-//   - a watermark, one a bucket, goes out with PublishWatermark, which fences only while a
+//   - a watermark (one a bucket; a scorer partition's close, which the model takes in order,
+//     is one too) goes out with PublishWatermark, which fences only while a
 //     message may have been lost (Doubt): a publish failed, the connection was lost since
 //     the last Flush, or the oldest unacknowledged message has waited more than DoubtAfter.
 //     Fencing every watermark made the 3-node cluster's replay 1.8x slower (docs/performance.md,
