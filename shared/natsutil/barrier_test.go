@@ -194,3 +194,87 @@ func seq(t *testing.T, m jetstream.Msg) uint64 {
 	}
 	return meta.Sequence.Stream
 }
+
+// TestLoopReportsProgressWhileThrottled checks that a loop held back by its Throttle (the next
+// stage far behind) keeps telling the server that the messages it holds are being worked on:
+// a throttle that waits longer than the ack wait must not have them delivered again, which
+// would make every stage redo the work it waits to hand on.
+func TestLoopReportsProgressWhileThrottled(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "THROTTLED", "throttled.>")
+	publishN(t, js, "throttled.a", 3)
+	const ackWait = 2 * time.Second // progress every 667 ms, as TestLoopReleasesRetained
+	cons, err := DurableConsumerAckWait(ctx, js, "THROTTLED", "held", ackWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[uint64]bool{}
+	var open atomic.Bool // the condition m2 waits for
+	next := make(chan struct{})
+	throttled := make(chan struct{}, 1)
+	runCtx, cancel := context.WithCancel(ctx)
+	l := Loop{
+		Consumer: cons,
+		Idle:     20 * time.Millisecond,
+		Handle: func(_ context.Context, m jetstream.Msg) error {
+			if string(m.Data()) == "m2" {
+				held[seq(t, m)] = true
+			}
+			return nil
+		},
+		Retain: func(m jetstream.Msg) bool { return held[seq(t, m)] },
+		Release: func(context.Context) error {
+			if open.Load() {
+				clear(held)
+			}
+			return nil
+		},
+		// The next stage is behind until the test says otherwise.
+		Throttle: func(ctx context.Context) error {
+			select {
+			case throttled <- struct{}{}:
+			default:
+			}
+			select {
+			case <-next:
+			case <-ctx.Done():
+			}
+			return nil
+		},
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(runCtx) }()
+	select {
+	case <-throttled:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the loop never committed and waited on its throttle")
+	}
+	time.Sleep(2*ackWait + ackWait/2) // throttled past the ack wait, twice
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumRedelivered != 0 {
+		t.Errorf("after a throttle wait of %s with an ack wait of %s: %d messages redelivered, want none (pending %d)",
+			2*ackWait+ackWait/2, ackWait, info.NumRedelivered, info.NumAckPending)
+	}
+	open.Store(true)
+	close(next)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.AckFloor.Stream == 3 && info.NumAckPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("m2 never released once the throttle let go: ack floor %d, pending %d", info.AckFloor.Stream, info.NumAckPending)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}

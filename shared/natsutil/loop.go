@@ -204,6 +204,27 @@ func (l *Loop) Run(ctx context.Context) error {
 			_ = m.InProgress() // a lost report only risks a redelivery, which ids make harmless
 		}
 	}
+	// throttle waits on l.Throttle, reporting progress meanwhile: the next stage may be
+	// behind for longer than the ack wait, and the messages held (a scorer's open buckets,
+	// ingest's markers at the barrier) would come again, and their work be done twice.
+	throttle := func() error {
+		wait := make(chan error, 1)
+		go func() { wait <- l.Throttle(ctx) }()
+		var tick <-chan time.Time
+		if len(handled) > 0 {
+			t := time.NewTicker(beat)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case err := <-wait:
+				return err
+			case <-tick:
+				progress()
+			}
+		}
+	}
 	commit := func() error {
 		if len(handled) == 0 {
 			return nil
@@ -229,7 +250,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		covered := fresh > 0
 		fresh = 0
 		if covered && l.Throttle != nil {
-			return l.Throttle(ctx)
+			return throttle()
 		}
 		return nil
 	}
