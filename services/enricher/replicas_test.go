@@ -84,8 +84,8 @@ type enrichedOut []string
 // replicaRun is how runEnrichers runs its enrichers.
 type replicaRun struct {
 	n int
-	// crashAfter > 0 crashes the first enricher after that many messages: it stops without
-	// committing, acking or giving its lease up.
+	// crashAfter > 0 crashes the first enricher after that many messages (with shared, that
+	// many between the replicas): it stops without committing, acking or giving its lease up.
 	crashAfter int
 	// stealAfter > 0 overwrites the lease, once the first enricher handled that many messages,
 	// as a replica that took it over would: the first must stand by.
@@ -134,12 +134,26 @@ func runEnrichers(t *testing.T, msgs []*nats.Msg, run replicaRun) enrichedOut {
 		s.shared = run.shared
 		ctx, stop := context.WithCancel(ts.Ctx)
 		started := make(chan struct{})
+		didCrash := false
 		s.onHandle = func(ctx context.Context) {
 			c := handled[i].Add(1)
 			if i == 0 && c == 1 {
 				close(started)
 			}
-			if i == 0 && c == int64(run.crashAfter) {
+			if i > 0 && run.shared && run.crashAfter > 0 && handled[0].Load()+handled[1].Load() >= int64(run.crashAfter) {
+				// The other replica may take most of the input, so the first might never reach
+				// its count: past it, this one pauses (holding its message) until the first took
+				// another message and crashed. Should the first wait on this one's message, the
+				// ack wait hands that message to it.
+				select {
+				case <-crashed:
+				case <-ctx.Done():
+				case <-time.After(10 * time.Second):
+				}
+			}
+			due := c == int64(run.crashAfter) || run.shared && c+handled[1].Load() >= int64(run.crashAfter)
+			if i == 0 && run.crashAfter > 0 && due && !didCrash {
+				didCrash = true
 				s.noRelease = true
 				stop() // a crash: nothing more is committed or acked
 				nc.Close()
