@@ -45,7 +45,7 @@ func TestNotifierSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 8, Replicas: 1}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 8, Replicas: 1}); err != nil {
 		t.Fatal(err)
 	}
 

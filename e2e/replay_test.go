@@ -46,8 +46,7 @@ func writeHistory(t testing.TB, format string, spec history.Spec) string {
 // defaultOptions is the all-in-one pipeline as `rarenet replay` configures it by default.
 func defaultOptions(partitions int) rarenet.Options {
 	o := rarenet.Options{
-		Streams:    stream.Config{Partitions: partitions, Replicas: 1, Memory: true},
-		EmittedTTL: time.Hour,
+		Streams: stream.Config{Partitions: partitions, Replicas: 1, Memory: true},
 	}
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute

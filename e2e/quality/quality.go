@@ -38,7 +38,7 @@ const (
 
 // Options is the all-in-one pipeline of `rarenet replay`, in a profile.
 func Options(profile string) rarenet.Options {
-	o := rarenet.Options{Streams: stream.Config{Partitions: 8, Replicas: 1, Memory: true}, EmittedTTL: time.Hour}
+	o := rarenet.Options{Streams: stream.Config{Partitions: 8, Replicas: 1, Memory: true}}
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute
 	o.Ingest.AllowedLateness = time.Minute

@@ -130,8 +130,8 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
-	if err := stream.EnsureConsole(ctx, js, cfg.Streams); err != nil {
-		return nil, err
+	if err := EnsureTriageKV(ctx, js, cfg.Streams); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
 	}
 	kv, err := TriageKV(ctx, js)
 	if err != nil {

@@ -64,8 +64,7 @@ func TestMain(m *testing.M) {
 // defaultOptions is the all-in-one pipeline as `rarenet replay` configures it by default.
 func defaultOptions() rarenet.Options {
 	o := rarenet.Options{
-		Streams:    stream.Config{Partitions: 4, Replicas: 1, Memory: true},
-		EmittedTTL: time.Hour,
+		Streams: stream.Config{Partitions: 4, Replicas: 1, Memory: true},
 	}
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute

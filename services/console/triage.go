@@ -43,6 +43,20 @@ var signalIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 func statusKey(id string) string { return "status." + id }
 
+// triageHistory is how many revisions of a signal's triage state the bucket keeps (the most
+// JetStream allows): the history shown on the signal's page.
+const triageHistory = 64
+
+// EnsureTriageKV creates or updates the console's bucket (stream.ConsoleBucket) with the
+// storage and replication c gives.
+func EnsureTriageKV(ctx context.Context, js jetstream.JetStream, c stream.Config) error {
+	return stream.EnsureKeyValue(ctx, js, c, jetstream.KeyValueConfig{
+		Bucket:      stream.ConsoleBucket,
+		Description: "triage state of each signal, kept by the console",
+		History:     triageHistory,
+	})
+}
+
 // TriageKV opens the console's bucket, or returns jetstream.ErrBucketNotFound when no console
 // ever ran: then every signal is as its document says.
 func TriageKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {

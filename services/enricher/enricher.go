@@ -202,8 +202,8 @@ func (s *Service) historyBucket(ctx context.Context) (jetstream.KeyValue, string
 	}
 	sc := info.CachedInfo().Config
 	cfg := stream.Config{Replicas: sc.Replicas, Memory: sc.Storage == jetstream.MemoryStorage}
-	if err := stream.EnsureEnricher(ctx, s.js, cfg); err != nil {
-		return nil, "", err
+	if err := ensureHistory(ctx, s.js, cfg); err != nil {
+		return nil, "", fmt.Errorf("enricher: %w", err)
 	}
 	kv, err := s.js.KeyValue(ctx, stream.HistoryBucket)
 	if err != nil {

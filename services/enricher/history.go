@@ -18,7 +18,7 @@ import (
 //
 // Size: each list is bounded (the constants below), dropping the least recently seen item
 // first, so a process entry stays under about 64 KiB of JSON and the fleet entry under about
-// 300 KiB; the bucket holds one entry per process.name seen within stream.HistoryMaxAge.
+// 300 KiB; the bucket holds one entry per process.name seen within historyMaxAge.
 const (
 	maxEpisodes   = 256  // runs of consecutive active buckets, the schedule's evidence
 	maxHosts      = 256  // hosts per process

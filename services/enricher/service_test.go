@@ -54,7 +54,7 @@ func anomalyInput(t *testing.T) []*nats.Msg {
 func runEnricher(t *testing.T, cfg Config, msgs []*nats.Msg) ([]*jetstream.RawStreamMsg, uint64) {
 	nc, js := startJetStream(t)
 	ctx := testContext(t)
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range msgs {

@@ -14,11 +14,14 @@ import (
 func historyKV(t *testing.T, js jetstream.JetStream) jetstream.KeyValue {
 	t.Helper()
 	ctx := testContext(t)
-	if err := stream.EnsureEnricher(ctx, js, stream.Config{Memory: true}); err != nil {
+	if err := ensureHistory(ctx, js, stream.Config{Memory: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.EnsureEnricher(ctx, js, stream.Config{Memory: true}); err != nil {
-		t.Fatalf("EnsureEnricher is not idempotent: %v", err)
+	if err := ensureHistory(ctx, js, stream.Config{Memory: true}); err != nil {
+		t.Fatalf("ensureHistory is not idempotent: %v", err)
+	}
+	if s, err := js.Stream(ctx, "KV_"+stream.HistoryBucket); err != nil || s.CachedInfo().Config.AllowDirect {
+		t.Fatalf("the history bucket allows direct gets (%v): a lagging replica could answer a read", err)
 	}
 	kv, err := js.KeyValue(ctx, stream.HistoryBucket)
 	if err != nil {

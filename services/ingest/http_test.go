@@ -34,7 +34,7 @@ func TestHTTPListen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

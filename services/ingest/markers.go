@@ -274,15 +274,24 @@ func replicaID() string {
 	return hex.EncodeToString(b)
 }
 
-// ingestBucket opens ingest's bucket, creating it with the storage and replicas of RAW.
+// replayMaxAge is how long an entry of ingest's bucket lives without being updated: replicas
+// rewrite theirs at every commit while a replay runs, so only finished replays are forgotten.
+const replayMaxAge = 24 * time.Hour
+
+// ingestBucket opens ingest's bucket (stream.IngestBucket), creating it with the storage and
+// replicas of RAW.
 func (s *Service) ingestBucket(ctx context.Context) (jetstream.KeyValue, error) {
-	raw, err := s.js.Stream(ctx, stream.Raw)
+	c, err := stream.ConfigOf(ctx, s.js, stream.Raw)
 	if err != nil {
-		return nil, fmt.Errorf("ingest: stream %s: %w", stream.Raw, err)
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	sc := raw.CachedInfo().Config
-	if err := stream.EnsureIngest(ctx, s.js, stream.Config{Replicas: sc.Replicas, Memory: sc.Storage == jetstream.MemoryStorage}); err != nil {
-		return nil, err
+	err = stream.EnsureKeyValue(ctx, s.js, c, jetstream.KeyValueConfig{
+		Bucket:      stream.IngestBucket,
+		Description: "per replay and ingest replica: latest event time and counters, for the end of the replay",
+		TTL:         replayMaxAge,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	kv, err := s.js.KeyValue(ctx, stream.IngestBucket)
 	if err != nil {

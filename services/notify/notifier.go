@@ -202,8 +202,13 @@ func (n *Notifier) Run(ctx context.Context, nc *nats.Conn, o RunOptions) error {
 	// The bucket is stored and replicated as the signals it remembers.
 	sc := signals.CachedInfo().Config
 	streams := stream.Config{Replicas: sc.Replicas, Memory: sc.Storage == jetstream.MemoryStorage}
-	if err := stream.EnsureNotify(ctx, js, streams, o.SentTTL); err != nil {
-		return err
+	err = stream.EnsureKeyValue(ctx, js, streams, jetstream.KeyValueConfig{
+		Bucket:      stream.NotifyBucket,
+		Description: "signals each destination of the notifier confirmed",
+		TTL:         o.SentTTL,
+	})
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
 	}
 	if n.kv, err = js.KeyValue(ctx, stream.NotifyBucket); err != nil {
 		return fmt.Errorf("notify: %s: %w", stream.NotifyBucket, err)

@@ -16,7 +16,7 @@ import (
 )
 
 func testOptions(url string) Options {
-	o := Options{NATSURL: url, Streams: stream.Config{Partitions: 2, Replicas: 1, Memory: true}, EmittedTTL: time.Hour}
+	o := Options{NATSURL: url, Streams: stream.Config{Partitions: 2, Replicas: 1, Memory: true}}
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute
 	o.Ingest.AllowedLateness = time.Minute

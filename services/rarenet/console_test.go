@@ -19,7 +19,7 @@ func TestReplayKeepsServingTheConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays the sample; skipped with -short")
 	}
-	o := Options{Streams: stream.Config{Partitions: 2, Replicas: 1, Memory: true}, EmittedTTL: time.Hour}
+	o := Options{Streams: stream.Config{Partitions: 2, Replicas: 1, Memory: true}}
 	o.Ingest.Datafeed = "rarenet"
 	o.Ingest.BucketSpan = 15 * time.Minute
 	o.Ingest.AllowedLateness = time.Minute

@@ -19,7 +19,7 @@ func TestDataDirLock(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	o := Options{DataDir: dir, NoStages: true, Streams: stream.Config{Partitions: 1, Replicas: 1}, EmittedTTL: time.Hour}
+	o := Options{DataDir: dir, NoStages: true, Streams: stream.Config{Partitions: 1, Replicas: 1}}
 	log := slog.New(slog.DiscardHandler)
 	first, err := Start(ctx, o, log)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -44,8 +43,6 @@ type Options struct {
 	Listen string
 	// Streams is the stream layout.
 	Streams stream.Config
-	// EmittedTTL is how long signalled record ids are remembered.
-	EmittedTTL time.Duration
 	// NoStages starts no stage: the process only drives the pipeline that separate stage
 	// binaries run against NATSURL.
 	NoStages bool
@@ -129,7 +126,7 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 	// On a cluster electing its leaders the requests go unanswered for a while (no
 	// responders): the driver waits for it as the stages do.
 	if err := natsutil.Retry(ctx, func(ctx context.Context) error {
-		return stream.Ensure(ctx, js, o.Streams, o.EmittedTTL)
+		return stream.Ensure(ctx, js, o.Streams)
 	}); err != nil {
 		return nil, err
 	}

@@ -29,10 +29,7 @@ func TestReadModelHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := ts.JS.ObjectStore(ts.Ctx, stream.ModelStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	obj := natstest.ObjectStore(t, ts.Ctx, ts.JS, stream.ModelStore)
 	if _, err := obj.PutBytes(ts.Ctx, CheckpointObject, b); err != nil {
 		t.Fatal(err)
 	}

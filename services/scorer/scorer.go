@@ -170,7 +170,8 @@ type Service struct {
 	maxClose    int  // tests: a partition close message's limit, below the server's
 }
 
-// New prepares a scorer replica on nc. The streams and the scorer's buckets must exist.
+// New prepares a scorer replica on nc. The streams must exist; the scorer's stores are
+// created (ensureStores).
 // State is restored when the replica takes a partition or the model, in Run.
 func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
@@ -182,6 +183,9 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	}
 	p, err := stream.Partitions(ctx, js)
 	if err != nil {
+		return nil, err
+	}
+	if err := ensureStores(ctx, js); err != nil {
 		return nil, err
 	}
 	kv, err := js.KeyValue(ctx, stream.ScorerBucket)

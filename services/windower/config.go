@@ -19,6 +19,9 @@ const (
 const (
 	DefaultMaxCatchUp = 24 * time.Hour
 	DefaultLeaseTTL   = lease.DefaultTTL
+	// DefaultEmittedTTL is how long the signalled records' ids are remembered: well over the
+	// rule's look-back.
+	DefaultEmittedTTL = 24 * time.Hour
 )
 
 // Config configures the windower.
@@ -53,6 +56,9 @@ type Config struct {
 	// LeaseTTL is how long a silent active windower keeps its lease before a standby takes
 	// over (0: DefaultLeaseTTL).
 	LeaseTTL time.Duration
+	// EmittedTTL is how long the ids of signalled records are remembered (stream.EmittedBucket);
+	// it must exceed the rule's look-back (0: DefaultEmittedTTL).
+	EmittedTTL time.Duration
 	// ScorerWait is how long the windower waits at start for a scorer to announce the rule's
 	// jobs before it fails with ErrJobNotProduced (0: DefaultScorerWait).
 	ScorerWait time.Duration
@@ -73,6 +79,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxCatchUp, "max-catch-up", DefaultMaxCatchUp, "after downtime, run the missed intervals of at most this long (live)")
 	fs.DurationVar(&c.ScorerWait, "scorer-wait", DefaultScorerWait, "at start, wait this long for a scorer to announce the rule's jobs, then fail")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", DefaultLeaseTTL, "a standby windower takes over when the active one has not renewed its lease for this long")
+	fs.DurationVar(&c.EmittedTTL, "emitted-ttl", DefaultEmittedTTL, "how long the windower remembers signalled records (longer than the rule's look-back)")
 }
 
 // Validate loads the rule the configuration names, applies the overrides and checks the
@@ -86,8 +93,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("windower: clock must be %s or %s, got %q", ClockWall, ClockWatermark, c.Clock)
 	case c.SignalFormat != "" && c.SignalFormat != Format8x && c.SignalFormat != Format7x:
 		return fmt.Errorf("windower: --signal-format must be %s or %s, got %q", Format8x, Format7x, c.SignalFormat)
-	case c.SuppressFor < 0 || c.MaxCatchUp < 0 || c.LeaseTTL < 0 || c.ScorerWait < 0:
-		return fmt.Errorf("windower: --suppress-for, --max-catch-up, --lease-ttl and --scorer-wait must not be negative")
+	case c.SuppressFor < 0 || c.MaxCatchUp < 0 || c.LeaseTTL < 0 || c.ScorerWait < 0 || c.EmittedTTL < 0:
+		return fmt.Errorf("windower: --suppress-for, --max-catch-up, --lease-ttl, --scorer-wait and --emitted-ttl must not be negative")
 	case c.MaxCatchUp > 0 && c.MaxCatchUp < c.Rule.Interval:
 		return fmt.Errorf("windower: --max-catch-up %s is shorter than the rule's interval %s", c.MaxCatchUp, c.Rule.Interval)
 	}

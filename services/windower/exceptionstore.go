@@ -13,8 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/rarenet/rarenet/shared/stream"
 )
 
 // ErrExceptionNotFound is returned by RemoveException when no exception has the id.
@@ -36,21 +34,6 @@ func ruleKey(ruleID string) string {
 func hashKey(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:16])
-}
-
-// ExceptionsKV opens the exceptions bucket, creating it (on file storage) when missing.
-func ExceptionsKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, stream.ExceptionsBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		if err := stream.EnsureWindower(ctx, js, stream.DefaultConfig()); err != nil {
-			return nil, err
-		}
-		kv, err = js.KeyValue(ctx, stream.ExceptionsBucket)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("windower: key-value bucket %s: %w", stream.ExceptionsBucket, err)
-	}
-	return kv, nil
 }
 
 // AddException stores x under a new id (set in x and returned).

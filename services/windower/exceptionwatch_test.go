@@ -12,7 +12,7 @@ import (
 // closed channel).
 func TestExceptionWatchAfterStop(t *testing.T) {
 	h := startServer(t)
-	if err := stream.EnsureWindower(h.ctx, h.js, stream.Config{Replicas: 1, Memory: true}); err != nil {
+	if err := ensureStateBuckets(h.ctx, h.js, stream.Config{Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := h.js.KeyValue(h.ctx, stream.ExceptionsBucket)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	mljob "github.com/rarenet/rarenet/shared/job"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -40,7 +42,8 @@ func CheckJobs(rule *Rule, produced []string) error {
 		strings.Join(missing, ", "), have)
 }
 
-// awaitJobs waits until a scorer has announced every job of the rule (stream.JobsKey),
+// awaitJobs waits until a scorer has announced every job of the rule (stream.JobsKey, in
+// the scorer's bucket, which the first scorer to start creates),
 // checking again after 10ms, then twice as long each time up to a quarter second, so that a
 // windower may start before the scorer and one started with it (`rarenet run`) consumes as
 // soon as the scorer announced (clients, a replay refused against a live pipeline among them,
@@ -48,10 +51,7 @@ func CheckJobs(rule *Rule, produced []string) error {
 // fails with ErrJobNotProduced when the announcement still lacks one after the wait, and
 // takes each job's results index from it for the signals' ancestors.
 func (s *Service) awaitJobs(ctx context.Context) error {
-	kv, err := s.js.KeyValue(ctx, stream.ScorerBucket)
-	if err != nil {
-		return fmt.Errorf("windower: key-value bucket %s: %w", stream.ScorerBucket, err)
-	}
+	var kv jetstream.KeyValue // the scorer's bucket, once a scorer has created it
 	wait := s.cfg.ScorerWait
 	if wait == 0 {
 		wait = DefaultScorerWait
@@ -62,7 +62,17 @@ func (s *Service) awaitJobs(ctx context.Context) error {
 	var warned time.Time
 	pause := 10 * time.Millisecond
 	for {
-		jobs, err := stream.ReadJobs(ctx, kv)
+		var jobs stream.Jobs
+		var err error
+		if kv == nil {
+			kv, err = s.js.KeyValue(ctx, stream.ScorerBucket)
+			if errors.Is(err, jetstream.ErrBucketNotFound) {
+				kv, err = nil, stream.ErrNoJobs // no scorer has started yet
+			}
+		}
+		if kv != nil {
+			jobs, err = stream.ReadJobs(ctx, kv)
+		}
 		switch {
 		case err == nil:
 			announced, lastErr = jobs, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rarenet/rarenet/shared/control"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -61,12 +62,9 @@ func TestWindowerWaitsForTheScorer(t *testing.T) {
 	if svc.Stats().Records.Load() != 0 || svc.Active() {
 		t.Fatal("the windower read records before a scorer announced its job")
 	}
-	kv, err := h.js.KeyValue(h.ctx, stream.ScorerBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := natstest.KeyValue(t, h.ctx, h.js, stream.ScorerBucket)
 	// A custom results_index_name: Elasticsearch writes to .ml-anomalies-custom-<name>.
-	err = stream.AnnounceJobs(h.ctx, kv, stream.Jobs{Jobs: []stream.JobInfo{{ID: job, ResultsIndex: ".ml-anomalies-custom-linux"}}})
+	err := stream.AnnounceJobs(h.ctx, kv, stream.Jobs{Jobs: []stream.JobInfo{{ID: job, ResultsIndex: ".ml-anomalies-custom-linux"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestCheckRuleID(t *testing.T) {
 	}
 	// A custom rule becomes known once a windower has run it here.
 	const custom = "3f6a9c2e-5b1d-4e0f-9a7c-custom"
-	if err := stream.EnsureWindower(ts.Ctx, ts.JS, stream.Config{Memory: true}); err != nil {
+	if err := ensureStateBuckets(ts.Ctx, ts.JS, stream.Config{Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := ts.JS.KeyValue(ts.Ctx, stream.WindowerBucket)

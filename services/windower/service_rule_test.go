@@ -206,7 +206,7 @@ func TestServiceReplayEndForgetsItsMemory(t *testing.T) {
 
 func TestServiceExceptionsAndSuppression(t *testing.T) {
 	h := startServer(t)
-	if err := stream.EnsureWindower(h.ctx, h.js, stream.Config{Replicas: 1, Memory: true}); err != nil {
+	if err := ensureStateBuckets(h.ctx, h.js, stream.Config{Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := ExceptionsKV(h.ctx, h.js)
@@ -396,10 +396,12 @@ func TestServiceRefusesShortEmittedTTL(t *testing.T) {
 	defer nc.Close()
 	js, _ := natsutil.JetStream(nc)
 	ctx := context.Background()
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}, 45*time.Minute); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(ctx, testConfig(ClockWall), nc, slog.New(slog.DiscardHandler))
+	cfg := testConfig(ClockWall)
+	cfg.EmittedTTL = 45 * time.Minute
+	_, err = New(ctx, cfg, nc, slog.New(slog.DiscardHandler))
 	if !errors.Is(err, ErrEmittedTTL) {
 		t.Fatalf("New with an emitted TTL equal to the look-back: %v, want ErrEmittedTTL", err)
 	}

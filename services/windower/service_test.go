@@ -39,10 +39,7 @@ func startServer(t *testing.T) *harness {
 // starts: the windower waits for it.
 func (h *harness) announce(t *testing.T, jobs ...string) {
 	t.Helper()
-	kv, err := h.js.KeyValue(h.ctx, stream.ScorerBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := natstest.KeyValue(t, h.ctx, h.js, stream.ScorerBucket)
 	a := stream.Jobs{Holder: "test"}
 	for _, j := range jobs {
 		a.Jobs = append(a.Jobs, stream.JobInfo{ID: j, BucketSpan: "15m0s", ByField: "process.name", ResultsIndex: ".ml-anomalies-shared"})

@@ -92,8 +92,8 @@ type Service struct {
 	warnings []string // for the next run's status
 }
 
-// New prepares the windower on nc. The streams and the emitted-ids bucket must exist; the
-// windower's own buckets are created.
+// New prepares the windower on nc. The streams must exist; the windower's own buckets are
+// created (ensureStores).
 func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -102,19 +102,15 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
+	if ttl := cfg.emittedTTL(); ttl <= cfg.Rule.From {
+		return nil, fmt.Errorf("%w: --emitted-ttl %s, look-back (from) of rule %s %s", ErrEmittedTTL, ttl, cfg.Rule.ID, cfg.Rule.From)
+	}
+	if err := ensureStores(ctx, js, cfg.emittedTTL()); err != nil {
+		return nil, err
+	}
 	kv, err := js.KeyValue(ctx, stream.EmittedBucket)
 	if err != nil {
 		return nil, fmt.Errorf("windower: key-value bucket %s: %w", stream.EmittedBucket, err)
-	}
-	kst, err := kv.Status(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("windower: key-value bucket %s: %w", stream.EmittedBucket, err)
-	}
-	if ttl := kst.TTL(); ttl > 0 && ttl <= cfg.Rule.From {
-		return nil, fmt.Errorf("%w: --emitted-ttl %s, look-back (from) of rule %s %s", ErrEmittedTTL, ttl, cfg.Rule.ID, cfg.Rule.From)
-	}
-	if err := ensureBuckets(ctx, js); err != nil {
-		return nil, err
 	}
 	stateKV, err := js.KeyValue(ctx, stream.WindowerBucket)
 	if err != nil {
@@ -131,23 +127,6 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	s.st = newState(stateKV, s.pub, cfg.Rule.ID)
 	s.reset()
 	return s, nil
-}
-
-// ensureBuckets creates the windower's buckets, when missing, with the storage and
-// replication of the pipeline's streams. Existing ones are used as they are (`rarenet
-// exceptions` may have created them first).
-func ensureBuckets(ctx context.Context, js jetstream.JetStream) error {
-	_, err1 := js.KeyValue(ctx, stream.WindowerBucket)
-	_, err2 := js.KeyValue(ctx, stream.ExceptionsBucket)
-	if err1 == nil && err2 == nil {
-		return nil
-	}
-	info, err := js.Stream(ctx, stream.Enriched)
-	if err != nil {
-		return fmt.Errorf("windower: stream %s: %w", stream.Enriched, err)
-	}
-	sc := info.CachedInfo().Config
-	return stream.EnsureWindower(ctx, js, stream.Config{Replicas: sc.Replicas, Memory: sc.Storage == jetstream.MemoryStorage})
 }
 
 func (s *Service) reset() {

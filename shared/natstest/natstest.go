@@ -60,7 +60,7 @@ func (s *Server) Conn(t testing.TB, name string) *nats.Conn {
 // Pipeline creates the pipeline's streams, in memory, with the given partition count.
 func (s *Server) Pipeline(t testing.TB, partitions int) {
 	t.Helper()
-	if err := stream.Ensure(s.Ctx, s.JS, stream.Config{Partitions: partitions, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(s.Ctx, s.JS, stream.Config{Partitions: partitions, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -89,4 +89,32 @@ func RawText(t testing.TB, h nats.Header, data []byte) string {
 		t.Fatalf("raw message: %v", err)
 	}
 	return string(text)
+}
+
+// KeyValue opens the key-value bucket, creating it in memory first as the stage that owns it
+// would: for a test that plays that stage (a windower's test announcing a scorer's jobs).
+func KeyValue(t testing.TB, ctx context.Context, js jetstream.JetStream, bucket string) jetstream.KeyValue {
+	t.Helper()
+	if err := stream.EnsureKeyValue(ctx, js, stream.Config{Memory: true}, jetstream.KeyValueConfig{Bucket: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
+// ObjectStore opens the object store, creating it in memory first as the stage that owns it
+// would (KeyValue).
+func ObjectStore(t testing.TB, ctx context.Context, js jetstream.JetStream, bucket string) jetstream.ObjectStore {
+	t.Helper()
+	if err := stream.EnsureObjectStore(ctx, js, stream.Config{Memory: true}, jetstream.ObjectStoreConfig{Bucket: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := js.ObjectStore(ctx, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
 }

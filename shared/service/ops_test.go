@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/shared/natsembed"
+	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -56,7 +57,7 @@ func TestEndpoints(t *testing.T) {
 	nc, js := startNATS(t)
 	ctx := context.Background()
 	cfg := stream.Config{Partitions: 2, Replicas: 1, Memory: true}
-	if err := stream.Ensure(ctx, js, cfg, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
 	cons := []Consumer{{Stream: stream.Raw, Durable: stream.IngestConsumer}}
@@ -96,10 +97,7 @@ func TestEndpoints(t *testing.T) {
 		}
 	}
 	lines.Add(42)
-	obj, err := js.ObjectStore(ctx, stream.ModelStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	obj := natstest.ObjectStore(t, ctx, js, stream.ModelStore)
 	if _, err := obj.PutBytes(ctx, "model", []byte("{}")); err != nil {
 		t.Fatal(err)
 	}

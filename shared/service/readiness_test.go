@@ -42,7 +42,7 @@ func TestReadinessWatchLogsWhenJetStreamStops(t *testing.T) {
 	js, _ := natsutil.JetStream(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	cons := []Consumer{{Stream: stream.Raw, Durable: stream.IngestConsumer}}

@@ -30,7 +30,6 @@ type Common struct {
 	Replicas   int
 	LogLevel   string
 	LogFormat  string
-	EmittedTTL time.Duration
 }
 
 // RegisterFlags registers the common flags on fs. Every flag can also be set in the
@@ -41,7 +40,6 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
-	fs.DurationVar(&c.EmittedTTL, "emitted-ttl", 24*time.Hour, "how long the windower remembers signalled records (longer than the look-back)")
 }
 
 // Logger returns the slog logger the flags ask for, writing to stderr.
@@ -213,7 +211,7 @@ func Run(st Stage) {
 		// give each attempt its own deadline.
 		attempt, cancel := context.WithTimeout(startCtx, 10*time.Second)
 		defer cancel()
-		err := stream.Ensure(attempt, js, common.StreamConfig(), common.EmittedTTL)
+		err := stream.Ensure(attempt, js, common.StreamConfig())
 		if errors.Is(err, stream.ErrPartitionMismatch) {
 			return struct{}{}, errPermanent{err}
 		}

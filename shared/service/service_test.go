@@ -18,23 +18,23 @@ func TestApplyEnv(t *testing.T) {
 		env     map[string]string
 		wantURL string
 		wantP   int
-		wantTTL time.Duration
+		wantR   int
 		wantErr string // substring; "" for no error
 	}{
-		{name: "defaults", wantURL: "nats://127.0.0.1:4222", wantP: 8, wantTTL: 24 * time.Hour},
+		{name: "defaults", wantURL: "nats://127.0.0.1:4222", wantP: 8, wantR: 1},
 		{name: "from environment, dashes as underscores",
-			env:     map[string]string{"RARENET_NATS_URL": "nats://n1:4222", "RARENET_PARTITIONS": "32", "RARENET_EMITTED_TTL": "2h"},
-			wantURL: "nats://n1:4222", wantP: 32, wantTTL: 2 * time.Hour},
+			env:     map[string]string{"RARENET_NATS_URL": "nats://n1:4222", "RARENET_PARTITIONS": "32", "RARENET_REPLICAS": "3"},
+			wantURL: "nats://n1:4222", wantP: 32, wantR: 3},
 		{name: "command line wins",
 			args:    []string{"-partitions=16"},
 			env:     map[string]string{"RARENET_PARTITIONS": "32", "RARENET_NATS_URL": "nats://n1:4222"},
-			wantURL: "nats://n1:4222", wantP: 16, wantTTL: 24 * time.Hour},
+			wantURL: "nats://n1:4222", wantP: 16, wantR: 1},
 		{name: "bad values are reported by variable",
-			env:     map[string]string{"RARENET_PARTITIONS": "many", "RARENET_EMITTED_TTL": "soon"},
+			env:     map[string]string{"RARENET_PARTITIONS": "many", "RARENET_REPLICAS": "three"},
 			wantErr: "RARENET_PARTITIONS"},
 		{name: "lower-case names are not read",
 			env:     map[string]string{"rarenet_partitions": "3"},
-			wantURL: "nats://127.0.0.1:4222", wantP: 8, wantTTL: 24 * time.Hour},
+			wantURL: "nats://127.0.0.1:4222", wantP: 8, wantR: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,13 +57,13 @@ func TestApplyEnv(t *testing.T) {
 			}
 			if tt.wantErr != "" {
 				// flag's Set may have written a zero before failing: only the error counts.
-				if !strings.Contains(err.Error(), "RARENET_EMITTED_TTL") {
+				if !strings.Contains(err.Error(), "RARENET_REPLICAS") {
 					t.Errorf("error %q does not report every bad variable", err)
 				}
 				return
 			}
-			if c.NATSURL != tt.wantURL || c.Partitions != tt.wantP || c.EmittedTTL != tt.wantTTL {
-				t.Errorf("got url %q partitions %d ttl %v, want %q %d %v", c.NATSURL, c.Partitions, c.EmittedTTL, tt.wantURL, tt.wantP, tt.wantTTL)
+			if c.NATSURL != tt.wantURL || c.Partitions != tt.wantP || c.Replicas != tt.wantR {
+				t.Errorf("got url %q partitions %d replicas %d, want %q %d %d", c.NATSURL, c.Partitions, c.Replicas, tt.wantURL, tt.wantP, tt.wantR)
 			}
 		})
 	}

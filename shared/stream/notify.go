@@ -1,13 +1,5 @@
 package stream
 
-import (
-	"context"
-	"fmt"
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-)
-
 // NotifyStage is the notifier's name: its DLQ subjects, metrics and connection.
 const NotifyStage = "notify"
 
@@ -34,26 +26,3 @@ const NotifyDLQWildcard = DLQPrefix + NotifyStage + ".>"
 // NotifyRejectSubject is where the notifier puts messages on rarenet.signals that are not
 // signal documents.
 const NotifyRejectSubject = DLQPrefix + NotifyStage + "._rejected"
-
-// EnsureNotify creates or updates the notifier's bucket; sentTTL is how long a confirmed
-// delivery is remembered.
-func EnsureNotify(ctx context.Context, js jetstream.JetStream, c Config, sentTTL time.Duration) error {
-	storage := jetstream.FileStorage
-	if c.Memory {
-		storage = jetstream.MemoryStorage
-	}
-	err := retryRace(ctx, func(ctx context.Context) error {
-		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      NotifyBucket,
-			Description: "signals each destination of the notifier confirmed",
-			TTL:         sentTTL,
-			Storage:     storage,
-			Replicas:    max(c.Replicas, 1),
-		})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("stream: create key-value bucket %s: %w", NotifyBucket, err)
-	}
-	return nil
-}

@@ -178,9 +178,10 @@ func Definitions(c Config) []jetstream.StreamConfig {
 // partitionsKey is stored in the EVENTS stream's metadata so that every stage agrees on P.
 const partitionsKey = "rarenet_partitions"
 
-// Ensure creates or updates the pipeline's streams and the emitted-signals bucket. It fails
-// with ErrPartitionMismatch when EVENTS already exists with another partition count.
-func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL time.Duration) error {
+// Ensure creates or updates the pipeline's streams. It fails with ErrPartitionMismatch when
+// EVENTS already exists with another partition count. Each stage creates its own key-value
+// buckets and object stores (EnsureKeyValue, EnsureObjectStore) when it starts.
+func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	if c.Partitions < 1 {
 		return fmt.Errorf("stream: partitions must be at least 1, got %d", c.Partitions)
 	}
@@ -197,47 +198,6 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config, emittedTTL ti
 		if err := retryRace(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
 			return fmt.Errorf("stream: create %s: %w", sc.Name, err)
 		}
-	}
-	storage := jetstream.FileStorage
-	if c.Memory {
-		storage = jetstream.MemoryStorage
-	}
-	err := retryRace(ctx, func(ctx context.Context) error {
-		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      EmittedBucket,
-			Description: "signal ids already published by the windower",
-			TTL:         emittedTTL,
-			Storage:     storage,
-			Replicas:    max(c.Replicas, 1),
-		})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("stream: create key-value bucket %s: %w", EmittedBucket, err)
-	}
-	err = retryRace(ctx, func(ctx context.Context) error {
-		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      ScorerBucket,
-			Description: "how far each partition's aggregator is closed",
-			Storage:     storage,
-			Replicas:    max(c.Replicas, 1),
-		})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("stream: create key-value bucket %s: %w", ScorerBucket, err)
-	}
-	err = retryRace(ctx, func(ctx context.Context) error {
-		_, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-			Bucket:      ModelStore,
-			Description: "the scorer's model checkpoint",
-			Storage:     storage,
-			Replicas:    max(c.Replicas, 1),
-		})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("stream: create object store %s: %w", ModelStore, err)
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func TestEnsure(t *testing.T) {
 	cfg := Config{Partitions: 4, Replicas: 1, Memory: true}
 
 	for i := range 2 { // idempotent
-		if err := Ensure(ctx, js, cfg, time.Hour); err != nil {
+		if err := Ensure(ctx, js, cfg); err != nil {
 			t.Fatalf("Ensure #%d: %v", i+1, err)
 		}
 	}
@@ -69,6 +69,15 @@ func TestEnsure(t *testing.T) {
 			t.Errorf("%s storage %v, want memory", name, c.Storage)
 		}
 	}
+	if _, err := js.KeyValue(ctx, EmittedBucket); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Errorf("Ensure made the windower's bucket (%v): each stage makes its own", err)
+	}
+	// A stage's bucket gets the streams' storage and replication.
+	for range 2 {
+		if err := EnsureKeyValue(ctx, js, cfg, jetstream.KeyValueConfig{Bucket: EmittedBucket, TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	kv, err := js.KeyValue(ctx, EmittedBucket)
 	if err != nil {
 		t.Fatalf("emitted bucket: %v", err)
@@ -77,12 +86,12 @@ func TestEnsure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.TTL() != time.Hour {
-		t.Errorf("emitted TTL %v, want 1h", st.TTL())
+	if st.TTL() != time.Hour || st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Storage != jetstream.MemoryStorage {
+		t.Errorf("emitted TTL %v, storage %v: want 1h in memory", st.TTL(), st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Storage)
 	}
 
 	t.Run("another partition count", func(t *testing.T) {
-		err := Ensure(ctx, js, Config{Partitions: 8, Replicas: 1, Memory: true}, time.Hour)
+		err := Ensure(ctx, js, Config{Partitions: 8, Replicas: 1, Memory: true})
 		if !errors.Is(err, ErrPartitionMismatch) {
 			t.Fatalf("Ensure with 8 partitions = %v, want ErrPartitionMismatch", err)
 		}
@@ -92,7 +101,7 @@ func TestEnsure(t *testing.T) {
 	})
 
 	t.Run("no partitions", func(t *testing.T) {
-		err := Ensure(ctx, js, Config{Partitions: 0, Memory: true}, time.Hour)
+		err := Ensure(ctx, js, Config{Partitions: 0, Memory: true})
 		if err == nil || errors.Is(err, ErrPartitionMismatch) {
 			t.Fatalf("Ensure with 0 partitions = %v, want a configuration error", err)
 		}
@@ -147,13 +156,13 @@ func TestEnsureConcurrently(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Stages configured differently (here: the emitted-ids TTL) make a lost race an error
-		// rather than a no-op; Ensure must still succeed.
+		// Stages configured differently (here: a bucket's TTL) make a lost race an error rather
+		// than a no-op; Ensure and EnsureKeyValue must still succeed.
 		ttl := time.Duration(1+i%2) * time.Hour
 		go func() {
-			err := Ensure(context.Background(), js, cfg, ttl)
+			err := Ensure(context.Background(), js, cfg)
 			if err == nil {
-				err = EnsureEnricher(context.Background(), js, cfg)
+				err = EnsureKeyValue(context.Background(), js, cfg, jetstream.KeyValueConfig{Bucket: EmittedBucket, TTL: ttl})
 			}
 			errs <- err
 		}()
@@ -165,13 +174,16 @@ func TestEnsureConcurrently(t *testing.T) {
 	}
 }
 
-// TestHistoryReadsFromLeader: the history bucket's reads are answered by the stream's leader
-// (no direct gets), after creation and after a second stage ensured it again.
-func TestHistoryReadsFromLeader(t *testing.T) {
+// TestReadFromLeader: a bucket's reads are answered by the stream's leader (no direct gets)
+// after ReadFromLeader, and again after a second stage ensured the bucket and asked again.
+func TestReadFromLeader(t *testing.T) {
 	js := startJetStream(t)
 	ctx := context.Background()
 	for range 2 {
-		if err := EnsureEnricher(ctx, js, Config{Replicas: 1}); err != nil {
+		if err := EnsureKeyValue(ctx, js, Config{Replicas: 1}, jetstream.KeyValueConfig{Bucket: HistoryBucket}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ReadFromLeader(ctx, js, HistoryBucket); err != nil {
 			t.Fatal(err)
 		}
 		s, err := js.Stream(ctx, "KV_"+HistoryBucket)
@@ -179,7 +191,7 @@ func TestHistoryReadsFromLeader(t *testing.T) {
 			t.Fatal(err)
 		}
 		if s.CachedInfo().Config.AllowDirect {
-			t.Fatal("the history bucket allows direct gets: a lagging replica could answer a read")
+			t.Fatal("the bucket allows direct gets: a lagging replica could answer a read")
 		}
 	}
 	kv, err := js.KeyValue(ctx, HistoryBucket)

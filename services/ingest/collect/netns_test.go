@@ -163,7 +163,7 @@ func TestNetnsClientIsSeen(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := New(Config{Host: "netns-test", Interval: 100 * time.Millisecond})

@@ -45,7 +45,7 @@ func startJetStream(t testing.TB) (stop func(), nc *nats.Conn, js jetstream.JetS
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	return func() { srv.Shutdown(); srv.WaitForShutdown() }, nc, js, ctx

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -282,7 +281,7 @@ func TestPublishFailureIsRetriedFromTheAcknowledgedPosition(t *testing.T) {
 		t.Fatal("Poll succeeded without a stream to store the lines")
 	}
 	tl.Reset()
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	appendTo(t, log, "a3\n")

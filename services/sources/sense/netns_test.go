@@ -81,7 +81,7 @@ func runSensorLogging(t *testing.T, s *Sensor, log *slog.Logger) jetstream.JetSt
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 2, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -42,7 +42,7 @@ func server(t *testing.T) jetstream.JetStream {
 func TestSendPublishesNumberedChunks(t *testing.T) {
 	js := server(t)
 	ctx := context.Background()
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := New(js, format.ECS, "sense:h1", 0)
@@ -111,7 +111,7 @@ func TestBacklogIsBoundedAndCounted(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Send(ctx, nil); err != nil {

@@ -59,7 +59,6 @@ func finishOptions(c *cli.Command, o *rarenet.Options, common *service.Common, s
 	}
 	o.NATSURL = common.NATSURL
 	o.Streams = common.StreamConfig()
-	o.EmittedTTL = common.EmittedTTL
 	// The rule's machine_learning_job_id picks the job, unless --job or --job-id did.
 	if err := rarenet.SelectJob(o, func(name string) bool { return given(c, name) }); err != nil {
 		return c.Usagef("%w", err)

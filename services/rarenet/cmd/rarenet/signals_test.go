@@ -42,7 +42,7 @@ func TestSignalsPrintsEachSignal(t *testing.T) {
 	js, _ := natsutil.JetStream(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, stream.Config{Partitions: 1, Replicas: 1, Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	doc8 := map[string]any{
@@ -115,7 +115,7 @@ func TestSignalsReflectTriage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfg := stream.Config{Partitions: 1, Replicas: 1, Memory: true}
-	if err := stream.Ensure(ctx, js, cfg, time.Hour); err != nil {
+	if err := stream.Ensure(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
 	docs := []string{
@@ -151,7 +151,7 @@ func TestSignalsReflectTriage(t *testing.T) {
 		t.Fatalf("--from start without a console: %q", lines)
 	}
 	// The console's triage.
-	if err := stream.EnsureConsole(ctx, js, cfg); err != nil {
+	if err := console.EnsureTriageKV(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := console.TriageKV(ctx, js)

@@ -1,0 +1,73 @@
+package windower
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rarenet/rarenet/shared/stream"
+)
+
+// emittedTTL is the TTL of the emitted ids' bucket the configuration asks for.
+func (c *Config) emittedTTL() time.Duration {
+	if c.EmittedTTL == 0 {
+		return DefaultEmittedTTL
+	}
+	return c.EmittedTTL
+}
+
+// ensureStores creates the windower's buckets with the storage and replication of the
+// pipeline's streams (those of ENRICHED): the emitted ids' (stream.EmittedBucket, updated to
+// ttl when it exists), and its state's and the exceptions' when missing (`rarenet
+// exceptions` may have created them first; they are then used as they are).
+func ensureStores(ctx context.Context, js jetstream.JetStream, ttl time.Duration) error {
+	c, err := stream.ConfigOf(ctx, js, stream.Enriched)
+	if err != nil {
+		return fmt.Errorf("windower: %w", err)
+	}
+	err = stream.EnsureKeyValue(ctx, js, c, jetstream.KeyValueConfig{
+		Bucket:      stream.EmittedBucket,
+		Description: "signal ids already published by the windower",
+		TTL:         ttl,
+	})
+	if err != nil {
+		return fmt.Errorf("windower: %w", err)
+	}
+	_, err1 := js.KeyValue(ctx, stream.WindowerBucket)
+	_, err2 := js.KeyValue(ctx, stream.ExceptionsBucket)
+	if err1 == nil && err2 == nil {
+		return nil
+	}
+	return ensureStateBuckets(ctx, js, c)
+}
+
+// ensureStateBuckets creates or updates the windower's state and exceptions buckets.
+func ensureStateBuckets(ctx context.Context, js jetstream.JetStream, c stream.Config) error {
+	for _, b := range []jetstream.KeyValueConfig{
+		{Bucket: stream.WindowerBucket, Description: "the windower's lease, last run, pending records and suppression, per rule"},
+		{Bucket: stream.ExceptionsBucket, Description: "rule exceptions, per rule"},
+	} {
+		if err := stream.EnsureKeyValue(ctx, js, c, b); err != nil {
+			return fmt.Errorf("windower: %w", err)
+		}
+	}
+	return nil
+}
+
+// ExceptionsKV opens the exceptions bucket, creating it (on file storage) when missing.
+func ExceptionsKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, stream.ExceptionsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		if err := ensureStateBuckets(ctx, js, stream.DefaultConfig()); err != nil {
+			return nil, err
+		}
+		kv, err = js.KeyValue(ctx, stream.ExceptionsBucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("windower: key-value bucket %s: %w", stream.ExceptionsBucket, err)
+	}
+	return kv, nil
+}
