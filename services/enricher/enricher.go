@@ -38,6 +38,7 @@ import (
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/record"
+	"github.com/rarenet/rarenet/shared/service"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -75,7 +76,7 @@ type Config struct {
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	def := DefaultRDNSConfig()
-	fs.StringVar(&c.Profile, "profile", ProfileFaithful, "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host and new-destination detectors)")
+	service.ProfileFlag(fs, &c.Profile)
 	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "MaxMind-format ASN database (GeoLite2-ASN.mmdb or compatible): AS number and organisation of destinations")
 	fs.StringVar(&c.GeoIPCity, "geoip-city", "", "MaxMind-format City or Country database (GeoLite2-City.mmdb or compatible): country and city of destinations")
 	fs.StringVar(&c.GeoIPDir, "geoip-dir", c.GeoIPDir, "directory of the databases rarenet geoip update writes: used for what --geoip-asn and --geoip-city do not give")
@@ -84,8 +85,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.RDNSConfig.Concurrency, "rdns-concurrency", def.Concurrency, "reverse lookups in flight at once")
 	fs.IntVar(&c.RDNSConfig.CacheSize, "rdns-cache-size", def.CacheSize, "addresses kept in the reverse DNS cache")
 	fs.DurationVar(&c.RDNSConfig.TTL, "rdns-cache-ttl", def.TTL, "how long a reverse DNS answer is cached")
-	fs.DurationVar(&c.AckWait, "ack-wait", natsutil.DefaultAckWait, "how long an unacknowledged input message waits before it is delivered again, to any replica (the messages of a replica that died)")
-	fs.DurationVar(&c.LeaseTTL, "lease-ttl", lease.DefaultTTL, "a standby enricher takes over when the active one has not renewed its lease for this long")
+	service.AckWaitFlag(fs, &c.AckWait)
+	service.LeaseTTLFlag(fs, &c.LeaseTTL)
 }
 
 // Validate checks the configuration.

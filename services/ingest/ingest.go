@@ -32,6 +32,7 @@ import (
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/partition"
 	"github.com/rarenet/rarenet/shared/rawdata"
+	"github.com/rarenet/rarenet/shared/service"
 	"github.com/rarenet/rarenet/shared/stream"
 	"github.com/rarenet/rarenet/shared/tokens"
 )
@@ -68,11 +69,11 @@ type Config struct {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Datafeed, "datafeed", "rarenet", "datafeed filter: rarenet (both generations' vocabulary, non-network sockets and all loopback dropped), v1 or v3 (the reference's, as shipped)")
 	fs.StringVar(&c.DatafeedFile, "datafeed-file", "", "datafeed file in Elastic's JSON layout (its query); replaces --datafeed")
-	fs.DurationVar(&c.BucketSpan, "bucket-span", 15*time.Minute, "the job's bucket span")
-	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "how far behind the latest event time an event may arrive and still count (out-of-order hosts, interleaved logs)")
+	service.BucketSpanFlag(fs, &c.BucketSpan)
+	service.AllowedLatenessFlag(fs, &c.AllowedLateness)
 	fs.StringVar(&c.HTTPListen, "http-listen", "", "serve the HTTP input (POST /v1/events, NDJSON; GET /healthz) on this address, e.g. 127.0.0.1:8089; empty: none")
 	c.HTTP.RegisterFlags(fs)
-	fs.DurationVar(&c.AckWait, "ack-wait", natsutil.DefaultAckWait, "how long an unacknowledged input message waits before it is delivered again, to any replica (the messages of a replica that died)")
+	service.AckWaitFlag(fs, &c.AckWait)
 	fs.IntVar(&c.Decoders, "decoders", 0, "goroutines that decode the parts of a large raw message (0: one per core); results do not depend on it")
 }
 
@@ -81,8 +82,8 @@ func (c *Config) Validate() error {
 	if _, err := c.Filter(); err != nil {
 		return err
 	}
-	if c.BucketSpan <= 0 {
-		return fmt.Errorf("ingest: bucket span must be positive, got %s", c.BucketSpan)
+	if c.BucketSpan < 0 {
+		return fmt.Errorf("ingest: --bucket-span must not be negative, got %s", c.BucketSpan)
 	}
 	if c.AllowedLateness < 0 {
 		return fmt.Errorf("ingest: allowed lateness must not be negative, got %s", c.AllowedLateness)
@@ -207,6 +208,17 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	p, err := stream.Partitions(ctx, js)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.BucketSpan == 0 {
+		// The job's span, as the scorer recorded it; the built-ins' when no scorer has yet.
+		line, err := stream.RecordedLine(ctx, js)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		cfg.BucketSpan = cmp.Or(line.BucketSpan, service.DefaultBucketSpan)
+	}
+	if err := stream.AgreeLine(ctx, js, stream.Line{BucketSpan: cfg.BucketSpan, AllowedLateness: cfg.AllowedLateness}); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	filter, err := cfg.Filter()
 	if err != nil {

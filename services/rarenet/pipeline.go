@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -25,6 +27,7 @@ import (
 	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/natsembed"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/service"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -46,6 +49,12 @@ type Options struct {
 	// NoStages starts no stage: the process only drives the pipeline that separate stage
 	// binaries run against NATSURL.
 	NoStages bool
+	// HTTPAddr, when set, serves /healthz, /readyz and /metrics there while RunLive runs, as
+	// each stage binary does on its --http-addr.
+	HTTPAddr string
+	// Targets names the stages to run (Stages); empty runs all four. The others are expected
+	// to run elsewhere, against the same server (--listen) or NATSURL.
+	Targets []string
 	// Alone refuses to start the stages, with ErrAttached, when another pipeline's stages
 	// read the server's streams (a replay's must not share a live pipeline's consumers).
 	Alone bool
@@ -79,16 +88,30 @@ type Pipeline struct {
 	Enricher *enricher.Service
 	Windower *windower.Service
 	Console  *console.Server
+	// Metrics holds every stage's metrics, named after it, and Ready waits for every
+	// stage's consumers: the all-in-one's /metrics and /readyz (service.Handler).
+	Metrics *service.Metrics
+	Ready   *service.Readiness
 }
 
 // Start starts the server (unless external), creates the streams and starts the stages.
 func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err error) {
-	if !o.NoStages {
+	if o.runs(scorer.Stage) && o.runs(windower.Stage) {
 		if err := checkJobs(&o); err != nil {
 			return nil, err
 		}
 	}
-	p := &Pipeline{failed: make(chan struct{})}
+	if err := CheckTargets(o.Targets); err != nil {
+		return nil, err
+	}
+	if o.runs(ingest.Stage) && o.runs(scorer.Stage) && o.Ingest.BucketSpan == 0 {
+		// Ingest closes the buckets of the scorer's job: the span comes from the job.
+		if err := o.Scorer.ResolveJob(); err != nil {
+			return nil, err
+		}
+		o.Ingest.BucketSpan = o.Scorer.Job.BucketSpan
+	}
+	p := &Pipeline{failed: make(chan struct{}), Metrics: service.NewMetrics("rarenet"), Ready: service.NewReadiness(nil)}
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -145,39 +168,34 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 		run  func(context.Context) error
 	}
 	var stages []stage
-	conn := func(name string) (*nats.Conn, error) { return p.connect(o, name) }
-	nc, err := conn(ingest.Stage)
-	if err != nil {
-		return nil, err
+	var consumers []service.Consumer
+	for _, st := range o.stages() {
+		nc, err := p.connect(o, st.Name)
+		if err != nil {
+			return nil, err
+		}
+		r, err := st.New(ctx, nc, log, p.Metrics.Stage(st.Name))
+		if err != nil {
+			return nil, err
+		}
+		switch r := r.(type) {
+		case *ingest.Service:
+			p.Ingest = r
+		case *scorer.Service:
+			p.Scorer = r
+		case *enricher.Service:
+			p.Enricher = r
+		case *windower.Service:
+			p.Windower = r
+		}
+		stages = append(stages, stage{st.Name, r.Run})
+		consumers = append(consumers, st.AllConsumers(o.Streams.Partitions)...)
 	}
-	if p.Ingest, err = ingest.New(ctx, o.Ingest, nc, log); err != nil {
-		return nil, err
-	}
-	if nc, err = conn(scorer.Stage); err != nil {
-		return nil, err
-	}
-	if p.Scorer, err = scorer.New(ctx, o.Scorer, nc, log); err != nil {
-		return nil, err
-	}
-	if nc, err = conn(enricher.Stage); err != nil {
-		return nil, err
-	}
-	if p.Enricher, err = enricher.New(o.Enricher, nc, log); err != nil {
-		return nil, err
-	}
-	if nc, err = conn(windower.Stage); err != nil {
-		return nil, err
-	}
-	if p.Windower, err = windower.New(ctx, o.Windower, nc, log); err != nil {
-		return nil, err
-	}
-	stages = append(stages,
-		stage{ingest.Stage, p.Ingest.Run}, stage{scorer.Stage, p.Scorer.Run},
-		stage{enricher.Stage, p.Enricher.Run}, stage{windower.Stage, p.Windower.Run})
 	if o.Console.Listen != "" {
 		cfg := o.Console
 		cfg.Streams = o.Streams
-		if nc, err = conn(console.Stage); err != nil {
+		nc, err := p.connect(o, console.Stage)
+		if err != nil {
 			return nil, err
 		}
 		if p.Console, err = console.New(ctx, cfg, nc, log); err != nil {
@@ -185,6 +203,11 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 		}
 		stages = append(stages, stage{console.Stage, p.Console.Run})
 	}
+	if err := p.Metrics.Register(service.NewConsumerCollector(js, consumers)); err != nil {
+		return nil, err
+	}
+	p.Ready = service.NewReadiness(consumers)
+	p.Ready.Running(p.nc, js)
 	for _, s := range stages {
 		p.wg.Add(1)
 		go func() {
@@ -196,6 +219,45 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err e
 		}()
 	}
 	return p, nil
+}
+
+// Stages names the stages of the pipeline in the order they are started.
+var Stages = []string{ingest.Stage, scorer.Stage, enricher.Stage, windower.Stage}
+
+// Describe is the pipeline's stages, each bound to its configuration in o: the flags, the
+// contract and the constructor every stage package exports, as the stage binaries run them.
+func (o *Options) Describe() []service.Stage {
+	return []service.Stage{ingest.Describe(&o.Ingest), scorer.Describe(&o.Scorer), enricher.Describe(&o.Enricher), windower.Describe(&o.Windower)}
+}
+
+// stages is the stages Targets asks for: all of them when empty.
+func (o *Options) stages() []service.Stage {
+	all := o.Describe()
+	if len(o.Targets) == 0 {
+		return all
+	}
+	var some []service.Stage
+	for _, st := range all {
+		if slices.Contains(o.Targets, st.Name) {
+			some = append(some, st)
+		}
+	}
+	return some
+}
+
+// CheckTargets checks that every name in targets is a stage.
+func CheckTargets(targets []string) error {
+	for _, t := range targets {
+		if !slices.Contains(Stages, t) {
+			return fmt.Errorf("unknown stage %q: want %s", t, strings.Join(Stages, ", "))
+		}
+	}
+	return nil
+}
+
+// runs reports whether the pipeline runs the stage name.
+func (o *Options) runs(name string) bool {
+	return !o.NoStages && (len(o.Targets) == 0 || slices.Contains(o.Targets, name))
 }
 
 func (p *Pipeline) connect(o Options, name string) (*nats.Conn, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/rarenet/rarenet/services/scorer"
 	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/service"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -31,6 +32,10 @@ func RunLive(ctx context.Context, o Options, out io.Writer, log *slog.Logger) er
 		return err
 	}
 	defer p.Close()
+	if o.HTTPAddr != "" {
+		// The stage binaries' /healthz, /readyz and /metrics, every stage's metrics on one.
+		service.Serve(ctx, o.HTTPAddr, service.Handler(p.Ready, p.Metrics), log)
+	}
 	if p.Server() != nil && o.Listen != "" {
 		log.Info("embedded NATS listening", "url", p.Server().ClientURL(), "publish_raw_to", stream.RawWildcard, "signals_on", stream.SignalsSubject)
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/rarenet/rarenet/shared/job"
 	"github.com/rarenet/rarenet/shared/lease"
 	"github.com/rarenet/rarenet/shared/natsutil"
+	"github.com/rarenet/rarenet/shared/service"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -82,16 +83,16 @@ type Config struct {
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Job = RuleJob()
-	fs.StringVar(&c.Profile, "profile", "faithful", "faithful (as the reference) or enhanced (fewer false positives from schedules and rollouts; rare-on-this-host and new-destination detectors)")
+	service.ProfileFlag(fs, &c.Profile)
 	fs.StringVar(&c.JobFile, "job", "", "anomaly detection job file in Elastic's JSON layout (as the API returns it, or a Kibana ML module's job file; rare by one field)")
 	fs.StringVar(&c.JobID, "job-id", "", "the job: a built-in's id ("+strings.Join(job.BuiltinJobIDs(), ", ")+"), or the id of --job FILE or of --module DIR's job (default: "+job.JobV3EA+", the built-in rule's)")
 	fs.StringVar(&c.ModuleDir, "module", "", "a Kibana ML module folder (manifest.json and ml/): run its job that --job-id names")
-	fs.DurationVar(&c.BucketSpan, "bucket-span", 0, "replace the job's bucket span (default: the job's, 15m for the built-ins)")
+	service.BucketSpanFlag(fs, &c.BucketSpan)
 	fs.Int64Var(&c.Job.WarmupBuckets, "warmup-buckets", 0, "write no records in the job's first N buckets (Elastic advises 20 buckets of data; 0 as the reference)")
 	fs.StringVar(&c.Normalizer, "normalizer", "8.4", "record_score as ml-cpp computes it since Elastic 8.4 (8.4), or before (7.x: every raw score in the quantiles, percentiles per 30 minutes)")
-	fs.StringVar(&c.Clock, "clock", ClockWall, "what closes buckets: wall (live: the wall clock too) or watermark (replay: event time only)")
-	fs.DurationVar(&c.AllowedLateness, "allowed-lateness", time.Minute, "live mode: how long after a bucket's end late events are still taken")
-	fs.DurationVar(&c.LeaseTTL, "lease-ttl", lease.DefaultTTL, "another scorer replica takes over the partitions and the model of one that has not renewed its leases for this long")
+	service.ClockFlag(fs, &c.Clock)
+	service.AllowedLatenessFlag(fs, &c.AllowedLateness)
+	service.LeaseTTLFlag(fs, &c.LeaseTTL)
 }
 
 // Validate checks the configuration.
@@ -184,6 +185,9 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	p, err := stream.Partitions(ctx, js)
 	if err != nil {
 		return nil, err
+	}
+	if err := stream.AgreeLine(ctx, js, stream.Line{BucketSpan: cfg.Job.BucketSpan, AllowedLateness: cfg.AllowedLateness}); err != nil {
+		return nil, fmt.Errorf("scorer: %w", err)
 	}
 	if err := ensureStores(ctx, js); err != nil {
 		return nil, err

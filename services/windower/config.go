@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rarenet/rarenet/shared/lease"
+	"github.com/rarenet/rarenet/shared/service"
 )
 
 // Clock modes.
@@ -67,7 +68,7 @@ type Config struct {
 // RegisterFlags registers the stage's flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Rule = DefaultRule()
-	fs.StringVar(&c.Clock, "clock", ClockWall, "what schedules rule runs: wall (live) or watermark (replay)")
+	service.ClockFlag(fs, &c.Clock)
 	fs.StringVar(&c.RulePath, "rule", "", "load the rule from this file (elastic/detection-rules TOML layout) instead of a built-in")
 	fs.StringVar(&c.RuleVersionLock, "rule-version-lock", "", "detection-rules' version.lock.json: the version of a --rule file that has none (default: 1)")
 	fs.StringVar(&c.RuleBuiltin, "rule-builtin", BuiltinCurrent, "built-in rule: current (version 209, job v3_linux_anomalous_network_activity_ea) or v1 (stack 7.7, job linux_anomalous_network_activity_ecs)")
@@ -78,7 +79,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SuppressFor, "suppress-for", 0, "suppress later signals of the same host.name and process.name for this long after the first (0: off)")
 	fs.DurationVar(&c.MaxCatchUp, "max-catch-up", DefaultMaxCatchUp, "after downtime, run the missed intervals of at most this long (live)")
 	fs.DurationVar(&c.ScorerWait, "scorer-wait", DefaultScorerWait, "at start, wait this long for a scorer to announce the rule's jobs, then fail")
-	fs.DurationVar(&c.LeaseTTL, "lease-ttl", DefaultLeaseTTL, "a standby windower takes over when the active one has not renewed its lease for this long")
+	service.LeaseTTLFlag(fs, &c.LeaseTTL)
 	fs.DurationVar(&c.EmittedTTL, "emitted-ttl", DefaultEmittedTTL, "how long the windower remembers signalled records (longer than the rule's look-back)")
 }
 

@@ -70,8 +70,8 @@ func New(name, summary string, synopsis ...string) *Command {
 func (c *Command) FlagSet() *flag.FlagSet { return c.fs }
 
 // Flags registers the flags that register defines into group g. A flag already registered
-// (several stages register --bucket-span) keeps its first registration: the value given on the
-// command line goes to that one, and the command hands it to the others.
+// (several stages register --bucket-span) keeps its first registration; when its value is a
+// Joiner, the later registration's field joins it and takes every value it is set to.
 func (c *Command) Flags(g Group, register func(fs *flag.FlagSet)) {
 	c.FlagsExcept(g, register)
 }
@@ -82,13 +82,26 @@ func (c *Command) FlagsExcept(g Group, register func(fs *flag.FlagSet), skip ...
 	staged := flag.NewFlagSet(c.Name, flag.ContinueOnError)
 	register(staged)
 	staged.VisitAll(func(f *flag.Flag) {
-		if c.fs.Lookup(f.Name) != nil || slices.Contains(skip, f.Name) {
+		if slices.Contains(skip, f.Name) {
+			return
+		}
+		if have := c.fs.Lookup(f.Name); have != nil {
+			// A setting several stages share sets each of them (Joiner).
+			if j, ok := have.Value.(Joiner); ok {
+				j.Join(f.Value)
+			}
 			return
 		}
 		c.fs.Var(f.Value, f.Name, f.Usage)
 		c.fs.Lookup(f.Name).DefValue = f.DefValue
 		c.group[f.Name] = g
 	})
+}
+
+// Joiner is a flag value that other registrations of the same flag can join, so that one
+// flag sets the field of each (the settings the stages of the all-in-one share).
+type Joiner interface {
+	Join(other flag.Value) bool
 }
 
 // Regroup moves registered flags to group g.

@@ -40,6 +40,10 @@ func NewMetrics(stage string) *Metrics {
 	return &Metrics{reg: reg, stage: stage}
 }
 
+// Stage returns the registry's view for another stage, whose metrics are named after it: the
+// all-in-one serves every stage's on one /metrics.
+func (m *Metrics) Stage(name string) *Metrics { return &Metrics{reg: m.reg, stage: name} }
+
 // Counter registers rarenet_<stage>_<name> (name should end in _total), read from value at
 // each scrape.
 func (m *Metrics) Counter(name, help string, value func() int64) {

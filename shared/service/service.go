@@ -83,7 +83,8 @@ func ApplyEnv(fs *flag.FlagSet) error {
 	return errors.Join(errs...)
 }
 
-// Stage describes a stage binary to Run.
+// Stage describes a stage: its package exports it (Describe), cmd/<stage> runs it alone with
+// Run, and the all-in-one runs it with the others, on one process's connections.
 type Stage struct {
 	// Name is the stage's name: the binary's, the metrics' subsystem, the connection's.
 	Name string
@@ -92,14 +93,32 @@ type Stage struct {
 	// Register adds the stage's own flags; Validate checks them once parsed.
 	Register func(*flag.FlagSet)
 	Validate func() error
+	// Reads and Writes name the streams the stage consumes and publishes to, and Stores the
+	// key-value buckets and object stores it creates: its contract with the other stages, as
+	// docs/pipeline.md's table has it.
+	Reads, Writes, Stores []string
 	// Consumers are the durable consumers the stage reads: /readyz waits for them, and their
 	// pending counts are the stage's lag on /metrics.
 	Consumers []Consumer
 	// PartitionConsumers, when set, adds consumers named after the partition count P (known
 	// once the flags are parsed): the scorer has one per partition.
 	PartitionConsumers func(partitions int) []Consumer
-	// Run runs the stage until ctx is done; it registers the stage's own metrics on m.
-	Run func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *Metrics) error
+	// New builds the stage on nc and registers its own metrics on m; Run then runs it.
+	New func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *Metrics) (Runner, error)
+}
+
+// Runner is a stage built on its connection.
+type Runner interface {
+	// Run runs the stage until ctx is done.
+	Run(ctx context.Context) error
+}
+
+// AllConsumers is the stage's consumers for P partitions.
+func (st *Stage) AllConsumers(partitions int) []Consumer {
+	if st.PartitionConsumers == nil {
+		return st.Consumers
+	}
+	return append(slices.Clone(st.Consumers), st.PartitionConsumers(partitions)...)
 }
 
 // Run runs one stage binary: it parses the flags (the stage registers its own), serves
@@ -165,11 +184,8 @@ func Run(st Stage) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	consumers := st.Consumers
-	if st.PartitionConsumers != nil {
-		// Ensure below refuses a --partitions other than the stream's, so these are the ones.
-		consumers = append(slices.Clone(consumers), st.PartitionConsumers(common.Partitions)...)
-	}
+	// Ensure below refuses a --partitions other than the stream's, so these are the ones.
+	consumers := st.AllConsumers(common.Partitions)
 	ready := NewReadiness(consumers)
 	metrics := NewMetrics(name)
 	h := Handler(ready, metrics)
@@ -223,7 +239,14 @@ func Run(st Stage) {
 	metrics.reg.MustRegister(newConnCollector(nc), NewConsumerCollector(js, consumers))
 	ready.Running(nc, js)
 	go ready.Watch(ctx, log, ReadinessInterval)
-	if err := runRestarting(ctx, log, func() error { return st.Run(ctx, nc, log, metrics) }); err != nil {
+	run := func() error {
+		r, err := st.New(ctx, nc, log, metrics)
+		if err != nil {
+			return err
+		}
+		return r.Run(ctx)
+	}
+	if err := runRestarting(ctx, log, run); err != nil {
 		log.Error("stopped", "stage", name, "err", err)
 		os.Exit(1)
 	}

@@ -187,13 +187,16 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	}
 	for _, sc := range Definitions(c) {
 		if sc.Name == Events {
+			md := map[string]string{}
 			if s, err := js.Stream(ctx, Events); err == nil {
-				got := s.CachedInfo().Config.Metadata[partitionsKey]
+				md = ownMetadata(s.CachedInfo().Config.Metadata) // the Line's settings stay
+				got := md[partitionsKey]
 				if got != "" && got != strconv.Itoa(c.Partitions) {
 					return fmt.Errorf("%w: stream has %s, configured %d", ErrPartitionMismatch, got, c.Partitions)
 				}
 			}
-			sc.Metadata = map[string]string{partitionsKey: strconv.Itoa(c.Partitions)}
+			md[partitionsKey] = strconv.Itoa(c.Partitions)
+			sc.Metadata = md
 		}
 		if err := retryRace(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
 			return fmt.Errorf("stream: create %s: %w", sc.Name, err)

@@ -21,22 +21,17 @@ func pipelineFlags(c *cli.Command, o *rarenet.Options, common *service.Common, s
 	url.DefValue = ""
 	url.Usage = "use this external NATS server or cluster instead of the embedded one"
 	sec := natsSecurity(c)
-	// Stages that share a setting (bucket span, lateness, clock) each register it; the
-	// all-in-one takes it once and hands it to all of them in finishOptions.
-	for _, register := range []func(*flag.FlagSet){o.Scorer.RegisterFlags, o.Ingest.RegisterFlags, o.Windower.RegisterFlags, o.Enricher.RegisterFlags} {
-		service.AddFlags(c, register, skip...)
-	}
-	if f := c.Lookup("allowed-lateness"); f != nil {
-		// The scorer registers it first, with a live-only usage; it is the ingest's too.
-		f.Usage = "how far behind the latest event time an event may still arrive and count (out-of-order hosts, " +
-			"interleaved logs); live, also how long after a bucket's end on the wall clock"
+	// A setting several stages share (bucket span, lateness, clock, profile, lease TTL, ack
+	// wait) is one flag that sets each stage's field (service.BucketSpanFlag and the others).
+	for _, st := range o.Describe() {
+		service.AddFlags(c, st.Register, skip...)
 	}
 	c.Flags(cli.Output, func(fs *flag.FlagSet) { o.Console.RegisterFlags(fs, "ui-", "") }) // --ui-listen ADDR serves the web console too
 	return sec
 }
 
 // finishOptions checks every flag of the pipeline, each stage's included, before anything
-// starts, and hands the shared settings to every stage. Its errors are usage errors.
+// starts. Its errors are usage errors.
 func finishOptions(c *cli.Command, o *rarenet.Options, common *service.Common, sec *service.Security) error {
 	if err := service.ApplyEnv(c.FlagSet()); err != nil {
 		return c.Usagef("%w", err)
@@ -63,14 +58,8 @@ func finishOptions(c *cli.Command, o *rarenet.Options, common *service.Common, s
 	if err := rarenet.SelectJob(o, func(name string) bool { return given(c, name) }); err != nil {
 		return c.Usagef("%w", err)
 	}
-	o.Enricher.Profile = o.Scorer.Profile // one --profile for the whole line
-	o.Ingest.BucketSpan = o.Scorer.Job.BucketSpan
-	o.Ingest.AllowedLateness = o.Scorer.AllowedLateness
-	o.Enricher.AckWait = o.Ingest.AckWait   // --ack-wait, registered by ingest first
-	o.Windower.LeaseTTL = o.Scorer.LeaseTTL // --lease-ttl, registered by the scorer first
-	o.Enricher.LeaseTTL = o.Scorer.LeaseTTL
-	for _, validate := range []func() error{o.Ingest.Validate, o.Scorer.Validate, o.Enricher.Validate, o.Windower.Validate} {
-		if err := validate(); err != nil {
+	for _, st := range o.Describe() {
+		if err := st.Validate(); err != nil {
 			return c.Usagef("%w", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/rarenet/rarenet/services/rarenet"
 	"github.com/rarenet/rarenet/shared/cli"
@@ -31,6 +32,14 @@ func runCmd(ctx context.Context, args []string) error {
 		fs.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "embedded server's JetStream directory (geoip/ in it holds the GeoIP databases)")
 		fs.StringVar(&o.Listen, "listen", "127.0.0.1:4222", "embedded server's client address; empty for in-process only")
 	})
+	var targets string
+	c.Flags(cli.Pipeline, func(fs *flag.FlagSet) {
+		fs.StringVar(&targets, "target", "all", "the stages to run: all, or a comma-separated list of "+strings.Join(rarenet.Stages, ", ")+
+			" (the others run elsewhere against --listen or --nats-url, as separate binaries or other rarenet run --target)")
+	})
+	c.Flags(cli.Operations, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.HTTPAddr, "http-addr", "", "serve /healthz, /readyz and every stage's /metrics on this address (e.g. 127.0.0.1:9090); empty for none")
+	})
 	c.Flags(cli.Output, func(fs *flag.FlagSet) {
 		fs.StringVar(&out, "out", "", "write the signals as NDJSON to this file (- for stdout); default stdout, readable lines on a terminal")
 	})
@@ -39,6 +48,12 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	if len(c.Args()) > 0 {
 		return c.Usagef("unexpected arguments %q: run takes flags only (replay reads files)", c.Args())
+	}
+	if targets != "all" {
+		o.Targets = strings.Split(targets, ",")
+		if err := rarenet.CheckTargets(o.Targets); err != nil {
+			return c.Usagef("--target: %w", err)
+		}
 	}
 	if err := finishOptions(c, &o, &common, sec); err != nil {
 		return err

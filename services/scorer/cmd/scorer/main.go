@@ -1,58 +1,12 @@
-// Command scorer runs the scorer stage against a NATS server: the scorer stage.
+// Command scorer runs the scorer stage against a NATS server: events in, anomaly records out.
 package main
 
 import (
-	"context"
-	"log/slog"
-
-	"github.com/nats-io/nats.go"
-
 	"github.com/rarenet/rarenet/services/scorer"
-	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/service"
-	"github.com/rarenet/rarenet/shared/stream"
 )
 
 func main() {
 	var cfg scorer.Config
-	service.Run(service.Stage{
-		Name:     scorer.Stage,
-		Summary:  "Counts the events into buckets, partition by partition, and runs the rare model over every\nclosed bucket; writes an anomaly record for each rare process.name.",
-		Register: cfg.RegisterFlags, Validate: cfg.Validate,
-		// The model's consumer's acknowledged count is the partition bucket closes applied.
-		Consumers: []service.Consumer{{Stream: stream.Buckets, Durable: stream.ModelConsumer}},
-		// One consumer per partition, whichever replica owns it.
-		PartitionConsumers: func(partitions int) []service.Consumer {
-			var cs []service.Consumer
-			for _, name := range stream.ScorerPartitionConsumers(partitions) {
-				cs = append(cs, service.Consumer{Stream: stream.Events, Durable: name})
-			}
-			return cs
-		},
-		Run: func(ctx context.Context, nc *nats.Conn, log *slog.Logger, m *service.Metrics) error {
-			s, err := scorer.New(ctx, cfg, nc, log)
-			if err != nil {
-				return err
-			}
-			st := s.Stats()
-			m.Counter("events_total", "Events counted into buckets (events in).", st.Events.Load)
-			m.Counter("late_total", "Events later than their closed bucket, sent to the dead-letter stream.", st.Late.Load)
-			m.Counter("records_total", "Anomaly records published (out).", st.Records.Load)
-			m.Gauge("partitions_owned", "Partitions this replica owns by lease.", func() float64 { return float64(len(s.Partitions())) })
-			m.Gauge("model_active", "1 while this replica holds the model's lease and runs it; standbys report 0.", func() float64 {
-				if s.ModelActive() {
-					return 1
-				}
-				return 0
-			})
-			js, err := natsutil.JetStream(nc)
-			if err != nil {
-				return err
-			}
-			if err := m.Register(service.NewCheckpointAge(js, stream.ModelStore, scorer.CheckpointObject)); err != nil {
-				return err
-			}
-			return s.Run(ctx)
-		},
-	})
+	service.Run(scorer.Describe(&cfg))
 }

@@ -1,4 +1,4 @@
-package main
+package enricher
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rarenet/rarenet/services/enricher"
 	"github.com/rarenet/rarenet/services/enricher/geoipdb"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/service"
@@ -33,11 +32,11 @@ func TestGeoIPAgeMetric(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := natstest.Start(t)
-	s, err := enricher.New(enricher.Config{GeoIPDir: dir}, ts.NC, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := New(Config{GeoIPDir: dir}, ts.NC, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := service.NewMetrics(enricher.Stage)
+	m := service.NewMetrics(Stage)
 	age := newGeoIPAge(s)
 	age.now = func() time.Time { return date.Add(61 * 24 * time.Hour) }
 	if err := m.Register(age); err != nil {

@@ -1,11 +1,10 @@
-package main
+package enricher
 
 import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rarenet/rarenet/services/enricher"
 	"github.com/rarenet/rarenet/shared/service"
 )
 
@@ -13,13 +12,13 @@ import (
 // GeoIP database in use is, at scrape time. Alert on it passing 60 days (5184000 s): the refresh
 // schedule has stopped, and destinations are named after outdated data.
 type geoipAge struct {
-	s    *enricher.Service
+	s    *Service
 	desc *prometheus.Desc
 	now  func() time.Time
 }
 
-func newGeoIPAge(s *enricher.Service) *geoipAge {
-	return &geoipAge{s: s, now: time.Now, desc: prometheus.NewDesc(service.Namespace+"_"+enricher.Stage+"_geoip_age_seconds",
+func newGeoIPAge(s *Service) *geoipAge {
+	return &geoipAge{s: s, now: time.Now, desc: prometheus.NewDesc(service.Namespace+"_"+Stage+"_geoip_age_seconds",
 		"Age of the data of each GeoIP database in use: seconds since the date of its data.", []string{"database", "name"}, nil)}
 }
 
