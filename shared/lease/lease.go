@@ -79,9 +79,6 @@ func Holder() string {
 // Key returns the lease's key.
 func (l *Lease) Key() string { return l.key }
 
-// TTL returns how long a silent holder keeps the lease.
-func (l *Lease) TTL() time.Duration { return l.ttl }
-
 // value is what a lease key holds.
 type value struct {
 	Holder  string    `json:"holder"`
