@@ -200,6 +200,16 @@ func (l *Lease) Acquire(ctx context.Context) error {
 	}
 }
 
+// Cause returns the loss of the lease when that is why ctx, the context Hold guarded, was
+// cancelled (an error wrapping ErrLost), else err: work stopped because its lease was lost
+// says so, whatever error the stop gave it.
+func Cause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrLost) {
+		return cause
+	}
+	return err
+}
+
 // Hold renews the lease every TTL/3 until ctx is done. When the key was written by another
 // process, or could not be renewed for TTL (a standby may have taken it by now), it calls lost
 // with an error wrapping ErrLost and returns: the caller must stop the guarded work at once.
