@@ -163,9 +163,6 @@ func (s *Server) URL() string {
 	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port)) + "/"
 }
 
-// Index is the console's index of signals.
-func (s *Server) Index() *Index { return s.ix }
-
 // Ready reports whether the index holds the signals the stream held at start, and the
 // triage states.
 func (s *Server) Ready() bool { return s.signalsCaughtUp.Load() && s.triageCaughtUp.Load() }

@@ -70,11 +70,7 @@ func (s *Service) runActive(ctx context.Context, l *lease.Lease, kv jetstream.Ke
 	s.log.Info("active", "lease", l.Key())
 	s.lease = l
 	defer func() { s.lease = nil }()
-	err := s.work(actx, kv, anomalies, cons)
-	if cause := context.Cause(actx); errors.Is(cause, lease.ErrLost) {
-		return cause
-	}
-	return err
+	return lease.Cause(actx, s.work(actx, kv, anomalies, cons))
 }
 
 // work consumes ANOMALIES until ctx is done, from a fresh state: what a previous turn of work

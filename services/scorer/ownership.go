@@ -340,13 +340,7 @@ func (s *Service) runModel(ctx context.Context, l *lease.Lease) error {
 // stopCause tells why a unit stopped: the lease's loss, nothing when it was told to stop, or
 // err.
 func stopCause(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); errors.Is(cause, lease.ErrLost) {
-		return cause
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
+	return lease.Cause(ctx, natsutil.StopErr(ctx, err))
 }
 
 // Partitions returns the partitions this replica owns now, in order.

@@ -32,7 +32,6 @@ func newClock(s string) *fakeClock  { return &fakeClock{t: clock(s)} }
 func testConfig(clk string) Config {
 	return Config{Rule: DefaultRule(), Clock: clk, LeaseTTL: 300 * time.Millisecond}
 }
-func (c *fakeClock) String() string { return c.now().Format("15:04") }
 func (h *harness) noStatusFor(t *testing.T, r *reader, d time.Duration) {
 	t.Helper()
 	if m, err := r.it.Next(jetstream.NextMaxWait(d)); err == nil {

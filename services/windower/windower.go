@@ -184,7 +184,7 @@ func (s *Service) runActive(ctx context.Context) error {
 	defer func() { lost(nil); wg.Wait() }()
 	s.active.Store(true)
 	if err := s.activate(actx); err != nil {
-		return leaseCause(actx, err)
+		return lease.Cause(actx, err)
 	}
 	defer s.ex.stop()
 	// A fresh consumer: the records and markers a windower that died left unacked come first,
@@ -193,7 +193,7 @@ func (s *Service) runActive(ctx context.Context) error {
 	// handled by a windower killed before its commit was never signalled.
 	cons, err := natsutil.FreshConsumer(actx, s.js, stream.Enriched, stream.WindowerConsumer)
 	if err != nil {
-		return leaseCause(actx, err)
+		return lease.Cause(actx, err)
 	}
 	r := s.cfg.Rule
 	s.log.Info("active", "rule", r.Name, "source", r.Source, "version", r.Version, "jobs", r.JobIDs,
@@ -210,14 +210,7 @@ func (s *Service) runActive(ctx context.Context) error {
 			return s.st.save() // a tick comes after a commit: its runs' writes go out now
 		}
 	}
-	return leaseCause(actx, loop.Run(actx))
-}
-
-func leaseCause(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); errors.Is(cause, lease.ErrLost) {
-		return cause
-	}
-	return err
+	return lease.Cause(actx, loop.Run(actx))
 }
 
 // activate restores a live windower's memory (the last run, the pending records) and bounds

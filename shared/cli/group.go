@@ -206,6 +206,3 @@ func (c *Command) flagsOf(g Group) []*flag.Flag {
 	})
 	return fs
 }
-
-// String returns the synopsis, for messages.
-func (c *Command) String() string { return strings.Join(c.Synopsis, " | ") }

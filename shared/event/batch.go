@@ -250,10 +250,6 @@ func (c *lastValue) remember(vs []string, i uint32) {
 	c.list, c.i = append(c.list[:0], vs...), i
 }
 
-// MaxSize is the most bytes AppendMsg appends for the batch as it stands, so a caller can
-// give it room enough and know it will not grow dst.
-func (bb *BatchBuilder) MaxSize() int { return bb.b.Msgsize() }
-
 // AppendMsg appends the batch's msgpack encoding to dst.
 func (bb *BatchBuilder) AppendMsg(dst []byte) ([]byte, error) {
 	bb.b.Version = BatchVersion

@@ -79,9 +79,6 @@ func Holder() string {
 // Key returns the lease's key.
 func (l *Lease) Key() string { return l.key }
 
-// TTL returns how long a silent holder keeps the lease.
-func (l *Lease) TTL() time.Duration { return l.ttl }
-
 // value is what a lease key holds.
 type value struct {
 	Holder  string    `json:"holder"`
@@ -201,6 +198,16 @@ func (l *Lease) Acquire(ctx context.Context) error {
 		case <-time.After(poll):
 		}
 	}
+}
+
+// Cause returns the loss of the lease when that is why ctx, the context Hold guarded, was
+// cancelled (an error wrapping ErrLost), else err: work stopped because its lease was lost
+// says so, whatever error the stop gave it.
+func Cause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrLost) {
+		return cause
+	}
+	return err
 }
 
 // Hold renews the lease every TTL/3 until ctx is done. When the key was written by another

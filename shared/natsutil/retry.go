@@ -3,6 +3,7 @@ package natsutil
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,13 +31,46 @@ func Retry(ctx context.Context, f func(context.Context) error) error {
 
 // RetryIf is Retry with the errors worth another attempt chosen by again.
 func RetryIf(ctx context.Context, again func(error) bool, f func(context.Context) error) error {
-	deadline := time.Now().Add(DefaultRetryFor)
-	wait := 50 * time.Millisecond
+	b := Backoff{First: 50 * time.Millisecond, Max: time.Second, Attempt: RequestTimeout, For: DefaultRetryFor, Again: again}
+	return b.Retry(ctx, f)
+}
+
+// Backoff is the one retry loop: what it retries, how long it waits between attempts and
+// how long it keeps trying. Retry (JetStream requests, quietly, for a minute) and the
+// stages' start (connecting, creating the streams: logged, until the start timeout) are its
+// two uses.
+type Backoff struct {
+	// First is the wait after the first failure; each further wait doubles, up to Max.
+	First, Max time.Duration
+	// Attempt gives each attempt a deadline of its own (none when zero).
+	Attempt time.Duration
+	// For bounds the retrying: an attempt that fails once For has passed since the first
+	// began is the last (no bound when zero: until ctx is done).
+	For time.Duration
+	// Again reports whether an error is worth another attempt (every error when nil).
+	Again func(error) bool
+	// Log, when set, gets a warning naming What for every failure about to be tried again.
+	Log  *slog.Logger
+	What string
+}
+
+// Retry calls f until it succeeds, fails with an error not worth another attempt, ctx is
+// done, or b.For has passed, and returns f's last error (nil when it succeeded).
+func (b Backoff) Retry(ctx context.Context, f func(context.Context) error) error {
+	var deadline time.Time
+	if b.For > 0 {
+		deadline = time.Now().Add(b.For)
+	}
+	wait := b.First
 	for {
-		actx, cancel := context.WithTimeout(ctx, RequestTimeout)
-		err := f(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil || !again(err) || time.Now().After(deadline) {
+		err := b.attempt(ctx, f)
+		if err == nil || (b.Again != nil && !b.Again(err)) || (!deadline.IsZero() && time.Now().After(deadline)) {
+			return err
+		}
+		if b.Log != nil {
+			b.Log.Warn("retrying", "what", b.What, "err", err, "in", wait.String())
+		}
+		if ctx.Err() != nil {
 			return err
 		}
 		select {
@@ -44,6 +78,16 @@ func RetryIf(ctx context.Context, again func(error) bool, f func(context.Context
 			return err
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, time.Second)
+		wait = min(2*wait, b.Max)
 	}
+}
+
+// attempt calls f once, under b.Attempt's deadline if there is one.
+func (b Backoff) attempt(ctx context.Context, f func(context.Context) error) error {
+	if b.Attempt <= 0 {
+		return f(ctx)
+	}
+	actx, cancel := context.WithTimeout(ctx, b.Attempt)
+	defer cancel()
+	return f(actx)
 }

@@ -302,24 +302,23 @@ type errPermanent struct{ error }
 // at start NATS may not answer yet, or a new cluster may not have elected its JetStream
 // leader.
 func Retry[T any](ctx context.Context, log *slog.Logger, what string, f func() (T, error)) (T, error) {
-	wait := 250 * time.Millisecond
-	for {
-		v, err := f()
-		if err == nil {
-			return v, nil
-		}
-		var perm errPermanent
-		if errors.As(err, &perm) {
-			return v, perm.error
-		}
-		log.Warn("retrying", "what", what, "err", err, "in", wait.String())
-		select {
-		case <-ctx.Done():
-			return v, fmt.Errorf("%s: %w (gave up: %w)", what, err, context.Cause(ctx))
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
+	var v T
+	b := natsutil.Backoff{First: 250 * time.Millisecond, Max: 5 * time.Second, Log: log, What: what,
+		Again: func(err error) bool { return !errors.As(err, new(errPermanent)) }}
+	err := b.Retry(ctx, func(context.Context) (err error) {
+		v, err = f()
+		return err
+	})
+	var perm errPermanent
+	switch {
+	case err == nil:
+		return v, nil
+	case errors.As(err, &perm):
+		return v, perm.error
+	case ctx.Err() != nil:
+		return v, fmt.Errorf("%s: %w (gave up: %w)", what, err, context.Cause(ctx))
 	}
+	return v, err
 }
 
 // fail reports err and exits: 2 for a usage error, 1 for a failure.

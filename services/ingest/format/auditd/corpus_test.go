@@ -255,12 +255,3 @@ func (r *rng) n(max int) int {
 	z ^= z >> 31
 	return int(z % uint64(max))
 }
-
-// toBytes returns lines as byte slices.
-func toBytes(lines []string) [][]byte {
-	out := make([][]byte, len(lines))
-	for i, l := range lines {
-		out[i] = []byte(l)
-	}
-	return out
-}
