@@ -49,7 +49,7 @@ generate-check: generate
 ## does). ~40 min on a 2-core machine; make bench-quick (BENCH_QUICK=1): a smoke run of small inputs
 bench:
 	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./format/...
-	cd services/sources && $(GO) test -run '^$$' -bench . -benchmem ./collect/
+	cd services/sources && $(GO) test -run '^$$' -bench . -benchmem ./collect/ ./chunk/
 	cd services/scorer && $(GO) test -run '^$$' -bench . -benchmem ./rare/
 	cd services/sources && $(GO) test -run '^$$' -bench RecordToDocument -benchmem ./sense/
 	cd services/sources && $(GO) test -run '^$$' -bench ConnectOverhead -benchtime 20000x ./sense/
