@@ -48,7 +48,8 @@ generate-check: generate
 ## the figures, PASS or BELOW TARGET each (a figure below its target does not fail the run; an error
 ## does). ~40 min on a 2-core machine; make bench-quick (BENCH_QUICK=1): a smoke run of small inputs
 bench:
-	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./format/... ./collect/
+	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./format/...
+	cd services/sources && $(GO) test -run '^$$' -bench . -benchmem ./collect/ ./chunk/
 	cd services/scorer && $(GO) test -run '^$$' -bench . -benchmem ./rare/
 	cd services/sources && $(GO) test -run '^$$' -bench RecordToDocument -benchmem ./sense/
 	cd services/sources && $(GO) test -run '^$$' -bench ConnectOverhead -benchtime 20000x ./sense/

@@ -20,7 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/e2e/history"
-	"github.com/rarenet/rarenet/services/ingest/rawpub"
+	"github.com/rarenet/rarenet/services/sources/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )

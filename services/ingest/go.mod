@@ -7,9 +7,9 @@ require (
 	github.com/goccy/go-json v0.12.0
 	github.com/klauspost/compress v1.20.3
 	github.com/nats-io/nats.go v1.55.0
+	github.com/rarenet/rarenet/services/sources v0.0.0
 	github.com/rarenet/rarenet/shared v0.0.0
 	github.com/valyala/fastjson v1.6.10
-	golang.org/x/time v0.16.0
 )
 
 require (
@@ -31,7 +31,10 @@ require (
 	github.com/tinylib/msgp v1.6.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/rarenet/rarenet/shared => ../../shared
+
+replace github.com/rarenet/rarenet/services/sources => ../sources

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rarenet/rarenet/services/ingest/httpin"
+	"github.com/rarenet/rarenet/services/sources/httpin"
 	"github.com/rarenet/rarenet/shared/natsembed"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"

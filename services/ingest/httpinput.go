@@ -4,7 +4,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/rarenet/rarenet/services/ingest/httpin"
+	"github.com/rarenet/rarenet/services/sources/httpin"
 	"github.com/rarenet/rarenet/shared/tokens"
 )
 

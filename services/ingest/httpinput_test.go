@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rarenet/rarenet/services/ingest/httpin"
+	"github.com/rarenet/rarenet/services/sources/httpin"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/stream"

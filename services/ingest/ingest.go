@@ -26,7 +26,7 @@ import (
 
 	"github.com/rarenet/rarenet/services/ingest/datafeed"
 	"github.com/rarenet/rarenet/services/ingest/format"
-	"github.com/rarenet/rarenet/services/ingest/httpin"
+	"github.com/rarenet/rarenet/services/sources/httpin"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natsutil"

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"testing"
+
+	"github.com/rarenet/rarenet/services/sources/chunk"
 )
 
 // BenchmarkNDJSONShape measures what telling an input's shape adds to an NDJSON file's
@@ -29,9 +31,9 @@ func BenchmarkNDJSONShape(b *testing.B) {
 	b.Run("chunker", func(b *testing.B) {
 		for b.Loop() {
 			br.Reset(bytes.NewReader(file.Bytes()))
-			c := newChunker(br, false, limits.lines, limits.bytes, limits.line)
+			c := chunk.NewReader(br, limits.chunk(), false)
 			for {
-				if _, err := c.next(); err == io.EOF {
+				if _, err := c.Next(); err == io.EOF {
 					break
 				} else if err != nil {
 					b.Fatal(err)

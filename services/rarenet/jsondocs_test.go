@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rarenet/rarenet/services/sources/chunk"
 	"github.com/rarenet/rarenet/shared/natsembed"
 )
 
@@ -198,14 +199,14 @@ func TestSendDocsNumbersLines(t *testing.T) {
 		}
 		var got []int64
 		msgs := 0
-		_, err = sendDocs(bufio.NewReader(in), tt.file, tt.limits, func(ch chunk) error {
+		_, err = sendDocs(bufio.NewReader(in), tt.file, tt.limits, func(ch chunk.Chunk) error {
 			msgs++
-			for i, l := range strings.Split(string(ch.data), "\n") {
+			for i, l := range strings.Split(string(ch.Data), "\n") {
 				if l != "" {
 					if !json.Valid([]byte(l)) {
 						t.Errorf("line %d of a message is not one document: %.60s", i, l)
 					}
-					got = append(got, ch.first+int64(i))
+					got = append(got, ch.FirstLine+int64(i))
 				}
 			}
 			return nil

@@ -20,6 +20,7 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format/formats"
 	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/services/scorer"
+	"github.com/rarenet/rarenet/services/sources/chunk"
 	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -42,6 +43,11 @@ const (
 // bytes of them; a line longer than line is not sent. packed, when set, is the most bytes of
 // lines a message may carry when S2 brings it under bytes (see packer).
 type chunkLimits struct{ lines, bytes, line, packed int }
+
+// chunk returns the limits of the chunks cut before packing.
+func (l chunkLimits) chunk() chunk.Limits {
+	return chunk.Limits{Lines: l.lines, Bytes: l.bytes, Line: l.line}
+}
 
 var defaultChunkLimits = chunkLimits{chunkLines, chunkBytes, maxLineBytes, 0}
 
@@ -70,8 +76,9 @@ var errWontFit = errors.New("compressed chunk larger than a message")
 // in three quarters of a message. One that does not fit after all is cut again into chunks of
 // at most a message's bytes, which fit uncompressed.
 type packer struct {
-	limits chunkLimits
-	c      *chunker
+	limits    chunkLimits
+	c         *chunk.Reader
+	auditdLog bool
 }
 
 // sent adapts the chunk size to a chunk of n bytes of lines that went out in wire bytes.
@@ -80,18 +87,18 @@ func (p *packer) sent(n, wire int) {
 		return
 	}
 	next := int(float64(n) * 0.75 * float64(p.limits.bytes) / float64(wire))
-	p.c.maxBytes = max(p.limits.bytes, min(next, p.limits.packed))
+	p.c.SetBytes(max(p.limits.bytes, min(next, p.limits.packed)))
 }
 
 // recut sends a chunk that did not fit as chunks of at most a message's bytes, and starts
 // the sizing again from there.
-func (p *packer) recut(ch chunk, send func(chunk) error) error {
-	p.c.maxBytes = p.limits.bytes
+func (p *packer) recut(ch chunk.Chunk, send func(chunk.Chunk) error) error {
+	p.c.SetBytes(p.limits.bytes)
 	l := p.limits
-	sub := newChunker(bufio.NewReaderSize(bytes.NewReader(ch.data), l.bytes+1), p.c.bound != nil, l.lines, l.bytes, l.line)
-	sub.line = ch.first
+	sub := chunk.NewReader(bufio.NewReaderSize(bytes.NewReader(ch.Data), l.bytes+1), l.chunk(), p.auditdLog)
+	sub.SetLine(ch.FirstLine)
 	for {
-		sc, err := sub.next()
+		sc, err := sub.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -317,8 +324,8 @@ func lookupStream(ctx context.Context, js jetstream.JetStream, name string) (s j
 
 // sendFile publishes one input as raw messages of many lines, each naming its source and
 // first line, and returns the number of lines read. A message holds whole auditd events:
-// ingest replicas decode each message on their own, so the chunker cuts auditd logs where
-// auditd.Boundary allows (see chunker).
+// ingest replicas decode each message on their own, so the chunk.Reader cuts auditd logs
+// where auditd.Boundary allows.
 func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o ReplayOptions) (int64, error) {
 	in, err := openInput(name, o.Stdin)
 	if err != nil {
@@ -355,40 +362,40 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 		enc.Codec = rawdata.Zstd
 	}
 	wire := 0 // the size of the last message of lines sent
-	send := func(ch chunk) error {
+	send := func(ch chunk.Chunk) error {
 		var m *nats.Msg
-		if ch.long != nil {
+		if ch.Long != nil {
 			// Too long for one message: dead-letter its head rather than stall the line.
 			what := "line"
 			if docs {
 				what = "JSON document"
 			}
-			dl := natsutil.DeadLetter{Stage: DriverStage, Source: name, Line: ch.first, Format: format,
-				Reason: fmt.Sprintf("%s:%d: %s of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, ch.first, what, ch.longSize, limits.line),
-				Data:   ch.long}
+			dl := natsutil.DeadLetter{Stage: DriverStage, Source: name, Line: ch.FirstLine, Format: format,
+				Reason: fmt.Sprintf("%s:%d: %s of %d bytes is longer than %d bytes; its first 64 KiB are kept", name, ch.FirstLine, what, ch.LongSize, limits.line),
+				Data:   ch.Long}
 			m = dl.Msg(stream.DLQSubject(DriverStage))
 		} else {
 			m = nats.NewMsg(subject)
-			enc.Compress(m, ch.data)
+			enc.Compress(m, ch.Data)
 			if limits.packed > 0 && len(m.Data) > limits.bytes {
 				return errWontFit // a packed chunk that did not compress enough: cut again
 			}
 			wire = len(m.Data)
 			m.Header.Set(control.HeaderSource, name)
-			m.Header.Set(control.HeaderLine, strconv.FormatInt(ch.first, 10))
+			m.Header.Set(control.HeaderLine, strconv.FormatInt(ch.FirstLine, 10))
 			if o.id != "" {
 				m.Header.Set(control.HeaderReplay, o.id)
 			}
 		}
 		if o.Progress != nil {
-			o.Progress.Add(int64(len(ch.data)+len(ch.long)) + 1)
+			o.Progress.Add(int64(len(ch.Data)+len(ch.Long)) + 1)
 		}
 		if err := pub.Publish(m, ""); err != nil {
-			return fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
+			return fmt.Errorf("replay: %s:%d: %w", name, ch.FirstLine, err)
 		}
 		if pub.Pending() >= flushEvery {
 			if err := pub.Flush(ctx); err != nil {
-				return fmt.Errorf("replay: %s:%d: %w", name, ch.first, err)
+				return fmt.Errorf("replay: %s:%d: %w", name, ch.FirstLine, err)
 			}
 			if err := o.backPressure(ctx); err != nil {
 				return err
@@ -399,24 +406,24 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 	if docs {
 		return sendDocs(br, name, limits, send)
 	}
-	c := newChunker(br, auditdLog, limits.lines, limits.bytes, limits.line)
-	pk := packer{limits: limits, c: c}
+	c := chunk.NewReader(br, limits.chunk(), auditdLog)
+	pk := packer{limits: limits, c: c, auditdLog: auditdLog}
 	var lines int64
 	for {
-		ch, err := c.next()
+		ch, err := c.Next()
 		if errors.Is(err, io.EOF) {
 			return lines, nil
 		}
 		if err != nil {
 			// The messages before the error went through the pipeline; the block it cut does not.
-			return lines, &inputError{fmt.Errorf("%s:%d: %w", name, c.line, err)}
+			return lines, &inputError{fmt.Errorf("%s:%d: %w", name, c.Line(), err)}
 		}
-		lines += int64(ch.lines)
+		lines += int64(ch.Lines)
 		err = send(ch)
 		if errors.Is(err, errWontFit) {
 			err = pk.recut(ch, send)
-		} else if err == nil && ch.long == nil {
-			pk.sent(len(ch.data), wire)
+		} else if err == nil && ch.Long == nil {
+			pk.sent(len(ch.Data), wire)
 		}
 		if err != nil {
 			return lines, err
@@ -430,16 +437,16 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 // starts on the line of the one before (the hits of a _search response on one line) starts
 // a new message, which names that line. It returns the number of lines read. A chunk's data
 // is reused once send returns: send copies what it keeps.
-func sendDocs(br *bufio.Reader, name string, limits chunkLimits, send func(chunk) error) (int64, error) {
-	var ch chunk
+func sendDocs(br *bufio.Reader, name string, limits chunkLimits, send func(chunk.Chunk) error) (int64, error) {
+	var ch chunk.Chunk
 	var last int64
 	var sendErr error // a publish failed: not the input's fault
 	flush := func() error {
-		if ch.lines == 0 {
+		if ch.Lines == 0 {
 			return nil
 		}
 		c := ch
-		ch = chunk{data: c.data[:0]} // send copies what it publishes
+		ch = chunk.Chunk{Data: c.Data[:0]} // send copies what it publishes
 		sendErr = send(c)
 		return sendErr
 	}
@@ -448,25 +455,25 @@ func sendDocs(br *bufio.Reader, name string, limits chunkLimits, send func(chunk
 			if err := flush(); err != nil {
 				return err
 			}
-			head := bytes.Clone(d.Data[:min(len(d.Data), longHead)])
-			sendErr = send(chunk{first: d.Line, lines: 1, long: head, longSize: max(d.Size, len(d.Data))})
+			head := bytes.Clone(d.Data[:min(len(d.Data), chunk.LongHead)])
+			sendErr = send(chunk.Chunk{FirstLine: d.Line, Lines: 1, Long: head, LongSize: max(d.Size, len(d.Data))})
 			return sendErr
 		}
 		gap := int(d.Line - last)
-		if ch.lines > 0 && (gap <= 0 || ch.lines >= limits.lines || len(ch.data)+gap+len(d.Data) > limits.bytes) {
+		if ch.Lines > 0 && (gap <= 0 || ch.Lines >= limits.lines || len(ch.Data)+gap+len(d.Data) > limits.bytes) {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		if ch.lines == 0 {
-			ch.first = d.Line
+		if ch.Lines == 0 {
+			ch.FirstLine = d.Line
 		} else {
 			for range gap {
-				ch.data = append(ch.data, '\n')
+				ch.Data = append(ch.Data, '\n')
 			}
 		}
-		ch.data = append(ch.data, d.Data...)
-		ch.lines++
+		ch.Data = append(ch.Data, d.Data...)
+		ch.Lines++
 		last = d.Line
 		return nil
 	})

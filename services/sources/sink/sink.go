@@ -15,7 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/rarenet/rarenet/services/ingest/rawpub"
+	"github.com/rarenet/rarenet/services/sources/chunk"
+	"github.com/rarenet/rarenet/services/sources/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
 )
 
@@ -87,7 +88,7 @@ func (s *Sink) Send(ctx context.Context, lines [][]byte) error {
 		return nil
 	}
 	pub := natsutil.NewPublisher(s.js)
-	ch := rawpub.Chunker{Next: s.next}
+	ch := chunk.Builder{Next: s.next}
 	send := func() error {
 		c, ok := ch.Take()
 		if !ok {

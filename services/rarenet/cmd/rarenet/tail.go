@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/rarenet/rarenet/services/ingest/rawpub"
-	"github.com/rarenet/rarenet/services/ingest/tail"
+	"github.com/rarenet/rarenet/services/sources/rawpub"
+	"github.com/rarenet/rarenet/services/sources/tail"
 	"github.com/rarenet/rarenet/shared/cli"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/service"

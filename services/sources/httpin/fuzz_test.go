@@ -14,7 +14,7 @@ import (
 // FuzzEvents posts arbitrary bodies, headers and gzip streams to the handler (tokens with host
 // patterns, over a real JetStream): whatever comes, it answers one of its documented codes
 // with a JSON body, and 202 only with lines accepted. Run it longer with
-// go test -fuzz FuzzEvents ./services/ingest/httpin.
+// go test -fuzz FuzzEvents ./services/sources/httpin.
 func FuzzEvents(f *testing.F) {
 	f.Add([]byte(hostLine("web-1")), "Bearer "+shipperToken, "application/x-ndjson", "", "ecs", false)
 	f.Add([]byte(hostLine("db-1")+"\n"+hostLine("web-1")), "Bearer "+shipperToken, "", "", "auto", true)

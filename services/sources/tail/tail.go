@@ -46,7 +46,8 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format"
 	"github.com/rarenet/rarenet/services/ingest/format/auditd"
 	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
-	"github.com/rarenet/rarenet/services/ingest/rawpub"
+	"github.com/rarenet/rarenet/services/sources/chunk"
+	"github.com/rarenet/rarenet/services/sources/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
 )
 
@@ -119,7 +120,7 @@ type follower struct {
 	// known is false until the path was first looked at without a saved position.
 	known  bool
 	br     *bufio.Reader
-	chunk  rawpub.Chunker
+	chunk  chunk.Builder
 	from   int64  // the offset of the current chunk's first line
 	warned string // the last problem logged, so a lasting one is logged once
 	// Chunks hold whole auditd events (ingest decodes each raw message on its own): bound
@@ -237,7 +238,7 @@ func (t *Tailer) reset() {
 	t.pub = natsutil.NewPublisher(t.js) // drops the futures of a failed batch
 	for _, f := range t.files {
 		f.pos = f.committed
-		f.chunk = rawpub.Chunker{}
+		f.chunk = chunk.Builder{}
 		f.safeLines, f.held = 0, -1
 	}
 }
@@ -406,7 +407,7 @@ func (t *Tailer) readFrom(ctx context.Context, f *follower, final bool) error {
 		return err
 	}
 	f.br.Reset(f.file)
-	// What the file holds past the position sizes the chunks' buffers (Chunker.SizeHint).
+	// What the file holds past the position sizes the chunks' buffers (chunk.Builder.SizeHint).
 	size := int64(0)
 	if fi, err := f.file.Stat(); err == nil {
 		size = fi.Size()

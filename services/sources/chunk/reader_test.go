@@ -1,4 +1,4 @@
-package rarenet
+package chunk
 
 import (
 	"bufio"
@@ -12,19 +12,19 @@ import (
 )
 
 // chunkAll cuts input with the given limits and returns the chunks.
-func chunkAll(t *testing.T, input string, auditdLog bool, lim chunkLimits) []chunk {
+func chunkAll(t *testing.T, input string, auditdLog bool, lim Limits) []Chunk {
 	t.Helper()
-	c := newChunker(bufio.NewReaderSize(strings.NewReader(input), lim.bytes+1), auditdLog, lim.lines, lim.bytes, lim.line)
-	var out []chunk
+	c := NewReader(bufio.NewReaderSize(strings.NewReader(input), lim.Bytes+1), lim, auditdLog)
+	var out []Chunk
 	for {
-		ch, err := c.next()
+		ch, err := c.Next()
 		if errors.Is(err, io.EOF) {
 			return out
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		ch.data = bytes.Clone(ch.data) // a view of the reader's buffer until the next call
+		ch.Data = bytes.Clone(ch.Data) // a view of the reader's buffer until the next call
 		out = append(out, ch)
 	}
 }
@@ -34,7 +34,7 @@ func chunkAll(t *testing.T, input string, auditdLog bool, lim chunkLimits) []chu
 // every line once, in order, numbered right, within the limits.
 func TestChunkerKeepsEveryLine(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	lim := chunkLimits{lines: 7, bytes: 64, line: 200}
+	lim := Limits{Lines: 7, Bytes: 64, Line: 200}
 	for round := range 300 {
 		var lines []string
 		for range r.IntN(40) {
@@ -60,25 +60,25 @@ func TestChunkerKeepsEveryLine(t *testing.T) {
 		next := int64(1)
 		var got []string
 		for _, ch := range chunkAll(t, input, false, lim) {
-			if ch.first != next {
-				t.Fatalf("round %d: chunk starts at line %d, want %d", round, ch.first, next)
+			if ch.FirstLine != next {
+				t.Fatalf("round %d: chunk starts at line %d, want %d", round, ch.FirstLine, next)
 			}
-			if ch.long != nil {
-				if ch.lines != 1 || ch.longSize <= lim.line || len(lines[next-1]) != ch.longSize || !strings.HasPrefix(lines[next-1], string(ch.long)) {
-					t.Fatalf("round %d: long line %d: %d lines, size %d", round, next, ch.lines, ch.longSize)
+			if ch.Long != nil {
+				if ch.Lines != 1 || ch.LongSize <= lim.Line || len(lines[next-1]) != ch.LongSize || !strings.HasPrefix(lines[next-1], string(ch.Long)) {
+					t.Fatalf("round %d: long line %d: %d lines, size %d", round, next, ch.Lines, ch.LongSize)
 				}
 				got = append(got, lines[next-1]) // counted, not sent: its dead letter holds the head
 			} else {
-				if ch.lines > lim.lines || (len(ch.data) > lim.bytes && ch.lines > 1) {
-					t.Fatalf("round %d: chunk of %d lines, %d bytes, beyond the limits", round, ch.lines, len(ch.data))
+				if ch.Lines > lim.Lines || (len(ch.Data) > lim.Bytes && ch.Lines > 1) {
+					t.Fatalf("round %d: chunk of %d lines, %d bytes, beyond the limits", round, ch.Lines, len(ch.Data))
 				}
-				parts := strings.Split(string(ch.data), "\n")
-				if len(parts) != ch.lines {
-					t.Fatalf("round %d: chunk says %d lines, holds %d", round, ch.lines, len(parts))
+				parts := strings.Split(string(ch.Data), "\n")
+				if len(parts) != ch.Lines {
+					t.Fatalf("round %d: chunk says %d lines, holds %d", round, ch.Lines, len(parts))
 				}
 				got = append(got, parts...)
 			}
-			next += int64(ch.lines)
+			next += int64(ch.Lines)
 		}
 		// A line is what a newline ends, or the last bytes of the input: "a\n" is one line.
 		var want []string
@@ -101,15 +101,15 @@ func TestChunkerCutsAuditdBetweenEvents(t *testing.T) {
 		b.WriteString("type=SOCKADDR msg=audit(" + stamp + "): saddr=0200005DC0A8010A0000000000000000\n")
 		b.WriteString("type=EOE msg=audit(" + stamp + "):\n")
 	}
-	for _, lim := range []chunkLimits{{lines: 10, bytes: 1 << 20, line: 1 << 20}, {lines: 1000, bytes: 700, line: 1 << 20}} {
+	for _, lim := range []Limits{{Lines: 10, Bytes: 1 << 20, Line: 1 << 20}, {Lines: 1000, Bytes: 700, Line: 1 << 20}} {
 		chunks := chunkAll(t, b.String(), true, lim)
 		if len(chunks) < 5 {
 			t.Fatalf("limits %+v: %d chunks", lim, len(chunks))
 		}
 		total := 0
 		for i, ch := range chunks {
-			total += ch.lines
-			lines := strings.Split(string(ch.data), "\n")
+			total += ch.Lines
+			lines := strings.Split(string(ch.Data), "\n")
 			if !strings.HasPrefix(lines[len(lines)-1], "type=EOE") {
 				t.Errorf("limits %+v: chunk %d ends inside an event: %q", lim, i, lines[len(lines)-1])
 			}
@@ -120,49 +120,9 @@ func TestChunkerCutsAuditdBetweenEvents(t *testing.T) {
 	}
 	// One event longer than a message: cut anywhere, since nowhere else will do.
 	long := strings.Repeat("type=EXECVE msg=audit(1700000000.000:9): a0=\"x\"\n", 20)
-	chunks := chunkAll(t, long, true, chunkLimits{lines: 5, bytes: 1 << 20, line: 1 << 20})
+	chunks := chunkAll(t, long, true, Limits{Lines: 5, Bytes: 1 << 20, Line: 1 << 20})
 	if len(chunks) != 4 {
 		t.Errorf("an event of 20 records in messages of 5 lines: %d chunks, want 4", len(chunks))
-	}
-}
-
-func TestIsAuditd(t *testing.T) {
-	audit := "type=SYSCALL msg=audit(1700000000.000:10): arch=c000003e syscall=42 success=yes exit=0\n"
-	ecs := `{"@timestamp":"2026-01-01T00:00:00Z","process":{"name":"curl"}}` + "\n"
-	tests := []struct {
-		format, input string
-		want          bool
-	}{
-		{"auto", audit, true},
-		{"auto", "\n  \n" + audit, true},
-		{"auto", ecs + audit, false},
-		{"auto", "", false},
-		{"auto", strings.Repeat("x", 5000) + "\n" + audit, false},
-		{"auto", strings.Repeat(" ", 70000) + "\n" + audit, true},
-		{"auditd", ecs, true},
-		{"ecs", audit, false},
-	}
-	for i, tt := range tests {
-		got, err := isAuditd(bufio.NewReaderSize(strings.NewReader(tt.input), 1<<20), tt.format)
-		if err != nil || got != tt.want {
-			t.Errorf("case %d (%s): %v, %v; want %v", i, tt.format, got, err, tt.want)
-		}
-	}
-}
-
-func TestLimitsFor(t *testing.T) {
-	for _, tt := range []struct {
-		payload int64
-		want    chunkLimits
-	}{
-		{1 << 20, chunkLimits{chunkLines, 1<<20 - 4<<10, 1<<20 - 4<<10, chunkBytes}},
-		{8 << 20, chunkLimits{chunkLines, chunkBytes, maxLineBytes, 0}},
-		{0, defaultChunkLimits},
-		{1 << 10, defaultChunkLimits},
-	} {
-		if got := limitsFor(tt.payload); got != tt.want {
-			t.Errorf("limitsFor(%d) = %+v, want %+v", tt.payload, got, tt.want)
-		}
 	}
 }
 
@@ -187,13 +147,13 @@ func TestChunkerSendsLinesBeforeAReadError(t *testing.T) {
 	broken := errors.New("unexpected EOF")
 	for _, auditdLog := range []bool{false, true} {
 		in := &failingReader{data: "a 1\nb 2\nc 3\nhalf a li", err: broken}
-		c := newChunker(bufio.NewReaderSize(in, 65), auditdLog, 2, 64, 200)
+		c := NewReader(bufio.NewReaderSize(in, 65), Limits{Lines: 2, Bytes: 64, Line: 200}, auditdLog)
 		var got []string
 		var err error
 		for err == nil {
-			var ch chunk
-			if ch, err = c.next(); err == nil {
-				got = append(got, string(ch.data))
+			var ch Chunk
+			if ch, err = c.Next(); err == nil {
+				got = append(got, string(ch.Data))
 			}
 		}
 		if !errors.Is(err, broken) {

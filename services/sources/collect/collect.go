@@ -43,7 +43,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
-	"github.com/rarenet/rarenet/services/ingest/rawpub"
+	"github.com/rarenet/rarenet/services/sources/chunk"
+	"github.com/rarenet/rarenet/services/sources/rawpub"
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natsutil"
 )
@@ -349,7 +350,7 @@ func (p *Publisher) Send(ctx context.Context, events []event.Event) error {
 		return nil
 	}
 	pub := natsutil.NewPublisher(p.js)
-	ch := rawpub.Chunker{Next: p.next}
+	ch := chunk.Builder{Next: p.next}
 	send := func() error {
 		c, ok := ch.Take()
 		if !ok {

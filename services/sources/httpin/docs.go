@@ -10,7 +10,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
-	"github.com/rarenet/rarenet/services/ingest/rawpub"
+	"github.com/rarenet/rarenet/services/sources/chunk"
+	"github.com/rarenet/rarenet/services/sources/rawpub"
 	"github.com/rarenet/rarenet/shared/tokens"
 )
 
@@ -80,7 +81,7 @@ func docLines(docs []doc) [][]byte {
 // share a line (a _search response on one line) go in chunks of their own, each naming the
 // line; the chunks' ids count them, so a retry's are the same. bound is as publish's.
 func (h *Handler) publishDocs(ctx context.Context, formatName, bound, source, idemKey string, docs []doc) error {
-	s := h.newChunkSender(formatName, bound, source, idemKey, func(n int, _ rawpub.Chunk) string {
+	s := h.newChunkSender(formatName, bound, source, idemKey, func(n int, _ chunk.Chunk) string {
 		return "http:" + source + ":" + idemKey + ":doc" + strconv.Itoa(n)
 	})
 	last := int64(0)

@@ -19,7 +19,7 @@ func TestPostJSONDocuments(t *testing.T) {
 	_, _, js, ctx := startJetStream(t)
 	ts := httptest.NewServer(NewHandler(js, Config{}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(ts.Close)
-	search, err := os.ReadFile("../format/jsondoc/testdata/search-response.json")
+	search, err := os.ReadFile("../../ingest/format/jsondoc/testdata/search-response.json")
 	if err != nil {
 		t.Fatal(err)
 	}

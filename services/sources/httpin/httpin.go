@@ -50,7 +50,8 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format/auditd"
 	"github.com/rarenet/rarenet/services/ingest/format/formats"
 	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
-	"github.com/rarenet/rarenet/services/ingest/rawpub"
+	"github.com/rarenet/rarenet/services/sources/chunk"
+	"github.com/rarenet/rarenet/services/sources/rawpub"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/tokens"
 )
@@ -321,7 +322,7 @@ func boundName(entry *tokens.Entry) string {
 // cut), and the lines after it start the next. It is cut anywhere only when it holds no such
 // place.
 func (h *Handler) publish(ctx context.Context, formatName, bound, source, idemKey string, lines [][]byte) error {
-	s := h.newChunkSender(formatName, bound, source, idemKey, func(_ int, ch rawpub.Chunk) string {
+	s := h.newChunkSender(formatName, bound, source, idemKey, func(_ int, ch chunk.Chunk) string {
 		return "http:" + source + ":" + idemKey + ":" + strconv.FormatInt(ch.FirstLine, 10)
 	})
 	s.c.Next = 1
@@ -398,21 +399,21 @@ func eventStarts(formatName string, lines [][]byte) []bool {
 	return between
 }
 
-// chunkSender publishes a request's chunks (rawpub.Chunker) as raw messages and waits until
+// chunkSender publishes a request's chunks (chunk.Builder) as raw messages and waits until
 // JetStream stored every one: what publish and publishDocs share.
 type chunkSender struct {
-	c                         rawpub.Chunker
+	c                         chunk.Builder
 	pub                       *natsutil.Publisher
 	formatName, bound, source string
 	ackTimeout                time.Duration
 	// id names the nth chunk for JetStream's de-duplication; nil without an idempotency key.
-	id func(n int, ch rawpub.Chunk) string
+	id func(n int, ch chunk.Chunk) string
 	n  int
 }
 
 // newChunkSender returns a sender of a request's chunks; id names them only with an
 // idempotency key.
-func (h *Handler) newChunkSender(formatName, bound, source, idemKey string, id func(int, rawpub.Chunk) string) *chunkSender {
+func (h *Handler) newChunkSender(formatName, bound, source, idemKey string, id func(int, chunk.Chunk) string) *chunkSender {
 	if idemKey == "" {
 		id = nil
 	}
@@ -421,7 +422,7 @@ func (h *Handler) newChunkSender(formatName, bound, source, idemKey string, id f
 }
 
 // send publishes the first n lines of the chunk gathered so far, if any, and drops the rest
-// (rawpub.Chunker.TakeLines), which the caller adds again.
+// (chunk.Builder.TakeLines), which the caller adds again.
 func (s *chunkSender) send(n int) error {
 	ch, ok := s.c.TakeLines(n)
 	if !ok {

@@ -1,4 +1,4 @@
-package rarenet
+package chunk
 
 import (
 	"bufio"
@@ -9,69 +9,69 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format/auditd"
 )
 
-// chunker cuts an input into raw messages of many lines. It works on blocks, not lines: for
-// formats whose every line is an event of its own it only looks for the last newline that
-// fits, so the replay's driver costs next to nothing per line; for auditd logs it asks
-// auditd.Boundary about every line, so that a message holds whole events (ingest decodes each
-// message on its own). A message is cut anywhere only when its limits hold no such place.
-type chunker struct {
+// Reader cuts an input into chunks. It works on blocks, not lines: for formats whose every
+// line is an event of its own it only looks for the last newline that fits, so a replay's
+// driver costs next to nothing per line; for auditd logs it asks auditd.Boundary about every
+// line, so that a chunk holds whole events (ingest decodes each message on its own). A chunk
+// is cut anywhere only when its limits hold no such place.
+type Reader struct {
 	br *bufio.Reader
 	// bound, when set, decides where auditd logs may be cut.
 	bound *auditd.Boundary
-	// maxLines and maxBytes bound a message; a line longer than maxLine is not sent.
+	// maxLines and maxBytes bound a chunk; a line longer than maxLine is not sent.
 	maxLines, maxBytes, maxLine int
 	line                        int64 // the number of the next line
 	// Boundary has seen the lines of the unread input up to scanned (scannedLines of them);
-	// safe is the last place before it where a message may end (safeLines lines), 0: none.
+	// safe is the last place before it where a chunk may end (safeLines lines), 0: none.
 	scanned, scannedLines, safe, safeLines int
 	err                                    error // the input's read error, once met
 }
 
-// chunk is one raw message's worth of input: data, or the head of a line too long to send.
-type chunk struct {
-	data  []byte // lines, without the last newline
-	first int64  // the number of its first line
-	lines int
-	// long is set for a line longer than maxLine: its first 64 KiB, for a dead letter, and
-	// longSize its length.
-	long     []byte
-	longSize int
-}
-
-// longHead is how much of a line too long to send a dead letter keeps.
-const longHead = 64 << 10
-
-// newChunker returns a chunker of br, whose buffer must hold maxBytes+1 bytes.
-func newChunker(br *bufio.Reader, auditdLog bool, maxLines, maxBytes, maxLine int) *chunker {
-	c := &chunker{br: br, maxLines: maxLines, maxBytes: maxBytes, maxLine: maxLine, line: 1}
+// NewReader returns a Reader of br, whose buffer must hold lim.Bytes+1 bytes (and any larger
+// size SetBytes will set), numbering lines from 1. With auditdLog, chunks end between events
+// where they can.
+func NewReader(br *bufio.Reader, lim Limits, auditdLog bool) *Reader {
+	c := &Reader{br: br, maxLines: lim.Lines, maxBytes: lim.Bytes, maxLine: lim.Line, line: 1}
 	if auditdLog {
 		c.bound = &auditd.Boundary{}
 	}
 	return c
 }
 
-// next returns the next chunk, or io.EOF after the last. A chunk's data may be a view of the
+// Line is the number of the next line to be read.
+func (c *Reader) Line() int64 { return c.line }
+
+// SetLine numbers the next line n: a part of a longer input cut again goes on with its
+// numbering.
+func (c *Reader) SetLine(n int64) { c.line = n }
+
+// SetBytes sets the most bytes of lines of the chunks to come (the replay packs chunks to
+// what fits a message compressed); the reader's buffer must hold n+1 bytes.
+func (c *Reader) SetBytes(n int) { c.maxBytes = n }
+
+// Next returns the next chunk, or io.EOF after the last. A chunk's Data may be a view of the
 // reader's buffer, valid until the next call: the caller copies what it keeps (the replay
-// compresses it into a message of its own, see rawdata.Encoder).
-func (c *chunker) next() (chunk, error) {
-	// One byte more than a message: a newline right after maxBytes still ends a full one.
+// compresses it into a message of its own, see rawdata.Encoder). A line longer than the
+// limits' Line comes as a chunk of its own with only its head, in Long.
+func (c *Reader) Next() (Chunk, error) {
+	// One byte more than a chunk: a newline right after maxBytes still ends a full one.
 	buf, err := c.br.Peek(c.maxBytes + 1)
 	eof := errors.Is(err, io.EOF)
 	if err != nil && !eof && !errors.Is(err, bufio.ErrBufferFull) && c.err == nil {
 		c.err = err // a read error (a truncated gzip): the whole lines before it still go first
 	}
 	if len(buf) == 0 && c.err == nil {
-		return chunk{}, io.EOF
+		return Chunk{}, io.EOF
 	}
 	end, lines := c.cut(buf, eof)
 	if lines == 0 {
 		if c.err != nil {
-			return chunk{}, c.err
+			return Chunk{}, c.err
 		}
 		return c.longLine()
 	}
 	data := bytes.TrimSuffix(buf[:end], []byte{'\n'})
-	ch := chunk{data: data, first: c.line, lines: lines}
+	ch := Chunk{Data: data, FirstLine: c.line, Lines: lines}
 	c.line += int64(lines)
 	_, _ = c.br.Discard(end)
 	c.scanned, c.scannedLines = c.scanned-end, c.scannedLines-lines
@@ -79,10 +79,10 @@ func (c *chunker) next() (chunk, error) {
 	return ch, nil
 }
 
-// cut finds where the next message ends in buf: after the last whole line within the limits
+// cut finds where the next chunk ends in buf: after the last whole line within the limits
 // or, for auditd, at the last place Boundary allows. eof says buf ends the input, so its last
 // line needs no newline. It returns no lines when not even one fits.
-func (c *chunker) cut(buf []byte, eof bool) (end, lines int) {
+func (c *Reader) cut(buf []byte, eof bool) (end, lines int) {
 	limit := min(len(buf), c.maxBytes)
 	lastLine := func(from int) bool { return eof && len(buf) <= c.maxBytes && from < len(buf) }
 	if c.bound == nil {
@@ -95,7 +95,7 @@ func (c *chunker) cut(buf []byte, eof bool) (end, lines int) {
 				break
 			}
 			if i > c.maxLine {
-				break // a line too long to send ends the message before it (see longLine)
+				break // a line too long to send ends the chunk before it (see longLine)
 			}
 			end += i + 1
 			lines++
@@ -110,7 +110,7 @@ func (c *chunker) cut(buf []byte, eof bool) (end, lines int) {
 			break
 		}
 		if lineEnd-c.scanned > c.maxLine {
-			break // a line too long to send ends the message before it (see longLine)
+			break // a line too long to send ends the chunk before it (see longLine)
 		}
 		if c.bound.Add(buf[c.scanned:lineEnd]) && c.scannedLines > 0 {
 			c.safe, c.safeLines = c.scanned, c.scannedLines
@@ -123,10 +123,10 @@ func (c *chunker) cut(buf []byte, eof bool) (end, lines int) {
 	return c.scanned, c.scannedLines
 }
 
-// longLine reads a line longer than a message: one of at most maxLine bytes is sent alone;
+// longLine reads a line longer than a chunk: one of at most maxLine bytes is sent alone;
 // of a longer one only the head is kept, for a dead letter.
-func (c *chunker) longLine() (chunk, error) {
-	ch := chunk{first: c.line, lines: 1}
+func (c *Reader) longLine() (Chunk, error) {
+	ch := Chunk{FirstLine: c.line, Lines: 1}
 	c.line++
 	c.scanned, c.scannedLines, c.safe, c.safeLines = 0, 0, 0, 0
 	var line []byte
@@ -144,17 +144,17 @@ func (c *chunker) longLine() (chunk, error) {
 			continue
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return chunk{}, err
+			return Chunk{}, err
 		}
 		break
 	}
 	if c.bound != nil {
-		c.bound.Add(line[:min(len(line), longHead)])
+		c.bound.Add(line[:min(len(line), LongHead)])
 	}
 	if size > c.maxLine {
-		ch.long, ch.longSize = line[:min(len(line), longHead)], size
+		ch.Long, ch.LongSize = line[:min(len(line), LongHead)], size
 		return ch, nil
 	}
-	ch.data = line
+	ch.Data = line
 	return ch, nil
 }
