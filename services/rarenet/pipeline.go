@@ -96,13 +96,13 @@ type Pipeline struct {
 
 // Start starts the server (unless external), creates the streams and starts the stages.
 func Start(ctx context.Context, o Options, log *slog.Logger) (_ *Pipeline, err error) {
+	if err := CheckTargets(o.Targets); err != nil {
+		return nil, err
+	}
 	if o.runs(scorer.Stage) && o.runs(windower.Stage) {
 		if err := checkJobs(&o); err != nil {
 			return nil, err
 		}
-	}
-	if err := CheckTargets(o.Targets); err != nil {
-		return nil, err
 	}
 	if o.runs(ingest.Stage) && o.runs(scorer.Stage) && o.Ingest.BucketSpan == 0 {
 		// Ingest closes the buckets of the scorer's job: the span comes from the job.

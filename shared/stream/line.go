@@ -16,9 +16,11 @@ import (
 // stage that knows one records it in the EVENTS stream's metadata; a stage started with
 // another refuses to run (AgreeLine), as one started with another --partitions does.
 type Line struct {
-	// BucketSpan is the job's bucket span; AllowedLateness how far behind the latest event
-	// time an event still counts. Zero: the stage does not use it.
-	BucketSpan, AllowedLateness time.Duration
+	// BucketSpan is the job's bucket span (zero: not known to the stage, not checked).
+	BucketSpan time.Duration
+	// AllowedLateness is how far behind the latest event time an event still counts; zero is
+	// a lateness like any other, recorded and checked.
+	AllowedLateness time.Duration
 }
 
 // ErrLineMismatch is returned by AgreeLine when the pipeline recorded another setting.
@@ -77,8 +79,9 @@ func AgreeLine(ctx context.Context, js jetstream.JetStream, l Line) error {
 		for _, f := range []struct {
 			key, flag string
 			v         time.Duration
-		}{{bucketSpanKey, "--bucket-span (the job's bucket span)", l.BucketSpan}, {latenessKey, "--allowed-lateness", l.AllowedLateness}} {
-			if f.v <= 0 {
+			known     bool
+		}{{bucketSpanKey, "--bucket-span (the job's bucket span)", l.BucketSpan, l.BucketSpan > 0}, {latenessKey, "--allowed-lateness", l.AllowedLateness, true}} {
+			if !f.known {
 				continue
 			}
 			got, ok := md[f.key]

@@ -41,7 +41,8 @@ func TestAgreeLine(t *testing.T) {
 		l    Line
 		flag string
 	}{
-		{Line{BucketSpan: 5 * time.Minute}, "--bucket-span"},
+		{Line{BucketSpan: 5 * time.Minute, AllowedLateness: time.Minute}, "--bucket-span"},
+		{Line{BucketSpan: 15 * time.Minute}, "--allowed-lateness"}, // no lateness is a lateness
 		{Line{BucketSpan: 15 * time.Minute, AllowedLateness: 2 * time.Minute}, "--allowed-lateness"},
 	} {
 		err := AgreeLine(ctx, js, c.l)
