@@ -128,7 +128,10 @@ func (s *state) save() error {
 	clear(s.added)
 	clear(s.pruned)
 	if s.lastRunDue {
-		if err := s.pub.Publish(natsutil.KVPut(s.kv, s.lastRunKey(), []byte(s.lastRun.UTC().Format(time.RFC3339Nano))), ""); err != nil {
+		// A watermark: should this put be lost and published again at a Flush after a later
+		// save's put (a tick's save is not flushed at once), the older time would overwrite
+		// the newer; in doubt, the next one waits for it (natsutil.PublishWatermark).
+		if err := s.pub.PublishWatermark(natsutil.KVPut(s.kv, s.lastRunKey(), []byte(s.lastRun.UTC().Format(time.RFC3339Nano)))); err != nil {
 			return fmt.Errorf("windower: save last run: %w", err)
 		}
 		s.lastRunDue = false
