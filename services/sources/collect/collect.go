@@ -43,10 +43,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
-	"github.com/rarenet/rarenet/services/sources/chunk"
-	"github.com/rarenet/rarenet/services/sources/rawpub"
+	"github.com/rarenet/rarenet/services/sources/sink"
 	"github.com/rarenet/rarenet/shared/event"
-	"github.com/rarenet/rarenet/shared/natsutil"
 )
 
 // ECS values of the collector's events.
@@ -54,9 +52,6 @@ const (
 	Module  = "rarenet_collect"
 	Dataset = "rarenet_collect.proc"
 )
-
-// maxBacklog bounds the events kept for a retry while NATS does not acknowledge them.
-const maxBacklog = 100_000
 
 // Config configures a Collector.
 type Config struct {
@@ -290,29 +285,26 @@ func (c *Collector) event(now time.Time, s Socket, proc event.Process, uid strin
 	}
 }
 
-// Publisher sends a collector's events as ECS NDJSON on rarenet.raw.ecs.
-type Publisher struct {
-	js         jetstream.JetStream
-	source     string
-	sourceName string
-	next       int64
-	backlog    [][]byte
-	stats      *Stats
-}
-
 // Run polls every interval and publishes the new connections until ctx is done. Events not
 // acknowledged are kept (up to 100,000) and sent again with the next poll's.
 func (c *Collector) Run(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
 	log = log.With("source", "collect")
-	p := &Publisher{js: js, source: "collect:" + c.cfg.Host, sourceName: c.cfg.SourceName, next: 1, stats: &c.stats}
+	p, err := sink.New(js, format.ECS, "collect:"+c.cfg.Host, sink.DefaultMaxBacklog)
+	if err != nil {
+		return err
+	}
+	p.BindSource(c.cfg.SourceName)
 	log.Info("collecting", "proc", c.cfg.ProcRoot, "interval", c.cfg.Interval, "host", c.cfg.Host)
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
 	for {
 		events, err := c.Poll(time.Now())
 		c.logOnce(log, "cannot read all of /proc", err)
-		if err := p.Send(ctx, events); err != nil && ctx.Err() == nil {
-			log.Warn("publish failed; the events are kept for the next poll", "err", err, "backlog", len(p.backlog))
+		err = c.send(ctx, p, events)
+		c.stats.Published.Store(p.Stats().Published.Load())
+		c.stats.Dropped.Store(p.Stats().Dropped.Load())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("publish failed; the events are kept for the next poll", "err", err, "backlog", p.Backlog())
 		}
 		select {
 		case <-ctx.Done():
@@ -333,54 +325,16 @@ func (c *Collector) logOnce(log *slog.Logger, msg string, err error) {
 	c.warn = s
 }
 
-// Send publishes events, after any backlog of earlier ones, and waits for the acks.
-func (p *Publisher) Send(ctx context.Context, events []event.Event) error {
+// send publishes events as ECS NDJSON lines through p, after any backlog of earlier ones,
+// and waits for the acks (sink.Sink: what is not acknowledged is kept for the next poll).
+func (c *Collector) send(ctx context.Context, p *sink.Sink, events []event.Event) error {
+	lines := make([][]byte, 0, len(events))
 	for i := range events {
 		b, err := json.Marshal(&events[i])
 		if err != nil {
 			return err
 		}
-		p.backlog = append(p.backlog, b)
+		lines = append(lines, b)
 	}
-	if over := len(p.backlog) - maxBacklog; over > 0 {
-		p.stats.Dropped.Add(int64(over))
-		p.backlog = slices.Delete(p.backlog, 0, over)
-	}
-	if len(p.backlog) == 0 {
-		return nil
-	}
-	pub := natsutil.NewPublisher(p.js)
-	ch := chunk.Builder{Next: p.next}
-	send := func() error {
-		c, ok := ch.Take()
-		if !ok {
-			return nil
-		}
-		return pub.Publish(rawpub.BoundMessage(format.ECS, p.sourceName, p.source, c.FirstLine, c.Data), "")
-	}
-	for _, l := range p.backlog {
-		if !ch.Room(len(l)) {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-		if ch.Add(l) {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := send(); err != nil {
-		return err
-	}
-	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := pub.Flush(fctx); err != nil {
-		return err
-	}
-	p.stats.Published.Add(int64(len(p.backlog)))
-	p.next = ch.Next
-	clear(p.backlog)
-	p.backlog = p.backlog[:0]
-	return nil
+	return p.Send(ctx, lines)
 }
