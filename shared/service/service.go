@@ -277,6 +277,9 @@ func runRestarting(ctx context.Context, log *slog.Logger, run func() error) erro
 		if err == nil || ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, stream.ErrLineMismatch) {
+			return err // a setting the pipeline disagrees with: no restart mends it
+		}
 		now := time.Now()
 		failures = append(failures, now)
 		for len(failures) > 0 && now.Sub(failures[0]) > RestartWindow {

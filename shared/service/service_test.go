@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rarenet/rarenet/shared/stream"
 )
 
 func TestApplyEnv(t *testing.T) {
@@ -109,6 +112,14 @@ func TestRunRestartingRestartsThenGivesUp(t *testing.T) {
 	err = runRestarting(context.Background(), log, func() error { calls++; return errors.New("broken for good") })
 	if err == nil || !strings.Contains(err.Error(), "broken for good") || calls != MaxRestarts+1 {
 		t.Fatalf("runRestarting = %v after %d calls; want the last error after %d", err, calls, MaxRestarts+1)
+	}
+	calls = 0
+	err = runRestarting(context.Background(), log, func() error {
+		calls++
+		return fmt.Errorf("ingest: %w", stream.ErrLineMismatch)
+	})
+	if !errors.Is(err, stream.ErrLineMismatch) || calls != 1 {
+		t.Fatalf("runRestarting = %v after %d calls; want a disagreeing setting to stop it at once", err, calls)
 	}
 }
 
