@@ -42,10 +42,15 @@ func ResultsIndex(name string) string {
 	return ".ml-anomalies-custom-" + name
 }
 
-// Datafeed is a job's datafeed: the query selecting its documents.
+// Datafeed is a job's datafeed as written. Its query, in the Elasticsearch query DSL, is
+// ingest's to evaluate (services/ingest/datafeed); the scorer never reads it.
 type Datafeed struct {
 	JobID string
-	Query Query
+	// Query is the datafeed's query, unparsed; empty when the datafeed has none (every
+	// document matches).
+	Query json.RawMessage
+	// Source names the file it was read from, for messages.
+	Source string
 }
 
 type jobJSON struct {
@@ -105,7 +110,7 @@ func ParseJob(b []byte, name string) (Job, error) {
 	}, nil
 }
 
-// ParseDatafeed reads a datafeed in Elastic's layout.
+// ParseDatafeed reads a datafeed in Elastic's layout. Its query is kept as written.
 func ParseDatafeed(b []byte, name string) (Datafeed, error) {
 	var d struct {
 		JobID string          `json:"job_id"`
@@ -114,15 +119,7 @@ func ParseDatafeed(b []byte, name string) (Datafeed, error) {
 	if err := json.Unmarshal(b, &d); err != nil {
 		return Datafeed{}, fmt.Errorf("%s: expected a datafeed (JSON object): %w", name, err)
 	}
-	df := Datafeed{JobID: d.JobID, Query: Query{All: true}}
-	if len(d.Query) > 0 {
-		q, err := ParseQuery(d.Query)
-		if err != nil {
-			return Datafeed{}, fmt.Errorf("%s: %w", name, err)
-		}
-		df.Query = q
-	}
-	return df, nil
+	return Datafeed{JobID: d.JobID, Query: d.Query, Source: name}, nil
 }
 
 // ParseDuration reads an Elasticsearch time unit: "15m", "900s", "1h", "1d".

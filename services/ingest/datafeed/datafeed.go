@@ -1,5 +1,5 @@
 // Package datafeed is the job's datafeed filter: which normalized events the rare model sees.
-// The query is the datafeed's, in Elastic's query DSL (shared/job); the filter adds the
+// The query is the datafeed's, in Elastic's query DSL (query.go); the filter adds the
 // detector's by-field and, in rarenet's own datafeed, what is not network activity.
 package datafeed
 
@@ -16,7 +16,7 @@ import (
 // documents without it.
 type Filter struct {
 	Name  string
-	Query job.Query
+	Query Query
 	// ByField is the detector's by_field_name; events without it are dropped.
 	ByField string
 	// NotNetwork drops connects that are not network activity (AF_UNIX, netlink, no
@@ -25,7 +25,7 @@ type Filter struct {
 	// default.
 	NotNetwork bool
 
-	match *job.Matcher // Query compiled, on first use
+	match *Matcher // Query compiled, on first use
 	// lastNetwork is the last destination address found to be network activity: events of
 	// a batch share theirs, and parsing it each time was a tenth of ingest's work.
 	lastNetwork string
@@ -123,16 +123,36 @@ func notNetwork(ev *event.Event) verdict {
 }
 
 // FromJob is the filter of a job's datafeed, as shipped.
-func FromJob(name string, j job.Job, d job.Datafeed) Filter {
-	return Filter{Name: name, Query: d.Query, ByField: j.ByField}
+func FromJob(name string, j job.Job, d job.Datafeed) (Filter, error) {
+	q, err := parseFeed(d)
+	if err != nil {
+		return Filter{}, err
+	}
+	return Filter{Name: name, Query: q, ByField: j.ByField}, nil
+}
+
+// parseFeed reads a datafeed's query; a datafeed without one matches every document. Errors
+// name the datafeed's file.
+func parseFeed(d job.Datafeed) (Query, error) {
+	if len(d.Query) == 0 {
+		return Query{All: true}, nil
+	}
+	q, err := ParseQuery(d.Query)
+	if err != nil {
+		return Query{}, fmt.Errorf("%s: %w", d.Source, err)
+	}
+	return q, nil
 }
 
 func builtin(name string) Filter {
 	j, d, err := job.Builtin(name)
-	if err != nil {
-		panic(err) // the built-ins are embedded and tested
+	if err == nil {
+		var f Filter
+		if f, err = FromJob(name, j, d); err == nil {
+			return f
+		}
 	}
-	return FromJob(name, j, d)
+	panic(err) // the built-ins are embedded and tested
 }
 
 // V1 is the datafeed of linux_anomalous_network_activity_ecs (stack 7.7, Auditbeat), as
@@ -152,11 +172,11 @@ func Default() Filter {
 	v3 := V3()
 	return Filter{
 		Name: "rarenet",
-		Query: job.Query{
-			Must: []job.Query{
-				job.AnyOf(
-					job.Term("event.action", "connected-to", "connection_attempted"),
-					job.AllOf(job.Term("event.category", "network"), job.Term("event.type", "start")),
+		Query: Query{
+			Must: []Query{
+				AnyOf(
+					Term("event.action", "connected-to", "connection_attempted"),
+					AllOf(Term("event.category", "network"), Term("event.type", "start")),
 				),
 				linuxHosts(v3.Query),
 			},
@@ -169,7 +189,7 @@ func Default() Filter {
 
 // linuxHosts is the clause of the v3 datafeed, as shipped, that keeps Linux hosts
 // (host.os.type linux, or one of the Linux host.os.family values).
-func linuxHosts(v3 job.Query) job.Query {
+func linuxHosts(v3 Query) Query {
 	for _, c := range v3.Must {
 		if strings.Contains(c.String(), "host.os.type") {
 			return c
@@ -190,7 +210,7 @@ func ByName(name string) (Filter, error) {
 		return Filter{}, fmt.Errorf("datafeed: unknown filter %q (want rarenet, v1, v3 or a built-in job: %s)",
 			name, strings.Join(job.BuiltinJobIDs(), ", "))
 	}
-	return FromJob(name, j, d), nil
+	return FromJob(name, j, d)
 }
 
 // Load returns the filter of a datafeed file in Elastic's layout, for a job whose detector is
@@ -200,5 +220,9 @@ func Load(path, byField string) (Filter, error) {
 	if err != nil {
 		return Filter{}, err
 	}
-	return Filter{Name: path, Query: d.Query, ByField: byField}, nil
+	q, err := parseFeed(d)
+	if err != nil {
+		return Filter{}, err
+	}
+	return Filter{Name: path, Query: q, ByField: byField}, nil
 }

@@ -1,4 +1,4 @@
-package job
+package datafeed
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 
 // ErrUnsupportedQuery is returned for a datafeed query using a part of the Elasticsearch query
 // DSL that rarenet does not evaluate.
-var ErrUnsupportedQuery = errors.New("job: unsupported datafeed query")
+var ErrUnsupportedQuery = errors.New("datafeed: unsupported query")
 
 // Fields is what a query is evaluated against: every value of a field by its ECS name.
 type Fields interface {
