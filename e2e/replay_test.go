@@ -13,8 +13,6 @@ import (
 
 	"github.com/rarenet/rarenet/e2e/history"
 	"github.com/rarenet/rarenet/services/rarenet"
-	"github.com/rarenet/rarenet/services/scorer"
-	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/services/windower/alertmap"
 	"github.com/rarenet/rarenet/shared/stream"
 )
@@ -45,15 +43,11 @@ func writeHistory(t testing.TB, format string, spec history.Spec) string {
 
 // defaultOptions is the all-in-one pipeline as `rarenet replay` configures it by default.
 func defaultOptions(partitions int) rarenet.Options {
-	o := rarenet.Options{
-		Streams: stream.Config{Partitions: partitions, Replicas: 1, Memory: true},
+	o, err := rarenet.NewOptions()
+	if err != nil {
+		panic(err) // no flags: the defaults
 	}
-	o.Ingest.Datafeed = "rarenet"
-	o.Ingest.BucketSpan = 15 * time.Minute
-	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.RuleJob()
-	o.Scorer.AllowedLateness = time.Minute
-	o.Windower.Rule = windower.DefaultRule()
+	o.Streams = stream.Config{Partitions: partitions, Replicas: 1, Memory: true}
 	return o
 }
 

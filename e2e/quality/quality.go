@@ -12,7 +12,6 @@ import (
 	"github.com/rarenet/rarenet/services/rarenet/evaluate"
 	"github.com/rarenet/rarenet/services/rarenet/sim"
 	"github.com/rarenet/rarenet/services/scorer"
-	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -38,16 +37,16 @@ const (
 
 // Options is the all-in-one pipeline of `rarenet replay`, in a profile.
 func Options(profile string) rarenet.Options {
-	o := rarenet.Options{Streams: stream.Config{Partitions: 8, Replicas: 1, Memory: true}}
-	o.Ingest.Datafeed = "rarenet"
-	o.Ingest.BucketSpan = 15 * time.Minute
-	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.RuleJob()
-	o.Scorer.AllowedLateness = time.Minute
-	o.Windower.Rule = windower.DefaultRule()
+	var flags []string
+	if profile == Faithful || profile == Enhanced {
+		flags = []string{"--profile", profile}
+	}
+	o, err := rarenet.NewOptions(flags...)
+	if err != nil {
+		panic(err) // the flags above are the pipeline's
+	}
+	o.Streams = stream.Config{Partitions: 8, Replicas: 1, Memory: true}
 	switch profile {
-	case Faithful, Enhanced:
-		o.Scorer.Profile, o.Enricher.Profile = profile, profile
 	case HostOnly:
 		o.Scorer.Job.HostRarity = true
 	case ScheduleOnly:

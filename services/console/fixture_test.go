@@ -21,8 +21,6 @@ import (
 
 	"github.com/rarenet/rarenet/services/console"
 	"github.com/rarenet/rarenet/services/rarenet"
-	"github.com/rarenet/rarenet/services/scorer"
-	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/natsembed"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
@@ -63,15 +61,11 @@ func TestMain(m *testing.M) {
 
 // defaultOptions is the all-in-one pipeline as `rarenet replay` configures it by default.
 func defaultOptions() rarenet.Options {
-	o := rarenet.Options{
-		Streams: stream.Config{Partitions: 4, Replicas: 1, Memory: true},
+	o, err := rarenet.NewOptions()
+	if err != nil {
+		panic(err) // no flags: the defaults
 	}
-	o.Ingest.Datafeed = "rarenet"
-	o.Ingest.BucketSpan = 15 * time.Minute
-	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.RuleJob() // the job the built-in rule names
-	o.Scorer.AllowedLateness = time.Minute
-	o.Windower.Rule = windower.DefaultRule()
+	o.Streams = stream.Config{Partitions: 4, Replicas: 1, Memory: true}
 	return o
 }
 

@@ -8,21 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rarenet/rarenet/services/scorer"
-	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/natsembed"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
 func testOptions(url string) Options {
-	o := Options{NATSURL: url, Streams: stream.Config{Partitions: 2, Replicas: 1, Memory: true}}
-	o.Ingest.Datafeed = "rarenet"
-	o.Ingest.BucketSpan = 15 * time.Minute
-	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.RuleJob() // the job the built-in rule names
-	o.Scorer.AllowedLateness = time.Minute
-	o.Windower.Rule = windower.DefaultRule()
+	o := testDefaults(nil)
+	o.NATSURL, o.Streams = url, stream.Config{Partitions: 2, Replicas: 1, Memory: true}
 	// A stopped stage's pull requests outlive it on the server and may take the next
 	// replay's first message, which then waits the ack wait (a minute by default) to be
 	// delivered again: short here, so replays one after another stay quick.

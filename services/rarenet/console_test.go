@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rarenet/rarenet/services/scorer"
-	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -19,13 +17,8 @@ func TestReplayKeepsServingTheConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays the sample; skipped with -short")
 	}
-	o := Options{Streams: stream.Config{Partitions: 2, Replicas: 1, Memory: true}}
-	o.Ingest.Datafeed = "rarenet"
-	o.Ingest.BucketSpan = 15 * time.Minute
-	o.Ingest.AllowedLateness = time.Minute
-	o.Scorer.Job = scorer.RuleJob() // the job the built-in rule names
-	o.Scorer.AllowedLateness = time.Minute
-	o.Windower.Rule = windower.DefaultRule()
+	o := testDefaults(t)
+	o.Streams = stream.Config{Partitions: 2, Replicas: 1, Memory: true}
 	o.Console.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rarenet/rarenet/services/scorer"
-	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/service"
 	"github.com/rarenet/rarenet/shared/stream"
@@ -23,13 +21,8 @@ import (
 // --allowed-lateness than the line recorded is refused.
 func TestTargetsSplitTheLine(t *testing.T) {
 	base := func() Options {
-		o := Options{Streams: stream.Config{Partitions: 2, Replicas: 1, Memory: true}}
-		o.Ingest.Datafeed = "rarenet"
-		o.Ingest.AllowedLateness = time.Minute
-		o.Scorer.Job = scorer.RuleJob()
-		o.Scorer.AllowedLateness = time.Minute
-		o.Windower.Rule = windower.DefaultRule()
-		o.Scorer.Clock, o.Windower.Clock = scorer.ClockWall, windower.ClockWall
+		o := testDefaults(t)
+		o.Streams = stream.Config{Partitions: 2, Replicas: 1, Memory: true}
 		return o
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
