@@ -42,8 +42,8 @@ func repoRoot(t testing.TB) string {
 	}
 }
 
-// binaries builds the service binaries and installs the standalone nats-server, once per test
-// binary, and returns their directory.
+// binaries builds the service binaries and the quality harness's simulate and evaluate, and
+// installs the standalone nats-server, once per test binary, and returns their directory.
 func binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -54,7 +54,8 @@ func binaries(t testing.TB) string {
 		}
 		build := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator),
 			"./services/rarenet/cmd/rarenet", "./services/ingest/cmd/ingest", "./services/scorer/cmd/scorer",
-			"./services/enricher/cmd/enricher", "./services/windower/cmd/windower", "./services/notify/cmd/notify")
+			"./services/enricher/cmd/enricher", "./services/windower/cmd/windower", "./services/notify/cmd/notify",
+			"./e2e/cmd/simulate", "./e2e/cmd/evaluate")
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %w\n%s", err, out)

@@ -221,8 +221,8 @@ func TestCLIHelp(t *testing.T) {
 	heading := regexp.MustCompile(`(?m)^(Input|Pipeline|Rule|NATS|Output|Operations|Other):$`)
 	for _, args := range [][]string{
 		{"run"}, {"replay"}, {"normalize"}, {"tail"}, {"collect"}, {"sense"}, {"signals"}, {"dlq"}, {"dlq", "replay"},
-		{"notify"}, {"exceptions", "add"}, {"exceptions", "list"}, {"exceptions", "remove"}, {"console"}, {"simulate"},
-		{"evaluate"}, {"geoip", "update"},
+		{"notify"}, {"exceptions", "add"}, {"exceptions", "list"}, {"exceptions", "remove"}, {"console"},
+		{"geoip", "update"},
 	} {
 		name := "rarenet " + strings.Join(args, " ")
 		r := cli(t, rn, append(args, "--help")...)
@@ -393,23 +393,39 @@ func TestCLILive(t *testing.T) {
 	}
 }
 
-// TestCLISimulateAndEvaluate: simulate refuses to fill a terminal; evaluate refuses a file
-// that is not a labels file.
+// TestCLISimulateAndEvaluate: the quality harness's simulate and evaluate (e2e/cmd) answer
+// --help in the shared layout; simulate refuses to fill a terminal; evaluate refuses a file
+// that is not a labels file and a command line without --labels. The product binary has
+// neither (issue 19).
 func TestCLISimulateAndEvaluate(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the rarenet binary; skipped with -short")
+		t.Skip("runs the simulate and evaluate binaries; skipped with -short")
 	}
-	rn := filepath.Join(binaries(t), "rarenet")
-	shown, code := onTerminal(t, rn+" simulate")
-	if code != 2 || !strings.Contains(shown, "rarenet simulate: refusing to write 336 host-days of events (about 200 MB) to a terminal: pass --out FILE") {
+	bin := binaries(t)
+	simulate, evaluate := filepath.Join(bin, "simulate"), filepath.Join(bin, "evaluate")
+	for _, name := range []string{"simulate", "evaluate"} {
+		if r := cli(t, filepath.Join(bin, name), "--help"); r.code != 0 || !strings.HasPrefix(r.stdout, "Usage: "+name+" ") ||
+			!strings.Contains(r.stdout, "\nInput:\n") || strings.Contains(r.stdout, "\nOther:") {
+			t.Errorf("%s --help: exit %d, stdout:\n%s", name, r.code, r.stdout)
+		}
+	}
+	shown, code := onTerminal(t, simulate)
+	if code != 2 || !strings.Contains(shown, "simulate: refusing to write 336 host-days of events (about 200 MB) to a terminal: pass --out FILE") ||
+		strings.Contains(shown, "rarenet simulate") {
 		t.Errorf("simulate on a terminal: exit %d:\n%s", code, shown)
 	}
 	dir := t.TempDir()
 	events, labels := filepath.Join(dir, "events.ndjson"), filepath.Join(dir, "labels.ndjson")
-	r := cli(t, rn, "simulate", "--days", "4", "--hosts", "2", "--out", events, "--labels", labels)
-	r.want(t, "a small simulation", 0)
-	r = cli(t, rn, "evaluate", "--labels", events, events)
-	r.want(t, "evaluate with the events as labels", 1, "rarenet evaluate: "+events+": line 1: not a labels file of rarenet simulate --labels")
-	r = cli(t, rn, "evaluate", events)
-	r.want(t, "evaluate without --labels", 2, "--labels FILE is required")
+	r := cli(t, simulate, "--days", "4", "--hosts", "2", "--out", events, "--labels", labels)
+	r.want(t, "a small simulation", 0, "simulate: ")
+	r = cli(t, evaluate, "--labels", events, events)
+	r.want(t, "evaluate with the events as labels", 1, "evaluate: "+events+": line 1: not a labels file of simulate --labels")
+	r = cli(t, evaluate, events)
+	r.want(t, "evaluate without --labels", 2, "evaluate: --labels FILE is required (simulate --labels FILE writes it)", "see evaluate --help")
+	r = cli(t, evaluate, "--labels", labels, os.DevNull)
+	r.want(t, "evaluate no signals against the labels", 0)
+	for _, name := range []string{"simulate", "evaluate"} {
+		r = cli(t, filepath.Join(bin, "rarenet"), name)
+		r.want(t, "rarenet "+name, 2, "rarenet: unknown command \""+name+"\"")
+	}
 }

@@ -16,21 +16,24 @@ replace github.com/rarenet/rarenet/services/windower => ../services/windower
 
 replace github.com/rarenet/rarenet/services/notify => ../services/notify
 
+replace github.com/rarenet/rarenet/services/console => ../services/console
+
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/rarenet/rarenet/services/ingest v0.0.0
 	github.com/rarenet/rarenet/services/notify v0.0.0
-	github.com/rarenet/rarenet/services/rarenet v0.0.0-00010101000000-000000000000
+	github.com/rarenet/rarenet/services/rarenet v0.0.0
 	github.com/rarenet/rarenet/services/scorer v0.0.0
 	github.com/rarenet/rarenet/services/sources v0.0.0
 	github.com/rarenet/rarenet/services/windower v0.0.0
 	github.com/rarenet/rarenet/shared v0.0.0
 	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/sys v0.49.0
+	golang.org/x/term v0.47.0
 )
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -52,6 +55,7 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
+	github.com/rarenet/rarenet/services/console v0.0.0 // indirect
 	github.com/rarenet/rarenet/services/enricher v0.0.0 // indirect
 	github.com/tinylib/msgp v1.6.5 // indirect
 	github.com/valyala/fastjson v1.6.10 // indirect

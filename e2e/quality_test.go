@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rarenet/rarenet/e2e/quality"
-	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 )
 
 // TestQualityTargets holds the detectors to issue 15's targets on one small fleet of the

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 )
 
 // Spec describes a history.

@@ -8,9 +8,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/rarenet/rarenet/e2e/quality/evaluate"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 	"github.com/rarenet/rarenet/services/rarenet"
-	"github.com/rarenet/rarenet/services/rarenet/evaluate"
-	"github.com/rarenet/rarenet/services/rarenet/sim"
 	"github.com/rarenet/rarenet/services/scorer"
 	"github.com/rarenet/rarenet/shared/stream"
 )

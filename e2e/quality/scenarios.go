@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 )
 
 // Scenario is a family of fleets: one scenario of the simulator at one size, several seeds.

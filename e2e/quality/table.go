@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/rarenet/rarenet/services/rarenet/evaluate"
-	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/e2e/quality/evaluate"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 )
 
 // row is one detector's reports on one scenario, one per seed.

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/rarenet/rarenet/e2e/quality"
-	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 )
 
 // options cut the run down while developing: `go run ./cmd/quality -scenario 0 -seeds 2
@@ -27,7 +27,7 @@ func parseFlags() options {
 	flag.IntVar(&o.scenario, "scenario", -1, "measure only this scenario (0-based index); -1: all")
 	flag.IntVar(&o.seeds, "seeds", 0, "measure only the first N seeds of each scenario; 0: all")
 	flag.StringVar(&o.detectors, "detectors", "", "comma-separated words: measure only detectors whose names contain one (=name: exactly that one); empty: all")
-	flag.StringVar(&o.file, "scenario-file", "", "measure the fleets of this scenario file (TOML, as services/rarenet/sim/scenarios/*.toml) at its size and seeds, instead of the document's scenarios")
+	flag.StringVar(&o.file, "scenario-file", "", "measure the fleets of this scenario file (TOML, as e2e/quality/sim/scenarios/*.toml) at its size and seeds, instead of the document's scenarios")
 	flag.IntVar(&o.workers, "workers", runtime.NumCPU(), "replays run at once")
 	flag.BoolVar(&o.doc, "doc", false, "write the whole document (preamble and notes) even when the run is cut down; its first line names the command")
 	flag.Parse()

@@ -45,8 +45,6 @@ func commands() []command {
 		{"exceptions", "rarenet exceptions add|list|remove", "manage rule exceptions", exceptionsCmd},
 		{"token", "rarenet token NAME [HOST-PATTERN...]", "make a token for the HTTP input or the console, and its token-file line", tokenCmd},
 		{"console", "rarenet console [flags]", "the web console: triage signals in a browser", consoleCmd},
-		{"simulate", "rarenet simulate --out FILE [flags]", "a fleet history with ground truth, for measuring quality", func(_ context.Context, args []string) error { return simulateCmd(args) }},
-		{"evaluate", "rarenet evaluate --labels FILE SIGNALS", "recall, false signals, duplicates against the ground truth", func(_ context.Context, args []string) error { return evaluateCmd(args) }},
 		{"geoip", "rarenet geoip update [flags]", "fetch free AS and country databases for the enricher", geoipCmd},
 		{"version", "rarenet version", "print the version and the commit rarenet was built from", func(context.Context, []string) error {
 			cli.PrintVersion(os.Stdout, "rarenet")

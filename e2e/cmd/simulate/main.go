@@ -1,3 +1,8 @@
+// Command simulate writes a simulated fleet history with injected attacks and benign
+// surprises, and its ground truth, for evaluate and the quality harness (docs/quality.md).
+// It is a tool of the harness, not part of the product binary:
+//
+//	cd e2e && go run ./cmd/simulate --out events.ndjson --labels labels.ndjson
 package main
 
 import (
@@ -9,10 +14,13 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/rarenet/rarenet/services/rarenet/evaluate"
-	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 	"github.com/rarenet/rarenet/shared/cli"
 )
+
+func main() {
+	os.Exit(cli.Exit(os.Stderr, "simulate", simulate(os.Args[1:])))
+}
 
 // approxSimulatedMB estimates the size of a simulated history: the default two weeks of 24
 // hosts write about 200 MB of ECS.
@@ -20,22 +28,22 @@ func approxSimulatedMB(spec sim.Spec) int {
 	return max(1, spec.Days*spec.Hosts*200/(14*24))
 }
 
-// simulateCmd writes a simulated fleet history with its ground truth.
-func simulateCmd(args []string) error {
-	c := cli.New("rarenet simulate",
+// simulate writes a simulated fleet history with its ground truth.
+func simulate(args []string) error {
+	c := cli.New("simulate",
 		"Writes a simulated fleet history (ECS NDJSON or auditd) with injected attacks and benign\n"+
-			"surprises, and with --labels its ground truth, for rarenet evaluate (docs/quality.md). The\n"+
+			"surprises, and with --labels its ground truth, for evaluate (docs/quality.md). The\n"+
 			"fleet is drawn from a scenario (roles, daemons, jobs and how they are scheduled, agents,\n"+
 			"tools, reboots): the built-in default, two weeks of 24 hosts, writes about 200 MB, so\n"+
 			"--out FILE (or a pipe) is needed.",
-		"rarenet simulate --out FILE [--scenario FILE] [--labels FILE] [flags]",
-		"rarenet simulate [flags] | rarenet replay -")
+		"simulate --out FILE [--scenario FILE] [--labels FILE] [flags]",
+		"simulate [flags] | rarenet replay -")
 	var out, labels, format, scenario string
 	var seed uint64
 	var days, hosts, attacks int
 	var warmup time.Duration
 	c.Flags(cli.Input, func(fs *flag.FlagSet) {
-		fs.StringVar(&scenario, "scenario", "", "draw the fleet from this scenario file (TOML, as services/rarenet/sim/scenarios/*.toml); default: the built-in default scenario")
+		fs.StringVar(&scenario, "scenario", "", "draw the fleet from this scenario file (TOML, as e2e/quality/sim/scenarios/*.toml); default: the built-in default scenario")
 		fs.Uint64Var(&seed, "seed", 1, "random seed: the same scenario and seed give the same fleet")
 		fs.IntVar(&days, "days", 0, "days of history (0: the scenario's)")
 		fs.IntVar(&hosts, "hosts", 0, "hosts, taking the scenario's roles in turn (0: the scenario's)")
@@ -118,52 +126,6 @@ func simulateCmd(args []string) error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "rarenet simulate: %d events, %d labels, %.0f host-days\n", len(f.Events), len(f.Labels), f.HostDays())
-	return nil
-}
-
-// evaluateCmd measures signals against the ground truth of a simulation.
-func evaluateCmd(args []string) error {
-	c := cli.New("rarenet evaluate",
-		"Measures a set of signals against the ground truth of rarenet simulate --labels: recall per\n"+
-			"attack class, false signals per 100 host-days, duplicates, delay (docs/quality.md).",
-		"rarenet evaluate --labels FILE SIGNALS  (SIGNALS: a file of signals as NDJSON, - for stdin)")
-	var labels string
-	c.Flags(cli.Input, func(fs *flag.FlagSet) {
-		fs.StringVar(&labels, "labels", "", "ground truth written by rarenet simulate --labels (required)")
-	})
-	if err := c.Parse(args); err != nil {
-		return err
-	}
-	if labels == "" {
-		return c.Usagef("--labels FILE is required (rarenet simulate --labels FILE writes it)")
-	}
-	if len(c.Args()) != 1 {
-		return c.Usagef("want one signals file, got %d", len(c.Args()))
-	}
-	lf, err := os.Open(labels)
-	if err != nil {
-		return err
-	}
-	defer lf.Close()
-	ls, hostDays, err := evaluate.ReadLabels(lf)
-	if err != nil {
-		return fmt.Errorf("%s: %w", labels, err)
-	}
-	sr := io.Reader(os.Stdin)
-	if name := c.Args()[0]; name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		sr = f
-	}
-	signals, err := evaluate.ReadSignals(sr)
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.Args()[0], err)
-	}
-	rep := evaluate.Evaluate(ls, signals, hostDays)
-	fmt.Print(rep.String())
+	fmt.Fprintf(os.Stderr, "simulate: %d events, %d labels, %.0f host-days\n", len(f.Events), len(f.Labels), f.HostDays())
 	return nil
 }

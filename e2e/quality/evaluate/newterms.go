@@ -3,7 +3,7 @@ package evaluate
 import (
 	"time"
 
-	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 )
 
 // NewTerms is the naive baseline, a "new terms" rule: a signal the first time a process.name

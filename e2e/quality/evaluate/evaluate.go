@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 )
 
 // Signal is what evaluation needs of a signal document.
@@ -57,16 +57,16 @@ func ReadSignals(r io.Reader) ([]Signal, error) {
 	return out, sc.Err()
 }
 
-// ErrNotLabels is returned by ReadLabels for input that is not a labels file of rarenet
-// simulate: an events or signals file given by mistake would otherwise evaluate as an empty
-// ground truth.
-var ErrNotLabels = errors.New("not a labels file of rarenet simulate --labels")
+// ErrNotLabels is returned by ReadLabels for input that is not a labels file of simulate
+// (e2e/cmd/simulate): an events or signals file given by mistake would otherwise evaluate as
+// an empty ground truth.
+var ErrNotLabels = errors.New("not a labels file of simulate --labels")
 
 // labelClasses are the classes a labels file may hold.
 var labelClasses = []string{sim.ClassNeverSeenTool, sim.ClassReusedName, sim.ClassNewDestination, sim.ClassRollout,
 	sim.ClassSchedule, sim.ClassLoopback, sim.ClassDestinationChange}
 
-// ReadLabels reads the labels `rarenet simulate` writes (NDJSON): the "fleet" line first, with
+// ReadLabels reads the labels `simulate` writes (NDJSON): the "fleet" line first, with
 // the fleet's size in host-days, then one label per line. Anything else is ErrNotLabels,
 // naming the line and what was expected.
 func ReadLabels(r io.Reader) ([]sim.Label, float64, error) {

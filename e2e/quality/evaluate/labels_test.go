@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rarenet/rarenet/services/rarenet/sim"
+	"github.com/rarenet/rarenet/e2e/quality/sim"
 )
 
 func TestReadLabelsTakesWhatSimulateWrites(t *testing.T) {
