@@ -118,6 +118,9 @@ func poison(t *testing.T, partitions int, start time.Time, fakes []time.Time, re
 	o.Ingest.HTTPListen = "127.0.0.1:" + strconv.Itoa(httpPort)
 	o.Ingest.HTTP.Tokens = tokenFile
 	o.Ingest.HTTP.MaxConcurrent = 4
+	// The test posts the two sources' runs as fast as it can, hundreds of requests a second:
+	// what it measures is the history, not the per-token request limit (--http-rate).
+	o.Ingest.HTTP.Rate = 0
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	p, err := rarenet.Start(ctx, o, slog.New(slog.DiscardHandler))
