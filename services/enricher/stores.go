@@ -17,20 +17,12 @@ const historyMaxAge = 400 * 24 * time.Hour
 const historyMaxValueSize = 1 << 20
 
 // ensureHistory creates the history bucket (stream.HistoryBucket) with the storage and
-// replication c gives, and has its reads answered by the leader (stream.ReadFromLeader).
-// An existing bucket is left as it is: updating it would turn direct gets on again under
-// replicas already reading it.
+// replication c gives, read from its stream's leader (stream.EnsureLeaderKeyValue).
 func ensureHistory(ctx context.Context, js jetstream.JetStream, c stream.Config) error {
-	if _, err := js.Stream(ctx, "KV_"+stream.HistoryBucket); err != nil {
-		err := stream.EnsureKeyValue(ctx, js, c, jetstream.KeyValueConfig{
-			Bucket:       stream.HistoryBucket,
-			Description:  "history of execution per process.name, kept by the enricher",
-			TTL:          historyMaxAge,
-			MaxValueSize: historyMaxValueSize,
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return stream.ReadFromLeader(ctx, js, stream.HistoryBucket)
+	return stream.EnsureLeaderKeyValue(ctx, js, c, jetstream.KeyValueConfig{
+		Bucket:       stream.HistoryBucket,
+		Description:  "history of execution per process.name, kept by the enricher",
+		TTL:          historyMaxAge,
+		MaxValueSize: historyMaxValueSize,
+	})
 }

@@ -314,6 +314,17 @@ func (m *modelling) commit(ctx context.Context) error {
 	if _, err := m.obj.PutBytes(ctx, CheckpointObject, b); err != nil {
 		return fmt.Errorf("scorer: write model checkpoint: %w", err)
 	}
+	// The loop acks the closes this checkpoint covers once commit returns. A successor that
+	// took the model while the put was on its way (a cluster electing a leader can hold it
+	// for seconds) restored the checkpoint before this one, and would never get those closes
+	// again: the buckets' values would be lost. So they are acked only when no successor
+	// can exist yet (a renewal on time), or the lease, read from the leader, still names
+	// this replica; a successor then restores this checkpoint.
+	if !m.lease.Exclusive() {
+		if err := m.lease.Check(ctx); err != nil {
+			return err
+		}
+	}
 	m.dirty = false
 	return nil
 }

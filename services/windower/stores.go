@@ -22,7 +22,10 @@ func (c *Config) emittedTTL() time.Duration {
 // ensureStores creates the windower's buckets with the storage and replication of the
 // pipeline's streams (those of ENRICHED): the emitted ids' (stream.EmittedBucket, updated to
 // ttl when it exists), and its state's and the exceptions' when missing (`rarenet
-// exceptions` may have created them first; they are then used as they are).
+// exceptions` may have created them first; they are then used as they are). The state
+// (the rule's lease, last run, pending records) is read from its stream's leader: a windower
+// taking the rule over must start from what its predecessor last wrote
+// (stream.EnsureLeaderKeyValue).
 func ensureStores(ctx context.Context, js jetstream.JetStream, ttl time.Duration) error {
 	c, err := stream.ConfigOf(ctx, js, stream.Enriched)
 	if err != nil {
@@ -36,23 +39,22 @@ func ensureStores(ctx context.Context, js jetstream.JetStream, ttl time.Duration
 	if err != nil {
 		return fmt.Errorf("windower: %w", err)
 	}
-	_, err1 := js.KeyValue(ctx, stream.WindowerBucket)
-	_, err2 := js.KeyValue(ctx, stream.ExceptionsBucket)
-	if err1 == nil && err2 == nil {
-		return nil
-	}
 	return ensureStateBuckets(ctx, js, c)
 }
 
-// ensureStateBuckets creates or updates the windower's state and exceptions buckets.
+// ensureStateBuckets creates the windower's state and exceptions buckets when missing; the
+// state is read from its stream's leader.
 func ensureStateBuckets(ctx context.Context, js jetstream.JetStream, c stream.Config) error {
-	for _, b := range []jetstream.KeyValueConfig{
-		{Bucket: stream.WindowerBucket, Description: "the windower's lease, last run, pending records and suppression, per rule"},
-		{Bucket: stream.ExceptionsBucket, Description: "rule exceptions, per rule"},
-	} {
-		if err := stream.EnsureKeyValue(ctx, js, c, b); err != nil {
-			return fmt.Errorf("windower: %w", err)
-		}
+	err := stream.EnsureLeaderKeyValue(ctx, js, c, jetstream.KeyValueConfig{
+		Bucket: stream.WindowerBucket, Description: "the windower's lease, last run, pending records and suppression, per rule"})
+	if err != nil {
+		return fmt.Errorf("windower: %w", err)
+	}
+	if _, err := js.KeyValue(ctx, stream.ExceptionsBucket); err == nil {
+		return nil
+	}
+	if err := stream.EnsureKeyValue(ctx, js, c, jetstream.KeyValueConfig{Bucket: stream.ExceptionsBucket, Description: "rule exceptions, per rule"}); err != nil {
+		return fmt.Errorf("windower: %w", err)
 	}
 	return nil
 }

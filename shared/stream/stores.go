@@ -60,15 +60,49 @@ func ConfigOf(ctx context.Context, js jetstream.JetStream, name string) (Config,
 	return Config{Replicas: sc.Replicas, Memory: sc.Storage == jetstream.MemoryStorage}, nil
 }
 
-// ReadFromLeader turns direct gets off on a key-value bucket's stream, so that every read is
-// answered by the stream's leader. A direct get is answered by any replica, and a lagging one
-// can serve an entry older than one another replica of the stage has just committed and
-// announced: on a cluster, a reader could then act on an older state than on one server.
-// Reads cost a little more; readers cache entries.
-func ReadFromLeader(ctx context.Context, js jetstream.JetStream, bucket string) error {
-	name := "KV_" + bucket
+// EnsureLeaderKeyValue creates the key-value bucket kv when it is missing, as EnsureKeyValue
+// does, and has its reads answered by its stream's leader (ReadFromLeader): for the stores a
+// stage's replicas hand work over through (leases, checkpoints, shared state), where acting
+// on an older entry than the one a predecessor last wrote loses or repeats work. An existing
+// bucket is not updated: an update turns direct gets on again, under replicas already reading.
+func EnsureLeaderKeyValue(ctx context.Context, js jetstream.JetStream, c Config, kv jetstream.KeyValueConfig) error {
+	name := KeyValueStream(kv.Bucket)
+	if _, err := js.Stream(ctx, name); err != nil {
+		if err := EnsureKeyValue(ctx, js, c, kv); err != nil {
+			return err
+		}
+	}
+	return ReadFromLeader(ctx, js, name)
+}
+
+// EnsureLeaderObjectStore is EnsureLeaderKeyValue for an object store.
+func EnsureLeaderObjectStore(ctx context.Context, js jetstream.JetStream, c Config, obj jetstream.ObjectStoreConfig) error {
+	name := ObjectStoreStream(obj.Bucket)
+	if _, err := js.Stream(ctx, name); err != nil {
+		if err := EnsureObjectStore(ctx, js, c, obj); err != nil {
+			return err
+		}
+	}
+	return ReadFromLeader(ctx, js, name)
+}
+
+// KeyValueStream is the name of the stream behind key-value bucket b.
+func KeyValueStream(b string) string { return "KV_" + b }
+
+// ObjectStoreStream is the name of the stream behind object store b.
+func ObjectStoreStream(b string) string { return "OBJ_" + b }
+
+// ReadFromLeader turns direct gets off on a store's stream (KeyValueStream,
+// ObjectStoreStream), so that every read is answered by the stream's leader. A direct get is
+// answered by any replica, and a lagging one can serve an entry older than one another
+// replica of the stage has just committed: on a cluster, a reader could then act on an older
+// state than on one server (a scorer taking the model over restoring the checkpoint before
+// the last one, whose input its predecessor had acked). Reads cost a little more; readers
+// cache entries. A handle opened before (js.KeyValue, js.ObjectStore) keeps the setting it
+// found: call it before opening the store.
+func ReadFromLeader(ctx context.Context, js jetstream.JetStream, streamName string) error {
 	return retryRace(ctx, func(ctx context.Context) error {
-		s, err := js.Stream(ctx, name)
+		s, err := js.Stream(ctx, streamName)
 		if err != nil {
 			return err
 		}

@@ -174,24 +174,26 @@ func TestEnsureConcurrently(t *testing.T) {
 	}
 }
 
-// TestReadFromLeader: a bucket's reads are answered by the stream's leader (no direct gets)
-// after ReadFromLeader, and again after a second stage ensured the bucket and asked again.
+// TestReadFromLeader: a bucket's and an object store's reads are answered by the stream's
+// leader (no direct gets) once ensured so, and still after a second stage ensured them again.
 func TestReadFromLeader(t *testing.T) {
 	js := startJetStream(t)
 	ctx := context.Background()
 	for range 2 {
-		if err := EnsureKeyValue(ctx, js, Config{Replicas: 1}, jetstream.KeyValueConfig{Bucket: HistoryBucket}); err != nil {
+		if err := EnsureLeaderKeyValue(ctx, js, Config{Replicas: 1}, jetstream.KeyValueConfig{Bucket: HistoryBucket}); err != nil {
 			t.Fatal(err)
 		}
-		if err := ReadFromLeader(ctx, js, HistoryBucket); err != nil {
+		if err := EnsureLeaderObjectStore(ctx, js, Config{Replicas: 1}, jetstream.ObjectStoreConfig{Bucket: ModelStore}); err != nil {
 			t.Fatal(err)
 		}
-		s, err := js.Stream(ctx, "KV_"+HistoryBucket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.CachedInfo().Config.AllowDirect {
-			t.Fatal("the bucket allows direct gets: a lagging replica could answer a read")
+		for _, name := range []string{KeyValueStream(HistoryBucket), ObjectStoreStream(ModelStore)} {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.CachedInfo().Config.AllowDirect {
+				t.Fatalf("%s allows direct gets: a lagging replica could answer a read", name)
+			}
 		}
 	}
 	kv, err := js.KeyValue(ctx, HistoryBucket)
@@ -203,5 +205,15 @@ func TestReadFromLeader(t *testing.T) {
 	}
 	if e, err := kv.Get(ctx, "k"); err != nil || string(e.Value()) != "v" {
 		t.Fatalf("read back %v, %v", e, err)
+	}
+	obj, err := js.ObjectStore(ctx, ModelStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obj.PutBytes(ctx, "o", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := obj.GetBytes(ctx, "o"); err != nil || string(b) != "v" {
+		t.Fatalf("read back %q, %v", b, err)
 	}
 }
