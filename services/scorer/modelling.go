@@ -303,7 +303,7 @@ func (m *modelling) commit(ctx context.Context) error {
 	}
 	// A replica that lost the model must not overwrite its successor's checkpoint: the
 	// successor may have acked summaries that only its own checkpoint covers.
-	if err := m.lease.Check(ctx); err != nil {
+	if err := m.stillHolds(ctx); err != nil {
 		return err
 	}
 	b, err := json.Marshal(modelCheckpoint{Rarity: m.rarity.Snapshot(), Closed: m.closed, Pending: m.pending,
@@ -320,11 +320,19 @@ func (m *modelling) commit(ctx context.Context) error {
 	// again: the buckets' values would be lost. So they are acked only when no successor
 	// can exist yet (a renewal on time), or the lease, read from the leader, still names
 	// this replica; a successor then restores this checkpoint.
-	if !m.lease.Exclusive() {
-		if err := m.lease.Check(ctx); err != nil {
-			return err
-		}
+	if err := m.stillHolds(ctx); err != nil {
+		return err
 	}
 	m.dirty = false
 	return nil
+}
+
+// stillHolds returns nil while no other replica can have taken the model over: without a
+// round trip while the lease's renewals are on time (lease.Exclusive), else when a read
+// from the leader still names this replica.
+func (m *modelling) stillHolds(ctx context.Context) error {
+	if m.lease.Exclusive() {
+		return nil
+	}
+	return m.lease.Check(ctx)
 }
