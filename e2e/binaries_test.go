@@ -76,18 +76,22 @@ func binaries(t testing.TB) string {
 	return binDir
 }
 
-// freePort returns a loopback port free now, below the kernel's ephemeral range, and never
+// freePort returns a loopback port free now, outside the kernel's ephemeral range, and never
 // the same twice in one test binary. A port the kernel hands out for ":0" comes from the
 // ephemeral range, where the next outgoing connection of any process (a stage dialling NATS)
 // may take it before the server meant to listen on it does: a cluster node then exits with
-// "address already in use" (seen once in about a hundred benchmark clusters).
+// "address already in use" (seen once in about a hundred benchmark clusters). When the
+// ephemeral range leaves no room outside it, the kernel chooses, as before.
 func freePort(t testing.TB) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	low := ephemeralLow()
+	from, to := portsOutsideEphemeral()
 	for range 1000 {
-		port := 10000 + rand.IntN(low-10000)
+		if to <= from {
+			break
+		}
+		port := from + rand.IntN(to-from)
 		if portsGiven[port] {
 			continue
 		}
@@ -99,8 +103,12 @@ func freePort(t testing.TB) int {
 		portsGiven[port] = true
 		return port
 	}
-	t.Fatalf("no free port between 10000 and %d", low)
-	return 0
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 var (
@@ -108,18 +116,26 @@ var (
 	portsGiven = map[int]bool{}
 )
 
-// ephemeralLow is the first port of the kernel's ephemeral range (Linux's default 32768 when
-// it cannot be read).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err == nil {
+// portsOutsideEphemeral is a range of ports [from, to) outside the kernel's ephemeral range
+// (Linux's default 32768-60999 when it cannot be read): below it from 10000, else above it.
+func portsOutsideEphemeral() (from, to int) {
+	low, high := 32768, 60999
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
-				return n
+			l, err1 := strconv.Atoi(f[0])
+			h, err2 := strconv.Atoi(f[1])
+			if err1 == nil && err2 == nil && l <= h {
+				low, high = l, h
 			}
 		}
 	}
-	return 32768
+	switch {
+	case low-10000 >= 1000:
+		return 10000, low
+	case 65535-high >= 1000:
+		return high + 1, 65536
+	}
+	return 0, 0
 }
 
 // proc is a child process whose output is kept for the failure message.

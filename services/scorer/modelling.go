@@ -302,7 +302,9 @@ func (m *modelling) commit(ctx context.Context) error {
 		return nil
 	}
 	// A replica that lost the model must not overwrite its successor's checkpoint: the
-	// successor may have acked summaries that only its own checkpoint covers.
+	// successor may have acked summaries that only its own checkpoint covers. (This narrows
+	// the window, it does not close it: a put held up past the check still lands. The put is
+	// not fenced by the lease; docs/pipeline.md, "Known limits".)
 	if err := m.stillHolds(ctx); err != nil {
 		return err
 	}

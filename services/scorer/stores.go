@@ -13,7 +13,7 @@ import (
 // members, the jobs' announcement) and the model's object store (stream.ModelStore) with the
 // storage and replication of the EVENTS stream, both read from their streams' leaders: a
 // replica taking a partition or the model over must read the last state its predecessor
-// wrote, not a lagging replica's (stream.ReadFromLeader).
+// wrote, not a lagging replica's (stream.EnsureLeaderKeyValue).
 func ensureStores(ctx context.Context, js jetstream.JetStream) error {
 	c, err := stream.ConfigOf(ctx, js, stream.Events)
 	if err != nil {

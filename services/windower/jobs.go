@@ -87,7 +87,10 @@ func (s *Service) awaitJobs(ctx context.Context) error {
 				return nil
 			}
 		case !errors.Is(err, stream.ErrNoJobs):
-			lastErr = err // a passing fault of the server: ask again
+			// A passing fault of the server: ask again, on a handle opened again. One opened
+			// while the scorer was creating its bucket still asks for direct gets, which the
+			// scorer then turns off (stream.EnsureLeaderKeyValue): none would answer it.
+			lastErr, kv = err, nil
 		}
 		if time.Since(start) >= wait {
 			err := CheckJobs(&s.cfg.Rule, announced.IDs())

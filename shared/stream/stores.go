@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,29 +62,48 @@ func ConfigOf(ctx context.Context, js jetstream.JetStream, name string) (Config,
 }
 
 // EnsureLeaderKeyValue creates the key-value bucket kv when it is missing, as EnsureKeyValue
-// does, and has its reads answered by its stream's leader (ReadFromLeader): for the stores a
+// does, and has its reads answered by its stream's leader (readFromLeader): for the stores a
 // stage's replicas hand work over through (leases, checkpoints, shared state), where acting
 // on an older entry than the one a predecessor last wrote loses or repeats work. An existing
-// bucket is not updated: an update turns direct gets on again, under replicas already reading.
+// bucket is not recreated, which would turn direct gets on again; its replicas follow c.
+//
+// Once direct gets are off, the server no longer answers them: a handle opened while they
+// were on (js.KeyValue, js.ObjectStore cache the setting) fails every read with no
+// responders. Open handles after this returns; a stage whose reads fail restarts and opens
+// them again.
 func EnsureLeaderKeyValue(ctx context.Context, js jetstream.JetStream, c Config, kv jetstream.KeyValueConfig) error {
 	name := KeyValueStream(kv.Bucket)
-	if _, err := js.Stream(ctx, name); err != nil {
-		if err := EnsureKeyValue(ctx, js, c, kv); err != nil {
-			return err
-		}
+	if err := ensureMissing(ctx, js, name, func() error { return EnsureKeyValue(ctx, js, c, kv) }); err != nil {
+		return err
 	}
-	return ReadFromLeader(ctx, js, name)
+	return readFromLeader(ctx, js, name, c)
 }
 
 // EnsureLeaderObjectStore is EnsureLeaderKeyValue for an object store.
 func EnsureLeaderObjectStore(ctx context.Context, js jetstream.JetStream, c Config, obj jetstream.ObjectStoreConfig) error {
 	name := ObjectStoreStream(obj.Bucket)
-	if _, err := js.Stream(ctx, name); err != nil {
-		if err := EnsureObjectStore(ctx, js, c, obj); err != nil {
-			return err
-		}
+	if err := ensureMissing(ctx, js, name, func() error { return EnsureObjectStore(ctx, js, c, obj) }); err != nil {
+		return err
 	}
-	return ReadFromLeader(ctx, js, name)
+	return readFromLeader(ctx, js, name, c)
+}
+
+// ensureMissing calls create when stream name does not exist. Any other answer (a time-out
+// during an election) is an error, not a missing stream: creating again would turn direct
+// gets on.
+func ensureMissing(ctx context.Context, js jetstream.JetStream, name string, create func() error) error {
+	err := retryRace(ctx, func(ctx context.Context) error {
+		_, err := js.Stream(ctx, name)
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return create()
+	default:
+		return fmt.Errorf("stream: %s: %w", name, err)
+	}
 }
 
 // KeyValueStream is the name of the stream behind key-value bucket b.
@@ -92,25 +112,25 @@ func KeyValueStream(b string) string { return "KV_" + b }
 // ObjectStoreStream is the name of the stream behind object store b.
 func ObjectStoreStream(b string) string { return "OBJ_" + b }
 
-// ReadFromLeader turns direct gets off on a store's stream (KeyValueStream,
-// ObjectStoreStream), so that every read is answered by the stream's leader. A direct get is
-// answered by any replica, and a lagging one can serve an entry older than one another
-// replica of the stage has just committed: on a cluster, a reader could then act on an older
-// state than on one server (a scorer taking the model over restoring the checkpoint before
-// the last one, whose input its predecessor had acked). Reads cost a little more; readers
-// cache entries. A handle opened before (js.KeyValue, js.ObjectStore) keeps the setting it
-// found: call it before opening the store.
-func ReadFromLeader(ctx context.Context, js jetstream.JetStream, streamName string) error {
+// readFromLeader turns direct gets off on a store's stream (KeyValueStream,
+// ObjectStoreStream), so that every read is answered by the stream's leader, and gives it the
+// replicas of c. A direct get is answered by any replica, and a lagging one can serve an entry
+// older than one another replica of the stage has just committed: on a cluster, a reader could
+// then act on an older state than on one server (a scorer taking the model over restoring the
+// checkpoint before the last, whose input its predecessor had acked). Reads cost a little
+// more; readers cache entries.
+func readFromLeader(ctx context.Context, js jetstream.JetStream, streamName string, c Config) error {
 	return retryRace(ctx, func(ctx context.Context) error {
 		s, err := js.Stream(ctx, streamName)
 		if err != nil {
 			return err
 		}
 		cfg := s.CachedInfo().Config
-		if !cfg.AllowDirect {
+		replicas := max(c.Replicas, 1)
+		if !cfg.AllowDirect && cfg.Replicas == replicas {
 			return nil
 		}
-		cfg.AllowDirect = false
+		cfg.AllowDirect, cfg.Replicas = false, replicas
 		_, err = js.UpdateStream(ctx, cfg)
 		return err
 	})

@@ -175,10 +175,16 @@ func TestEnsureConcurrently(t *testing.T) {
 }
 
 // TestReadFromLeader: a bucket's and an object store's reads are answered by the stream's
-// leader (no direct gets) once ensured so, and still after a second stage ensured them again.
+// leader (no direct gets) once ensured so, whether they existed with direct gets or not, and
+// still after a second stage ensured them again.
 func TestReadFromLeader(t *testing.T) {
 	js := startJetStream(t)
 	ctx := context.Background()
+	// The history bucket as an earlier rarenet created it, with direct gets; the model's store
+	// is missing.
+	if err := EnsureKeyValue(ctx, js, Config{Replicas: 1}, jetstream.KeyValueConfig{Bucket: HistoryBucket}); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if err := EnsureLeaderKeyValue(ctx, js, Config{Replicas: 1}, jetstream.KeyValueConfig{Bucket: HistoryBucket}); err != nil {
 			t.Fatal(err)
