@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -96,5 +97,37 @@ func TestWindowerRefusesAJobNoScorerRuns(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not fail")
+	}
+}
+
+// TestWindowerReopensTheScorersBucket: a windower that opened the scorer's bucket while it
+// still allowed direct gets (the scorer creates it, then turns them off) gets no answer to
+// its reads afterwards; it opens the bucket again and runs once the scorer announces, well
+// before its --scorer-wait.
+func TestWindowerReopensTheScorersBucket(t *testing.T) {
+	h := startServer(t)
+	kv := natstest.KeyValue(t, h.ctx, h.js, stream.ScorerBucket) // direct gets on, as just created
+	cfg := testConfig(ClockWatermark)
+	cfg.ScorerWait = time.Minute
+	svc, done := runUnannounced(t, h, cfg)
+	time.Sleep(300 * time.Millisecond) // the windower has opened the bucket and found no announcement
+	if err := stream.EnsureLeaderKeyValue(h.ctx, h.js, stream.Config{Memory: true}, jetstream.KeyValueConfig{Bucket: stream.ScorerBucket}); err != nil {
+		t.Fatal(err)
+	}
+	err := stream.AnnounceJobs(h.ctx, kv, stream.Jobs{Jobs: []stream.JobInfo{{ID: job, ResultsIndex: ".ml-anomalies-shared"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !svc.Active() {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the windower did not see the announcement within 10s of it: its handle of the scorer's bucket gets no answers")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
