@@ -72,38 +72,29 @@ func ConfigOf(ctx context.Context, js jetstream.JetStream, name string) (Config,
 // responders. Open handles after this returns; a stage whose reads fail restarts and opens
 // them again.
 func EnsureLeaderKeyValue(ctx context.Context, js jetstream.JetStream, c Config, kv jetstream.KeyValueConfig) error {
-	name := KeyValueStream(kv.Bucket)
-	if err := ensureMissing(ctx, js, name, func() error { return EnsureKeyValue(ctx, js, c, kv) }); err != nil {
-		return err
-	}
-	return readFromLeader(ctx, js, name, c)
+	return ensureLeader(ctx, js, KeyValueStream(kv.Bucket), c, func() error { return EnsureKeyValue(ctx, js, c, kv) })
 }
 
 // EnsureLeaderObjectStore is EnsureLeaderKeyValue for an object store.
 func EnsureLeaderObjectStore(ctx context.Context, js jetstream.JetStream, c Config, obj jetstream.ObjectStoreConfig) error {
-	name := ObjectStoreStream(obj.Bucket)
-	if err := ensureMissing(ctx, js, name, func() error { return EnsureObjectStore(ctx, js, c, obj) }); err != nil {
-		return err
-	}
-	return readFromLeader(ctx, js, name, c)
+	return ensureLeader(ctx, js, ObjectStoreStream(obj.Bucket), c, func() error { return EnsureObjectStore(ctx, js, c, obj) })
 }
 
-// ensureMissing calls create when stream name does not exist. Any other answer (a time-out
-// during an election) is an error, not a missing stream: creating again would turn direct
-// gets on.
-func ensureMissing(ctx context.Context, js jetstream.JetStream, name string, create func() error) error {
-	err := retryRace(ctx, func(ctx context.Context) error {
-		_, err := js.Stream(ctx, name)
-		return err
-	})
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return create()
-	default:
+// ensureLeader has the store behind stream name read from its leader, calling create first
+// when the stream does not exist. Any other failure to look it up (a time-out during an
+// election) is an error, not a missing stream: creating again would turn direct gets on.
+func ensureLeader(ctx context.Context, js jetstream.JetStream, name string, c Config, create func() error) error {
+	err := readFromLeader(ctx, js, name, c)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if err := create(); err != nil {
+			return err
+		}
+		err = readFromLeader(ctx, js, name, c)
+	}
+	if err != nil {
 		return fmt.Errorf("stream: %s: %w", name, err)
 	}
+	return nil
 }
 
 // KeyValueStream is the name of the stream behind key-value bucket b.
