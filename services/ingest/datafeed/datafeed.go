@@ -124,35 +124,33 @@ func notNetwork(ev *event.Event) verdict {
 
 // FromJob is the filter of a job's datafeed, as shipped.
 func FromJob(name string, j job.Job, d job.Datafeed) (Filter, error) {
-	q, err := parseFeed(d)
-	if err != nil {
-		return Filter{}, err
-	}
-	return Filter{Name: name, Query: q, ByField: j.ByField}, nil
+	return fromFeed(name, j.ByField, d)
 }
 
-// parseFeed reads a datafeed's query; a datafeed without one matches every document. Errors
-// name the datafeed's file.
-func parseFeed(d job.Datafeed) (Query, error) {
-	if len(d.Query) == 0 {
-		return Query{All: true}, nil
-	}
-	q, err := ParseQuery(d.Query)
-	if err != nil {
-		return Query{}, fmt.Errorf("%s: %w", d.Source, err)
-	}
-	return q, nil
-}
-
-func builtin(name string) Filter {
-	j, d, err := job.Builtin(name)
-	if err == nil {
-		var f Filter
-		if f, err = FromJob(name, j, d); err == nil {
-			return f
+// fromFeed is the filter of datafeed d for a detector by byField. A datafeed without a query
+// matches every document; errors name the datafeed's file.
+func fromFeed(name, byField string, d job.Datafeed) (Filter, error) {
+	q := Query{All: true}
+	if len(d.Query) > 0 {
+		var err error
+		if q, err = ParseQuery(d.Query); err != nil {
+			return Filter{}, fmt.Errorf("%s: %w", d.Source, err)
 		}
 	}
-	panic(err) // the built-ins are embedded and tested
+	return Filter{Name: name, Query: q, ByField: byField}, nil
+}
+
+// builtin is a built-in filter; the built-ins are embedded and tested, so an error panics.
+func builtin(name string) Filter {
+	j, d, err := job.Builtin(name)
+	if err != nil {
+		panic(err)
+	}
+	f, err := FromJob(name, j, d)
+	if err != nil {
+		panic(err)
+	}
+	return f
 }
 
 // V1 is the datafeed of linux_anomalous_network_activity_ecs (stack 7.7, Auditbeat), as
@@ -220,9 +218,5 @@ func Load(path, byField string) (Filter, error) {
 	if err != nil {
 		return Filter{}, err
 	}
-	q, err := parseFeed(d)
-	if err != nil {
-		return Filter{}, err
-	}
-	return Filter{Name: path, Query: q, ByField: byField}, nil
+	return fromFeed(path, byField, d)
 }

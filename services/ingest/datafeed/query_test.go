@@ -28,7 +28,8 @@ func builtinQuery(name string) (Query, error) {
 	if err != nil {
 		return Query{}, err
 	}
-	return parseFeed(d)
+	f, err := fromFeed(name, "", d)
+	return f.Query, err
 }
 
 // parsed is a datafeed file's content as shared/job reads it, named feed.json.
@@ -143,7 +144,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseFeed(parsed(t, tt.json))
+			_, err := fromFeed("feed", "", parsed(t, tt.json))
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "feed.json: ") {
 				t.Fatalf("err = %v, want it to name feed.json and contain %q", err, tt.want)
 			}
