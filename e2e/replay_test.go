@@ -43,10 +43,7 @@ func writeHistory(t testing.TB, format string, spec history.Spec) string {
 
 // defaultOptions is the all-in-one pipeline as `rarenet replay` configures it by default.
 func defaultOptions(partitions int) rarenet.Options {
-	o, err := rarenet.NewOptions()
-	if err != nil {
-		panic(err) // no flags: the defaults
-	}
+	o := rarenet.DefaultOptions()
 	o.Streams = stream.Config{Partitions: partitions, Replicas: 1, Memory: true}
 	return o
 }

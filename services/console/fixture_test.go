@@ -61,10 +61,7 @@ func TestMain(m *testing.M) {
 
 // defaultOptions is the all-in-one pipeline as `rarenet replay` configures it by default.
 func defaultOptions() rarenet.Options {
-	o, err := rarenet.NewOptions()
-	if err != nil {
-		panic(err) // no flags: the defaults
-	}
+	o := rarenet.DefaultOptions()
 	o.Streams = stream.Config{Partitions: 4, Replicas: 1, Memory: true}
 	return o
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func testOptions(url string) Options {
-	o := testDefaults(nil)
+	o := DefaultOptions()
 	o.NATSURL, o.Streams = url, stream.Config{Partitions: 2, Replicas: 1, Memory: true}
 	// A stopped stage's pull requests outlive it on the server and may take the next
 	// replay's first message, which then waits the ack wait (a minute by default) to be

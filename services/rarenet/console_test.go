@@ -17,7 +17,7 @@ func TestReplayKeepsServingTheConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays the sample; skipped with -short")
 	}
-	o := testDefaults(t)
+	o := DefaultOptions()
 	o.Streams = stream.Config{Partitions: 2, Replicas: 1, Memory: true}
 	o.Console.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

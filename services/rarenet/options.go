@@ -28,3 +28,13 @@ func NewOptions(flags ...string) (Options, error) {
 	o.Streams = stream.Config{Partitions: stream.DefaultPartitions, Replicas: 1}
 	return *o, nil
 }
+
+// DefaultOptions is NewOptions with no flags: the pipeline `rarenet run` starts when none is
+// given.
+func DefaultOptions() Options {
+	o, err := NewOptions()
+	if err != nil {
+		panic(err) // no flags to parse: only the stages' own defaults, which the tests parse
+	}
+	return o
+}

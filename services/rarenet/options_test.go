@@ -11,22 +11,10 @@ import (
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
-// testDefaults is the pipeline of `rarenet run` with no flag given (t may be nil).
-func testDefaults(t *testing.T) Options {
-	o, err := NewOptions()
-	if err != nil {
-		if t == nil {
-			panic(err)
-		}
-		t.Fatal(err)
-	}
-	return o
-}
-
 // TestNewOptions: with no flags, each stage is as its own flags leave it; a shared setting
 // given once sets every stage that has it; what is not a stage flag is refused.
 func TestNewOptions(t *testing.T) {
-	o := testDefaults(t)
+	o := DefaultOptions()
 	var want Options
 	for _, st := range want.Describe() {
 		st.Register(flag.NewFlagSet(st.Name, flag.ContinueOnError))
@@ -36,7 +24,7 @@ func TestNewOptions(t *testing.T) {
 		o.Scorer.Clock != scorer.ClockWall || o.Windower.Clock != windower.ClockWall || o.Windower.EmittedTTL != windower.DefaultEmittedTTL ||
 		o.Scorer.LeaseTTL != want.Scorer.LeaseTTL || o.Enricher.LeaseTTL != want.Scorer.LeaseTTL || o.Ingest.BucketSpan != 0 ||
 		o.Streams != (stream.Config{Partitions: stream.DefaultPartitions, Replicas: 1}) {
-		t.Fatalf("NewOptions() = %+v; want every stage at its flags' defaults", o)
+		t.Fatalf("DefaultOptions() = %+v; want every stage at its flags' defaults", o)
 	}
 
 	o, err := NewOptions("--allowed-lateness", "2m", "--profile", "enhanced", "--ack-wait", "5s", "--bucket-span", "30m")

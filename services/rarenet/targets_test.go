@@ -21,7 +21,7 @@ import (
 // --allowed-lateness than the line recorded is refused.
 func TestTargetsSplitTheLine(t *testing.T) {
 	base := func() Options {
-		o := testDefaults(t)
+		o := DefaultOptions()
 		o.Streams = stream.Config{Partitions: 2, Replicas: 1, Memory: true}
 		return o
 	}
