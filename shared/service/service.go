@@ -228,7 +228,7 @@ func Run(st Stage) {
 		attempt, cancel := context.WithTimeout(startCtx, 10*time.Second)
 		defer cancel()
 		err := stream.Ensure(attempt, js, common.StreamConfig())
-		if errors.Is(err, stream.ErrPartitionMismatch) {
+		if misconfigured(err) {
 			return struct{}{}, errPermanent{err}
 		}
 		return struct{}{}, err
@@ -277,8 +277,8 @@ func runRestarting(ctx context.Context, log *slog.Logger, run func() error) erro
 		if err == nil || ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, stream.ErrLineMismatch) {
-			return err // a setting the pipeline disagrees with: no restart mends it
+		if misconfigured(err) {
+			return err // no restart mends it
 		}
 		now := time.Now()
 		failures = append(failures, now)
@@ -296,6 +296,13 @@ func runRestarting(ctx context.Context, log *slog.Logger, run func() error) erro
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
+}
+
+// misconfigured reports a failure no retry or restart mends: the stage was started with a
+// setting the pipeline's streams disagree with (the partition count, the bucket span, the
+// allowed lateness).
+func misconfigured(err error) bool {
+	return errors.Is(err, stream.ErrPartitionMismatch) || errors.Is(err, stream.ErrLineMismatch)
 }
 
 // errPermanent stops retry at once.
