@@ -303,7 +303,7 @@ func (s *Service) runPartition(ctx context.Context, p int, l *lease.Lease) error
 		return stopCause(ctx, err)
 	}
 	loop := natsutil.Loop{Consumer: cons, Handle: a.handle, Commit: a.commit, Retain: a.retain,
-		Throttle: natsutil.NewThrottle(s.js, stream.Buckets, stream.ModelConsumer).Wait}
+		Throttle: s.modelBacklog.Wait}
 	if s.cfg.Clock == ClockWall {
 		loop.Tick = func(ctx context.Context, now time.Time) error {
 			return a.closeOnClock(now.Add(-s.cfg.AllowedLateness))

@@ -164,6 +164,9 @@ type Service struct {
 	partitions int
 	holder     string
 	stats      Stats
+	// modelBacklog holds the partitions back while the model is behind: one for all of them,
+	// so that they ask the server once, not each (natsutil.Throttle).
+	modelBacklog *natsutil.Throttle
 	// owned and modelActive report what this replica runs, for tests and metrics.
 	owned       atomic.Pointer[[]int]
 	modelActive atomic.Bool
@@ -202,7 +205,8 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (*Ser
 	}
 	holder := lease.Holder()
 	s := &Service{cfg: cfg, js: js, kv: kv, obj: obj, partitions: p, holder: holder,
-		log: log.With("stage", Stage, "holder", holder)}
+		log:          log.With("stage", Stage, "holder", holder),
+		modelBacklog: natsutil.NewThrottle(js, stream.Buckets, stream.ModelConsumer)}
 	s.owned.Store(&[]int{})
 	return s, nil
 }

@@ -140,3 +140,69 @@ func waitPending(t *testing.T, c jetstream.Consumer, want uint64) {
 		}
 	}
 }
+
+// TestThrottleSharedByLoops is a scorer's partitions sharing one Throttle: while one loop's
+// check is in flight, the others go on with the last answer when it was under the backlog,
+// and wait for the check when it was over, without asking the server themselves.
+func TestThrottleSharedByLoops(t *testing.T) {
+	ctx := testContext(t)
+	th := NewThrottle(nil, "OUT", "next")
+	th.Backlog = 10
+	type answer struct{ behind uint64 }
+	asked, answers := make(chan struct{}), make(chan answer)
+	th.check = func(ctx context.Context) (uint64, bool, error) {
+		asked <- struct{}{}
+		a := <-answers
+		return a.behind, true, nil
+	}
+	wait := func() chan error {
+		done := make(chan error, 1)
+		go func() { done <- th.Wait(ctx) }()
+		return done
+	}
+	returned := func(done chan error, what string) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Wait did not return", what)
+		}
+	}
+	waiting := func(done chan error, what string) {
+		t.Helper()
+		select {
+		case err := <-done:
+			t.Fatalf("%s: Wait returned (%v)", what, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	// Nothing known yet: the first loop asks; a second, meanwhile, goes on.
+	first := wait()
+	<-asked
+	returned(wait(), "a loop while the first check is in flight, nothing known over the backlog")
+	answers <- answer{behind: 7} // over half the backlog: no quiet time, the next Wait asks
+	returned(first, "the first check, 7 behind a backlog of 10")
+
+	// Over the backlog: the loop that asked waits and asks again; another one waits for its
+	// check instead of asking.
+	first = wait()
+	<-asked
+	answers <- answer{behind: 12}
+	<-asked // the first loop's second check, 25 ms on
+	second := wait()
+	waiting(second, "a loop while the last check found 12 behind a backlog of 10")
+	waiting(first, "the loop whose check found 12 behind")
+	answers <- answer{behind: 3}
+	returned(first, "the loop whose check found 3 behind")
+	// The second loop's next look finds the quiet time the check under half set: no question.
+	returned(second, "a loop that waited for the other's check")
+	select {
+	case <-asked:
+		t.Fatal("a loop asked the server within Every of a check under half the backlog")
+	case <-time.After(50 * time.Millisecond):
+	}
+}
