@@ -54,13 +54,7 @@ func binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		build := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator),
-			"./services/rarenet/cmd/rarenet", "./services/ingest/cmd/ingest", "./services/scorer/cmd/scorer",
-			"./services/enricher/cmd/enricher", "./services/windower/cmd/windower", "./services/notify/cmd/notify",
-			"./e2e/cmd/simulate", "./e2e/cmd/evaluate")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		if buildErr = buildCommands(root, binDir); buildErr != nil {
 			return
 		}
 		install := exec.Command("go", "install", "github.com/nats-io/nats-server/v2@"+natsServerVersion)
@@ -74,6 +68,20 @@ func binaries(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binDir
+}
+
+// buildCommands builds the service binaries and the quality harness's commands of the
+// repository at root into dir.
+func buildCommands(root, dir string) error {
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
+		"./services/rarenet/cmd/rarenet", "./services/ingest/cmd/ingest", "./services/scorer/cmd/scorer",
+		"./services/enricher/cmd/enricher", "./services/windower/cmd/windower", "./services/notify/cmd/notify",
+		"./e2e/cmd/simulate", "./e2e/cmd/evaluate")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build in %s: %w\n%s", root, err, out)
+	}
+	return nil
 }
 
 // freePort returns a loopback port free now, outside the kernel's ephemeral range, and never
