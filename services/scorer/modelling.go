@@ -60,7 +60,10 @@ type modelling struct {
 	// announced is the completeness last published: records of every bucket before it are out.
 	announced int64
 	records   int64
-	dirty     bool
+	// dirty says that a close handled changed what the checkpoint would hold since it was
+	// last written, at checkpointed.
+	dirty        bool
+	checkpointed time.Time
 	// raw decompresses closes into one buffer: decoding copies every string out of it.
 	raw rawdata.Decoder
 	enc msgpackEncoder
@@ -298,8 +301,8 @@ func (m *modelling) commit(ctx context.Context) error {
 	if err := m.pub.Flush(ctx); err != nil {
 		return err
 	}
-	if !m.dirty {
-		return nil
+	if !m.dirty || time.Since(m.checkpointed) < modelCheckpointEvery {
+		return nil // the loop keeps the closes unacked until a checkpoint covers them (retain)
 	}
 	// A replica that lost the model must not overwrite its successor's checkpoint: the
 	// successor may have acked summaries that only its own checkpoint covers. (This narrows
@@ -325,9 +328,22 @@ func (m *modelling) commit(ctx context.Context) error {
 	if err := m.stillHolds(ctx); err != nil {
 		return err
 	}
-	m.dirty = false
+	m.dirty, m.checkpointed = false, time.Now()
 	return nil
 }
+
+// modelCheckpointEvery is the least time between two checkpoints of the model. A checkpoint
+// is the whole model, written to R3 storage; taken at every commit, it cost a scorer whose
+// partitions ran in another replica a seventh of its CPU (it committed far more often than
+// the replica that also ran them: docs/performance.md item 23). Between checkpoints the closes
+// stay unacknowledged (retain), so a successor handles again what the last one does not
+// cover: the records it publishes again carry the same ids, which the streams drop as
+// duplicates (natsutil.DefaultAckWait and the streams' 2-minute window).
+const modelCheckpointEvery = time.Second
+
+// retain keeps the closes of the model's input unacknowledged while what they changed is
+// not in a checkpoint.
+func (m *modelling) retain(jetstream.Msg) bool { return m.dirty }
 
 // stillHolds returns nil while no other replica can have taken the model over: without a
 // round trip while the lease's renewals are on time (lease.Exclusive), else when a read

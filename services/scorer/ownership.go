@@ -332,7 +332,7 @@ func (s *Service) runModel(ctx context.Context, l *lease.Lease) error {
 		announced = time.Unix(0, (m.announced+1)*int64(s.cfg.Job.BucketSpan)).UTC() // the records before it are out
 	}
 	s.log.Info("model restored", "model_buckets", m.rarity.Modelled() != noBucket, "announced", announced)
-	loop := natsutil.Loop{Consumer: cons, Handle: m.handle, Commit: m.commit,
+	loop := natsutil.Loop{Consumer: cons, Handle: m.handle, Commit: m.commit, Retain: m.retain,
 		Throttle: natsutil.NewThrottle(s.js, stream.Anomalies, stream.EnricherConsumer).Wait}
 	return stopCause(ctx, loop.Run(ctx))
 }

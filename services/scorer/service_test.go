@@ -342,3 +342,63 @@ func TestServiceUndecodableEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestModelCheckpointsAtMostEverySecond: under closes that come in bursts, each committed on
+// its own, the model writes its checkpoint at most once every modelCheckpointEvery, keeps the closes unacknowledged until a
+// checkpoint covers them, and acks them all once one does.
+func TestModelCheckpointsAtMostEverySecond(t *testing.T) {
+	h := startScorer(t)
+	var cons jetstream.Consumer
+	var obj jetstream.ObjectStore
+	waitFor(t, "the model's consumer and store", func() bool {
+		var err error
+		if cons == nil {
+			cons, _ = h.js.Consumer(h.ctx, stream.Buckets, stream.ModelConsumer)
+		}
+		if obj == nil {
+			obj, err = h.js.ObjectStore(h.ctx, stream.ModelStore)
+		}
+		return cons != nil && err == nil && obj != nil
+	})
+	// Count the checkpoints: each put gives the object a new id. A poll every 5 ms sees every
+	// put of one a second; it would miss some of puts at every commit, and still count more.
+	ctx, stop := context.WithCancel(h.ctx)
+	counted := make(chan int)
+	go func() {
+		ids := map[string]bool{}
+		for ctx.Err() == nil {
+			if info, err := obj.GetInfo(ctx, CheckpointObject); err == nil {
+				ids[info.NUID] = true
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		counted <- len(ids)
+	}()
+	began := time.Now()
+	held := 0
+	for b := range 40 {
+		h.publishEvents(t, ev(at(b), regular(b%3)))
+		h.watermark(t, at(b+1))
+		// Longer than the loop's idle time: each bucket's closes make a commit of their own.
+		time.Sleep(80 * time.Millisecond)
+		info, err := cons.Info(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = max(held, info.NumAckPending)
+	}
+	took := time.Since(began)
+	stop()
+	n := <-counted
+	if most := int(took/modelCheckpointEvery) + 2; n < 1 || n > most {
+		t.Errorf("%d checkpoints in %s of closes, want 1..%d", n, took.Round(time.Millisecond), most)
+	}
+	if held == 0 {
+		t.Error("no close was ever held unacknowledged between checkpoints")
+	}
+	// Once the input stops, a checkpoint covers every close and the loop acks them all.
+	waitFor(t, "every close acknowledged", func() bool {
+		info, err := cons.Info(h.ctx)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+}
