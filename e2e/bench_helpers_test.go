@@ -36,6 +36,9 @@ import (
 //	BENCH_LOGS_DIR=dir     every cluster replay's logs (nodes, stages, driver) are written there
 //	BENCH_ROUNDS=N         how many rounds the measurements shorter than benchRepeatBelow take
 //	                       (default benchRounds; scaleOutRounds for the scale-out)
+//	BENCH_AGAINST=rev      BenchmarkReplayClusterAgainst compares this tree's binaries with
+//	                       those of git revision rev (not run otherwise)
+//	BENCH_AGAINST_STACKS=  its stacks, e.g. 1,1,1,1;1,2,1,1 (default 2,2,2,2)
 const (
 	benchRounds      = 3
 	benchRepeatBelow = 30 * time.Second

@@ -344,8 +344,8 @@ func TestServiceUndecodableEvent(t *testing.T) {
 }
 
 // TestModelCheckpointsAtMostEverySecond: under closes that come in bursts, each committed on
-// its own, the model writes its checkpoint at most once every modelCheckpointEvery, keeps the closes unacknowledged until a
-// checkpoint covers them, and acks them all once one does.
+// its own, the model writes its checkpoint at most once every modelCheckpointEvery, keeps the
+// closes unacknowledged until a checkpoint covers them, and acks them all once one does.
 func TestModelCheckpointsAtMostEverySecond(t *testing.T) {
 	h := startScorer(t)
 	var cons jetstream.Consumer
