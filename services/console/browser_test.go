@@ -187,7 +187,7 @@ func TestBrowser(t *testing.T) {
 		xs[0].Entries[0].String() != "process.name is kworkerds" || xs[0].Entries[1].String() != "host.name is web-03" {
 		t.Fatalf("after the form the bucket holds %+v (%v)", xs, err)
 	}
-	do("remove it", chromedp.Click(`#exceptions tr[data-id="`+added+`"] button`), chromedp.WaitVisible(`.banner.ok`))
+	do("remove it", chromedp.Click(`#exceptions tr[data-id="`+added+`"] button`), chromedp.WaitVisible(`#removed`))
 	if xs, _ := windower.ListExceptions(ctx, xkv, ""); len(xs) != 0 {
 		t.Fatalf("after removal the bucket holds %+v", xs)
 	}
