@@ -20,7 +20,7 @@ func historyKV(t *testing.T, js jetstream.JetStream) jetstream.KeyValue {
 	if err := ensureHistory(ctx, js, stream.Config{Memory: true}); err != nil {
 		t.Fatalf("ensureHistory is not idempotent: %v", err)
 	}
-	if s, err := js.Stream(ctx, "KV_"+stream.HistoryBucket); err != nil || s.CachedInfo().Config.AllowDirect {
+	if s, err := js.Stream(ctx, stream.KeyValueStream(stream.HistoryBucket)); err != nil || s.CachedInfo().Config.AllowDirect {
 		t.Fatalf("the history bucket allows direct gets (%v): a lagging replica could answer a read", err)
 	}
 	kv, err := js.KeyValue(ctx, stream.HistoryBucket)
