@@ -478,11 +478,16 @@ func replayClusterRun(b *testing.B, bin string, counts stageCounts, h benchHisto
 		"--timeout", "30m", "--out", out, "--stats", stats, h.path}
 	replayRun++
 	cpuBefore := s.cpu()
+	idle0, total0 := machineTicks()
 	profiled := s.profileStages(b, replayRun)
 	r := runProcess(b, filepath.Join(bin, "rarenet"), args...)
 	profiled()
+	idle1, total1 := machineTicks()
 	run := clusterRun{wall: r.wall, ruleRuns: s.ruleRuns() - ruleRunsBefore}
-	b.Logf("    CPU during the replay (%.1fs): %s", r.wall.Seconds(), s.cpuSpent(cpuBefore))
+	// The machine's idle share tells whether the stack kept every core busy: a second replica
+	// of a stage can only add speed where cores idle.
+	b.Logf("    CPU during the replay (%.1fs): %s, driver %.2fs; the machine's cores idle %.0f%%", r.wall.Seconds(),
+		s.cpuSpent(cpuBefore), r.cpu.Seconds(), 100*idleShare(idle0, total0, idle1, total1))
 	s.keepLogs(b, replayRun, string(r.stderr))
 	if obs != nil {
 		run.counts = obs.stop()
@@ -529,10 +534,16 @@ func (s *stack) profileStages(b *testing.B, run int) (wait func()) {
 		secs = n
 	}
 	var wg sync.WaitGroup
-	replicas := s.replicaNames()
-	for i, u := range s.readyURLs {
-		path := filepath.Join(dir, fmt.Sprintf("replay%d-%s.pprof", run, replicas[i]))
-		url := strings.TrimSuffix(u, "/readyz") + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs)
+	names, bases := s.replicaNames(), []string{}
+	for _, u := range s.readyURLs {
+		bases = append(bases, strings.TrimSuffix(u, "/readyz"))
+	}
+	for i, u := range s.c.profiles { // the NATS nodes: nats1, nats2, ...
+		names, bases = append(names, "nats"+strconv.Itoa(i+1)), append(bases, u)
+	}
+	for i, base := range bases {
+		path := filepath.Join(dir, fmt.Sprintf("replay%d-%s.pprof", run, names[i]))
+		url := base + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs)
 		wg.Go(func() {
 			resp, err := http.Get(url)
 			if err != nil {
@@ -549,7 +560,7 @@ func (s *stack) profileStages(b *testing.B, run int) (wait func()) {
 			}
 		})
 	}
-	b.Logf("    CPU profiles of the stages for %ds: %s/replay%d-*.pprof", secs, dir, run)
+	b.Logf("    CPU profiles of the stages and NATS nodes for %ds: %s/replay%d-*.pprof", secs, dir, run)
 	return wg.Wait
 }
 

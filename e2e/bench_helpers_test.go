@@ -262,6 +262,8 @@ type processRun struct {
 	// its histories in memory) as the child's: an upper bound only. A replay reports its own
 	// (replayAllInOne).
 	maxRSS int64
+	// cpu is the child's user and system time.
+	cpu    time.Duration
 	stdout []byte
 	stderr []byte // the log, for most binaries
 }
@@ -277,7 +279,8 @@ func runProcess(b *testing.B, name string, args ...string) processRun {
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("%s %s: %v\nstderr:\n%s", filepath.Base(name), strings.Join(args, " "), err, lastLines(stderr.String(), 40))
 	}
-	r := processRun{wall: time.Since(began), stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+	r := processRun{wall: time.Since(began), stdout: stdout.Bytes(), stderr: stderr.Bytes(),
+		cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.maxRSS = ru.Maxrss * 1024 // Linux reports KiB
 	}
@@ -464,6 +467,36 @@ const cpuTicksPerSecond = 100
 
 // processCPU returns the CPU time (user and system) the process pid has used so far, as
 // /proc/PID/stat says (fields 14 and 15), or 0 when it cannot be read (the process is gone).
+// machineTicks reads the machine's CPU time so far from /proc/stat, in ticks: idle (idle and
+// iowait) and in all, over every core.
+func machineTicks() (idle, total int64) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		total += n
+		if i == 3 || i == 4 { // idle, iowait
+			idle += n
+		}
+	}
+	return idle, total
+}
+
+// idleShare says what share of the machine's cores idled between two machineTicks readings.
+func idleShare(idle0, total0, idle1, total1 int64) float64 {
+	if total1 <= total0 {
+		return 0
+	}
+	return float64(idle1-idle0) / float64(total1-total0)
+}
+
 func processCPU(pid int) time.Duration {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {

@@ -25,6 +25,8 @@ import (
 type cluster struct {
 	nodes []*proc
 	urls  []string
+	// profiles are the nodes' profiling addresses (BENCH_PPROF=1), one a node, else none.
+	profiles []string
 }
 
 // startCluster starts n nats-server nodes with JetStream, routed to each other, and waits
@@ -46,6 +48,7 @@ func startCluster(t testing.TB, bin string, n int) *cluster {
 		if benchProfiles() { // see docs/performance.md, the benchmarks' switches
 			port := freePort(t)
 			args = append(args, "--profile", strconv.Itoa(port))
+			c.profiles = append(c.profiles, "http://127.0.0.1:"+strconv.Itoa(port))
 			t.Logf("nats-server node-%d serves its profiles on http://127.0.0.1:%d/debug/pprof/", i+1, port)
 		}
 		c.nodes = append(c.nodes, start(t, filepath.Join(bin, "nats-server"), args...))
