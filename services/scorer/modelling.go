@@ -24,10 +24,16 @@ import (
 // operators and the checkpoint-age metric too).
 const CheckpointObject = "model"
 
-// modelCheckpoint is everything the model half needs to resume: the model, how far each
-// partition is closed, the summaries waiting for slower partitions, and the replays whose end
-// has not arrived from every partition. Summaries at or before a partition's closed bucket are
-// in here, so a redelivered one is recognised and skipped.
+// modelCheckpoint is everything the model half needs to resume: the model, how far the
+// partitions are closed in it, and the replays whose end has not arrived from every partition.
+// It does not hold the summaries waiting for slower partitions: the closes that brought them
+// stay unacknowledged until every bucket they hold is scored (retain), and a successor takes
+// them again. Closed is where the model's buckets end (Announced, for every partition), so a
+// successor takes the buckets after it from a redelivered close and skips the rest.
+//
+// Pending is only read: checkpoints written before held the waiting summaries (their closes
+// were acknowledged), and Closed was then each partition's own last close. A successor that
+// restores one writes it that way until it has scored them (legacyThrough).
 type modelCheckpoint struct {
 	Rarity    RarityState              `json:"rarity"`
 	Closed    []int64                  `json:"closed"`
@@ -64,6 +70,16 @@ type modelling struct {
 	// last written, at checkpointed.
 	dirty        bool
 	checkpointed time.Time
+	// through holds, for each close not acked yet, the bucket it closed its partition
+	// through: it is acked once a checkpoint has every bucket through there scored.
+	through map[uint64]int64
+	// cpAnnounced is Announced of the last checkpoint written or restored.
+	cpAnnounced int64
+	// legacyThrough is the last bucket of the waiting summaries a checkpoint of the earlier
+	// layout held (noBucket when none): until it is scored, checkpoints keep holding them,
+	// as their closes are gone. carried says the last checkpoint did.
+	legacyThrough int64
+	carried       bool
 	// raw decompresses closes into one buffer: decoding copies every string out of it.
 	raw rawdata.Decoder
 	enc msgpackEncoder
@@ -77,7 +93,8 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 		return nil, err
 	}
 	m := &modelling{s: s, lease: l, pub: natsutil.NewPublisher(s.js), obj: obj, rarity: r,
-		closed: make([]int64, partitions), pending: map[int64][]ValueSummary{}, eofs: map[string]*replayEnd{}, announced: noBucket}
+		closed: make([]int64, partitions), pending: map[int64][]ValueSummary{}, eofs: map[string]*replayEnd{}, announced: noBucket,
+		through: map[uint64]int64{}, cpAnnounced: noBucket, legacyThrough: noBucket}
 	for p := range m.closed {
 		m.closed[p] = noBucket
 	}
@@ -102,9 +119,12 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 		s.log.Warn("model checkpoint from an earlier rarenet: the record score normaliser's quantiles restart (now ml-cpp's q-digests)",
 			"buckets_modelled", cp.Rarity.Modelled-cp.Rarity.First+1)
 	}
-	m.closed, m.announced, m.records = cp.Closed, cp.Announced, cp.Records
-	if cp.Pending != nil {
+	m.closed, m.announced, m.records, m.cpAnnounced = cp.Closed, cp.Announced, cp.Records, cp.Announced
+	if len(cp.Pending) > 0 {
 		m.pending = cp.Pending
+		for k := range cp.Pending {
+			m.legacyThrough = max(m.legacyThrough, k)
+		}
 	}
 	if cp.EOFs != nil {
 		m.eofs = cp.EOFs
@@ -124,9 +144,16 @@ func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
 		return m.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), "")
 	}
 	p := pc.Partition
+	if meta, err := msg.Metadata(); err == nil {
+		m.through[meta.Sequence.Stream] = pc.ClosedThrough
+	}
 	if pc.ClosedThrough > m.closed[p] {
+		// A close taken again after a takeover may hold buckets the checkpoint has scored:
+		// only those after the partition's place in the model are new.
 		for _, b := range pc.Buckets {
-			m.pending[b.Bucket] = append(m.pending[b.Bucket], b.Values...)
+			if b.Bucket > m.closed[p] {
+				m.pending[b.Bucket] = append(m.pending[b.Bucket], b.Values...)
+			}
 		}
 		m.closed[p] = pc.ClosedThrough
 		m.dirty = true
@@ -311,8 +338,20 @@ func (m *modelling) commit(ctx context.Context) error {
 	if err := m.stillHolds(ctx); err != nil {
 		return err
 	}
-	b, err := json.Marshal(modelCheckpoint{Rarity: m.rarity.Snapshot(), Closed: m.closed, Pending: m.pending,
-		EOFs: m.eofs, Announced: m.announced, Records: m.records})
+	cp := modelCheckpoint{Rarity: m.rarity.Snapshot(), EOFs: m.eofs, Announced: m.announced, Records: m.records}
+	carry := m.announced < m.legacyThrough
+	if carry {
+		cp.Closed, cp.Pending = m.closed, m.pending
+	} else {
+		// The summaries waiting for slower partitions stay in their closes, unacknowledged:
+		// written here at every checkpoint, they made one cost seconds of CPU when a replica's
+		// partitions ran ahead of another's (docs/performance.md item 25).
+		cp.Closed = make([]int64, len(m.closed))
+		for p, c := range m.closed {
+			cp.Closed[p] = min(c, m.announced)
+		}
+	}
+	b, err := json.Marshal(cp)
 	if err != nil {
 		return fmt.Errorf("scorer: encode model checkpoint: %w", err)
 	}
@@ -329,6 +368,7 @@ func (m *modelling) commit(ctx context.Context) error {
 		return err
 	}
 	m.dirty, m.checkpointed = false, time.Now()
+	m.cpAnnounced, m.carried = m.announced, carry
 	return nil
 }
 
@@ -341,9 +381,23 @@ func (m *modelling) commit(ctx context.Context) error {
 // duplicates (natsutil.DefaultAckWait and the streams' 2-minute window).
 const modelCheckpointEvery = time.Second
 
-// retain keeps the closes of the model's input unacknowledged while what they changed is
-// not in a checkpoint.
-func (m *modelling) retain(jetstream.Msg) bool { return m.dirty }
+// retain keeps a close of the model's input unacknowledged while what it changed is not in a
+// checkpoint, or while a bucket it holds waits for slower partitions (modelCheckpoint).
+func (m *modelling) retain(msg jetstream.Msg) bool {
+	if m.dirty {
+		return true
+	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		return false
+	}
+	seq := meta.Sequence.Stream
+	if through, ok := m.through[seq]; ok && !m.carried && through > m.cpAnnounced {
+		return true
+	}
+	delete(m.through, seq)
+	return false
+}
 
 // stillHolds returns nil while no other replica can have taken the model over: without a
 // round trip while the lease's renewals are on time (lease.Exclusive), else when a read

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -401,4 +403,190 @@ func TestModelCheckpointsAtMostEverySecond(t *testing.T) {
 		info, err := cons.Info(h.ctx)
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
 	})
+}
+
+// TestModelKeepsWaitingClosesInTheStream: the summaries that wait for a slower partition are
+// not in the model's checkpoint (writing them at every checkpoint cost seconds of CPU when a
+// replica's partitions ran ahead of another's); their closes stay unacknowledged until every
+// bucket they hold is scored. A successor that restores the checkpoint takes them again and
+// keeps only the buckets after the checkpoint's: its output is an uninterrupted scorer's,
+// each bucket scored once.
+func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
+	const slow = testPartitions - 1 // the partition whose watermark lags
+	start := func(t *testing.T, ts *natstest.Server) (stop func()) {
+		svc, err := New(ts.Ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute},
+			ts.Conn(t, Stage), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(ts.Ctx)
+		done := make(chan error, 1)
+		go func() { done <- svc.Run(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("scorer Run: %v", err)
+			}
+		}
+	}
+	watermarkOn := func(t *testing.T, h *harness, wm time.Time, ps ...int) {
+		for _, p := range ps {
+			h.publish(t, control.Marker{Kind: control.KindWatermark, Watermark: wm}.Msg(stream.EventsSubject(p)))
+		}
+	}
+	fast := []int{0, 1, 2}
+	// first: 20 buckets of regular names, every partition closed through each; then buckets
+	// 20..22 with new names, the fast partitions closed through 22 in one close each, the
+	// slow one through 20 only.
+	first := func(t *testing.T, h *harness) {
+		for b := range 20 {
+			var evs []*event.Event
+			for n := range 10 {
+				evs = append(evs, ev(at(b).Add(time.Duration(n)*time.Second), regular(n)))
+			}
+			h.publishEvents(t, evs...)
+			h.watermark(t, at(b+1))
+		}
+		for b := 20; b < 23; b++ {
+			var evs []*event.Event
+			for n := range 10 {
+				evs = append(evs, ev(at(b), regular(n)))
+			}
+			h.publishEvents(t, append(evs, ev(at(b).Add(time.Minute), fmt.Sprintf("new%d", b)))...)
+		}
+		watermarkOn(t, h, at(23), fast...)
+		watermarkOn(t, h, at(21), slow)
+	}
+	// then: the slow partition catches up, and the replay ends.
+	then := func(t *testing.T, h *harness) {
+		watermarkOn(t, h, at(23), slow)
+		for p := range testPartitions {
+			h.eof(t, "r1", p)
+		}
+	}
+	output := func(t *testing.T, r *reader) []string {
+		var got []string
+		for {
+			got = append(got, describe(t, r.next(t)))
+			if strings.HasPrefix(got[len(got)-1], "eof") {
+				return got
+			}
+		}
+	}
+
+	ref := natstest.Start(t)
+	ref.Pipeline(t, testPartitions)
+	hr := &harness{nc: ref.NC, js: ref.JS, ctx: ref.Ctx}
+	refOut := newReader(t, hr, stream.AnomaliesSubject)
+	stopRef := start(t, ref)
+	first(t, hr)
+	then(t, hr)
+	want := output(t, refOut)
+	stopRef()
+
+	ts := natstest.Start(t)
+	ts.Pipeline(t, testPartitions)
+	h := &harness{nc: ts.NC, js: ts.JS, ctx: ts.Ctx}
+	out := newReader(t, h, stream.AnomaliesSubject)
+	stop := start(t, ts)
+	first(t, h)
+	obj := natstest.ObjectStore(t, ts.Ctx, ts.JS, stream.ModelStore)
+	cons, err := ts.JS.Consumer(ts.Ctx, stream.Buckets, stream.ModelConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k20 := at(20).UnixNano() / int64(span)
+	var cp modelCheckpoint
+	waitFor(t, "a checkpoint through bucket 20, the fast partitions' closes held", func() bool {
+		b, err := obj.GetBytes(ts.Ctx, CheckpointObject)
+		if err != nil || json.Unmarshal(b, &cp) != nil || cp.Announced != k20 {
+			return false
+		}
+		info, err := cons.Info(ts.Ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == len(fast)
+	})
+	if len(cp.Pending) != 0 {
+		t.Errorf("the checkpoint holds the waiting summaries of buckets %v", slices.Collect(maps.Keys(cp.Pending)))
+	}
+	if fmt.Sprint(cp.Closed) != fmt.Sprint([]int64{k20, k20, k20, k20}) {
+		t.Errorf("checkpoint closed %v, want every partition at bucket %d, the model's last", cp.Closed, k20)
+	}
+	stop()
+	stop = start(t, ts)
+	defer stop()
+	then(t, h)
+	if got := output(t, out); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ANOMALIES with a successor\n got %v\nwant %v", got, want)
+	}
+	waitFor(t, "every close acknowledged", func() bool {
+		info, err := cons.Info(ts.Ctx)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+}
+
+// TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint: a checkpoint of the earlier layout
+// holds the summaries waiting for a slower partition (their closes were acknowledged); a
+// scorer that restores it scores them once the slow partition catches up, and keeps them in
+// its own checkpoints until then.
+func TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint(t *testing.T) {
+	ts := natstest.Start(t)
+	ts.Pipeline(t, testPartitions)
+	r, err := NewRarity(DefaultJob())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := func(b int) int64 { return at(b).UnixNano() / int64(span) }
+	old := modelCheckpoint{Rarity: r.Snapshot(), Closed: []int64{k(5), k(5), k(5), k(3)}, Announced: k(3),
+		Pending: map[int64][]ValueSummary{k(5): {{Value: "curl", Count: 1}}}}
+	b, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureStores(ts.Ctx, ts.JS); err != nil {
+		t.Fatal(err)
+	}
+	obj := natstest.ObjectStore(t, ts.Ctx, ts.JS, stream.ModelStore)
+	if _, err := obj.PutBytes(ts.Ctx, CheckpointObject, b); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{nc: ts.NC, js: ts.JS, ctx: ts.Ctx}
+	out := newReader(t, h, stream.AnomaliesSubject)
+	svc, err := New(ts.Ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute},
+		ts.Conn(t, Stage), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ts.Ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("scorer Run: %v", err)
+		}
+	}()
+	// A close of the slow partition through bucket 4 only: bucket 5 still waits, and the
+	// model's next checkpoint must still hold it.
+	h.publish(t, control.Marker{Kind: control.KindWatermark, Watermark: at(5)}.Msg(stream.EventsSubject(3)))
+	if got := describe(t, out.next(t)); got != "wm "+at(5).Format("15:04") {
+		t.Fatalf("after the slow partition's close through bucket 4: %s, want its watermark", got)
+	}
+	waitFor(t, "a checkpoint through bucket 4 that still holds bucket 5", func() bool {
+		// A handle of its own: the scorer changed the store's stream since the put's.
+		obj, err := ts.JS.ObjectStore(ts.Ctx, stream.ModelStore)
+		if err != nil {
+			return false
+		}
+		b, err := obj.GetBytes(ts.Ctx, CheckpointObject)
+		var cp modelCheckpoint
+		return err == nil && json.Unmarshal(b, &cp) == nil && cp.Announced == k(4) && len(cp.Pending[k(5)]) == 1
+	})
+	h.publish(t, control.Marker{Kind: control.KindWatermark, Watermark: at(6)}.Msg(stream.EventsSubject(3)))
+	var got []string
+	for len(got) < 2 {
+		got = append(got, describe(t, out.next(t)))
+	}
+	if want := []string{"sum 1@" + at(5).Format("15:04"), "wm " + at(6).Format("15:04")}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("once the slow partition catches up: %v, want %v", got, want)
+	}
 }
