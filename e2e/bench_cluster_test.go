@@ -477,6 +477,9 @@ func replayClusterRun(b *testing.B, bin string, counts stageCounts, h benchHisto
 	args := []string{"replay", "--nats-url", s.c.url(), "--partitions", strconv.Itoa(stackPartitions), "--replicas", "3", "--driver-only",
 		"--timeout", "30m", "--out", out, "--stats", stats, h.path}
 	replayRun++
+	if dir := os.Getenv("BENCH_PPROF_DIR"); dir != "" { // the driver's profile too, of the whole replay
+		args = append(args[:len(args)-1], "--cpuprofile", filepath.Join(dir, fmt.Sprintf("replay%d-driver.pprof", replayRun)), h.path)
+	}
 	cpuBefore := s.cpu()
 	idle0, total0 := machineTicks()
 	profiled := s.profileStages(b, replayRun)
