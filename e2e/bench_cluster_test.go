@@ -515,8 +515,9 @@ func (s *stack) replicaNames() []string {
 	return out
 }
 
-// profileStages, when BENCH_PPROF_DIR names a directory, has every stage write a CPU profile
-// of the next BENCH_PPROF_SECONDS (default 3) there, as replay<run>-<stage><replica>.pprof,
+// profileStages, when BENCH_PPROF_DIR names a directory, has every stage and NATS node write
+// a CPU profile of the next BENCH_PPROF_SECONDS (default 3) there, as
+// replay<run>-<stage><replica>.pprof and replay<run>-nats<n>.pprof,
 // and returns a function that waits for them: what each replica spends a replay on, for `go
 // tool pprof`. Otherwise it does nothing.
 func (s *stack) profileStages(b *testing.B, run int) (wait func()) {
