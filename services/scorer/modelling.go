@@ -77,7 +77,8 @@ type modelling struct {
 	cpAnnounced int64
 	// legacyThrough is the last bucket of the waiting summaries a checkpoint of the earlier
 	// layout held (noBucket when none): until it is scored, checkpoints keep holding them,
-	// as their closes are gone. carried says the last checkpoint did.
+	// as their closes are gone, and those of the closes handled meanwhile, which such a
+	// checkpoint covers and the loop then acks. carried says the last checkpoint did.
 	legacyThrough int64
 	carried       bool
 	// raw decompresses closes into one buffer: decoding copies every string out of it.
@@ -342,6 +343,8 @@ func (m *modelling) commit(ctx context.Context) error {
 	carry := m.announced < m.legacyThrough
 	if carry {
 		cp.Closed, cp.Pending = m.closed, m.pending
+		// The closes this checkpoint covers are acked: what they left waiting is only here.
+		m.legacyThrough = max(m.legacyThrough, slices.Max(m.closed))
 	} else {
 		// The summaries waiting for slower partitions stay in their closes, unacknowledged:
 		// written here at every checkpoint, they made one cost seconds of CPU when a replica's
