@@ -465,8 +465,6 @@ func verdict(ok bool) string {
 // every Linux architecture Go builds for: sysconf(_SC_CLK_TCK)).
 const cpuTicksPerSecond = 100
 
-// processCPU returns the CPU time (user and system) the process pid has used so far, as
-// /proc/PID/stat says (fields 14 and 15), or 0 when it cannot be read (the process is gone).
 // machineTicks reads the machine's CPU time so far from /proc/stat, in ticks: idle (idle and
 // iowait) and in all, over every core.
 func machineTicks() (idle, total int64) {
@@ -497,6 +495,8 @@ func idleShare(idle0, total0, idle1, total1 int64) float64 {
 	return float64(idle1-idle0) / float64(total1-total0)
 }
 
+// processCPU returns the CPU time (user and system) the process pid has used so far, as
+// /proc/PID/stat says (fields 14 and 15), or 0 when it cannot be read (the process is gone).
 func processCPU(pid int) time.Duration {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
