@@ -405,6 +405,34 @@ func TestModelCheckpointsAtMostEverySecond(t *testing.T) {
 	})
 }
 
+// runScorer runs a scorer on ts until the returned function stops it (as a replica that
+// shuts down does).
+func runScorer(t *testing.T, ts *natstest.Server) (stop func()) {
+	t.Helper()
+	svc, err := New(ts.Ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute},
+		ts.Conn(t, Stage), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ts.Ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("scorer Run: %v", err)
+		}
+	}
+}
+
+// watermarkOn announces wm on partitions ps only.
+func (h *harness) watermarkOn(t *testing.T, wm time.Time, ps ...int) {
+	t.Helper()
+	for _, p := range ps {
+		h.publish(t, control.Marker{Kind: control.KindWatermark, Watermark: wm}.Msg(stream.EventsSubject(p)))
+	}
+}
+
 // TestModelKeepsWaitingClosesInTheStream: the summaries that wait for a slower partition are
 // not in the model's checkpoint (writing them at every checkpoint cost seconds of CPU when a
 // replica's partitions ran ahead of another's); their closes stay unacknowledged until every
@@ -413,27 +441,6 @@ func TestModelCheckpointsAtMostEverySecond(t *testing.T) {
 // each bucket scored once.
 func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 	const slow = testPartitions - 1 // the partition whose watermark lags
-	start := func(t *testing.T, ts *natstest.Server) (stop func()) {
-		svc, err := New(ts.Ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute},
-			ts.Conn(t, Stage), slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(ts.Ctx)
-		done := make(chan error, 1)
-		go func() { done <- svc.Run(ctx) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("scorer Run: %v", err)
-			}
-		}
-	}
-	watermarkOn := func(t *testing.T, h *harness, wm time.Time, ps ...int) {
-		for _, p := range ps {
-			h.publish(t, control.Marker{Kind: control.KindWatermark, Watermark: wm}.Msg(stream.EventsSubject(p)))
-		}
-	}
 	fast := []int{0, 1, 2}
 	// first: 20 buckets of regular names, every partition closed through each; then buckets
 	// 20..22 with new names, the fast partitions closed through 22 in one close each, the
@@ -454,12 +461,12 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 			}
 			h.publishEvents(t, append(evs, ev(at(b).Add(time.Minute), fmt.Sprintf("new%d", b)))...)
 		}
-		watermarkOn(t, h, at(23), fast...)
-		watermarkOn(t, h, at(21), slow)
+		h.watermarkOn(t, at(23), fast...)
+		h.watermarkOn(t, at(21), slow)
 	}
 	// then: the slow partition catches up, and the replay ends.
 	then := func(t *testing.T, h *harness) {
-		watermarkOn(t, h, at(23), slow)
+		h.watermarkOn(t, at(23), slow)
 		for p := range testPartitions {
 			h.eof(t, "r1", p)
 		}
@@ -478,7 +485,7 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 	ref.Pipeline(t, testPartitions)
 	hr := &harness{nc: ref.NC, js: ref.JS, ctx: ref.Ctx}
 	refOut := newReader(t, hr, stream.AnomaliesSubject)
-	stopRef := start(t, ref)
+	stopRef := runScorer(t, ref)
 	first(t, hr)
 	then(t, hr)
 	want := output(t, refOut)
@@ -488,12 +495,16 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 	ts.Pipeline(t, testPartitions)
 	h := &harness{nc: ts.NC, js: ts.JS, ctx: ts.Ctx}
 	out := newReader(t, h, stream.AnomaliesSubject)
-	stop := start(t, ts)
+	stop := runScorer(t, ts)
 	first(t, h)
 	obj := natstest.ObjectStore(t, ts.Ctx, ts.JS, stream.ModelStore)
-	cons, err := ts.JS.Consumer(ts.Ctx, stream.Buckets, stream.ModelConsumer)
-	if err != nil {
-		t.Fatal(err)
+	// The model's consumer, looked up each time: the model recreates it when it starts.
+	model := func() (*jetstream.ConsumerInfo, error) {
+		c, err := ts.JS.Consumer(ts.Ctx, stream.Buckets, stream.ModelConsumer)
+		if err != nil {
+			return nil, err
+		}
+		return c.Info(ts.Ctx)
 	}
 	k20 := at(20).UnixNano() / int64(span)
 	var cp modelCheckpoint
@@ -502,7 +513,7 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 		if err != nil || json.Unmarshal(b, &cp) != nil || cp.Announced != k20 {
 			return false
 		}
-		info, err := cons.Info(ts.Ctx)
+		info, err := model()
 		return err == nil && info.NumPending == 0 && info.NumAckPending == len(fast)
 	})
 	if len(cp.Pending) != 0 {
@@ -512,14 +523,14 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 		t.Errorf("checkpoint closed %v, want every partition at bucket %d, the model's last", cp.Closed, k20)
 	}
 	stop()
-	stop = start(t, ts)
+	stop = runScorer(t, ts)
 	defer stop()
 	then(t, h)
 	if got := output(t, out); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("ANOMALIES with a successor\n got %v\nwant %v", got, want)
 	}
 	waitFor(t, "every close acknowledged", func() bool {
-		info, err := cons.Info(ts.Ctx)
+		info, err := model()
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
 	})
 }
@@ -552,25 +563,7 @@ func TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint(t *testing.T) {
 	}
 	h := &harness{nc: ts.NC, js: ts.JS, ctx: ts.Ctx}
 	out := newReader(t, h, stream.AnomaliesSubject)
-	svc, err := New(ts.Ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute},
-		ts.Conn(t, Stage), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(ts.Ctx)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("scorer Run: %v", err)
-		}
-	}()
-	watermarkOn := func(wm time.Time, ps ...int) {
-		for _, p := range ps {
-			h.publish(t, control.Marker{Kind: control.KindWatermark, Watermark: wm}.Msg(stream.EventsSubject(p)))
-		}
-	}
+	defer runScorer(t, ts)()
 	checkpointed := func(what string, ok func(modelCheckpoint) bool) {
 		waitFor(t, what, func() bool {
 			// A handle of its own: the scorer changed the store's stream since the put's.
@@ -592,13 +585,13 @@ func TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint(t *testing.T) {
 		}
 	}
 	h.publishEvents(t, ev(at(6), name))
-	watermarkOn(at(8), 0)
+	h.watermarkOn(t, at(8), 0)
 	checkpointed("a checkpoint with partition 0 closed through bucket 7", func(cp modelCheckpoint) bool {
 		return cp.Closed[0] == k(7) && len(cp.Pending[k(6)]) == 1 && len(cp.Pending[k(5)]) == 1
 	})
 	// The slow partition closes through bucket 5: bucket 5 is scored; bucket 6 waits, and
 	// its close is gone, so the checkpoint must still hold it.
-	watermarkOn(at(6), 3)
+	h.watermarkOn(t, at(6), 3)
 	var got []string
 	for len(got) < 2 {
 		got = append(got, describe(t, out.next(t)))
@@ -609,7 +602,7 @@ func TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint(t *testing.T) {
 	checkpointed("a checkpoint through bucket 5 that still holds bucket 6", func(cp modelCheckpoint) bool {
 		return cp.Announced == k(5) && len(cp.Pending[k(6)]) == 1
 	})
-	watermarkOn(at(8), 1, 2, 3)
+	h.watermarkOn(t, at(8), 1, 2, 3)
 	got = got[:0]
 	for len(got) < 3 {
 		got = append(got, describe(t, out.next(t)))
