@@ -31,9 +31,10 @@ const CheckpointObject = "model"
 // them again. Closed is where the model's buckets end (Announced, for every partition), so a
 // successor takes the buckets after it from a redelivered close and skips the rest.
 //
-// Pending is only read: checkpoints written before held the waiting summaries (their closes
-// were acknowledged), and Closed was then each partition's own last close. A successor that
-// restores one writes it that way until it has scored them (legacyThrough).
+// Pending and each partition's own last close in Closed are the layout checkpoints had before
+// (their waiting summaries' closes were acknowledged). It is still written while the model
+// holds more than maxHeldCloses closes, and after restoring a checkpoint of that layout, until
+// what such a checkpoint held is scored (carryThrough).
 type modelCheckpoint struct {
 	Rarity    RarityState              `json:"rarity"`
 	Closed    []int64                  `json:"closed"`
@@ -75,12 +76,12 @@ type modelling struct {
 	through map[uint64]int64
 	// cpAnnounced is Announced of the last checkpoint written or restored.
 	cpAnnounced int64
-	// legacyThrough is the last bucket of the waiting summaries a checkpoint of the earlier
-	// layout held (noBucket when none): until it is scored, checkpoints keep holding them,
-	// as their closes are gone, and those of the closes handled meanwhile, which such a
-	// checkpoint covers and the loop then acks. carried says the last checkpoint did.
-	legacyThrough int64
-	carried       bool
+	// carryThrough is the last bucket of the waiting summaries held only by a checkpoint
+	// (noBucket when none): one of the earlier layout, restored, or one written while the
+	// model held too many closes. Until it is scored, checkpoints keep holding the waiting
+	// summaries, and the loop acks the closes they cover. carried says the last one did.
+	carryThrough int64
+	carried      bool
 	// raw decompresses closes into one buffer: decoding copies every string out of it.
 	raw rawdata.Decoder
 	enc msgpackEncoder
@@ -95,7 +96,7 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 	}
 	m := &modelling{s: s, lease: l, pub: natsutil.NewPublisher(s.js), obj: obj, rarity: r,
 		closed: make([]int64, partitions), pending: map[int64][]ValueSummary{}, eofs: map[string]*replayEnd{}, announced: noBucket,
-		through: map[uint64]int64{}, cpAnnounced: noBucket, legacyThrough: noBucket}
+		through: map[uint64]int64{}, cpAnnounced: noBucket, carryThrough: noBucket}
 	for p := range m.closed {
 		m.closed[p] = noBucket
 	}
@@ -124,7 +125,7 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 	if len(cp.Pending) > 0 {
 		m.pending = cp.Pending
 		for k := range cp.Pending {
-			m.legacyThrough = max(m.legacyThrough, k)
+			m.carryThrough = max(m.carryThrough, k)
 		}
 	}
 	if cp.EOFs != nil {
@@ -340,11 +341,11 @@ func (m *modelling) commit(ctx context.Context) error {
 		return err
 	}
 	cp := modelCheckpoint{Rarity: m.rarity.Snapshot(), EOFs: m.eofs, Announced: m.announced, Records: m.records}
-	carry := m.announced < m.legacyThrough
+	carry := m.announced < m.carryThrough || len(m.through) > maxHeldCloses
 	if carry {
 		cp.Closed, cp.Pending = m.closed, m.pending
 		// The closes this checkpoint covers are acked: what they left waiting is only here.
-		m.legacyThrough = max(m.legacyThrough, slices.Max(m.closed))
+		m.carryThrough = max(m.carryThrough, slices.Max(m.closed))
 	} else {
 		// The summaries waiting for slower partitions stay in their closes, unacknowledged:
 		// written here at every checkpoint, they made one cost seconds of CPU when a replica's
@@ -383,6 +384,14 @@ func (m *modelling) commit(ctx context.Context) error {
 // cover: the records it publishes again carry the same ids, which the streams drop as
 // duplicates (natsutil.DefaultAckWait and the streams' 2-minute window).
 const modelCheckpointEvery = time.Second
+
+// maxHeldCloses bounds the closes the model holds unacknowledged while their buckets wait
+// for slower partitions (retain): past it, the checkpoint holds their summaries instead and
+// they are acked, as before the closes were held. The model's consumer delivers at most
+// natsutil's MaxAckPending (65,536) unacknowledged messages, and the slow partition's close
+// must still come through; ingest's back-pressure (4,096 event messages) keeps a partition
+// that far behind the others only when it stalls, with many partitions. A variable for tests.
+var maxHeldCloses = 4096
 
 // retain keeps a close of the model's input unacknowledged while what it changed is not in a
 // checkpoint, or while a bucket it holds waits for slower partitions (modelCheckpoint).

@@ -438,7 +438,7 @@ func (h *harness) watermarkOn(t *testing.T, wm time.Time, ps ...int) {
 // replica's partitions ran ahead of another's); their closes stay unacknowledged until every
 // bucket they hold is scored. A successor that restores the checkpoint takes them again and
 // keeps only the buckets after the checkpoint's: its output is an uninterrupted scorer's,
-// each bucket scored once.
+// each bucket scored once. Past maxHeldCloses the checkpoint holds them after all.
 func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 	const slow = testPartitions - 1 // the partition whose watermark lags
 	fast := []int{0, 1, 2}
@@ -491,48 +491,63 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 	want := output(t, refOut)
 	stopRef()
 
-	ts := natstest.Start(t)
-	ts.Pipeline(t, testPartitions)
-	h := &harness{nc: ts.NC, js: ts.JS, ctx: ts.Ctx}
-	out := newReader(t, h, stream.AnomaliesSubject)
-	stop := runScorer(t, ts)
-	first(t, h)
-	obj := natstest.ObjectStore(t, ts.Ctx, ts.JS, stream.ModelStore)
-	// The model's consumer, looked up each time: the model recreates it when it starts.
-	model := func() (*jetstream.ConsumerInfo, error) {
-		c, err := ts.JS.Consumer(ts.Ctx, stream.Buckets, stream.ModelConsumer)
-		if err != nil {
-			return nil, err
-		}
-		return c.Info(ts.Ctx)
+	// held: the fast partitions' closes stay unacknowledged. Over maxHeldCloses (below their
+	// three), the checkpoint holds their summaries instead, as it did before, and they are
+	// acked.
+	for _, held := range []bool{true, false} {
+		t.Run(fmt.Sprintf("held=%v", held), func(t *testing.T) {
+			if !held {
+				defer func(n int) { maxHeldCloses = n }(maxHeldCloses)
+				maxHeldCloses = len(fast) - 1
+			}
+			ts := natstest.Start(t)
+			ts.Pipeline(t, testPartitions)
+			h := &harness{nc: ts.NC, js: ts.JS, ctx: ts.Ctx}
+			out := newReader(t, h, stream.AnomaliesSubject)
+			stop := runScorer(t, ts)
+			first(t, h)
+			obj := natstest.ObjectStore(t, ts.Ctx, ts.JS, stream.ModelStore)
+			// The model's consumer, looked up each time: the model recreates it when it starts.
+			model := func() (*jetstream.ConsumerInfo, error) {
+				c, err := ts.JS.Consumer(ts.Ctx, stream.Buckets, stream.ModelConsumer)
+				if err != nil {
+					return nil, err
+				}
+				return c.Info(ts.Ctx)
+			}
+			k20, k22 := at(20).UnixNano()/int64(span), at(22).UnixNano()/int64(span)
+			wantHeld, wantClosed := len(fast), []int64{k20, k20, k20, k20}
+			if !held {
+				wantHeld, wantClosed = 0, []int64{k22, k22, k22, k20}
+			}
+			var cp modelCheckpoint
+			waitFor(t, "a checkpoint through bucket 20 and the fast partitions' closes held or acked", func() bool {
+				b, err := obj.GetBytes(ts.Ctx, CheckpointObject)
+				if err != nil || json.Unmarshal(b, &cp) != nil || cp.Announced != k20 {
+					return false
+				}
+				info, err := model()
+				return err == nil && info.NumPending == 0 && info.NumAckPending == wantHeld
+			})
+			if got := len(cp.Pending); held && got != 0 || !held && got != 2 {
+				t.Errorf("the checkpoint holds the waiting summaries of buckets %v", slices.Collect(maps.Keys(cp.Pending)))
+			}
+			if fmt.Sprint(cp.Closed) != fmt.Sprint(wantClosed) {
+				t.Errorf("checkpoint closed %v, want %v", cp.Closed, wantClosed)
+			}
+			stop()
+			stop = runScorer(t, ts)
+			defer stop()
+			then(t, h)
+			if got := output(t, out); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("ANOMALIES with a successor\n got %v\nwant %v", got, want)
+			}
+			waitFor(t, "every close acknowledged", func() bool {
+				info, err := model()
+				return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+			})
+		})
 	}
-	k20 := at(20).UnixNano() / int64(span)
-	var cp modelCheckpoint
-	waitFor(t, "a checkpoint through bucket 20, the fast partitions' closes held", func() bool {
-		b, err := obj.GetBytes(ts.Ctx, CheckpointObject)
-		if err != nil || json.Unmarshal(b, &cp) != nil || cp.Announced != k20 {
-			return false
-		}
-		info, err := model()
-		return err == nil && info.NumPending == 0 && info.NumAckPending == len(fast)
-	})
-	if len(cp.Pending) != 0 {
-		t.Errorf("the checkpoint holds the waiting summaries of buckets %v", slices.Collect(maps.Keys(cp.Pending)))
-	}
-	if fmt.Sprint(cp.Closed) != fmt.Sprint([]int64{k20, k20, k20, k20}) {
-		t.Errorf("checkpoint closed %v, want every partition at bucket %d, the model's last", cp.Closed, k20)
-	}
-	stop()
-	stop = runScorer(t, ts)
-	defer stop()
-	then(t, h)
-	if got := output(t, out); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("ANOMALIES with a successor\n got %v\nwant %v", got, want)
-	}
-	waitFor(t, "every close acknowledged", func() bool {
-		info, err := model()
-		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
-	})
 }
 
 // TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint: a checkpoint of the earlier layout
