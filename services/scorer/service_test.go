@@ -43,27 +43,50 @@ func startScorer(t *testing.T) *harness {
 // startScorerWith starts a scorer after letting set change its service before it runs.
 func startScorerWith(t *testing.T, set func(*Service)) *harness {
 	t.Helper()
+	ts, h := newPipeline(t)
+	svc, stop := runScorerWith(t, ts, set)
+	t.Cleanup(stop)
+	h.svc = svc
+	return h
+}
+
+// newPipeline is an embedded server with the pipeline's streams, and a harness on it with no
+// scorer running yet.
+func newPipeline(t *testing.T) (*natstest.Server, *harness) {
+	t.Helper()
 	ts := natstest.Start(t)
 	ts.Pipeline(t, testPartitions)
-	ctx, nc, js := ts.Ctx, ts.NC, ts.JS
-	snc := ts.Conn(t, Stage)
-	svc, err := New(ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute}, snc, slog.New(slog.DiscardHandler))
+	return ts, &harness{nc: ts.NC, js: ts.JS, ctx: ts.Ctx}
+}
+
+// runScorer runs a scorer on ts until the returned function stops it (as a replica that
+// shuts down does).
+func runScorer(t *testing.T, ts *natstest.Server) (stop func()) {
+	t.Helper()
+	_, stop = runScorerWith(t, ts, nil)
+	return stop
+}
+
+// runScorerWith is runScorer after letting set change the service before it runs.
+func runScorerWith(t *testing.T, ts *natstest.Server, set func(*Service)) (*Service, func()) {
+	t.Helper()
+	svc, err := New(ts.Ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute},
+		ts.Conn(t, Stage), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if set != nil {
 		set(svc)
 	}
-	runCtx, stop := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(ts.Ctx)
 	done := make(chan error, 1)
-	go func() { done <- svc.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
+	go func() { done <- svc.Run(ctx) }()
+	return svc, func() {
+		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("scorer Run: %v", err)
 		}
-	})
-	return &harness{nc: nc, js: js, svc: svc, ctx: ctx}
+	}
 }
 
 func (h *harness) publish(t *testing.T, m *nats.Msg) {
@@ -405,26 +428,6 @@ func TestModelCheckpointsAtMostEverySecond(t *testing.T) {
 	})
 }
 
-// runScorer runs a scorer on ts until the returned function stops it (as a replica that
-// shuts down does).
-func runScorer(t *testing.T, ts *natstest.Server) (stop func()) {
-	t.Helper()
-	svc, err := New(ts.Ctx, Config{Job: DefaultJob(), Clock: ClockWatermark, AllowedLateness: time.Minute},
-		ts.Conn(t, Stage), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(ts.Ctx)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("scorer Run: %v", err)
-		}
-	}
-}
-
 // watermarkOn announces wm on partitions ps only.
 func (h *harness) watermarkOn(t *testing.T, wm time.Time, ps ...int) {
 	t.Helper()
@@ -481,9 +484,7 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 		}
 	}
 
-	ref := natstest.Start(t)
-	ref.Pipeline(t, testPartitions)
-	hr := &harness{nc: ref.NC, js: ref.JS, ctx: ref.Ctx}
+	ref, hr := newPipeline(t)
 	refOut := newReader(t, hr, stream.AnomaliesSubject)
 	stopRef := runScorer(t, ref)
 	first(t, hr)
@@ -500,9 +501,7 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 				defer func(n int) { maxHeldCloses = n }(maxHeldCloses)
 				maxHeldCloses = len(fast) - 1
 			}
-			ts := natstest.Start(t)
-			ts.Pipeline(t, testPartitions)
-			h := &harness{nc: ts.NC, js: ts.JS, ctx: ts.Ctx}
+			ts, h := newPipeline(t)
 			out := newReader(t, h, stream.AnomaliesSubject)
 			stop := runScorer(t, ts)
 			first(t, h)
@@ -556,8 +555,7 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 // its own checkpoints until then, with those of the closes it handles meanwhile, which such a
 // checkpoint covers and the loop acks.
 func TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint(t *testing.T) {
-	ts := natstest.Start(t)
-	ts.Pipeline(t, testPartitions)
+	ts, h := newPipeline(t)
 	r, err := NewRarity(DefaultJob())
 	if err != nil {
 		t.Fatal(err)
@@ -576,7 +574,6 @@ func TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint(t *testing.T) {
 	if _, err := obj.PutBytes(ts.Ctx, CheckpointObject, b); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{nc: ts.NC, js: ts.JS, ctx: ts.Ctx}
 	out := newReader(t, h, stream.AnomaliesSubject)
 	defer runScorer(t, ts)()
 	checkpointed := func(what string, ok func(modelCheckpoint) bool) {
