@@ -484,8 +484,8 @@ func replayClusterRun(b *testing.B, bin string, counts stageCounts, h benchHisto
 	idle0, total0 := machineTicks()
 	profiled := s.profileStages(b, replayRun)
 	r := runProcess(b, filepath.Join(bin, "rarenet"), args...)
+	idle1, total1 := machineTicks() // before the profiles' wait, which may outlast the replay
 	profiled()
-	idle1, total1 := machineTicks()
 	run := clusterRun{wall: r.wall, ruleRuns: s.ruleRuns() - ruleRunsBefore}
 	// The machine's idle share tells whether the stack kept every core busy: a second replica
 	// of a stage can only add speed where cores idle.
