@@ -182,7 +182,8 @@ type Service struct {
 	// decoders is how many workers decode the parts of a large raw message (parallel.go).
 	decoders int
 	workers  []*worker
-	onHandle func() // tests: called after each raw message handled
+	parts    []*part // the parts of the raw message being decoded, and their outputs
+	onHandle func()  // tests: called after each raw message handled
 
 	// batchBuf holds the encoded batches published since the last commit (the last of the
 	// buffers they fill); a commit whose publishes are all acknowledged frees it for the next

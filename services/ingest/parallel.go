@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rarenet/rarenet/services/ingest/format"
@@ -21,15 +22,32 @@ import (
 // parallelMin is the least data worth cutting into parts.
 const parallelMin = 64 << 10
 
+// partsPerWorker is how many parts a raw message is cut into for each worker, and partMin
+// the least size of a part. The workers take the parts in turn, whichever is free, so a
+// worker that the other stages of the machine leave waiting for a core holds up the merge by
+// one small part, not by half the message: with one part per worker, the decoding of a 4 MiB
+// message took 30 ms of wall time where its two parts took 18 ms each (the all-in-one's
+// replay, where every stage shares the cores). In parts of a quarter of that, the 28-day ECS
+// replay took 4.35 s against 4.66 s, the same CPU (docs/performance.md, item 26).
+const (
+	partsPerWorker = 4
+	partMin        = 32 << 10
+)
+
 // worker decodes parts of raw messages with decoders of its own.
 type worker struct {
-	dec  *Decoding
-	out  partOutput
-	data []byte // the part
-	line int64  // the number of its first line
+	dec *Decoding
 }
 
-// partOutput gathers what a worker made of its part, for handle to take in order.
+// part is a run of a raw message's lines, and what a worker made of it.
+type part struct {
+	data []byte
+	line int64 // the number of its first line
+	last bool  // the message's last part
+	out  partOutput
+}
+
+// partOutput gathers what a worker made of a part, for handle to take in order.
 type partOutput struct {
 	partitions int
 	batches    []event.BatchBuilder
@@ -87,67 +105,77 @@ func (s *Service) parallel(name, source string, line int64, data []byte) bool {
 			if err != nil {
 				return false
 			}
-			s.workers = append(s.workers, &worker{dec: dec,
-				out: partOutput{partitions: s.partitions, batches: make([]event.BatchBuilder, s.partitions)}})
+			s.workers = append(s.workers, &worker{dec: dec})
 		}
 	}
-	parts := splitLines(data, len(s.workers))
+	cut := splitLines(data, min(partsPerWorker*len(s.workers), max(len(s.workers), len(data)/partMin)))
+	for len(s.parts) < len(cut) {
+		s.parts = append(s.parts, &part{out: partOutput{partitions: s.partitions, batches: make([]event.BatchBuilder, s.partitions)}})
+	}
+	parts := s.parts[:len(cut)]
+	for i, pt := range parts {
+		pt.data, pt.line, pt.last = cut[i], line, i == len(cut)-1
+		line += int64(bytes.Count(cut[i], []byte{'\n'})) + 1
+		pt.out.reset()
+	}
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i, part := range parts {
-		w := s.workers[i]
-		w.data, w.line = part, line
-		line += int64(bytes.Count(part, []byte{'\n'})) + 1
-		w.out.reset()
+	for _, w := range s.workers[:min(len(s.workers), len(parts))] {
 		w.dec.SetHosts(s.dec.hosts)
 		w.dec.SetAuthSource(s.dec.authSource)
-		last := i == len(parts)-1
-		wg.Go(func() { w.decode(resolved, source, last) })
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(parts)); i = next.Add(1) - 1 {
+				w.decode(parts[i], resolved, source)
+			}
+		})
 	}
 	wg.Wait()
-	for _, w := range s.workers[:len(parts)] {
-		s.stats.Lines.Add(w.out.stats.Lines)
-		s.stats.Accepted.Add(w.out.stats.Accepted)
-		s.stats.Filtered.Add(w.out.stats.Filtered)
+	for _, pt := range parts {
+		s.stats.Lines.Add(pt.out.stats.Lines)
+		s.stats.Accepted.Add(pt.out.stats.Accepted)
+		s.stats.Filtered.Add(pt.out.stats.Filtered)
 		for p := range s.batches {
-			s.batches[p].Append(&w.out.batches[p])
+			s.batches[p].Append(&pt.out.batches[p])
 		}
-		for _, r := range w.out.rejects {
+		for _, r := range pt.out.rejects {
 			s.Reject(r) // counts it
 		}
-		if w.out.latest.After(s.latest) {
-			s.latest = w.out.latest
+		if pt.out.latest.After(s.latest) {
+			s.latest = pt.out.latest
 		}
-		if w.out.latest.After(s.msgLatest) {
-			s.msgLatest = w.out.latest
+		if pt.out.latest.After(s.msgLatest) {
+			s.msgLatest = pt.out.latest
 		}
-		w.data = nil
+		pt.data = nil
 	}
 	return true
 }
 
-// decode decodes the worker's part, line by line, as handle would. A part other than the
-// last ends where a newline was cut away: its last line counts even when empty, as it
-// would in the whole message.
-func (w *worker) decode(name, source string, last bool) {
-	data, line := w.data, w.line
+// decode decodes part pt, line by line, as handle would. A part other than the last ends
+// where a newline was cut away: its last line counts even when empty, as it would in the
+// whole message. What the worker's decoders hold is completed at the part's end (a part holds
+// whole lines, and the formats decoded in parts have events of one line), so the part's
+// output does not depend on which worker had the parts before it.
+func (w *worker) decode(pt *part, name, source string) {
+	data, line, out := pt.data, pt.line, &pt.out
 	for {
 		l := data
 		i := bytes.IndexByte(data, '\n')
 		if i >= 0 {
 			l = data[:i]
 		}
-		if i < 0 && len(l) == 0 && last {
+		if i < 0 && len(l) == 0 && pt.last {
 			break
 		}
-		w.out.stats.Lines++
-		w.dec.Line(name, source, line, bytes.TrimSuffix(l, []byte{'\r'}), &w.out)
+		out.stats.Lines++
+		w.dec.Line(name, source, line, bytes.TrimSuffix(l, []byte{'\r'}), out)
 		line++
 		if i < 0 {
 			break
 		}
 		data = data[i+1:]
 	}
-	w.dec.Complete(&w.out)
+	w.dec.Complete(out)
 }
 
 // splitLines cuts data into at most n parts of about equal size, at line ends; the parts

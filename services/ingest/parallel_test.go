@@ -16,7 +16,8 @@ import (
 
 // TestParallelDecodingIsSequential checks that ingest cutting large raw messages into parts
 // for several decoders publishes exactly what one decoder does: the same event batches (bytes
-// and message ids), the same dead letters in the same order, the same counters.
+// and message ids), the same dead letters in the same order, the same counters, whichever
+// worker took which part.
 func TestParallelDecodingIsSequential(t *testing.T) {
 	// Three raw messages of one source: a small first one (the source's format is detected
 	// on it), then two large ones with blank lines, CRLF, rejects and filtered events among
@@ -87,6 +88,9 @@ func TestParallelDecodingIsSequential(t *testing.T) {
 		}
 		if decoders > 1 && svc.workers == nil {
 			t.Fatalf("%d decoders: no raw message was decoded in parts", decoders)
+		}
+		if decoders > 1 && len(svc.parts) <= decoders {
+			t.Fatalf("%d decoders: %d parts at most, so no worker took a second part: the test does not cover what it should", decoders, len(svc.parts))
 		}
 		return events, dlq, svc.Stats().Snapshot()
 	}
