@@ -481,16 +481,17 @@ func replayClusterRun(b *testing.B, bin string, counts stageCounts, h benchHisto
 		args = append(args[:len(args)-1], "--cpuprofile", filepath.Join(dir, fmt.Sprintf("replay%d-driver.pprof", replayRun)), h.path)
 	}
 	cpuBefore := s.cpu()
-	idle0, total0 := machineTicks()
+	ticks0 := machineTicks()
 	profiled := s.profileStages(b, replayRun)
 	r := runProcess(b, filepath.Join(bin, "rarenet"), args...)
-	idle1, total1 := machineTicks() // before the profiles' wait, which may outlast the replay
+	ticks1 := machineTicks() // before the profiles' wait, which may outlast the replay
 	profiled()
 	run := clusterRun{wall: r.wall, ruleRuns: s.ruleRuns() - ruleRunsBefore}
 	// The machine's idle share tells whether the stack kept every core busy: a second replica
 	// of a stage can only add speed where cores idle.
-	b.Logf("    CPU during the replay (%.1fs): %s, driver %.2fs; the machine's cores idle %.0f%%", r.wall.Seconds(),
-		s.cpuSpent(cpuBefore), r.cpu.Seconds(), 100*idleShare(idle0, total0, idle1, total1))
+	idle, steal := ticks0.shares(ticks1)
+	b.Logf("    CPU during the replay (%.1fs): %s, driver %.2fs; the machine's cores idle %.0f%%, stolen by the hypervisor %.0f%%", r.wall.Seconds(),
+		s.cpuSpent(cpuBefore), r.cpu.Seconds(), 100*idle, 100*steal)
 	s.keepLogs(b, replayRun, string(r.stderr))
 	if obs != nil {
 		run.counts = obs.stop()

@@ -421,8 +421,10 @@ func interleaveRounds(b *testing.B, rounds int, ms ...measurement) []benchSample
 			if round > 0 && !repeat[i] {
 				continue
 			}
+			ticks := machineTicks()
 			v, took := m.run()
-			b.Logf("  %s, round %d: %s in %.1fs", m.name, round+1, thousands(v), took.Seconds())
+			_, steal := ticks.shares(machineTicks())
+			b.Logf("  %s, round %d: %s in %.1fs (stolen by the hypervisor: %.0f%%)", m.name, round+1, thousands(v), took.Seconds(), 100*steal)
 			if round == 0 {
 				repeat[i] = took < benchRepeatBelow
 			}
@@ -465,34 +467,47 @@ func verdict(ok bool) string {
 // every Linux architecture Go builds for: sysconf(_SC_CLK_TCK)).
 const cpuTicksPerSecond = 100
 
-// machineTicks reads the machine's CPU time so far from /proc/stat, in ticks: idle (idle and
-// iowait) and in all, over every core.
-func machineTicks() (idle, total int64) {
+// cpuTicks is the machine's CPU time so far, over every core, in ticks (/proc/stat): idle
+// (idle and iowait), stolen (time the hypervisor ran other guests while this one had work),
+// and in all.
+type cpuTicks struct{ idle, steal, total int64 }
+
+// machineTicks reads the machine's cpuTicks from /proc/stat's first line, whose fields are
+// user, nice, system, idle, iowait, irq, softirq, steal, then guest and guest_nice, which user
+// and nice already count.
+func machineTicks() cpuTicks {
+	var t cpuTicks
 	raw, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0
+		return t
 	}
 	line, _, _ := strings.Cut(string(raw), "\n")
 	f := strings.Fields(line)
 	if len(f) < 6 || f[0] != "cpu" {
-		return 0, 0
+		return t
 	}
-	for i, v := range f[1:] {
+	for i, v := range f[1:min(len(f), 9)] {
 		n, _ := strconv.ParseInt(v, 10, 64)
-		total += n
-		if i == 3 || i == 4 { // idle, iowait
-			idle += n
+		t.total += n
+		switch i {
+		case 3, 4: // idle, iowait
+			t.idle += n
+		case 7:
+			t.steal += n
 		}
 	}
-	return idle, total
+	return t
 }
 
-// idleShare says what share of the machine's cores idled between two machineTicks readings.
-func idleShare(idle0, total0, idle1, total1 int64) float64 {
-	if total1 <= total0 {
-		return 0
+// shares says what share of the machine's cores' time between readings t and u they idled,
+// and what share the hypervisor took for other guests: a round whose replay lost a tenth of
+// the machine that way is slower for it, whatever the stack did.
+func (t cpuTicks) shares(u cpuTicks) (idle, steal float64) {
+	if u.total <= t.total {
+		return 0, 0
 	}
-	return float64(idle1-idle0) / float64(total1-total0)
+	all := float64(u.total - t.total)
+	return float64(u.idle-t.idle) / all, float64(u.steal-t.steal) / all
 }
 
 // processCPU returns the CPU time (user and system) the process pid has used so far, as
