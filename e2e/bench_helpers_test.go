@@ -434,6 +434,17 @@ func interleaveRounds(b *testing.B, rounds int, ms ...measurement) []benchSample
 	return out
 }
 
+// ratioText formats a ratio with two decimals, or with three where two would put it on the
+// other side of its target than it is (0.998 against ">= 1.00" reads 0.998, not 1.00 beside
+// BELOW TARGET). ok is the target's test.
+func ratioText(ratio float64, ok func(float64) bool) string {
+	s := strconv.FormatFloat(ratio, 'f', 2, 64)
+	if r, err := strconv.ParseFloat(s, 64); err == nil && ok(r) != ok(ratio) {
+		return strconv.FormatFloat(ratio, 'f', 3, 64)
+	}
+	return s
+}
+
 // thousands formats a figure with thousands separators and no decimals (or two below 100).
 func thousands(v float64) string {
 	if v < 100 && v > -100 {
@@ -526,4 +537,26 @@ func processCPU(pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * time.Second / cpuTicksPerSecond
+}
+
+func TestRatioText(t *testing.T) {
+	atLeast1 := func(r float64) bool { return r >= 1 }
+	atMost110 := func(r float64) bool { return r <= 1.10 }
+	for _, c := range []struct {
+		ratio float64
+		ok    func(float64) bool
+		want  string
+	}{
+		{0.998, atLeast1, "0.998"}, // two decimals would read 1.00 beside BELOW TARGET
+		{0.994, atLeast1, "0.99"},
+		{1.004, atLeast1, "1.00"},
+		{1.0, atLeast1, "1.00"},
+		{1.55, atLeast1, "1.55"},
+		{1.104, atMost110, "1.104"}, // 1.10 would pass
+		{1.096, atMost110, "1.10"},
+	} {
+		if got := ratioText(c.ratio, c.ok); got != c.want {
+			t.Errorf("ratioText(%v) = %q, want %q", c.ratio, got, c.want)
+		}
+	}
 }
