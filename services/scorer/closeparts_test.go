@@ -17,7 +17,8 @@ import (
 )
 
 func TestCloseParts(t *testing.T) {
-	pc := PartitionClose{Partition: 2, ClosedThrough: 40, EOF: true, Replay: "r1", Stats: map[string]string{"ingest": "{}"}}
+	after := int64(28)
+	pc := PartitionClose{Partition: 2, ClosedThrough: 40, After: &after, EOF: true, Replay: "r1", Stats: map[string]string{"ingest": "{}"}}
 	for b := range int64(5) {
 		pc.Buckets = append(pc.Buckets, BucketSummary{Bucket: 30 + 2*b, Values: []ValueSummary{{Value: strings.Repeat("v", 100), Count: b + 1}}})
 	}
@@ -30,22 +31,27 @@ func TestCloseParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var through []int64
+	var through, afters []int64
 	var buckets []BucketSummary
 	for i, p := range parts {
 		through = append(through, p.close.ClosedThrough)
+		afters = append(afters, *p.close.After)
 		buckets = append(buckets, p.close.Buckets...)
 		last := i == len(parts)-1
 		if p.close.EOF != last || (p.close.Replay == "r1") != last || (p.close.Stats != nil) != last || p.close.Partition != 2 {
 			t.Errorf("part %d: %+v; only the last carries the end of input", i, p.close)
 		}
 		var back PartitionClose
-		if _, err := back.UnmarshalMsg(p.data); err != nil || back.ClosedThrough != p.close.ClosedThrough {
+		if _, err := back.UnmarshalMsg(p.data); err != nil || back.ClosedThrough != p.close.ClosedThrough || *back.After != *p.close.After {
 			t.Errorf("part %d does not decode to itself: %v", i, err)
 		}
 	}
 	if want := []int64{30, 32, 34, 36, 40}; !slices.Equal(through, want) {
 		t.Errorf("parts close through %v, want %v", through, want)
+	}
+	// Each part follows the one before, the first what the whole close followed.
+	if want := []int64{28, 30, 32, 34, 36}; !slices.Equal(afters, want) {
+		t.Errorf("parts follow %v, want %v", afters, want)
 	}
 	if len(buckets) != len(pc.Buckets) {
 		t.Errorf("parts hold %d buckets, want %d", len(buckets), len(pc.Buckets))

@@ -82,6 +82,9 @@ type modelling struct {
 	// summaries, and the loop acks the closes they cover. carried says the last one did.
 	carryThrough int64
 	carried      bool
+	// early holds, by stream sequence, the closes that came before the close they follow
+	// (PartitionClose.After): they wait for it, unacknowledged.
+	early map[uint64]PartitionClose
 	// raw decompresses closes into one buffer: decoding copies every string out of it.
 	raw rawdata.Decoder
 	enc msgpackEncoder
@@ -96,7 +99,7 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 	}
 	m := &modelling{s: s, lease: l, pub: natsutil.NewPublisher(s.js), obj: obj, rarity: r,
 		closed: make([]int64, partitions), pending: map[int64][]ValueSummary{}, eofs: map[string]*replayEnd{}, announced: noBucket,
-		through: map[uint64]int64{}, cpAnnounced: noBucket, carryThrough: noBucket}
+		through: map[uint64]int64{}, cpAnnounced: noBucket, carryThrough: noBucket, early: map[uint64]PartitionClose{}}
 	for p := range m.closed {
 		m.closed[p] = noBucket
 	}
@@ -146,9 +149,57 @@ func (m *modelling) handle(ctx context.Context, msg jetstream.Msg) error {
 		return m.pub.Publish(dl.Msg(stream.DLQSubject(Stage)), "")
 	}
 	p := pc.Partition
+	var seq uint64
 	if meta, err := msg.Metadata(); err == nil {
-		m.through[meta.Sequence.Stream] = pc.ClosedThrough
+		seq = meta.Sequence.Stream
+		m.through[seq] = pc.ClosedThrough
 	}
+	if pc.After != nil && *pc.After > m.closed[p] && m.closed[p] != noBucket {
+		// The close it follows is not here yet: a publish of it was lost (a NATS node died)
+		// and published again after this one was stored. Taken now, this close would make
+		// that one look like a redelivery, and its buckets' values would be lost. It waits,
+		// unacknowledged. (A model that has no close of the partition yet takes whatever
+		// comes first: the partitions' states may have outlived a deleted checkpoint, and
+		// then nothing would come to fill the gap.)
+		m.early[seq] = pc
+		m.s.log.Warn("a partition close came before the one it follows; holding it until that one comes",
+			"partition", p, "after", *pc.After, "closed_through", pc.ClosedThrough, "model_closed_through", m.closed[p])
+		return nil
+	}
+	if err := m.take(pc); err != nil {
+		return err
+	}
+	return m.takeEarly(p)
+}
+
+// takeEarly takes, in the order they follow one another, the closes of partition p that
+// came before the one they follow, now that it is in.
+func (m *modelling) takeEarly(p int) error {
+	for {
+		var next uint64
+		found := false
+		for seq, pc := range m.early {
+			if pc.Partition != p || *pc.After > m.closed[p] {
+				continue
+			}
+			if !found || *pc.After < *m.early[next].After || *pc.After == *m.early[next].After && seq < next {
+				next, found = seq, true
+			}
+		}
+		if !found {
+			return nil
+		}
+		pc := m.early[next]
+		delete(m.early, next)
+		if err := m.take(pc); err != nil {
+			return err
+		}
+	}
+}
+
+// take adds a partition's close to the model and scores what it completes.
+func (m *modelling) take(pc PartitionClose) error {
+	p := pc.Partition
 	if pc.ClosedThrough > m.closed[p] {
 		// A close taken again after a takeover may hold buckets the checkpoint has scored:
 		// only those after the partition's place in the model are new.
@@ -404,6 +455,9 @@ func (m *modelling) retain(msg jetstream.Msg) bool {
 		return false
 	}
 	seq := meta.Sequence.Stream
+	if _, ok := m.early[seq]; ok {
+		return true // not in the model yet, whatever a checkpoint holds
+	}
 	if through, ok := m.through[seq]; ok && !m.carried && through > m.cpAnnounced {
 		return true
 	}

@@ -212,11 +212,12 @@ func (a *aggregating) deadLetterData(seq uint64, n int, reason string, ev *event
 
 // closeBefore closes the partition's buckets ending at or before wm and publishes them.
 func (a *aggregating) closeBefore(seq uint64, wm time.Time) error {
+	after := a.agg.Closed()
 	sums, ok := a.agg.CloseBefore(wm)
 	if !ok {
 		return nil
 	}
-	return a.publishClose(seq, PartitionClose{Partition: a.p, ClosedThrough: a.agg.Closed(), Buckets: sums})
+	return a.publishClose(seq, PartitionClose{Partition: a.p, ClosedThrough: a.agg.Closed(), After: &after, Buckets: sums})
 }
 
 // closeOnClock closes the partition on the wall clock (live mode). Every message handled so
@@ -233,8 +234,9 @@ func (a *aggregating) endOfInput(seq uint64, m control.Marker) error {
 	if !m.Watermark.IsZero() {
 		last = max(last, agg.bucketOf(m.Watermark))
 	}
+	after := agg.Closed()
 	sums, _ := agg.CloseThrough(last)
-	pc := PartitionClose{Partition: a.p, ClosedThrough: agg.Closed(), Buckets: sums, EOF: true, Replay: m.Replay, Stats: m.Stats}
+	pc := PartitionClose{Partition: a.p, ClosedThrough: agg.Closed(), After: &after, Buckets: sums, EOF: true, Replay: m.Replay, Stats: m.Stats}
 	return a.publishClose(seq, pc)
 }
 
@@ -272,8 +274,8 @@ const closeHeadroom = 4 << 10
 
 // closeParts encodes pc as one message, or, when that is larger than limit (a replica that
 // takes a partition over may close hours of buckets at once), as one message per bucket,
-// each closing the partition through its bucket and the last through pc's end with pc's
-// end-of-input. The model scores a bucket once every partition is closed through it, so
+// each closing the partition through its bucket after the one before (After), and the last
+// through pc's end with pc's end-of-input. The model scores a bucket once every partition is closed through it, so
 // the records do not depend on how a close was cut. It calls emit with each part and its
 // encoding, which is valid only during the call.
 func (e *msgpackEncoder) closeParts(pc PartitionClose, limit int, emit func(PartitionClose, []byte) error) error {
@@ -284,10 +286,15 @@ func (e *msgpackEncoder) closeParts(pc PartitionClose, limit int, emit func(Part
 	if len(b) <= limit || len(pc.Buckets) < 2 {
 		return emit(pc, b)
 	}
+	after := pc.After
 	for i, bucket := range pc.Buckets {
-		part := PartitionClose{Partition: pc.Partition, ClosedThrough: bucket.Bucket, Buckets: pc.Buckets[i : i+1]}
+		part := PartitionClose{Partition: pc.Partition, ClosedThrough: bucket.Bucket, After: after, Buckets: pc.Buckets[i : i+1]}
 		if i == len(pc.Buckets)-1 {
 			part.ClosedThrough, part.EOF, part.Replay, part.Stats = pc.ClosedThrough, pc.EOF, pc.Replay, pc.Stats
+		}
+		if after != nil {
+			through := part.ClosedThrough
+			after = &through
 		}
 		b, err := e.marshal(&part)
 		if err != nil {

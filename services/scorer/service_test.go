@@ -623,3 +623,121 @@ func TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint(t *testing.T) {
 		t.Errorf("once every partition closes through bucket 7: %v, want %v", got, want)
 	}
 }
+
+// TestModelWaitsForTheCloseAnEarlyOneFollows: when a partition's close is stored before the
+// one it follows (that one's publish was lost with a NATS node and published again), the
+// model holds it until the other comes, and scores what a model fed in order scores. Taken
+// at once, it made the other look like a redelivery, and that close's buckets were lost.
+func TestModelWaitsForTheCloseAnEarlyOneFollows(t *testing.T) {
+	k := func(b int) int64 { return at(b).UnixNano() / int64(span) }
+	first := int64(noBucket)
+	closeMsg := func(t *testing.T, p int, after *int64, through int64, eof bool, buckets ...BucketSummary) *nats.Msg {
+		pc := PartitionClose{Partition: p, ClosedThrough: through, After: after, Buckets: buckets, EOF: eof}
+		if eof {
+			pc.Replay = "r1"
+		}
+		var enc msgpackEncoder
+		data, err := enc.marshal(&pc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(stream.BucketsSubject(p))
+		m.Data = bytes.Clone(data)
+		return m
+	}
+	bucket := func(b int, values ...string) BucketSummary {
+		s := BucketSummary{Bucket: k(b)}
+		for _, v := range values {
+			s.Values = append(s.Values, ValueSummary{Value: v, Count: 1})
+		}
+		return s
+	}
+	k0, k2, k4 := k(0), k(2), k(4)
+	// Every partition closes through bucket 0, then through 4; partition 0 in two closes, the
+	// first of which (through 2) holds bucket 1's "curl".
+	var closes []*nats.Msg
+	for p := range testPartitions {
+		closes = append(closes, closeMsg(t, p, &first, k0, false, bucket(0, fmt.Sprintf("sshd%d", p))))
+	}
+	early := closeMsg(t, 0, &k0, k2, false, bucket(1, "curl"))
+	late := closeMsg(t, 0, &k2, k4, false, bucket(3, "wget"))
+	closes = append(closes, early, late)
+	for p := 1; p < testPartitions; p++ {
+		closes = append(closes, closeMsg(t, p, &k0, k4, false, bucket(2, fmt.Sprintf("cron%d", p))))
+	}
+	for p := range testPartitions {
+		closes = append(closes, closeMsg(t, p, &k4, k4, true))
+	}
+	output := func(t *testing.T, r *reader) []string {
+		var got []string
+		for {
+			got = append(got, describe(t, r.next(t)))
+			if strings.HasPrefix(got[len(got)-1], "eof") {
+				return got
+			}
+		}
+	}
+	run := func(t *testing.T, msgs []*nats.Msg) []string {
+		ts, h := newPipeline(t)
+		out := newReader(t, h, stream.AnomaliesSubject)
+		defer runScorer(t, ts)()
+		for _, m := range msgs {
+			h.publish(t, m)
+		}
+		got := output(t, out)
+		waitFor(t, "every close acknowledged", func() bool {
+			c, err := ts.JS.Consumer(ts.Ctx, stream.Buckets, stream.ModelConsumer)
+			if err != nil {
+				return false
+			}
+			info, err := c.Info(ts.Ctx)
+			return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+		})
+		return got
+	}
+	want := run(t, closes)
+	if !slices.Contains(want, "sum 1@"+at(1).Format("15:04")) {
+		t.Fatalf("in order, bucket 1's summary is missing: %v", want)
+	}
+	// The same closes with partition 0's second stored before its first.
+	swapped := slices.Clone(closes)
+	i := slices.Index(swapped, early)
+	swapped[i], swapped[i+1] = late, early
+	if got := run(t, swapped); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("partition 0's closes stored out of order\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestPartitionClosesFollowOneAnother: each close a partition publishes names the close it
+// follows (After), from the partition's first close (after no bucket) to its end of input.
+func TestPartitionClosesFollowOneAnother(t *testing.T) {
+	h := startScorer(t)
+	closes := newReader(t, h, stream.BucketsSubject(0))
+	name := ""
+	for i := 0; name == ""; i++ {
+		if n := fmt.Sprintf("proc%d", i); partition.Of(n, testPartitions) == 0 {
+			name = n
+		}
+	}
+	for _, b := range []int{0, 1, 4} {
+		h.publishEvents(t, ev(at(b), name))
+		h.watermarkOn(t, at(b+1), 0)
+	}
+	h.eof(t, "r1", 0)
+	prev := int64(noBucket)
+	var raw rawdata.Decoder
+	for i := 0; ; i++ {
+		m := closes.next(t)
+		var pc PartitionClose
+		if err := decodeClose(&raw, m.Header, m.Data, &pc); err != nil {
+			t.Fatal(err)
+		}
+		if pc.After == nil || *pc.After != prev {
+			t.Fatalf("close %d (through %d) follows %v, want %d", i, pc.ClosedThrough, pc.After, prev)
+		}
+		prev = pc.ClosedThrough
+		if pc.EOF {
+			return
+		}
+	}
+}

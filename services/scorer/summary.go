@@ -24,9 +24,14 @@ import (
 // through it, over the union of their summaries, so its results never depend on how values
 // are spread over partitions.
 type PartitionClose struct {
-	Partition     int             `json:"partition"`
-	ClosedThrough int64           `json:"closed_through"` // bucket index, start / span
-	Buckets       []BucketSummary `json:"buckets,omitempty"`
+	Partition     int   `json:"partition"`
+	ClosedThrough int64 `json:"closed_through"` // bucket index, start / span
+	// After is how far the partition was closed before this close (noBucket before its
+	// first): the model takes a partition's closes in that chain, so a close that reaches it
+	// before the one it follows (published again after a lost publish) waits for it instead
+	// of making it look like a redelivery. Absent in closes of scorers before it.
+	After   *int64          `json:"after,omitempty"`
+	Buckets []BucketSummary `json:"buckets,omitempty"`
 	// EOF marks the end of a replay's input on this partition.
 	EOF    bool              `json:"eof,omitempty"`
 	Replay string            `json:"replay,omitempty"`

@@ -241,24 +241,28 @@ func (z HostUser) Msgsize() (s int) {
 func (z *PartitionClose) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(6)
-	var zb0001Mask uint8 /* 6 bits */
+	zb0001Len := uint32(7)
+	var zb0001Mask uint8 /* 7 bits */
 	_ = zb0001Mask
-	if z.Buckets == nil {
+	if z.After == nil {
 		zb0001Len--
 		zb0001Mask |= 0x4
 	}
-	if z.EOF == false {
+	if z.Buckets == nil {
 		zb0001Len--
 		zb0001Mask |= 0x8
 	}
-	if z.Replay == "" {
+	if z.EOF == false {
 		zb0001Len--
 		zb0001Mask |= 0x10
 	}
-	if z.Stats == nil {
+	if z.Replay == "" {
 		zb0001Len--
 		zb0001Mask |= 0x20
+	}
+	if z.Stats == nil {
+		zb0001Len--
+		zb0001Mask |= 0x40
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -272,6 +276,15 @@ func (z *PartitionClose) MarshalMsg(b []byte) (o []byte, err error) {
 		o = append(o, 0xae, 0x63, 0x6c, 0x6f, 0x73, 0x65, 0x64, 0x5f, 0x74, 0x68, 0x72, 0x6f, 0x75, 0x67, 0x68)
 		o = msgp.AppendInt64(o, z.ClosedThrough)
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
+			// string "after"
+			o = append(o, 0xa5, 0x61, 0x66, 0x74, 0x65, 0x72)
+			if z.After == nil {
+				o = msgp.AppendNil(o)
+			} else {
+				o = msgp.AppendInt64(o, *z.After)
+			}
+		}
+		if (zb0001Mask & 0x8) == 0 { // if not omitted
 			// string "buckets"
 			o = append(o, 0xa7, 0x62, 0x75, 0x63, 0x6b, 0x65, 0x74, 0x73)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.Buckets)))
@@ -292,17 +305,17 @@ func (z *PartitionClose) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x8) == 0 { // if not omitted
+		if (zb0001Mask & 0x10) == 0 { // if not omitted
 			// string "eof"
 			o = append(o, 0xa3, 0x65, 0x6f, 0x66)
 			o = msgp.AppendBool(o, z.EOF)
 		}
-		if (zb0001Mask & 0x10) == 0 { // if not omitted
+		if (zb0001Mask & 0x20) == 0 { // if not omitted
 			// string "replay"
 			o = append(o, 0xa6, 0x72, 0x65, 0x70, 0x6c, 0x61, 0x79)
 			o = msgp.AppendString(o, z.Replay)
 		}
-		if (zb0001Mask & 0x20) == 0 { // if not omitted
+		if (zb0001Mask & 0x40) == 0 { // if not omitted
 			// string "stats"
 			o = append(o, 0xa5, 0x73, 0x74, 0x61, 0x74, 0x73)
 			o = msgp.AppendMapHeader(o, uint32(len(z.Stats)))
@@ -344,6 +357,23 @@ func (z *PartitionClose) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			if err != nil {
 				err = msgp.WrapError(err, "ClosedThrough")
 				return
+			}
+		case "after":
+			if msgp.IsNil(bts) {
+				bts, err = msgp.ReadNilBytes(bts)
+				if err != nil {
+					return
+				}
+				z.After = nil
+			} else {
+				if z.After == nil {
+					z.After = new(int64)
+				}
+				*z.After, bts, err = msgp.ReadInt64Bytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "After")
+					return
+				}
 			}
 		case "buckets":
 			var zb0002 uint32
@@ -460,7 +490,13 @@ func (z *PartitionClose) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *PartitionClose) Msgsize() (s int) {
-	s = 1 + 10 + msgp.IntSize + 15 + msgp.Int64Size + 8 + msgp.ArrayHeaderSize
+	s = 1 + 10 + msgp.IntSize + 15 + msgp.Int64Size + 6
+	if z.After == nil {
+		s += msgp.NilSize
+	} else {
+		s += msgp.Int64Size
+	}
+	s += 8 + msgp.ArrayHeaderSize
 	for za0001 := range z.Buckets {
 		s += 1 + 7 + msgp.Int64Size + 7 + msgp.ArrayHeaderSize
 		for za0002 := range z.Buckets[za0001].Values {
