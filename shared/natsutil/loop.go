@@ -140,7 +140,20 @@ type Loop struct {
 	PullBytes int
 	// Idle is how long to wait for input before committing and ticking (default 50ms).
 	Idle time.Duration
+	// InOrder stops the loop with ErrOutOfOrder, before handling the message, when a message
+	// does not come in order: its delivery does not follow the last one (the consumer
+	// sequence skipped one, or went back), or its stream sequence is not past the last
+	// one's. A delivery is lost on its way when the NATS node or the pull request it was sent
+	// through goes away (a node's death), and the server delivers it again only once the ack
+	// wait has passed, long after the messages behind it. A stage that closes buckets on a
+	// watermark, or takes closes in order, must not see those first: it restarts from its
+	// durable state on a fresh consumer (FreshConsumer), which delivers everything
+	// unacknowledged again in stream order. For consumers only this loop reads.
+	InOrder bool
 }
+
+// ErrOutOfOrder is returned by a Loop with InOrder when a message came out of order.
+var ErrOutOfOrder = errors.New("natsutil: a message came out of order (a delivery was lost on its way)")
 
 // gapCommitEvery is the least time between two commits a gap in a loop's input makes (see
 // Run).
@@ -174,6 +187,10 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 	}()
 	watch := stallWatch{consumer: l.Consumer, last: time.Now()}
+	order := deliveryOrder{}
+	if info := l.Consumer.CachedInfo(); info != nil {
+		order.next = info.Delivered.Consumer + 1
+	}
 	fresh := 0
 	var lastSeq uint64 // the stream sequence of the last message handled
 	beat := progressBeat(l.Consumer)
@@ -308,6 +325,11 @@ func (l *Loop) Run(ctx context.Context) error {
 				lastSeq = seq
 			}
 		}
+		if l.InOrder {
+			if err := order.check(msg); err != nil {
+				return StopErr(ctx, err)
+			}
+		}
 		if err := l.Handle(ctx, msg); err != nil {
 			return StopErr(ctx, err)
 		}
@@ -322,6 +344,26 @@ func (l *Loop) Run(ctx context.Context) error {
 			progress()
 		}
 	}
+}
+
+// deliveryOrder checks that a consumer's messages come in order (Loop.InOrder).
+type deliveryOrder struct {
+	next   uint64 // the consumer sequence the next delivery must have; 0 before the first
+	stream uint64 // the stream sequence of the last message
+}
+
+func (o *deliveryOrder) check(msg jetstream.Msg) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("natsutil: message metadata: %w", err)
+	}
+	d, s := meta.Sequence.Consumer, meta.Sequence.Stream
+	if o.next != 0 && d != o.next || s <= o.stream {
+		return fmt.Errorf("%w: delivery %d (stream message %d, delivered %d times) where %d (after stream message %d) was due",
+			ErrOutOfOrder, d, s, meta.NumDelivered, o.next, o.stream)
+	}
+	o.next, o.stream = d+1, s
+	return nil
 }
 
 // giveBack returns msgs to the stream (a negative ack each) once it, the stopped iterator, has

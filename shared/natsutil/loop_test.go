@@ -407,3 +407,56 @@ func TestDurableConsumerStorage(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopInOrderStopsAtALostDelivery: a delivery that never reached the loop (here fetched
+// by a pull request no one reads on, as when the NATS node it went through dies) comes again
+// only after the ack wait, behind the messages after it. A loop with InOrder stops at the
+// first of those, before handling it; on a fresh consumer everything comes again in order.
+func TestLoopInOrderStopsAtALostDelivery(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "ORDERTEST", "order.>")
+	publishN(t, js, "order.a", 3)
+	cons, err := DurableConsumer(ctx, js, "ORDERTEST", "ordered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, err := js.Consumer(ctx, "ORDERTEST", "ordered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := lost.Fetch(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if string(m.Data()) != "m1" {
+			t.Fatalf("the lost delivery is %q, want m1", m.Data())
+		}
+	}
+	run := func(cons jetstream.Consumer, want int) ([]string, error) {
+		var handled []string
+		runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		l := Loop{Consumer: cons, InOrder: true, Idle: 20 * time.Millisecond,
+			Handle: func(_ context.Context, m jetstream.Msg) error {
+				if handled = append(handled, string(m.Data())); len(handled) == want {
+					cancel()
+				}
+				return nil
+			}}
+		return handled, l.Run(runCtx)
+	}
+	handled, err := run(cons, 2)
+	if !errors.Is(err, ErrOutOfOrder) || len(handled) != 0 {
+		t.Fatalf("after a lost delivery: handled %v, err %v; want nothing handled and ErrOutOfOrder", handled, err)
+	}
+	fresh, err := FreshConsumer(ctx, js, "ORDERTEST", "ordered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled, err = run(fresh, 3)
+	if err != nil || fmt.Sprint(handled) != "[m1 m2 m3]" {
+		t.Fatalf("on a fresh consumer: handled %v, err %v; want [m1 m2 m3]", handled, err)
+	}
+}
