@@ -186,6 +186,14 @@ func start(t testing.TB, name string, args ...string) *proc {
 		if t.Failed() {
 			t.Logf("--- output of %s:\n%s", p.name, p.out.String())
 		}
+		// E2E_LOGS_DIR keeps every process's output, failed or not: how a flaky run is told
+		// from a passing one (`E2E_LOGS_DIR=dir go test -run TestReplicasSurviveKills .`).
+		if d := os.Getenv("E2E_LOGS_DIR"); d != "" {
+			name := filepath.Join(d, fmt.Sprintf("%s-%d.log", p.name, p.cmd.Process.Pid))
+			if err := os.WriteFile(name, []byte(p.out.String()), 0o644); err != nil {
+				t.Errorf("keep the output of %s: %v", p.name, err)
+			}
+		}
 	})
 	return p
 }

@@ -294,22 +294,30 @@ func (s *Service) runPartition(ctx context.Context, p int, l *lease.Lease) error
 	var wg sync.WaitGroup
 	wg.Go(func() { l.Hold(ctx, lost) })
 	defer func() { lost(nil); wg.Wait() }()
-	a, err := takePartition(ctx, s, p)
-	if err != nil {
-		return stopCause(ctx, err)
-	}
-	cons, err := natsutil.FreshConsumer(ctx, s.js, stream.Events, stream.ScorerPartitionConsumer(p), stream.EventsSubject(p))
-	if err != nil {
-		return stopCause(ctx, err)
-	}
-	loop := natsutil.Loop{Consumer: cons, Handle: a.handle, Commit: a.commit, Retain: a.retain,
-		Throttle: s.modelBacklog.Wait}
-	if s.cfg.Clock == ClockWall {
-		loop.Tick = func(ctx context.Context, now time.Time) error {
-			return a.closeOnClock(now.Add(-s.cfg.AllowedLateness))
+	for {
+		a, err := takePartition(ctx, s, p)
+		if err != nil {
+			return stopCause(ctx, err)
 		}
+		cons, err := natsutil.FreshConsumer(ctx, s.js, stream.Events, stream.ScorerPartitionConsumer(p), stream.EventsSubject(p))
+		if err != nil {
+			return stopCause(ctx, err)
+		}
+		// A watermark before the events it follows would close their buckets without them,
+		// and they would then pass for redeliveries of counted events.
+		loop := natsutil.Loop{Consumer: cons, Handle: a.handle, Commit: a.commit, Retain: a.retain,
+			Throttle: s.modelBacklog.Wait, InOrder: true}
+		if s.cfg.Clock == ClockWall {
+			loop.Tick = func(ctx context.Context, now time.Time) error {
+				return a.closeOnClock(now.Add(-s.cfg.AllowedLateness))
+			}
+		}
+		err = loop.Run(ctx)
+		if !errors.Is(err, natsutil.ErrOutOfOrder) {
+			return stopCause(ctx, err)
+		}
+		s.log.Warn("taking the partition again from its durable state", "partition", p, "err", err)
 	}
-	return stopCause(ctx, loop.Run(ctx))
 }
 
 // runModel runs the model while l is held: it restores the checkpoint, recreates the model's
@@ -319,22 +327,31 @@ func (s *Service) runModel(ctx context.Context, l *lease.Lease) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { l.Hold(ctx, lost) })
 	defer func() { lost(nil); wg.Wait() }()
-	m, err := newModelling(ctx, s, l)
-	if err != nil {
-		return stopCause(ctx, err)
+	for {
+		m, err := newModelling(ctx, s, l)
+		if err != nil {
+			return stopCause(ctx, err)
+		}
+		cons, err := natsutil.FreshConsumer(ctx, s.js, stream.Buckets, stream.ModelConsumer, stream.BucketsWildcard)
+		if err != nil {
+			return stopCause(ctx, err)
+		}
+		announced := any("none")
+		if m.announced != noBucket {
+			announced = time.Unix(0, (m.announced+1)*int64(s.cfg.Job.BucketSpan)).UTC() // the records before it are out
+		}
+		s.log.Info("model restored", "model_buckets", m.rarity.Modelled() != noBucket, "announced", announced)
+		// A partition's close before the one it follows would make that one look like a
+		// redelivery (PartitionClose.After makes the model wait for it; this makes it come
+		// at once, not after the ack wait).
+		loop := natsutil.Loop{Consumer: cons, Handle: m.handle, Commit: m.commit, Retain: m.retain,
+			Throttle: natsutil.NewThrottle(s.js, stream.Anomalies, stream.EnricherConsumer).Wait, InOrder: true}
+		err = loop.Run(ctx)
+		if !errors.Is(err, natsutil.ErrOutOfOrder) {
+			return stopCause(ctx, err)
+		}
+		s.log.Warn("restoring the model again from its checkpoint", "err", err)
 	}
-	cons, err := natsutil.FreshConsumer(ctx, s.js, stream.Buckets, stream.ModelConsumer, stream.BucketsWildcard)
-	if err != nil {
-		return stopCause(ctx, err)
-	}
-	announced := any("none")
-	if m.announced != noBucket {
-		announced = time.Unix(0, (m.announced+1)*int64(s.cfg.Job.BucketSpan)).UTC() // the records before it are out
-	}
-	s.log.Info("model restored", "model_buckets", m.rarity.Modelled() != noBucket, "announced", announced)
-	loop := natsutil.Loop{Consumer: cons, Handle: m.handle, Commit: m.commit, Retain: m.retain,
-		Throttle: natsutil.NewThrottle(s.js, stream.Anomalies, stream.EnricherConsumer).Wait}
-	return stopCause(ctx, loop.Run(ctx))
 }
 
 // stopCause tells why a unit stopped: the lease's loss, nothing when it was told to stop, or

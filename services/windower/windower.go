@@ -168,6 +168,12 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			return nil
 		}
+		if errors.Is(err, natsutil.ErrOutOfOrder) {
+			// Still the holder: restore the memory and read on from a fresh consumer.
+			s.log.Warn("taking the rule again from its stored state", "err", err)
+			s.reset()
+			continue
+		}
 		if !errors.Is(err, lease.ErrLost) {
 			return err
 		}
@@ -199,7 +205,9 @@ func (s *Service) runActive(ctx context.Context) error {
 	s.log.Info("active", "rule", r.Name, "source", r.Source, "version", r.Version, "jobs", r.JobIDs,
 		"clock", s.cfg.Clock, "interval", r.Interval, "from", r.From, "threshold", r.Threshold, "max_signals", r.MaxSignals,
 		"last_run", timeOrNone(s.win.LastRun()), "pending", len(s.win.pending), "exceptions", len(s.ex.set), "suppress_for", s.cfg.SuppressFor)
-	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.commit}
+	// In order: a record delivered after the marker behind it would miss its run (a delivery
+	// lost on its way comes again only after the ack wait).
+	loop := natsutil.Loop{Consumer: cons, Handle: s.handle, Commit: s.commit, InOrder: true}
 	if s.live() {
 		// Ticks come when the input is idle: a backlog (after downtime) is read first, then
 		// every missed boundary runs over it.
