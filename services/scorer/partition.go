@@ -275,9 +275,9 @@ const closeHeadroom = 4 << 10
 // closeParts encodes pc as one message, or, when that is larger than limit (a replica that
 // takes a partition over may close hours of buckets at once), as one message per bucket,
 // each closing the partition through its bucket after the one before (After), and the last
-// through pc's end with pc's end-of-input. The model scores a bucket once every partition is closed through it, so
-// the records do not depend on how a close was cut. It calls emit with each part and its
-// encoding, which is valid only during the call.
+// through pc's end with pc's end-of-input. The model scores a bucket once every partition is
+// closed through it, so the records do not depend on how a close was cut. It calls emit with
+// each part and its encoding, which is valid only during the call.
 func (e *msgpackEncoder) closeParts(pc PartitionClose, limit int, emit func(PartitionClose, []byte) error) error {
 	b, err := e.marshal(&pc)
 	if err != nil {
