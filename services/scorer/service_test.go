@@ -161,6 +161,18 @@ func (r *reader) next(t *testing.T) *nats.Msg {
 	return m
 }
 
+// untilEOF describes (describe) every message up to and including the end of input.
+func (r *reader) untilEOF(t *testing.T) []string {
+	t.Helper()
+	var got []string
+	for {
+		got = append(got, describe(t, r.next(t)))
+		if strings.HasPrefix(got[len(got)-1], "eof") {
+			return got
+		}
+	}
+}
+
 // describe names an ANOMALIES message: "wm HH:MM", "rec <value>@HH:MM" or "eof".
 func describe(t *testing.T, m *nats.Msg) string {
 	t.Helper()
@@ -474,22 +486,13 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 			h.eof(t, "r1", p)
 		}
 	}
-	output := func(t *testing.T, r *reader) []string {
-		var got []string
-		for {
-			got = append(got, describe(t, r.next(t)))
-			if strings.HasPrefix(got[len(got)-1], "eof") {
-				return got
-			}
-		}
-	}
 
 	ref, hr := newPipeline(t)
 	refOut := newReader(t, hr, stream.AnomaliesSubject)
 	stopRef := runScorer(t, ref)
 	first(t, hr)
 	then(t, hr)
-	want := output(t, refOut)
+	want := refOut.untilEOF(t)
 	stopRef()
 
 	// held: the fast partitions' closes stay unacknowledged. Over maxHeldCloses (below their
@@ -538,7 +541,7 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 			stop = runScorer(t, ts)
 			defer stop()
 			then(t, h)
-			if got := output(t, out); fmt.Sprint(got) != fmt.Sprint(want) {
+			if got := out.untilEOF(t); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("ANOMALIES with a successor\n got %v\nwant %v", got, want)
 			}
 			waitFor(t, "every close acknowledged", func() bool {
@@ -668,15 +671,6 @@ func TestModelWaitsForTheCloseAnEarlyOneFollows(t *testing.T) {
 	for p := range testPartitions {
 		closes = append(closes, closeMsg(t, p, &k4, k4, true))
 	}
-	output := func(t *testing.T, r *reader) []string {
-		var got []string
-		for {
-			got = append(got, describe(t, r.next(t)))
-			if strings.HasPrefix(got[len(got)-1], "eof") {
-				return got
-			}
-		}
-	}
 	run := func(t *testing.T, msgs []*nats.Msg) []string {
 		ts, h := newPipeline(t)
 		out := newReader(t, h, stream.AnomaliesSubject)
@@ -684,7 +678,7 @@ func TestModelWaitsForTheCloseAnEarlyOneFollows(t *testing.T) {
 		for _, m := range msgs {
 			h.publish(t, m)
 		}
-		got := output(t, out)
+		got := out.untilEOF(t)
 		waitFor(t, "every close acknowledged", func() bool {
 			c, err := ts.JS.Consumer(ts.Ctx, stream.Buckets, stream.ModelConsumer)
 			if err != nil {
