@@ -402,11 +402,11 @@ func (l *Loop) pullOpt(maxBatch int) jetstream.PullMessagesOpt {
 }
 
 // stallFirst is how long a loop goes without a message before it first asks whether its
-// pull is still registered; each check that finds it so doubles the wait, up to stallMax,
-// until a message comes. A lost pull so costs about a second, not stallMax, and an idle
-// live stage asks every stallMax (a consumer info request each).
+// pull is still registered; each check doubles the wait, up to stallMax, until a message
+// comes. A lost pull so costs about a quarter of a second, and an idle live stage asks every
+// stallMax (a consumer info request each).
 const (
-	stallFirst = time.Second
+	stallFirst = 250 * time.Millisecond
 	stallMax   = 5 * time.Second
 )
 
@@ -414,7 +414,11 @@ const (
 // missing heartbeats, and it watches them within one call of Next, which the loop keeps short
 // (Idle) to commit and tick: a pull request lost while a new replicated consumer elects its
 // leader (seen on a 3-node cluster: a partition's consumer with messages pending and no pull
-// waiting, its loop idle for minutes) would then never be noticed.
+// waiting, its loop idle for minutes) would then never be noticed. On a 3-node cluster a
+// stage that has just taken over, or whose consumer has just been recreated, loses its first
+// pull now and then (BenchmarkBucketCost's slow rounds, docs/performance.md item 27): the
+// consumer then shows no pull waiting before anything is pending, and waiting for a
+// message to be pending as well cost a second more, at every such takeover.
 type stallWatch struct {
 	consumer jetstream.Consumer
 	last     time.Time     // the last message, or the last check
@@ -425,8 +429,8 @@ type stallWatch struct {
 func (w *stallWatch) message() { w.last, w.wait = time.Now(), 0 }
 
 // stalled reports, after stallFirst of silence and then less and less often, whether the
-// consumer has messages to deliver and no pull request waiting for them: the iterator must
-// then pull again.
+// consumer has no pull request waiting: the loop's iterator always keeps one while it is
+// idle, so the server lost it and the iterator must pull again.
 func (w *stallWatch) stalled(ctx context.Context) bool {
 	if w.wait == 0 {
 		w.wait = stallFirst
@@ -438,7 +442,7 @@ func (w *stallWatch) stalled(ctx context.Context) bool {
 	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	info, err := w.consumer.Info(ictx)
-	return err == nil && info.NumPending > 0 && info.NumWaiting == 0
+	return err == nil && info.NumWaiting == 0
 }
 
 // progressBeat is how often a loop reports progress on the messages it holds: a third of the

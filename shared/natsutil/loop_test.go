@@ -153,8 +153,8 @@ func TestLoopHandleErrorStops(t *testing.T) {
 	}
 }
 
-// TestStallWatch: a consumer with messages to deliver and no pull waiting is stalled; once a
-// pull takes them, it is not.
+// TestStallWatch: a consumer with no pull waiting is stalled, whether it has messages to
+// deliver or not yet; while a pull waits, it is not.
 func TestStallWatch(t *testing.T) {
 	_, js := startJetStream(t)
 	ctx := testContext(t)
@@ -209,7 +209,19 @@ func TestStallWatch(t *testing.T) {
 	w.message()
 	w.last = time.Now().Add(-stallFirst)
 	if w.stalled(ctx) {
-		t.Error("nothing pending: reported stalled")
+		t.Error("a pull waiting, nothing pending: reported stalled")
+	}
+	// A pull lost before anything came (a stage that has just taken over, on a cluster): no
+	// message is pending yet, and none would ever be delivered.
+	quiet, err := DurableConsumer(ctx, js, "STALL", "quiet", "stall.none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := stallWatch{consumer: quiet}
+	q.message()
+	q.last = time.Now().Add(-stallFirst)
+	if !q.stalled(ctx) {
+		t.Error("no pull waiting and nothing pending: not reported stalled")
 	}
 }
 
