@@ -190,7 +190,11 @@ func start(t testing.TB, name string, args ...string) *proc {
 		// from a passing one (`E2E_LOGS_DIR=dir go test -run TestReplicasSurviveKills .`).
 		if d := os.Getenv("E2E_LOGS_DIR"); d != "" {
 			name := filepath.Join(d, fmt.Sprintf("%s-%d.log", p.name, p.cmd.Process.Pid))
-			if err := os.WriteFile(name, []byte(p.out.String()), 0o644); err != nil {
+			err := os.MkdirAll(d, 0o755)
+			if err == nil {
+				err = os.WriteFile(name, []byte(p.out.String()), 0o644)
+			}
+			if err != nil {
 				t.Errorf("keep the output of %s: %v", p.name, err)
 			}
 		}
