@@ -39,7 +39,7 @@ func DurableConsumerAckWait(ctx context.Context, js jetstream.JetStream, stream,
 		FilterSubjects: filters,
 	}
 	var c jetstream.Consumer
-	err := Retry(ctx, func(ctx context.Context) error {
+	err := retryWithin(ctx, consumerAttempt, func(ctx context.Context) error {
 		var err error
 		if cfg.MemoryStorage, err = memoryState(ctx, js, stream, name); err != nil {
 			return err
@@ -52,6 +52,15 @@ func DurableConsumerAckWait(ctx context.Context, js jetstream.JetStream, stream,
 	}
 	return c, nil
 }
+
+// consumerAttempt bounds one attempt to create (or update) a stage's consumer. A 3-node
+// cluster now and then never answers a consumer's creation (nats-io/nats-server#8350: the
+// client waits out its 5 s and fails; seen here once in about twenty takeovers of a scorer's
+// partition, whose consumer took 5.1 s where the three taken with it took 80 ms), and the
+// stage waited RequestTimeout's 5 s before it asked again. The request is idempotent (the
+// same configuration again changes nothing), so it is asked again after a second: an answer
+// that is only slow (a busy cluster electing the consumer's leader) comes to a later attempt.
+const consumerAttempt = time.Second
 
 // FreshConsumer deletes and recreates a durable consumer, so that what its previous reader
 // left unacknowledged is delivered again at once and in stream order, not after the ack wait

@@ -35,6 +35,13 @@ func RetryIf(ctx context.Context, again func(error) bool, f func(context.Context
 	return b.Retry(ctx, f)
 }
 
+// retryWithin is Retry with each attempt's deadline attempt, for a request that may be sent
+// again before an answer to the last one could still come (it must be idempotent).
+func retryWithin(ctx context.Context, attempt time.Duration, f func(context.Context) error) error {
+	b := Backoff{First: 50 * time.Millisecond, Max: time.Second, Attempt: attempt, For: DefaultRetryFor, Again: Transient}
+	return b.Retry(ctx, f)
+}
+
 // Backoff is the one retry loop: what it retries, how long it waits between attempts and
 // how long it keeps trying. Retry (JetStream requests, quietly, for a minute) and the
 // stages' start (connecting, creating the streams: logged, until the start timeout) are its
