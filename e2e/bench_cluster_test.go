@@ -580,6 +580,10 @@ func (s *stack) keepLogs(b *testing.B, run int, driverOut string) {
 	if dir == "" {
 		return
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Logf("keep the logs: %v", err)
+		return
+	}
 	write := func(name, text string) {
 		path := filepath.Join(dir, fmt.Sprintf("replay%d-%s.log", run, name))
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
