@@ -37,6 +37,11 @@ func TestReplicasSurviveKillsAtScale(t *testing.T) {
 
 	bin := binaries(t)
 	spec := history.Default()
+	// Four days, not the default three: the plan's actions take time of their own (a process
+	// started, a node stopped), and rule runs count up meanwhile; with the kills spread over
+	// runs 10 to 250 of 288, a pipeline that recovered from them quickly now and then ended
+	// the replay before the plan (61 of 82 actions done, in one run of six).
+	spec.Days = 4
 	file := writeHistory(t, "ecs", spec)
 	want, _ := replay(t, defaultOptions(8), "ecs", file)
 	checkInjectedSignals(t, spec, want)
@@ -67,7 +72,7 @@ func TestReplicasSurviveKillsAtScale(t *testing.T) {
 	}
 	defer nc.Close()
 
-	// The history has 288 rule runs: the kills are spread over runs 10 to 250, a stage at a
+	// The history has 384 rule runs: the kills are spread over runs 10 to 250, a stage at a
 	// time in turn, the NATS node lost at run 40 and back at run 100.
 	var plan []action
 	total := perStage * len(stages)
