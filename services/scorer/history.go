@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
 )
 
@@ -33,7 +34,7 @@ func ReadModelHistory(ctx context.Context, js jetstream.JetStream, span time.Dur
 	if err != nil {
 		return ModelHistory{}, fmt.Errorf("scorer: model store: %w", err)
 	}
-	b, err := obj.GetBytes(ctx, CheckpointObject)
+	b, err := natsutil.GetObject(ctx, obj, CheckpointObject)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return ModelHistory{}, nil
 	}

@@ -103,7 +103,7 @@ func newModelling(ctx context.Context, s *Service, l *lease.Lease) (*modelling, 
 	for p := range m.closed {
 		m.closed[p] = noBucket
 	}
-	b, err := obj.GetBytes(ctx, CheckpointObject)
+	b, err := natsutil.GetObject(ctx, obj, CheckpointObject)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return m, nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/event"
 	"github.com/rarenet/rarenet/shared/natstest"
+	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/partition"
 	"github.com/rarenet/rarenet/shared/rawdata"
 	"github.com/rarenet/rarenet/shared/record"
@@ -524,7 +525,7 @@ func TestModelKeepsWaitingClosesInTheStream(t *testing.T) {
 			}
 			var cp modelCheckpoint
 			waitFor(t, "a checkpoint through bucket 20 and the fast partitions' closes held or acked", func() bool {
-				b, err := obj.GetBytes(ts.Ctx, CheckpointObject)
+				b, err := natsutil.GetObject(ts.Ctx, obj, CheckpointObject)
 				if err != nil || json.Unmarshal(b, &cp) != nil || cp.Announced != k20 {
 					return false
 				}
@@ -586,7 +587,7 @@ func TestModelRestoresWaitingSummariesOfAnEarlierCheckpoint(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			b, err := obj.GetBytes(ts.Ctx, CheckpointObject)
+			b, err := natsutil.GetObject(ts.Ctx, obj, CheckpointObject)
 			var cp modelCheckpoint
 			return err == nil && json.Unmarshal(b, &cp) == nil && ok(cp)
 		})

@@ -49,8 +49,9 @@ func retryWithin(ctx context.Context, attempt time.Duration, f func(context.Cont
 type Backoff struct {
 	// First is the wait after the first failure; each further wait doubles, up to Max.
 	First, Max time.Duration
-	// Attempt gives each attempt a deadline of its own (none when zero).
-	Attempt time.Duration
+	// Attempt gives each attempt a deadline of its own (none when zero); with AttemptMax,
+	// the first attempt's, each further one's doubling up to AttemptMax.
+	Attempt, AttemptMax time.Duration
 	// For bounds the retrying: an attempt that fails once For has passed since the first
 	// began is the last (no bound when zero: until ctx is done).
 	For time.Duration
@@ -68,9 +69,9 @@ func (b Backoff) Retry(ctx context.Context, f func(context.Context) error) error
 	if b.For > 0 {
 		deadline = time.Now().Add(b.For)
 	}
-	wait := b.First
+	wait, attempt := b.First, b.Attempt
 	for {
-		err := b.attempt(ctx, f)
+		err := b.attempt(ctx, attempt, f)
 		if err == nil || (b.Again != nil && !b.Again(err)) || (!deadline.IsZero() && time.Now().After(deadline)) {
 			return err
 		}
@@ -86,15 +87,18 @@ func (b Backoff) Retry(ctx context.Context, f func(context.Context) error) error
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, b.Max)
+		if b.AttemptMax > attempt {
+			attempt = min(2*attempt, b.AttemptMax)
+		}
 	}
 }
 
-// attempt calls f once, under b.Attempt's deadline if there is one.
-func (b Backoff) attempt(ctx context.Context, f func(context.Context) error) error {
-	if b.Attempt <= 0 {
+// attempt calls f once, under a deadline d from now if d is set.
+func (b Backoff) attempt(ctx context.Context, d time.Duration, f func(context.Context) error) error {
+	if d <= 0 {
 		return f(ctx)
 	}
-	actx, cancel := context.WithTimeout(ctx, b.Attempt)
+	actx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return f(actx)
 }

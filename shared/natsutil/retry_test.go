@@ -90,6 +90,29 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("%d attempts had a deadline, want 2", deadlines)
 		}
 	})
+	t.Run("attempts' deadlines doubling up to AttemptMax", func(t *testing.T) {
+		b := b
+		b.First, b.Max = time.Millisecond, time.Millisecond
+		b.Attempt, b.AttemptMax = 10*time.Millisecond, 40*time.Millisecond
+		var got []time.Duration
+		_ = b.Retry(context.Background(), func(ctx context.Context) error {
+			d, _ := ctx.Deadline()
+			got = append(got, time.Until(d).Round(10*time.Millisecond))
+			if len(got) < 5 {
+				return errAgain
+			}
+			return nil
+		})
+		if want := []time.Duration{10, 20, 40, 40, 40}; len(got) != len(want) {
+			t.Fatalf("%d attempts, want %d", len(got), len(want))
+		} else {
+			for i := range want {
+				if got[i] != want[i]*time.Millisecond {
+					t.Errorf("attempt %d's deadline %s away, want %dms", i+1, got[i], want[i])
+				}
+			}
+		}
+	})
 	t.Run("logged", func(t *testing.T) {
 		var buf bytes.Buffer
 		b := b
