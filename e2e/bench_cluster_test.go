@@ -84,8 +84,10 @@ func BenchmarkReplayCluster(b *testing.B) {
 // configurations take turns, scaleOutRounds rounds of them, and a second replica's figure is
 // the median over the rounds of its events/s divided by one-of-each's in the same round: the
 // differences measured are a few per cent, and what the shared machine does to a minute
-// falls on both sides of a round's ratio, not on the medians of runs minutes apart. The log
-// gives the ratio of the medians too, and each replay's CPU by process (stack.cpuSpent).
+// falls on both sides of a round's ratio, not on the medians of runs minutes apart. A
+// second replica is slower when the upper 95% bound of the rounds' ratios is below 1
+// (ratioUpperBound). The log gives the ratio of the medians too, and each replay's CPU by
+// process (stack.cpuSpent).
 // BENCH_REPLICAS names the stages to measure, when not all four.
 //
 //	make bench    (or: cd e2e && go test -run '^$' -bench 'BenchmarkReplayClusterReplicas$' -benchtime 1x -v .)
@@ -119,21 +121,31 @@ func BenchmarkReplayClusterReplicas(b *testing.B) {
 			eps := s[i+1].median()
 			paired := pairedRatios(s[i+1], s[0])
 			ratio := paired.median()
-			notSlower := func(r float64) bool { return r >= 1 }
+			atLeast1 := func(r float64) bool { return r >= 1 }
+			// Slower is what the rounds show beyond their own spread: the upper 95% bound of
+			// their ratios below 1. The median alone read a standby enricher that used 0.00-0.01
+			// s of CPU in every replay as slower in about half the runs (docs/performance.md,
+			// "The scale-out rows' verdict"). One round (BENCH_QUICK) has no spread: its ratio.
+			bound, ok := ratioUpperBound(paired)
+			isSlower, ratioCol := !atLeast1(ratio), ratioText(ratio, atLeast1)
+			if ok {
+				isSlower = !atLeast1(bound)
+				ratioCol += " (95% bound " + ratioText(bound, atLeast1) + ")"
+			}
 			note := ""
-			if !notSlower(ratio) {
+			if isSlower {
 				slower++
 				note = "  SLOWER with a second " + stageNames[c.added()]
 			}
 			b.Logf("  %-40s %s events/s (%s); %s x one of each in the same round (%s; ratio of the medians %.2f)%s",
-				c.String(), thousands(eps), s[i+1].spread(), ratioText(ratio, notSlower), paired.ratioSpread(), eps/base, note)
+				c.String(), thousands(eps), s[i+1].spread(), ratioCol, paired.ratioSpread(), eps/base, note)
 			b.ReportMetric(ratio, "x-with-2-"+stageNames[c.added()])
 			reportFigure(figureRow{figure: "3 scale-out: a 2nd " + stageNames[c.added()], format: "ecs",
 				measured: thousands(eps) + " events/s", baseline: thousands(base) + " events/s (1 of each)",
-				ratio: ratioText(ratio, notSlower), target: ">= 1.00",
-				notes: fmt.Sprintf("cluster replay of %s events (%d days); ratio: median of %s, each against one of each in the same round; with the 2nd %s %s; 1 of each %s; ratio of the medians %.2f",
+				ratio: ratioCol, target: "not slower: bound >= 1.00",
+				notes: fmt.Sprintf("cluster replay of %s events (%d days); ratio: median of %s, each against one of each in the same round, and the upper 95%% bound of their geometric mean (Student's t on their logarithms); with the 2nd %s %s; 1 of each %s; ratio of the medians %.2f",
 					thousands(float64(h.events)), h.spec.Days, paired.ratioSpread(), stageNames[c.added()], s[i+1].spread(), s[0].spread(), eps/base)},
-				notSlower(ratio))
+				!isSlower)
 		}
 		b.Logf("a second replica made the cluster slower for %d of %d stages (target: none)", slower, len(configs)-1)
 		b.ReportMetric(base, "one-of-each-events/s")
@@ -142,7 +154,7 @@ func BenchmarkReplayClusterReplicas(b *testing.B) {
 
 // scaleOutRounds is how many rounds BenchmarkReplayClusterReplicas takes: more than
 // benchRounds, as the ratios it measures are near 1 and a round's noise is several per cent.
-const scaleOutRounds = 5
+const scaleOutRounds = 7
 
 // BenchmarkBucketCost measures the fixed cost of a bucket: a history of about one event per
 // 15-minute bucket (one host, one regular process) replayed through the all-in-one and the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -380,6 +381,34 @@ func (s benchSample) ratioSpread() string {
 	return fmt.Sprintf("%d rounds %.2f..%.2f", len(s), slices.Min(s), slices.Max(s))
 }
 
+// ratioUpperBound is the one-sided 95% upper confidence bound of the geometric mean of paired
+// ratios (Student's t on their logarithms; ok is false below 2 ratios). A configuration is
+// measurably slower than its baseline when the bound is below 1: its rounds were slower by
+// more than their own spread explains.
+func ratioUpperBound(s benchSample) (bound float64, ok bool) {
+	n := len(s)
+	if n < 2 {
+		return 0, false
+	}
+	var sum, sq float64
+	for _, r := range s {
+		sum += math.Log(r)
+	}
+	mean := sum / float64(n)
+	for _, r := range s {
+		sq += (math.Log(r) - mean) * (math.Log(r) - mean)
+	}
+	sd := math.Sqrt(sq / float64(n-1))
+	return math.Exp(mean + tOneSided95(n-1)*sd/math.Sqrt(float64(n))), true
+}
+
+// tOneSided95 is Student's t distribution's 95th percentile for df degrees of freedom (df 1-10,
+// from the standard tables; 10's beyond, which errs wide).
+func tOneSided95(df int) float64 {
+	t := []float64{6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812}
+	return t[min(max(df, 1), len(t))-1]
+}
+
 // measurement is one figure measured by a run of something: run returns the value and how long
 // the run took.
 type measurement struct {
@@ -558,5 +587,30 @@ func TestRatioText(t *testing.T) {
 		if got := ratioText(c.ratio, c.ok); got != c.want {
 			t.Errorf("ratioText(%v) = %q, want %q", c.ratio, got, c.want)
 		}
+	}
+}
+
+func TestRatioUpperBound(t *testing.T) {
+	for _, c := range []struct {
+		ratios []float64
+		want   float64 // the bound, to 3 decimals (worked out apart, with Python's statistics)
+		slower bool
+	}{
+		// The second enricher (a standby, 0.00-0.01 s of CPU) in the nineteenth session's
+		// make bench: a median of 0.92 that the rounds' spread does not tell from 1.
+		{[]float64{0.85, 0.88, 0.92, 1.02, 1.08}, 1.042, false},
+		// Slower in every round by 8-12%: measurably slower.
+		{[]float64{0.88, 0.90, 0.91, 0.92, 0.89}, 0.915, true},
+		// Slower by a quarter in four rounds of five, and a little faster in one: still slower.
+		{[]float64{0.70, 0.72, 0.75, 0.80, 1.01}, 0.908, true},
+		{[]float64{1.0, 1.0}, 1.000, false},
+	} {
+		got, ok := ratioUpperBound(c.ratios)
+		if !ok || math.Abs(got-c.want) > 0.0006 || (got < 1) != c.slower {
+			t.Errorf("ratioUpperBound(%v) = %.4f, %v; want %.3f (slower %v)", c.ratios, got, ok, c.want, c.slower)
+		}
+	}
+	if _, ok := ratioUpperBound([]float64{0.9}); ok {
+		t.Error("a bound from one round")
 	}
 }
