@@ -15,9 +15,11 @@
 // A raw message can be zstd instead (github.com/klauspost/compress/zstd at its fastest level,
 // the same header naming it; Encoder.Codec): about twice S2's ratio on our logs (4 MiB of ECS
 // NDJSON 28x against 14x, of auditd 19x against 8x) for about half S2's speed (encode 700-870
-// MB/s, decode ~2 GB/s on one core). Every stage decodes it; no publisher sends it yet: the
-// replay driver keeps S2 until a cluster replay shows that halving the bytes each replica and
-// disk copy moves is worth the driver's extra CPU (docs/performance.md, item 20).
+// MB/s, decode ~2 GB/s on one core). Every stage decodes it. Raw auditd logs go as zstd, from
+// the replay driver and the live sources (rawpub): their lines compress 8x with S2 and 19x
+// with zstd, and halving the bytes every replica and disk copy moves paid for zstd's CPU; the
+// rest goes as S2, which ECS's 14x leaves little to gain from (docs/performance.md, items 22
+// and 28).
 package rawdata
 
 import (
@@ -57,11 +59,17 @@ var ErrUnknown = errors.New("unknown compression")
 // keeps, the message gets a copy of its size (a message of MaxEncodedLen bytes for each
 // compression was several times the data again in garbage for a live source under load).
 func Compress(m *nats.Msg, data []byte) {
+	CompressAs(m, data, S2)
+}
+
+// CompressAs is Compress with the codec c.
+func CompressAs(m *nats.Msg, data []byte, c Codec) {
 	if len(data) < MinCompress {
 		m.Data = data
 		return
 	}
 	e := encoders.Get().(*Encoder)
+	e.Codec = c
 	e.Compress(m, data)
 	encoders.Put(e)
 }

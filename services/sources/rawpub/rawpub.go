@@ -5,6 +5,7 @@
 package rawpub
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -51,7 +52,7 @@ func Subject(formatName, sourceName string) string {
 // costs less CPU than compressing does. The message keeps data itself when it is not.
 func BoundMessage(formatName, sourceName, source string, firstLine int64, data []byte) *nats.Msg {
 	m := nats.NewMsg(Subject(formatName, sourceName))
-	rawdata.Compress(m, data)
+	rawdata.CompressAs(m, data, Codec(formatName, data))
 	m.Header.Set(control.HeaderSource, source)
 	m.Header.Set(control.HeaderLine, strconv.FormatInt(firstLine, 10))
 	return m
@@ -76,4 +77,23 @@ func CheckSourceName(name string) error {
 		}
 	}
 	return nil
+}
+
+// Codec is the compression of a raw message of data (lines) in formatName: zstd for raw
+// auditd logs, named or detected from the first line under auto, S2 for the rest, as the
+// replay driver sends them. Raw auditd lines compress 8x with S2 and 19x with zstd, and on a
+// cluster the bytes saved are worth zstd's CPU; JSON documents compress 14x with S2, and
+// zstd cost the all-in-one's replay 5-6% (docs/performance.md, items 22 and 28).
+func Codec(formatName string, data []byte) rawdata.Codec {
+	if formatName == format.Auto {
+		first := data
+		if i := bytes.IndexByte(first, '\n'); i >= 0 {
+			first = first[:i]
+		}
+		formatName = formats.Detect(first)
+	}
+	if formatName == format.Auditd {
+		return rawdata.Zstd
+	}
+	return rawdata.S2
 }
