@@ -21,6 +21,7 @@ import (
 	"github.com/rarenet/rarenet/services/ingest/format/jsondoc"
 	"github.com/rarenet/rarenet/services/scorer"
 	"github.com/rarenet/rarenet/services/sources/chunk"
+	"github.com/rarenet/rarenet/services/sources/rawpub"
 	"github.com/rarenet/rarenet/services/windower"
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/natsutil"
@@ -352,15 +353,9 @@ func sendFile(ctx context.Context, pub *natsutil.Publisher, name string, o Repla
 			return 0, &inputError{fmt.Errorf("%s:1: %w", name, err)}
 		}
 	}
-	// The message gets a copy: chunks are views of the reader's buffer. Raw auditd logs go as
-	// zstd, the rest as S2: auditd lines compress 8x with S2 and 18.6x with zstd, and the
-	// bytes saved paid for zstd's CPU (replays 1.10-1.12x all-in-one, 1.07-1.26x on the 3-node
-	// cluster); ECS compresses 14x with S2 already, and zstd cost its all-in-one 5-6%
-	// (docs/performance.md, item 22).
-	var enc rawdata.Encoder
-	if auditdLog {
-		enc.Codec = rawdata.Zstd
-	}
+	// The message gets a copy: chunks are views of the reader's buffer. The codec is the live
+	// sources' (rawpub.CodecOf: zstd for raw auditd logs, S2 for the rest).
+	enc := rawdata.Encoder{Codec: rawpub.CodecOf(auditdLog)}
 	wire := 0 // the size of the last message of lines sent
 	send := func(ch chunk.Chunk) error {
 		var m *nats.Msg

@@ -79,11 +79,8 @@ func CheckSourceName(name string) error {
 	return nil
 }
 
-// Codec is the compression of a raw message of data (lines) in formatName: zstd for raw
-// auditd logs, named or detected from the first line under auto, S2 for the rest, as the
-// replay driver sends them. Raw auditd lines compress 8x with S2 and 19x with zstd, and on a
-// cluster the bytes saved are worth zstd's CPU; JSON documents compress 14x with S2, and
-// zstd cost the all-in-one's replay 5-6% (docs/performance.md, items 22 and 28).
+// Codec is the compression of a raw message of data (lines) in formatName, detected from its
+// first line under auto: CodecOf.
 func Codec(formatName string, data []byte) rawdata.Codec {
 	if formatName == format.Auto {
 		first := data
@@ -92,7 +89,17 @@ func Codec(formatName string, data []byte) rawdata.Codec {
 		}
 		formatName = formats.Detect(first)
 	}
-	if formatName == format.Auditd {
+	return CodecOf(formatName == format.Auditd)
+}
+
+// CodecOf is the compression of raw messages of auditd lines or of any other format, for the
+// live sources and the replay driver alike: zstd for raw auditd logs, S2 for the rest. Raw
+// auditd lines compress 8x with S2 and 19x with zstd, and the bytes saved paid for zstd's CPU
+// (replays 1.10-1.12x all-in-one, 1.07-1.26x on the 3-node cluster); JSON documents compress
+// 14x with S2 already, and zstd cost the all-in-one's replay 5-6% (docs/performance.md, items
+// 22 and 28).
+func CodecOf(auditd bool) rawdata.Codec {
+	if auditd {
 		return rawdata.Zstd
 	}
 	return rawdata.S2
