@@ -191,7 +191,11 @@ func (bb *BatchBuilder) str(v string) uint32 {
 		return i
 	}
 	bb.b.Strings = append(bb.b.Strings, v...)
-	return bb.added(len(v))
+	i := bb.end()
+	// v is immutable and can be the key itself: copying the table's bytes into a new key
+	// was most of what ingest allocated per batch.
+	bb.strings[v] = i
+	return i
 }
 
 // strBytes is str for a string given as bytes, made a string only when new.
@@ -206,12 +210,18 @@ func (bb *BatchBuilder) strBytes(v []byte) uint32 {
 	return bb.added(len(v))
 }
 
+// end ends the string just appended to the table and returns its index.
+func (bb *BatchBuilder) end() uint32 {
+	b := &bb.b
+	b.Ends = append(b.Ends, uint32(len(b.Strings)))
+	return uint32(len(b.Ends))
+}
+
 // added ends the string of n bytes just appended to the table and returns its index.
 func (bb *BatchBuilder) added(n int) uint32 {
 	b := &bb.b
-	b.Ends = append(b.Ends, uint32(len(b.Strings)))
-	i := uint32(len(b.Ends))
-	// The key is the table's copy: it must outlive the caller's bytes, which it may reuse.
+	i := bb.end()
+	// The key is a copy: it must outlive the caller's bytes, which it may reuse.
 	bb.strings[string(b.Strings[len(b.Strings)-n:])] = i
 	return i
 }

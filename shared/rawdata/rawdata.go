@@ -58,6 +58,8 @@ var ErrUnknown = errors.New("unknown compression")
 // MinCompress bytes or more goes through a pooled Encoder: compressed into scratch space it
 // keeps, the message gets a copy of its size (a message of MaxEncodedLen bytes for each
 // compression was several times the data again in garbage for a live source under load).
+// m's data never aliases data, so the caller may reuse data at once (the HTTP input's
+// buffers) while the message waits for its acknowledgement.
 func Compress(m *nats.Msg, data []byte) {
 	CompressAs(m, data, S2)
 }
@@ -65,7 +67,7 @@ func Compress(m *nats.Msg, data []byte) {
 // CompressAs is Compress with the codec c.
 func CompressAs(m *nats.Msg, data []byte, c Codec) {
 	if len(data) < MinCompress {
-		m.Data = data
+		m.Data = bytes.Clone(data)
 		return
 	}
 	e := encoders.Get().(*Encoder)

@@ -34,6 +34,30 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestMessageOwnsItsData: whatever the codec and size (too small to compress, incompressible,
+// compressed), the message's data is its own, so a source may reuse its buffer while the
+// message waits for its ack (and may be sent again).
+func TestMessageOwnsItsData(t *testing.T) {
+	rnd := make([]byte, 64<<10)
+	for i := range rnd {
+		rnd[i] = byte(rand.IntN(256))
+	}
+	for _, c := range []Codec{S2, Zstd} {
+		for _, data := range [][]byte{[]byte("short line"), rnd, bytes.Repeat([]byte("a line of text\n"), 1000)} {
+			buf := bytes.Clone(data)
+			m := nats.NewMsg("rarenet.raw.ecs")
+			CompressAs(m, buf, c)
+			for i := range buf {
+				buf[i] = 'x'
+			}
+			got, err := Data(m.Header, m.Data)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("codec %v, %d bytes: the message's data changed with the caller's buffer (err %v)", c, len(data), err)
+			}
+		}
+	}
+}
+
 func TestIncompressibleStaysPlain(t *testing.T) {
 	data := make([]byte, 64<<10)
 	for i := range data {

@@ -32,3 +32,28 @@ func TestChunkerCutsAtLinesAndBytes(t *testing.T) {
 		t.Error("an empty chunk must take any line")
 	}
 }
+
+// TestReuse: a chunk's memory handed back serves the next chunk, also after TakeLines dropped
+// lines (its Data keeps the whole buffer's capacity), and a chunk with lines keeps its own.
+func TestReuse(t *testing.T) {
+	c := Builder{Next: 1, SizeHint: 64}
+	c.Add([]byte("one"))
+	c.Add([]byte("two"))
+	c.Add([]byte("three"))
+	ch, ok := c.TakeLines(2)
+	if !ok || string(ch.Data) != "one\ntwo" || cap(ch.Data) < 64 {
+		t.Fatalf("TakeLines(2) = %q (cap %d), ok %v; want one\\ntwo with the buffer's capacity", ch.Data, cap(ch.Data), ok)
+	}
+	c.Reuse(ch.Data)
+	c.Add([]byte("three"))
+	next, _ := c.Take()
+	if string(next.Data) != "three" || next.FirstLine != 3 || &next.Data[:1][0] != &ch.Data[:1][0] {
+		t.Fatalf("after Reuse: %q from line %d, same memory %v", next.Data, next.FirstLine, &next.Data[:1][0] == &ch.Data[:1][0])
+	}
+	c.Add([]byte("four"))
+	c.Reuse(make([]byte, 0, 1024)) // a chunk with a line keeps its buffer
+	c.Add([]byte("five"))
+	if last, _ := c.Take(); string(last.Data) != "four\nfive" {
+		t.Fatalf("Reuse during a chunk: %q, want four\\nfive", last.Data)
+	}
+}

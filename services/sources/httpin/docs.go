@@ -84,6 +84,7 @@ func (h *Handler) publishDocs(ctx context.Context, formatName, bound, source, id
 	s := h.newChunkSender(formatName, bound, source, idemKey, func(n int, _ chunk.Chunk) string {
 		return "http:" + source + ":" + idemKey + ":doc" + strconv.Itoa(n)
 	})
+	defer s.release()
 	last := int64(0)
 	for _, d := range docs {
 		gap := int(d.line - last - 1)

@@ -41,6 +41,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -127,13 +128,18 @@ type Handler struct {
 	mux   *http.ServeMux
 	lim   *limiters
 	slots chan struct{}
+	// bufs holds the buffers of bodies and chunks between requests: each request of a
+	// shipper under load read a body of a megabyte or so into new memory and copied it into
+	// chunks of new memory, four fifths of ingest's allocations (docs/performance.md, item 29).
+	bufs sync.Pool
 }
 
 // NewHandler returns the endpoint's handler.
 func NewHandler(js jetstream.JetStream, cfg Config, log *slog.Logger) *Handler {
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg, js: js, log: log.With("source", "http"), mux: http.NewServeMux(),
-		lim: newLimiters(cfg.Rate, cfg.Burst), slots: make(chan struct{}, cfg.MaxConcurrent)}
+		lim: newLimiters(cfg.Rate, cfg.Burst), slots: make(chan struct{}, cfg.MaxConcurrent),
+		bufs: sync.Pool{New: func() any { return new([]byte) }}}
 	h.mux.HandleFunc("POST "+EventsPath, h.events)
 	h.mux.HandleFunc("GET "+HealthPath, h.health)
 	return h
@@ -218,7 +224,9 @@ func (h *Handler) store(w http.ResponseWriter, r *http.Request, entry *tokens.En
 		reply(w, http.StatusBadRequest, 0, err.Error())
 		return 0
 	}
-	body, code, err := h.readBody(w, r)
+	buf := h.bufs.Get().(*[]byte)
+	defer h.bufs.Put(buf)
+	body, code, err := h.readBody(w, r, buf)
 	if err != nil {
 		reply(w, code, 0, err.Error())
 		return 0
@@ -265,8 +273,9 @@ func (h *Handler) store(w http.ResponseWriter, r *http.Request, entry *tokens.En
 	return n
 }
 
-// readBody reads the body, decompressed, within the size limit; the code goes with the error.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+// readBody reads the body, decompressed, within the size limit, into *buf's memory (and
+// leaves the memory it used there); the code goes with the error.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *[]byte) ([]byte, int, error) {
 	var in io.Reader = http.MaxBytesReader(w, r.Body, h.cfg.MaxBody)
 	size := int64(0) // the body's length, when known
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
@@ -283,10 +292,11 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int,
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q: only gzip is supported", enc)
 	}
 	// A body of known length is read into memory of its size, not grown as it comes.
-	var buf bytes.Buffer
-	buf.Grow(int(size) + bytes.MinRead)
-	_, err := buf.ReadFrom(io.LimitReader(in, h.cfg.MaxBody+1))
-	body := buf.Bytes()
+	b := bytes.NewBuffer((*buf)[:0])
+	b.Grow(int(size) + bytes.MinRead)
+	_, err := b.ReadFrom(io.LimitReader(in, h.cfg.MaxBody+1))
+	body := b.Bytes()
+	*buf = body[:0]
 	if err != nil {
 		return nil, tooLargeOr(err, http.StatusBadRequest), fmt.Errorf("reading the body: %w", err)
 	}
@@ -325,6 +335,7 @@ func (h *Handler) publish(ctx context.Context, formatName, bound, source, idemKe
 	s := h.newChunkSender(formatName, bound, source, idemKey, func(_ int, ch chunk.Chunk) string {
 		return "http:" + source + ":" + idemKey + ":" + strconv.FormatInt(ch.FirstLine, 10)
 	})
+	defer s.release()
 	s.c.Next = 1
 	between := eventStarts(formatName, lines)
 	safe := 0 // lines of the chunk before the last place between events in it (0: none)
@@ -409,6 +420,10 @@ type chunkSender struct {
 	// id names the nth chunk for JetStream's de-duplication; nil without an idempotency key.
 	id func(n int, ch chunk.Chunk) string
 	n  int
+	// buf holds the chunks' memory, from the handler's pool: a chunk is published as a
+	// compressed copy, so the next chunk reuses its memory, and release gives it back.
+	buf  *[]byte
+	bufs *sync.Pool
 }
 
 // newChunkSender returns a sender of a request's chunks; id names them only with an
@@ -417,9 +432,14 @@ func (h *Handler) newChunkSender(formatName, bound, source, idemKey string, id f
 	if idemKey == "" {
 		id = nil
 	}
-	return &chunkSender{pub: natsutil.NewPublisher(h.js), formatName: formatName, bound: bound, source: source,
-		ackTimeout: h.cfg.AckTimeout, id: id}
+	s := &chunkSender{pub: natsutil.NewPublisher(h.js), formatName: formatName, bound: bound, source: source,
+		ackTimeout: h.cfg.AckTimeout, id: id, buf: h.bufs.Get().(*[]byte), bufs: &h.bufs}
+	s.c.Reuse(*s.buf)
+	return s
 }
+
+// release gives the chunks' memory back to the handler's pool, once the request is done.
+func (s *chunkSender) release() { s.bufs.Put(s.buf) }
 
 // send publishes the first n lines of the chunk gathered so far, if any, and drops the rest
 // (chunk.Builder.TakeLines), which the caller adds again.
@@ -433,7 +453,13 @@ func (s *chunkSender) send(n int) error {
 	if s.id != nil {
 		id = s.id(s.n, ch)
 	}
-	return s.pub.Publish(rawpub.BoundMessage(s.formatName, s.bound, s.source, ch.FirstLine, ch.Data), id)
+	err := s.pub.Publish(rawpub.BoundMessage(s.formatName, s.bound, s.source, ch.FirstLine, ch.Data), id)
+	// The message holds a compressed copy (rawdata.CompressAs): the next chunk takes the memory.
+	if cap(ch.Data) > cap(*s.buf) {
+		*s.buf = ch.Data[:0]
+	}
+	s.c.Reuse(ch.Data)
+	return err
 }
 
 // finish sends the last chunk and waits, for at most the ack timeout, until every chunk is

@@ -223,6 +223,59 @@ func TestPostEventsChunksAndIdempotency(t *testing.T) {
 	}
 }
 
+// TestPostEventsReusesMemorySafely sends requests at once, of bodies small and large (one
+// chunk below compression's threshold, one, several), so that bodies and chunks reuse the
+// handler's buffers while earlier requests' messages wait for their acks: every line must be
+// stored as sent, none overwritten by a later request's.
+func TestPostEventsReusesMemorySafely(t *testing.T) {
+	_, _, js, ctx := startJetStream(t)
+	ts := httptest.NewServer(NewHandler(js, Config{}, slog.New(slog.DiscardHandler)))
+	t.Cleanup(ts.Close)
+	sizes := []int{3, 40, rawpub.MaxLines / 3, rawpub.MaxLines * 3 / 2}
+	const rounds = 6
+	var want []string
+	bodies := make([]request, 0, rounds*len(sizes))
+	for r := range rounds {
+		for k, n := range sizes {
+			src := fmt.Sprintf("req-%d-%d", r, k)
+			var b strings.Builder
+			for i := range n {
+				line := fmt.Sprintf(`{"req":%q,"n":%d,"pad":%q}`, src, i, strings.Repeat(string(rune('a'+r)), k*20))
+				b.WriteString(line + "\n")
+				want = append(want, fmt.Sprintf("rarenet.raw.auto %s:%d %s", src, i+1, line))
+			}
+			bodies = append(bodies, request{body: b.String(), gzip: r%2 == 1, header: map[string]string{HeaderSource: src}})
+		}
+	}
+	errs := make(chan error, len(bodies))
+	for _, rq := range bodies {
+		go func() {
+			code, r := do(t, ts.URL, rq)
+			if code != http.StatusAccepted {
+				errs <- fmt.Errorf("POST from %s = %d %+v", rq.header[HeaderSource], code, r)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range bodies {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := stored(t, ctx, js)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Fatalf("stored %d lines, want %d; first difference:\n  got  %.200s\n  want %.200s", len(got), len(want), got[i], want[i])
+			}
+		}
+		t.Fatalf("stored %d lines, want %d", len(got), len(want))
+	}
+}
+
 func TestUnavailable(t *testing.T) {
 	t.Run("no stream stores the subject", func(t *testing.T) {
 		_, _, js, ctx := startJetStream(t)

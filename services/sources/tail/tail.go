@@ -536,6 +536,7 @@ func (t *Tailer) publish(ctx context.Context, f *follower, lines int, end Positi
 	} else if err := t.pub.Publish(rawpub.BoundMessage(t.cfg.Format, t.cfg.SourceName, f.path, ch.FirstLine, ch.Data), id); err != nil {
 		return &publishError{err}
 	}
+	f.chunk.Reuse(ch.Data) // the messages hold copies
 	if t.pub.Pending() >= flushEvery {
 		return t.commit(ctx)
 	}
