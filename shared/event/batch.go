@@ -275,8 +275,10 @@ func (bb *BatchBuilder) AppendMsg(dst []byte) ([]byte, error) {
 }
 
 // stringColumns are the columns of string and list indexes, for Reset and validation.
-func (b *Batch) stringColumns() []*[]uint32 {
-	return []*[]uint32{&b.Kind, &b.Action, &b.Outcome, &b.Module, &b.Dataset, &b.AgentType,
+// stringColumns and intColumns are arrays, not slices: a slice of them escaped to the heap at
+// every Reset and Append.
+func (b *Batch) stringColumns() [31]*[]uint32 {
+	return [31]*[]uint32{&b.Kind, &b.Action, &b.Outcome, &b.Module, &b.Dataset, &b.AgentType,
 		&b.HostName, &b.HostID, &b.OSType, &b.OSFamily, &b.ProcessName, &b.Executable, &b.Title,
 		&b.WorkingDirectory, &b.UserName, &b.UserID, &b.SourceIP, &b.SourcePath, &b.DestinationIP,
 		&b.DestinationPath, &b.NetworkType, &b.Transport, &b.Direction, &b.Family, &b.OriginSource,
@@ -286,8 +288,8 @@ func (b *Batch) stringColumns() []*[]uint32 {
 // listColumns is how many of stringColumns, at their end, refer to lists.
 const listColumns = 3
 
-func (b *Batch) intColumns() []*[]int64 {
-	return []*[]int64{&b.Time, &b.PID, &b.ParentPID, &b.SourcePort, &b.DestinationPort, &b.OriginLine}
+func (b *Batch) intColumns() [6]*[]int64 {
+	return [6]*[]int64{&b.Time, &b.PID, &b.ParentPID, &b.SourcePort, &b.DestinationPort, &b.OriginLine}
 }
 
 // validate checks that every column has one entry per event and every index points into
