@@ -4,6 +4,7 @@ package natsutil
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -19,6 +20,16 @@ func Connect(url string, srv *server.Server, name string, extra ...nats.Option) 
 		nats.Name("rarenet-" + name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),
+		// Asynchronous errors were silent: a subscription that fell behind (a slow consumer)
+		// drops messages, and a dropped delivery comes again only after its consumer's ack
+		// wait, a minute, with nothing said about why the stage waited.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			slog.Warn("nats: asynchronous error", "connection", "rarenet-"+name, "subject", subject, "err", err)
+		}),
 	}
 	opts = append(opts, extra...)
 	if srv != nil {
