@@ -185,7 +185,14 @@ func (l *Loop) Run(ctx context.Context) error {
 	// handled holds the messages not acked yet: those handled since the last commit, and those
 	// Retain kept back at earlier commits. fresh counts the former.
 	handled := make([]jetstream.Msg, 0, maxBatch)
+	// draining is the iterator a stall replaced, while the messages it was delivered are read
+	// (see the stall below); nil otherwise.
+	var draining jetstream.MessagesContext
+	var drainEnd time.Time
 	defer func() {
+		if draining != nil {
+			draining.Stop()
+		}
 		it.Stop()
 		// Stopped (shut down, or a lease lost): the messages not acked go back to the stream
 		// at once, for the replica that takes over, instead of after the consumer's ack wait.
@@ -284,14 +291,30 @@ func (l *Loop) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		msg, err := it.Next(jetstream.NextMaxWait(idle))
+		from := it
+		if draining != nil {
+			from = draining
+		}
+		msg, err := from.Next(jetstream.NextMaxWait(idle))
+		if draining != nil && (errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrTimeout) && time.Now().After(drainEnd)) {
+			// Drained (or given up on: what it still had comes again after the ack wait).
+			draining.Stop()
+			draining = nil
+			continue
+		}
 		switch {
 		case errors.Is(err, nats.ErrTimeout):
 			if err := commit(); err != nil {
 				return StopErr(ctx, err)
 			}
-			if watch.stalled(ctx) {
-				it.Stop()
+			if draining == nil && watch.stalled(ctx) {
+				// Drained, not stopped: the server may have answered the pull in the moment
+				// between Next giving up and the consumer's info (a busy machine delays the
+				// delivery), and a stopped iterator drops what it was delivered, which then
+				// comes again only after the ack wait (a minute). The loop reads what the old
+				// iterator has, in order, before the new one's.
+				it.Drain()
+				draining, drainEnd = it, time.Now().Add(drainFor)
 				if it, err = l.Consumer.Messages(l.pullOpt(maxBatch)); err != nil {
 					return StopErr(ctx, fmt.Errorf("natsutil: pull messages again: %w", err))
 				}
@@ -417,6 +440,9 @@ func (l *Loop) pullOpt(maxBatch int) jetstream.PullMessagesOpt {
 const (
 	stallFirst = 250 * time.Millisecond
 	stallMax   = 5 * time.Second
+	// drainFor bounds the reading of a replaced iterator's deliveries: its drain ends after a
+	// round trip to the server, so this is only for a server that does not answer.
+	drainFor = 5 * time.Second
 )
 
 // stallWatch finds a pull that the server lost. The iterator only notices a lost pull by its

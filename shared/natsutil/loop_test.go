@@ -472,3 +472,68 @@ func TestLoopInOrderStopsAtALostDelivery(t *testing.T) {
 		t.Fatalf("on a fresh consumer: handled %v, err %v; want [m1 m2 m3]", handled, err)
 	}
 }
+
+// TestLoopKeepsWhatAStallFound: a message delivered to the loop's iterator after Next gave up
+// waiting (here while Commit runs, past stallFirst of silence) leaves the consumer with no pull
+// waiting, so the stall watch replaces the iterator; the message it was delivered must still
+// be handled at once, not after the consumer's ack wait.
+func TestLoopKeepsWhatAStallFound(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "STALLDELIV", "stalldeliv.>")
+	cons, err := DurableConsumer(ctx, js, "STALLDELIV", "stage") // an ack wait of a minute
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, js, "stalldeliv.a", 1)
+	handled := make(chan string, 4)
+	commits := 0
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	l := Loop{
+		Consumer: cons,
+		MaxBatch: 2, // pulls of two messages: the second delivered, no pull waits
+		Idle:     20 * time.Millisecond,
+		Handle: func(_ context.Context, m jetstream.Msg) error {
+			handled <- string(m.Data())
+			return nil
+		},
+		Commit: func(ctx context.Context) error {
+			if commits++; commits > 1 {
+				return nil
+			}
+			// The next message comes to the iterator's pull while the loop is busy here, and
+			// stays in its buffer; the silence outlasts stallFirst.
+			time.Sleep(stallFirst)
+			if _, err := js.Publish(ctx, "stalldeliv.a", []byte("m2")); err != nil {
+				return err
+			}
+			for {
+				info, err := cons.Info(ctx)
+				if err != nil {
+					return err
+				}
+				if info.NumAckPending == 2 && info.NumWaiting == 0 {
+					return nil // delivered, unread, and no pull waits: what the watch sees
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		},
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(runCtx) }()
+	for _, want := range []string{"m1", "m2"} {
+		select {
+		case got := <-handled:
+			if got != want {
+				t.Fatalf("handled %s, want %s", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s not handled within 5s (the ack wait is a minute: a dropped delivery)", want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
