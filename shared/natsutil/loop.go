@@ -296,7 +296,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			from = draining
 		}
 		msg, err := from.Next(jetstream.NextMaxWait(idle))
-		if draining != nil && (errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrTimeout) && time.Now().After(drainEnd)) {
+		if draining != nil && err != nil && (errors.Is(err, jetstream.ErrMsgIteratorClosed) || time.Now().After(drainEnd)) {
 			// Drained (or given up on: what it still had comes again after the ack wait).
 			draining.Stop()
 			draining = nil
@@ -315,9 +315,11 @@ func (l *Loop) Run(ctx context.Context) error {
 				// iterator has, in order, before the new one's.
 				it.Drain()
 				draining, drainEnd = it, time.Now().Add(drainFor)
-				if it, err = l.Consumer.Messages(l.pullOpt(maxBatch)); err != nil {
+				next, err := l.Consumer.Messages(l.pullOpt(maxBatch))
+				if err != nil { // it stays the drained iterator, for the deferred Stop
 					return StopErr(ctx, fmt.Errorf("natsutil: pull messages again: %w", err))
 				}
+				it = next
 			}
 			if l.Tick != nil {
 				if err := l.Tick(ctx, time.Now()); err != nil {
