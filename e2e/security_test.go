@@ -33,6 +33,7 @@ import (
 
 	"github.com/rarenet/rarenet/shared/control"
 	"github.com/rarenet/rarenet/shared/stream"
+	"github.com/rarenet/rarenet/shared/syncbuf"
 )
 
 // The stage binaries serve /healthz, /readyz and /metrics on :9090 by default. The tests run
@@ -687,7 +688,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 // startEnv is start with extra environment variables.
 func startEnv(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: filepath.Base(name), cmd: exec.Command(name, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: filepath.Base(name), cmd: exec.Command(name, args...), out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

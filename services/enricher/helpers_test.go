@@ -1,9 +1,7 @@
 package enricher
 
 import (
-	"bytes"
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,21 +33,3 @@ var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 
 // bk is the start of the i-th bucket after t0.
 func bk(i int64) int64 { return t0 + i*spanMS }
-
-// syncBuffer is a bytes.Buffer that a logger may write while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}

@@ -18,6 +18,7 @@ import (
 	"github.com/rarenet/rarenet/shared/natstest"
 	"github.com/rarenet/rarenet/shared/record"
 	"github.com/rarenet/rarenet/shared/stream"
+	"github.com/rarenet/rarenet/shared/syncbuf"
 )
 
 // replicaAnomalies is what the scorer would publish over many buckets: each bucket's summary
@@ -122,10 +123,10 @@ func runEnrichers(t *testing.T, msgs []*nats.Msg, run replicaRun) enrichedOut {
 	}
 	var handled [2]atomic.Int64
 	crashed, stolen := make(chan struct{}), make(chan struct{})
-	logs := make([]*syncBuffer, run.n)
+	logs := make([]*syncbuf.Buffer, run.n)
 	for i := range run.n {
 		nc := ts.Conn(t, fmt.Sprintf("%s-%d", Stage, i))
-		logs[i] = &syncBuffer{}
+		logs[i] = &syncbuf.Buffer{}
 		s, err := New(Config{AckWait: time.Second, LeaseTTL: 200 * time.Millisecond}, nc, slog.New(slog.NewTextHandler(logs[i], nil)))
 		if err != nil {
 			t.Fatal(err)

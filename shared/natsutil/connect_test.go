@@ -1,37 +1,19 @@
 package natsutil
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rarenet/rarenet/shared/syncbuf"
 )
-
-// lockedBuffer is a log sink safe for the connection's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestConnectLogsAsyncErrors: a subscription that falls behind drops messages; the connection
 // says so in the log, naming the subject, instead of leaving a stage to wait out an ack wait
 // without a word.
 func TestConnectLogsAsyncErrors(t *testing.T) {
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })

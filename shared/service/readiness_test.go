@@ -1,30 +1,17 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rarenet/rarenet/shared/natsembed"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
+	"github.com/rarenet/rarenet/shared/syncbuf"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // A stage whose JetStream stops answering while its connection stays up turns /readyz red
 // and says why in its log within seconds.
@@ -51,7 +38,7 @@ func TestReadinessWatchLogsWhenJetStreamStops(t *testing.T) {
 	}
 	ready := NewReadiness(cons)
 	ready.Running(nc, js)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	go ready.Watch(ctx, slog.New(slog.NewTextHandler(&logs, nil)), 100*time.Millisecond)
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(logs.String(), "msg=ready") {

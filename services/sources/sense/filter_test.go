@@ -1,15 +1,15 @@
 package sense
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rarenet/rarenet/shared/syncbuf"
 )
 
 // dialFromNetns connects once to addr from a thread of this process inside namespace ns.
@@ -86,7 +86,7 @@ func TestLostRecordsAreCountedAndLogged(t *testing.T) {
 		t.Fatalf("%d records lost of a burst of %d into a %d-byte ring buffer", lost, n, page)
 	}
 
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	js := runSensorLogging(t, s, slog.New(slog.NewTextHandler(&logs, nil)))
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(logs.String(), "ring buffer full: records lost in the kernel") {
@@ -100,22 +100,4 @@ func TestLostRecordsAreCountedAndLogged(t *testing.T) {
 		t.Errorf("%d published and %d lost of %d connects: some vanished", published, s.Stats().Lost.Load(), n)
 	}
 	t.Logf("burst of %d: %d published, %d lost (counted and logged)", n, published, s.Stats().Lost.Load())
-}
-
-// syncBuffer is a buffer the sensor's goroutines write to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

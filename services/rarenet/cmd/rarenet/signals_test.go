@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,20 +11,8 @@ import (
 	"github.com/rarenet/rarenet/shared/natsembed"
 	"github.com/rarenet/rarenet/shared/natsutil"
 	"github.com/rarenet/rarenet/shared/stream"
+	"github.com/rarenet/rarenet/shared/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestSignalsPrintsEachSignal(t *testing.T) {
 	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), Port: -1})
@@ -55,7 +41,7 @@ func TestSignalsPrintsEachSignal(t *testing.T) {
 		"record_score": 91.0, "by_field_value": "perl", "host.name": []string{"h3"}, "rarenet.late": true,
 	}
 	for _, asJSON := range []bool{false, true} {
-		var out syncBuffer
+		var out syncbuf.Buffer
 		wctx, stop := context.WithCancel(ctx)
 		ready := make(chan struct{})
 		done := make(chan error, 1)
@@ -131,7 +117,7 @@ func TestSignalsReflectTriage(t *testing.T) {
 	// No console ever ran: the documents as they are.
 	read := func(o watchOptions, n int) []string {
 		t.Helper()
-		var out syncBuffer
+		var out syncbuf.Buffer
 		wctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		ready := make(chan struct{})
