@@ -286,6 +286,11 @@ func (r *replica) leave(ctx context.Context) {
 	r.report()
 }
 
+// partitionCommitEvery is the least time between two commits of a partition that pauses in
+// its input make (natsutil.Loop.IdleCommitEvery): a commit writes the partition's close marks
+// to the R3 KV bucket, one round trip each.
+const partitionCommitEvery = 500 * time.Millisecond
+
 // runPartition aggregates partition p while l is held: it restores the partition, recreates
 // its consumer and runs its loop. It returns nil when ctx is done, an error wrapping
 // lease.ErrLost when the lease was lost, or the failure.
@@ -306,7 +311,7 @@ func (s *Service) runPartition(ctx context.Context, p int, l *lease.Lease) error
 		// A watermark before the events it follows would close their buckets without them,
 		// and they would then pass for redeliveries of counted events.
 		loop := natsutil.Loop{Consumer: cons, Handle: a.handle, Commit: a.commit, Retain: a.retain,
-			Throttle: s.modelBacklog.Wait, InOrder: true}
+			Throttle: s.modelBacklog.Wait, InOrder: true, IdleCommitEvery: partitionCommitEvery}
 		if s.cfg.Clock == ClockWall {
 			loop.Tick = func(ctx context.Context, now time.Time) error {
 				return a.closeOnClock(now.Add(-s.cfg.AllowedLateness))

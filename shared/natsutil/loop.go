@@ -149,6 +149,13 @@ type Loop struct {
 	PullBytes int
 	// Idle is how long to wait for input before committing and ticking (default 50ms).
 	Idle time.Duration
+	// IdleCommitEvery, when set, is the least time between two commits that a pause in the
+	// input makes: a pause sooner after the last commit only ticks. For a stage whose commit
+	// costs a round trip of its own (the scorer's partitions write their close marks to an R3
+	// KV bucket) and whose input pauses between bursts: committing at every pause made the
+	// number of those writes follow how the input happened to be spread over processes
+	// (docs/performance.md item 31). MaxBatch, Full and a gap (Release) still commit at once.
+	IdleCommitEvery time.Duration
 	// InOrder stops the loop with ErrOutOfOrder, before handling the message, when a message
 	// does not come in order: its delivery does not follow the last one (the consumer
 	// sequence skipped one, or went back), or its stream sequence is not past the last
@@ -304,8 +311,10 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		switch {
 		case errors.Is(err, nats.ErrTimeout):
-			if err := commit(); err != nil {
-				return StopErr(ctx, err)
+			if time.Since(lastCommit) >= l.IdleCommitEvery {
+				if err := commit(); err != nil {
+					return StopErr(ctx, err)
+				}
 			}
 			if draining == nil && watch.stalled(ctx) {
 				// Drained, not stopped: the server may have answered the pull in the moment

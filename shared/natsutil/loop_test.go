@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,6 +324,70 @@ func TestLoopCommitsAtAGap(t *testing.T) {
 	}
 	if fmt.Sprint(covered) != "[3 7]" {
 		t.Errorf("commits after %v messages, want [3 7] (at the gap after message 3, then on idle input)", covered)
+	}
+}
+
+// With IdleCommitEvery, pauses in the input sooner after the last commit than that do not
+// commit, and what was handled since is still committed once the input stops.
+func TestLoopIdleCommitEvery(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testContext(t)
+	createStream(t, js, "BURSTS", "bursts.>")
+	cons, err := DurableConsumer(ctx, js, "BURSTS", "bursts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bursts, every = 8, 600 * time.Millisecond
+	var mu sync.Mutex
+	var commits []int // messages handled at each commit
+	handled := 0
+	runCtx, cancel := context.WithCancel(ctx)
+	l := Loop{
+		Consumer:        cons,
+		Idle:            20 * time.Millisecond,
+		IdleCommitEvery: every,
+		Handle: func(context.Context, jetstream.Msg) error {
+			mu.Lock()
+			handled++
+			mu.Unlock()
+			return nil
+		},
+		Commit: func(context.Context) error {
+			mu.Lock()
+			commits = append(commits, handled)
+			done := handled == bursts
+			mu.Unlock()
+			if done {
+				cancel()
+			}
+			return nil
+		},
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- l.Run(runCtx) }()
+	// A message every 100 ms: each followed by a pause of several Idle, none of IdleCommitEvery.
+	began := time.Now()
+	for range bursts {
+		publishN(t, js, "bursts.a", 1)
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the last messages were never committed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Without IdleCommitEvery every pause commits: 8 commits. With it, one at most every 600
+	// ms of the ~800 ms of input, and one after it.
+	if max := int(time.Since(began)/every) + 1; len(commits) > max || len(commits) < 2 {
+		t.Errorf("commits after %v messages: %d commits, want 2..%d", commits, len(commits), max)
+	}
+	if last := commits[len(commits)-1]; last != bursts {
+		t.Errorf("commits after %v messages: the last covers %d, want all %d", commits, last, bursts)
 	}
 }
 
