@@ -383,8 +383,8 @@ func TestLoopIdleCommitEvery(t *testing.T) {
 	defer mu.Unlock()
 	// Without IdleCommitEvery every pause commits: 8 commits. With it, one at most every 600
 	// ms of the ~800 ms of input, and one after it.
-	if max := int(time.Since(began)/every) + 1; len(commits) > max || len(commits) < 2 {
-		t.Errorf("commits after %v messages: %d commits, want 2..%d", commits, len(commits), max)
+	if most := int(time.Since(began)/every) + 1; len(commits) > most || len(commits) < 2 {
+		t.Errorf("commits after %v messages: %d commits, want 2..%d", commits, len(commits), most)
 	}
 	if last := commits[len(commits)-1]; last != bursts {
 		t.Errorf("commits after %v messages: the last covers %d, want all %d", commits, last, bursts)
