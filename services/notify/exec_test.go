@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rarenet/rarenet/shared/syncbuf"
 )
 
 // TestExec runs a program for each signal: the document on its standard input, the key and
@@ -59,7 +61,7 @@ env > "$1/env"
 
 // TestStdout: the stdout destination writes one JSON line per signal.
 func TestStdout(t *testing.T) {
-	var b syncBuf
+	var b syncbuf.Buffer
 	s := &stdoutSender{w: &b}
 	docs := sampleSignals(t)
 	var sigs []*Signal

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rarenet/rarenet/shared/syncbuf"
 )
 
 // rsyslogLine is how the test's rsyslog writes each message it parsed: the RFC 5424 fields
@@ -61,7 +63,7 @@ func startRsyslog(t *testing.T, certs *testCerts) (int, string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-n", "-f", confFile, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	var log syncBuf
+	var log syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
