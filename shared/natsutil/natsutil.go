@@ -23,12 +23,12 @@ func Connect(url string, srv *server.Server, name string, extra ...nats.Option) 
 		// Asynchronous errors were silent: a subscription that fell behind (a slow consumer)
 		// drops messages, and a dropped delivery comes again only after its consumer's ack
 		// wait, a minute, with nothing said about why the stage waited.
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
 			if sub != nil {
 				subject = sub.Subject
 			}
-			slog.Warn("nats: asynchronous error", "connection", "rarenet-"+name, "subject", subject, "err", err)
+			slog.Warn("nats: asynchronous error", "connection", nc.Opts.Name, "subject", subject, "err", err)
 		}),
 	}
 	opts = append(opts, extra...)
